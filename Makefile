@@ -1,0 +1,43 @@
+# corral — two commands matter: `make demo` and `make check`.
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+SWIFT ?= swift
+APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev pkg-config e2fsprogs \
+                util-linux qemu-utils python3 tmux hyperfine
+
+.PHONY: all deps build release check test demo bench clean
+
+all: build
+
+# Installs what corral and its tests need on a fresh Debian machine. Idempotent:
+# runs apt only when something is missing.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# The whole test suite. Kernel tests boot /usr/bin/linux.uml for real; with
+# CORRAL_REQUIRE_UML=1 (CI) a missing kernel fails them instead of skipping.
+check: deps
+	$(SWIFT) build
+	$(SWIFT) test --no-parallel
+
+test: check
+
+demo: release
+	scripts/demo
+
+bench: release
+	scripts/bench
+
+clean:
+	rm -rf .build

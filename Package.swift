@@ -1,0 +1,80 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "corral",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "corral", targets: ["corral"]),
+        .library(name: "COWFormat", targets: ["COWFormat"]),
+        .library(name: "COWEngine", targets: ["COWEngine"]),
+        .library(name: "Launcher", targets: ["Launcher"]),
+        .library(name: "Maintenance", targets: ["Maintenance"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // C shims: the few Linux calls Swift cannot reach cleanly.
+        .target(name: "CCorralShim", cSettings: [.define("_GNU_SOURCE")]),
+        // libseccomp through pkg-config (Debian: libseccomp-dev).
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // Pure value types: header codec, geometry, bitmap. No I/O.
+        .target(name: "COWFormat", swiftSettings: strict),
+        // Operations on files: create, info, check, flatten, commit, ...
+        .target(
+            name: "COWEngine",
+            dependencies: [
+                "COWFormat", "CCorralShim",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        // seccomp allowlist, namespaces, the sandbox loader.
+        .target(
+            name: "Sandbox",
+            dependencies: ["CSeccomp", "CCorralShim"],
+            swiftSettings: strict
+        ),
+        // Kernel command line, preflight, pty console, spawn, supervision.
+        .target(
+            name: "Launcher",
+            dependencies: ["COWEngine", "Sandbox", "CCorralShim"],
+            swiftSettings: strict
+        ),
+        // Session protocol, templates, built-in maintenance jobs.
+        .target(
+            name: "Maintenance",
+            dependencies: ["Launcher", "COWEngine"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "corral",
+            dependencies: [
+                "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
+        .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher"], swiftSettings: strict),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
+        .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
+        // Boots the real linux.uml and runs the built corral binary.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["COWFormat", "COWEngine"],
+            swiftSettings: strict
+        ),
+    ]
+)
