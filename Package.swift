@@ -28,13 +28,20 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        // OpenSSL's libcrypto through pkg-config (Debian: libssl-dev): SHA-256
+        // for backing fingerprints, hardware-accelerated, no extra build time.
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Pure value types: header codec, geometry, bitmap. No I/O.
         .target(name: "COWFormat", swiftSettings: strict),
         // Operations on files: create, info, check, flatten, commit, ...
         .target(
             name: "COWEngine",
             dependencies: [
-                "COWFormat", "CCorralShim",
+                "COWFormat", "CCorralShim", "CLibcrypto",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
