@@ -43,9 +43,14 @@ public enum FromImage {
         guard imageStatus.size == stamp.status.size else {
             throw .imageSizeMismatch(image: image, imageSize: imageStatus.size, backing: backing, backingSize: stamp.status.size)
         }
+        if COWFile.hasMagic(path: image) {
+            throw .invalidArgument("\(image): is a COW file, not a raw image; flatten it first (corral cow flatten)")
+        }
+        // Read locks fail while a UML writes either file (it holds a write lock).
         let backingFile = try OpenFile(backing, flags: O_RDONLY)
         try backingFile.lock(.read)
         let imageFile = try OpenFile(image, flags: O_RDONLY)
+        try imageFile.lock(.read)
 
         let print = fingerprint ? try BackingFingerprint.compute(backingFile, storedPath: stamp.storedPath) : nil
         let header = stamp.header(remainder: print?.encoded ?? [])
