@@ -94,8 +94,12 @@ enum E2 {
         return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: r, as: UTF8.self))
     }
 
-    /// Runs the corral binary.
-    static func corral(_ args: String...) throws -> Run { try run([corral] + args) }
+    /// Runs the corral binary. `swift test` does not rebuild executables:
+    /// run `swift build` first (make check does).
+    static func corral(_ args: String...) throws -> Run {
+        try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
+        return try run([corral] + args)
+    }
 
     /// Ends a lock holder from ``holdLock(_:)``.
     static func release(_ p: Process) {
@@ -122,6 +126,15 @@ enum E2 {
     /// writes to /dev/ubdb) are defined.
     @discardableResult
     static func boot(_ dir: TempDir, _ script: String, ubd: [String]) throws -> String {
+        let p = try startBoot(dir, script, ubd: ubd)
+        let out = (p.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+        p.waitUntilExit()
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Starts a boot like ``boot(_:_:ubd:)`` without waiting; the console
+    /// (stdout and stderr) is on the process's `standardOutput` pipe.
+    static func startBoot(_ dir: TempDir, _ script: String, ubd: [String]) throws -> Process {
         let initPath = dir("init.sh")
         let text = """
             #!/bin/sh
@@ -136,9 +149,16 @@ enum E2 {
             """
         try Data(text.utf8).write(to: URL(fileURLWithPath: initPath))
         chmod(initPath, 0o755)
-        let r = try run(["/usr/bin/timeout", "120", kernel, "mem=128M", "rootfstype=hostfs", "rootflags=/", "rw",
-                         "init=\(initPath)"] + ubd + ["con=null", "con0=null,fd:1"])
-        return r.out + r.err
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["120", kernel, "mem=128M", "rootfstype=hostfs", "rootflags=/", "rw",
+                       "init=\(initPath)"] + ubd + ["con=null", "con0=null,fd:1"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
     }
 
     /// An independent merge (spec §3.5) of a v3 COW with 512-byte sectors:

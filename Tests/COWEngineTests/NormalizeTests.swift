@@ -78,6 +78,35 @@ struct NormalizeTests {
         #expect((try E2.sha(t("d.cow")), try E2.sha(t("back.img"))) == hashes)
     }
 
+    /// A real UML holding the disk open (its fcntl write lock, §4.2): refused, nothing written.
+    @Test(.enabled(if: E2.kernelTests)) func refusesACOWUsedByARunningUML() throws {
+        try #require(E2.hasKernel, "CORRAL_REQUIRE_UML=1 but \(E2.kernel) is missing")
+        let t = E2.TempDir()
+        try E2.write(E2.pattern(size: 1 << 20), to: t("back.img"))
+        _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
+        try E2.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
+        let hashes = (try E2.sha(t("d.cow")), try E2.sha(t("back.img")))
+        let uml = try E2.startBoot(t, """
+            exec 3<>/dev/ubdb; touch \(t("ready"))
+            n=0; while [ ! -e \(t("done")) ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+            exec 3>&-
+            """, ubd: ["ubd1=\(t("d.cow"))"])
+        defer {
+            FileManager.default.createFile(atPath: t("done"), contents: nil)
+            uml.waitUntilExit()
+        }
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: t("ready")) && waited < 300 {
+            usleep(100_000)
+            waited += 1
+        }
+        try #require(FileManager.default.fileExists(atPath: t("ready")), "the guest never opened the disk")
+        #expect(throws: EngineError.self) { try Normalize.run(cow: t("d.cow")) }
+        let r = try E2.corral("cow", "normalize", t("d.cow"))
+        #expect(r.status == 1 && r.err.hasPrefix("corral: ") && r.err.contains("in use by process"))
+        #expect((try E2.sha(t("d.cow")), try E2.sha(t("back.img"))) == hashes)
+    }
+
     /// Spec §4.7-A with the real kernel: single-sector O_DIRECT writes make
     /// mixed pages; a buffered 64 KiB read in the guest returns wrong bytes
     /// before normalize and the correct merge after it.
