@@ -58,7 +58,16 @@ public enum Compare {
                 throttle.report(pos)
                 continue
             }
-            let length = Int(min(UInt64(window), size - pos))
+            // Read up to the next stretch that is zero in both (or a window).
+            let limit = min(pos + UInt64(window), size)
+            var end = pos
+            while end < limit {
+                while let x = xa, x.end <= end { xa = try ea.next() }
+                while let x = xb, x.end <= end { xb = try eb.next() }
+                guard let na = xa, let nb = xb, na.source != .zero || nb.source != .zero else { break }
+                end = min(limit, na.end, nb.end)
+            }
+            let length = Int(end - pos)
             try left.read(into: bufA, length: length, at: pos)
             try right.read(into: bufB, length: length, at: pos)
             compared += UInt64(length)

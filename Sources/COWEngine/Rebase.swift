@@ -136,7 +136,8 @@ public enum Rebase {
             let next = min(try old.nextData(from: pos) ?? limit, try new.nextData(from: pos) ?? limit)
             if next >= limit { break }
             pos = max(pos, next / page * page)
-            let end = min(pos + UInt64(window), limit)
+            let dataEnd = roundUpToPage(max(try old.nextHole(from: pos), try new.nextHole(from: pos)))
+            let end = min(pos + UInt64(window), limit, max(dataEnd, pos + page))
             let firstPage = pos / page
             let pageCount = Int((end - pos + page - 1) / page)
             try readPageBits(cow, pages: firstPage..<(firstPage + UInt64(pageCount)), into: bits.slice(0, pageCount))
@@ -224,7 +225,8 @@ public enum Rebase {
             let next = min(try a.nextData(from: pos) ?? size, try b.nextData(from: pos) ?? size)
             if next >= size { break }
             pos = max(pos, next / 4096 * 4096)
-            let n = Int(min(UInt64(window), size - pos))
+            let dataEnd = roundUpToPage(max(try a.nextHole(from: pos), try b.nextHole(from: pos)))
+            let n = Int(min(UInt64(window), size - pos, max(dataEnd, pos + 4096) - pos))
             try a.readZeroFilled(into: bufA.slice(0, n), at: pos)
             try b.readZeroFilled(into: bufB.slice(0, n), at: pos)
             if let at = Compare.firstDifference(bufA, bufB, n) { return pos + UInt64(at) }
