@@ -50,7 +50,7 @@ public enum Rebase {
 
     public static func run(
         cow path: String, newBacking: String, unsafe: Bool = false, force: Bool = false,
-        progress: ProgressHandler? = nil
+        fingerprint: Bool = true, progress: ProgressHandler? = nil
     ) throws(EngineError) -> Result {
         let cow = try COWFile(path: path, writable: true)
         try cow.requireStandardSectors()
@@ -92,7 +92,7 @@ public enum Rebase {
         }
 
         // 3. The header, last: the fingerprint is defined for v3 headers only.
-        let print = h.layout == .v3 ? try BackingFingerprint.compute(newFile, storedPath: stamp.storedPath) : nil
+        let print = h.layout == .v3 && fingerprint ? try BackingFingerprint.compute(newFile, storedPath: stamp.storedPath) : nil
         var header = h
         header.backingPath = Array(stamp.storedPath.utf8)
         header.mtime = UInt32(stamp.status.mtime)

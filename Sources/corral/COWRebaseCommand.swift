@@ -17,10 +17,12 @@ struct COWRebase: ParsableCommand {
     @Option(help: "The new backing file.") var backing: String
     @Flag(help: "Rewrite only the header; the new backing must hold the same data.") var unsafe = false
     @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed.") var force = false
+    @Flag(name: .customLong("no-fingerprint"), help: "Do not record the new backing's fingerprint (skips reading its data once).")
+    var noFingerprint = false
     @Argument(help: "The COW file (modified in place).") var cow: String
 
     func run() throws {
-        let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force,
+        let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force, fingerprint: !noFingerprint,
                                progress: ProgressDisplay.handler(label: "rebase"))
         for w in r.warnings { Console.error("corral: warning: \(w)") }
         let moved = r.unsafe ? "header only, content \(r.verification)"
