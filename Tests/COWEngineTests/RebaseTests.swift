@@ -155,4 +155,35 @@ struct RebaseTests {
         }
         #expect(try E2.sha(t("v1.cow")) == hash)
     }
+
+    /// The kernel accepts the rewritten headers (path, size, mtime; v3 with a
+    /// fingerprint, v2 in its own layout) and shows the same disk.
+    @Test(.enabled(if: E2.kernelTests)) func kernelAcceptsRebasedCOWs() throws {
+        try #require(E2.hasKernel, "CORRAL_REQUIRE_UML=1 but \(E2.kernel) is missing")
+        let t = E2.TempDir()
+        let view = try Self.setUp(t)
+        _ = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
+        // v2 over a.img, re-stamped onto a copy without its mtime
+        let header = COWHeader(layout: .v2, mtime: UInt32(E2.mtime), size: UInt64(Self.size), sectorSize: 512,
+                               backingPath: Array(t("a.img").utf8))
+        let g = try COWGeometry(header: header)
+        var file = try header.encode()
+        file += [UInt8](repeating: 0, count: Int(g.dataOffset) + Self.size - file.count)
+        for s in 8..<16 {
+            file[Int(g.bitmapOffset) + 1] = 0xFF
+            for i in 0..<512 { file[Int(g.dataOffset) + s * 512 + i] = 0x56 }
+        }
+        try E2.write(file, to: t("v2.cow"), mtime: nil)
+        var v2view = try E2.read(t("a.img"))
+        for i in 4096..<8192 { v2view[i] = 0x56 }
+        _ = try E2.run(["/bin/cp", t("a.img"), t("a2.img")])
+        _ = try Rebase.run(cow: t("v2.cow"), newBacking: t("a2.img"), unsafe: true)
+        #expect(try COWFile(path: t("v2.cow")).header.layout == .v2)
+
+        let dump = "dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null; dd if=/dev/ubdc of=\(t("v2view.img")) bs=4096 iflag=direct 2>/dev/null"
+        try E2.boot(t, dump, ubd: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"])
+        // the kernel's device is rounded up to whole sectors (§4.6): compare the disk's bytes
+        #expect(Array(try E2.read(t("view.img")).prefix(Self.size)) == view)
+        #expect(Array(try E2.read(t("v2view.img")).prefix(Self.size)) == v2view)
+    }
 }
