@@ -47,7 +47,7 @@ struct CompareMapTests {
         let t = E2.TempDir()
         let size: UInt64 = 20 << 30
         for f in ["a.img", "b.img"] {
-            FileManager.default.createFile(atPath: t(f), contents: nil)
+            _ = FileManager.default.createFile(atPath: t(f), contents: nil)
             try FileHandle(forWritingTo: URL(fileURLWithPath: t(f))).truncate(atOffset: size)
             try E2.patch(t(f), at: 7 << 30, Array("same data".utf8))
         }

@@ -51,7 +51,7 @@ struct FromImageTests {
         let t = E2.TempDir()
         let size: UInt64 = 4 << 30
         for f in ["back.img", "image.img"] {
-            FileManager.default.createFile(atPath: t(f), contents: nil)
+            _ = FileManager.default.createFile(atPath: t(f), contents: nil)
             try FileHandle(forWritingTo: URL(fileURLWithPath: t(f))).truncate(atOffset: size)
         }
         try E2.patch(t("back.img"), at: 3 << 30, Array("backing data".utf8))

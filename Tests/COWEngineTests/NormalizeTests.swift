@@ -92,7 +92,7 @@ struct NormalizeTests {
             exec 3>&-
             """, ubd: ["ubd1=\(t("d.cow"))"])
         defer {
-            FileManager.default.createFile(atPath: t("done"), contents: nil)
+            _ = FileManager.default.createFile(atPath: t("done"), contents: nil)
             uml.waitUntilExit()
         }
         var waited = 0
