@@ -36,7 +36,7 @@ log() { printf '%s\n' "$*" >&2; }
 pass() { log "ok    $*"; }
 fail() { log "FAIL  $*"; failures=$((failures + 1)); }
 
-for tool in "$KERNEL" uml_moo python3 mkfs.ext4 debugfs sha256sum; do
+for tool in "$KERNEL" uml_moo python3 mkfs.ext4 debugfs blkdiscard timeout; do
   command -v "$tool" >/dev/null || { log "make-vectors: missing $tool"; exit 2; }
 done
 
@@ -95,8 +95,9 @@ boot() {
   [ $rc -eq 0 ] || log "boot $name: linux.uml exited $rc (see $name.log)"
 }
 
-digest() { sha256sum < "$1" | cut -c1-64; }
-digest_head() { head -c "$2" "$1" | sha256sum | cut -c1-64; }
+# hashlib is ~7x faster than sha256sum here and skips reading holes (5 GiB vectors)
+digest() { python3 "$HERE/sha256.py" "$1"; }
+digest_head() { python3 "$HERE/sha256.py" "$1" "$2"; }
 expect_hash() { # expect_hash LABEL ACTUAL WANTED
   if [ "$2" = "$3" ]; then pass "$1 $2"; else fail "$1: got $2, want $3"; fi
 }
