@@ -70,3 +70,138 @@ struct CreateTests {
         #expect(try await sha256(dir.file("a_moo.img")) == (try await sha256(viewA)))
     }
 }
+
+/// What `check` calls a problem is what makes the kernel refuse the disk.
+@Suite("corral cow check agrees with the kernel", .serialized, .needsKernel)
+struct CheckAgainstKernelTests {
+    @Test("healthy opens; touched backing (mtime-mismatch) and grown backing (size-mismatch) are refused")
+    func checkPredictsKernelRefusal() async throws {
+        let vectors = try await KernelVectors.shared.load()
+        let dir = try ScratchDir("refuse")
+        defer { dir.remove() }
+        let cases = ["ok", "touched", "grown"]
+        for name in cases {
+            try await copyKeepingMtime(try vectors["v1"].backing, to: dir.file("\(name).img"))
+            let r = try await runCorral(["cow", "create", dir.file("\(name).cow"), dir.file("\(name).img")])
+            try #require(r.status == 0, "\(r.summary)")
+        }
+        try await shOK(#"touch -d '2025-06-01 12:00:00 UTC' "$1""#, dir.file("touched.img"))
+        try await shOK(#"truncate -s +4096 "$1" && touch -r "$2" "$1""#, dir.file("grown.img"), dir.file("ok.img"))
+
+        let expected: [String: (status: Int32, code: String?)] = [
+            "ok": (0, nil), "touched": (1, "mtime-mismatch"), "grown": (1, "size-mismatch"),
+        ]
+        for name in cases {
+            let (r, report) = try await corralCheck(dir.file("\(name).cow"))
+            let want = try #require(expected[name])
+            #expect(r.status == want.status, "\(name): \(r.summary)")
+            if let code = want.code {
+                #expect(report.finding(code)?.severity == "problem", "\(name): \(report.findings.map(\.code))")
+            } else {
+                #expect(report.problems.isEmpty, "\(name): \(report.findings.map(\.code))")
+            }
+        }
+
+        let disks = cases.enumerated().map { i, name in
+            GuestDisk(unit: i + 1, file: dir.file("\(name).cow"), backing: dir.file("\(name).img"))
+        }
+        let outcome = dir.file("outcome.txt")
+        let probe = disks.map { d in
+            "if blockdev --getsize64 \(d.device) >/dev/null 2>&1; then echo opened; else echo refused; fi >> '\(outcome)'"
+        }.joined(separator: "\n")
+        let guest = try await bootGuest(script: probe, disks: disks, workDir: dir.path)
+        try #require(guest.status == 0, "\(guest.console.suffix(3000))")
+        let seen = try String(contentsOfFile: outcome, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(seen == ["opened", "refused", "refused"], "kernel console:\n\(guest.console.suffix(3000))")
+        #expect(guest.console.contains("mtime mismatch"))
+        #expect(guest.console.contains("Size mismatch"))
+    }
+}
+
+/// The kernel writes into V1's re-encodings (v1, v2, broken v3, other alignments):
+/// corral must find the new sectors where the kernel put them (spec 7.2).
+@Suite("kernel writes into old layouts", .serialized, .needsKernel)
+struct OldLayoutWriteTests {
+    @Test("after kernel writes, flatten of every layout == the guest's O_DIRECT view")
+    func kernelWritesOldLayouts() async throws {
+        let vectors = try await KernelVectors.shared.load()
+        let dir = try ScratchDir("layouts")
+        defer { dir.remove() }
+        var disks: [GuestDisk] = []
+        var script: [String] = []
+        for (i, name) in COWVectorTests.reencodings.enumerated() {
+            let v = try vectors[name]
+            let cow = dir.file("\(name).cow")
+            try await shOK(#"cp --sparse=always "$1" "$2""#, v.cow, cow)
+            // the header names V1's backing, which the kernel opens read-only
+            let disk = GuestDisk(unit: i + 1, file: cow)
+            disks.append(disk)
+            script.append("put S 12000 2 \(disk.device); put T 16383 1 \(disk.device); put U 7 1 \(disk.device)")
+            script.append("dump '\(dir.file("\(name).view"))' \(disk.device)")
+        }
+        let guest = try await bootGuest(script: script.joined(separator: "\n"), disks: disks, workDir: dir.path)
+        try #require(guest.status == 0, "\(guest.console.suffix(3000))")
+
+        var views: Set<String> = []
+        for name in COWVectorTests.reencodings {
+            let cow = dir.file("\(name).cow"), view = dir.file("\(name).view"), out = dir.file("\(name).flat")
+            views.insert(try await sha256(view))
+            let info = try await corralInfo(cow)
+            #expect(info.version == (try vectors[name]).layout, "the kernel must not rewrite the header")
+            #expect(info.dirtySectors == 76 + 2 + 1, "\(name)")   // 16383 was already set
+            let r = try await runCorral(["cow", "flatten", cow, out])
+            try #require(r.status == 0, "\(r.summary)")
+            #expect(try await sha256(out) == (try await sha256(view)), "\(name)")
+        }
+        #expect(views.count == 1, "every layout must show the guest the same disk")
+        #expect(!views.contains(try vectors["v1"].expectedSHA256), "the writes must show")
+    }
+}
+
+/// Output safety (spec 6.24, M5) and refusal of a mismatching backing.
+@Suite("corral cow flatten/commit safety", .serialized, .needsKernel)
+struct SafetyTests {
+    @Test("flatten never overwrites its backing, and replaces an existing output only with --force")
+    func flattenOutputSafety() async throws {
+        let v = try await KernelVectors.shared.load()["v1"]
+        let dir = try ScratchDir("safety")
+        defer { dir.remove() }
+        let backing = dir.file("back.img")
+        try await copyKeepingMtime(v.backing, to: backing)
+        let before = try await sha256(backing)
+        for force in [[], ["--force"]] {
+            let r = try await runCorral(["cow", "flatten", "--backing", backing] + force + [v.cow, backing])
+            #expect(r.status != 0, "flatten onto its own backing must fail \(force): \(r.summary)")
+            #expect(try await sha256(backing) == before)
+        }
+        // the same file under another name (hard link) is still the backing
+        try await shOK(#"ln "$1" "$2""#, backing, dir.file("alias.img"))
+        let alias = try await runCorral(["cow", "flatten", "--backing", backing, "--force", v.cow, dir.file("alias.img")])
+        #expect(alias.status != 0, "\(alias.summary)")
+        #expect(try await sha256(backing) == before)
+
+        let out = dir.file("out.img")
+        try "keep me".write(toFile: out, atomically: true, encoding: .utf8)
+        let refused = try await runCorral(["cow", "flatten", v.cow, out])
+        #expect(refused.status != 0, "\(refused.summary)")
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep me")
+        let forced = try await runCorral(["cow", "flatten", "--force", v.cow, out])
+        #expect(forced.status == 0, "\(forced.summary)")
+        #expect(try await sha256(out) == v.expectedSHA256)
+    }
+
+    @Test("commit refuses a backing whose mtime differs from the header, and leaves it alone")
+    func commitRefusesMismatch() async throws {
+        let v = try await KernelVectors.shared.load()["v1"]
+        let dir = try ScratchDir("commit-refuse")
+        defer { dir.remove() }
+        let cow = dir.file("disk.cow"), backing = dir.file("back.img")
+        try await shOK(#"cp --sparse=always "$1" "$2""#, v.cow, cow)
+        try await copyKeepingMtime(v.backing, to: backing)
+        try await shOK(#"touch "$1""#, backing)
+        let before = try await sha256(backing)
+        let r = try await runCorral(["cow", "commit", "--backing", backing, cow])
+        #expect(r.status != 0, "\(r.summary)")
+        #expect(try await sha256(backing) == before)
+    }
+}
