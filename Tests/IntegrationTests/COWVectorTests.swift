@@ -79,6 +79,21 @@ struct COWVectorTests {
         #expect(info.backing.matches)
     }
 
+    @Test("V5: the flattened ext4 image is a clean filesystem holding the guest's files")
+    func v5Filesystem() async throws {
+        let v = try await KernelVectors.shared.load()["v5"]
+        let dir = try ScratchDir("v5")
+        defer { dir.remove() }
+        let out = dir.file("flat.img")
+        let r = try await runCorral(["cow", "flatten", v.cow, out])
+        try #require(r.status == 0, "\(r.summary)")
+        let fsck = try await run("/sbin/e2fsck", ["-fn", out])
+        #expect(fsck.status == 0, "\(fsck.summary)")
+        #expect(try await shOK(#"debugfs -R 'cat /hello.txt' "$1" 2>/dev/null"#, out) == "hello")
+        let stat = try await shOK(#"debugfs -R 'stat /rand.bin' "$1" 2>/dev/null | grep -o 'Size: [0-9]*'"#, out)
+        #expect(stat == "Size: 307200")
+    }
+
     @Test("V2: flatten keeps the partial last sector (1,049,576 B); uml_moo drops it (1,049,088 B)")
     func v2PartialSector() async throws {
         let v = try await KernelVectors.shared.load()["v2"]

@@ -39,6 +39,8 @@ struct CreateTests {
         #expect(forced.status == 0, "\(forced.summary)")
 
         let viewA = dir.file("a_view.img"), viewB = dir.file("b_view.img")
+        // the kernel creates k.cow over the same backing, for a header comparison
+        let cowK = dir.file("k.cow")
         let guest = try await bootGuest(script: """
             put A 0 1; put B 7 2; put C 4000 17; put zero 9000 3; put D 16383 1
             dd if=/dev/zero bs=65536 count=1 2>/dev/null | tr '\\0' Q |
@@ -46,8 +48,10 @@ struct CreateTests {
             dump '\(viewA)'
             put Y 3 1 /dev/ubdc; put Z 2049 1 /dev/ubdc
             dump '\(viewB)' /dev/ubdc
+            blockdev --getsize64 /dev/ubdd >/dev/null
             """,
-            disks: [GuestDisk(unit: 1, file: cowA, backing: backA), GuestDisk(unit: 2, file: cowB, backing: backB)],
+            disks: [GuestDisk(unit: 1, file: cowA, backing: backA), GuestDisk(unit: 2, file: cowB, backing: backB),
+                    GuestDisk(unit: 3, file: cowK, backing: backA, readOnly: true)],
             workDir: dir.path)
         try #require(guest.status == 0, "guest script failed; console:\n\(guest.console.suffix(3000))")
 
@@ -64,6 +68,18 @@ struct CreateTests {
             #expect(try fileSize(out) == size)
             #expect(try await sha256(out) == (try await sha256(view, limit: size)), "flatten of \(cow)")
         }
+        // corral's header is the kernel's: the same bytes up to the path's NUL (the kernel
+        // leaves heap garbage after it, spec 1.7), the same length, the same sparseness
+        let fresh = dir.file("fresh.cow")
+        let made = try await runCorral(["cow", "create", fresh, backA])
+        try #require(made.status == 0, "\(made.summary)")
+        let meaningful = String(32 + backA.utf8.count + 1)
+        let same = try await sh(#"cmp -n "$3" "$1" "$2""#, fresh, cowK, meaningful)
+        #expect(same.status == 0, "header differs from the kernel's: \(same.summary)")
+        #expect(try fileSize(fresh) == (try fileSize(cowK)))
+        let zeros = try await shOK(#"tail -c +"$2" "$1" | head -c $((8192 - $2 + 1)) | tr -d '\000' | wc -c"#, fresh, String(32 + backA.utf8.count + 2))
+        #expect(zeros == "0", "corral's header padding must be zero")
+
         // uml_moo reads corral's header the same way (A has no partial sector)
         let moo = try await run("/usr/bin/uml_moo", [cowA, dir.file("a_moo.img")])
         #expect(moo.status == 0, "\(moo.summary)")
