@@ -51,7 +51,7 @@ struct CreateTests {
             blockdev --getsize64 /dev/ubdd >/dev/null
             """,
             disks: [GuestDisk(unit: 1, file: cowA, backing: backA), GuestDisk(unit: 2, file: cowB, backing: backB),
-                    GuestDisk(unit: 3, file: cowK, backing: backA, readOnly: true)],
+                    GuestDisk(unit: 3, file: cowK, backing: backA)],
             workDir: dir.path)
         try #require(guest.status == 0, "guest script failed; console:\n\(guest.console.suffix(3000))")
 
