@@ -22,6 +22,7 @@
 # a few MiB real) and is reachable from the guest at the same absolute path
 # (the guest's root is the host's / through hostfs).
 set -u -o pipefail
+export PATH="$PATH:/usr/sbin:/sbin"   # mkfs.ext4, debugfs, blkdiscard for non-root users
 
 OUT=$(mkdir -p "${1:?usage: make-vectors.sh OUTDIR}" && cd "$1" && pwd -P) || exit 2
 HERE=$(cd "$(dirname "$0")" && pwd -P)

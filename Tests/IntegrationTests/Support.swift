@@ -26,7 +26,7 @@ enum Host {
         let fm = FileManager.default
         guard fm.isExecutableFile(atPath: kernel) else { return false }
         return ["uml_moo", "python3", "mkfs.ext4", "debugfs", "blkdiscard", "timeout"].allSatisfy { tool in
-            (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains {
+            ((environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin").split(separator: ":").contains {
                 fm.isExecutableFile(atPath: "\($0)/\(tool)")
             }
         }
@@ -77,7 +77,9 @@ func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    if !extra.isEmpty { process.environment = Host.environment.merging(extra) { $1 } }
+    var environment = Host.environment.merging(extra) { $1 }
+    environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"   // e2fsprogs tools
+    process.environment = environment
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = out
     process.standardError = err
