@@ -206,6 +206,32 @@ struct SafetyTests {
         #expect(try await sha256(out) == v.expectedSHA256)
     }
 
+    @Test("flatten --backing: a same-mtime copy works; a touched one needs --force; a missing one leaves no output")
+    func flattenBackingOverride() async throws {
+        let v = try await KernelVectors.shared.load()["v1"]
+        let dir = try ScratchDir("override")
+        defer { dir.remove() }
+        let copy = dir.file("copy.img"), touched = dir.file("touched.img")
+        try await copyKeepingMtime(v.backing, to: copy)
+        try await copyKeepingMtime(v.backing, to: touched)
+        try await shOK(#"touch "$1""#, touched)
+
+        let ok = try await runCorral(["cow", "flatten", "--backing", copy, v.cow, dir.file("a.img")])
+        try #require(ok.status == 0, "\(ok.summary)")
+        #expect(try await sha256(dir.file("a.img")) == v.expectedSHA256)
+
+        let refused = try await runCorral(["cow", "flatten", "--backing", touched, v.cow, dir.file("b.img")])
+        #expect(refused.status != 0, "a backing with another mtime must be refused: \(refused.summary)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("b.img")))
+        let forced = try await runCorral(["cow", "flatten", "--force", "--backing", touched, v.cow, dir.file("b.img")])
+        #expect(forced.status == 0, "\(forced.summary)")
+        #expect(try await sha256(dir.file("b.img")) == v.expectedSHA256)
+
+        let missing = try await runCorral(["cow", "flatten", "--backing", dir.file("gone.img"), v.cow, dir.file("c.img")])
+        #expect(missing.status != 0, "\(missing.summary)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("c.img")), "no partial output after a failure")
+    }
+
     @Test("commit refuses a backing whose mtime differs from the header, and leaves it alone")
     func commitRefusesMismatch() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
