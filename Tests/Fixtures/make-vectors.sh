@@ -32,10 +32,12 @@ STAMP='2024-01-01 00:00:00 UTC'   # header mtime 1704067200
 cd "$OUT" || exit 2
 rm -rf "$OUT/.uml" && mkdir -p "$OUT/.uml"
 
-failures=0
+# Vectors are built in two parallel lanes (subshells), so failures and manifest rows
+# go through files: one line per failure, one row file per vector.
+rm -f "$OUT/.failures" "$OUT"/.row.*
 log() { printf '%s\n' "$*" >&2; }
 pass() { log "ok    $*"; }
-fail() { log "FAIL  $*"; failures=$((failures + 1)); }
+fail() { log "FAIL  $*"; echo "$*" >> "$OUT/.failures"; }
 
 for tool in "$KERNEL" uml_moo python3 mkfs.ext4 debugfs blkdiscard timeout; do
   command -v "$tool" >/dev/null || { log "make-vectors: missing $tool"; exit 2; }
@@ -104,8 +106,7 @@ expect_hash() { # expect_hash LABEL ACTUAL WANTED
 }
 
 MANIFEST="$OUT/manifest.tsv"
-printf 'name\tlayout\talign\tsize\tcow\tbacking\tguestview\tmoo\texpected_sha256\n' > "$MANIFEST.tmp"
-row() { local IFS=$'\t'; printf '%s\n' "$*" >> "$MANIFEST.tmp"; }
+row() { local IFS=$'\t'; printf '%s\n' "$*" > "$OUT/.row.$1"; }
 
 SPEC_V1=555fa39bd65c1cde09688e157b0703c5e6c00d8bf062c2ff2eae5d8070d3d0e2
 SPEC_V2=378041e793ecbf17954f2d44cd82de612fbd9b1aa85c7559226ac8bba5d8d64f
@@ -113,6 +114,7 @@ SPEC_V2_MOO=3fe73cfdbe1eb20a46e2e6df9bd1c52bc1bd929e058e04befe58130ebbdebd9f
 SPEC_V3=5e0a694da6030e1b787bcabca68a0d384678acdbbd230ed45869ea92ca077fe8
 SPEC_V4=cf7c2afe237ff91f525b0f601c3909fe6d62b12748f688fd6cab3c9fd97156ee
 
+vector_v1() {
 # ---- V1: 8 MiB, scattered single- and multi-sector writes, one zero sector
 make_pattern v1_back.img 8388608 && touch -d "$STAMP" v1_back.img
 expect_hash "v1 backing" "$(digest v1_back.img)" 89d3e83660f772cf15c3f6ff70e2c0a07ba363fdde4d3f8fcc9a9bc1157dd013
@@ -126,6 +128,9 @@ expect_hash "v1 guest view" "$(digest v1_view.img)" $SPEC_V1
 expect_hash "v1 uml_moo" "$(digest v1_moo.img)" $SPEC_V1
 row v1 v3 4096 8388608 "$OUT/v1.cow" "$OUT/v1_back.img" "$OUT/v1_view.img" "$OUT/v1_moo.img" $SPEC_V1
 
+}
+
+vector_v2() {
 # ---- V2: 1 MiB + 1000 bytes; writes sector 5 and the partial last sector 2049
 make_pattern v2_back.img 1049576 && touch -d "$STAMP" v2_back.img
 expect_hash "v2 backing" "$(digest v2_back.img)" 6a9b79d50953d60c2aa5355387cd329364d310f4980103bf32b78d8d05746f29
@@ -140,6 +145,9 @@ expect_hash "v2 guest view (first S bytes)" "$(digest_head v2_view.img 1049576)"
 expect_hash "v2 uml_moo (drops the partial sector)" "$(digest v2_moo.img)" $SPEC_V2_MOO
 row v2 v3 4096 1049576 "$OUT/v2.cow" "$OUT/v2_back.img" "$OUT/v2_view.img" "$OUT/v2_moo.img" $SPEC_V2
 
+}
+
+vector_v3() {
 # ---- V3: 64 KiB of 'Q' at 1 MiB, then discard it; write-zeroes 64 KiB at 2 MiB
 make_pattern v3_back.img 8388608 && touch -d "$STAMP" v3_back.img
 cat > v3_guest.sh <<G
@@ -155,6 +163,9 @@ expect_hash "v3 guest view" "$(digest v3_view.img)" $SPEC_V3
 expect_hash "v3 uml_moo" "$(digest v3_moo.img)" $SPEC_V3
 row v3 v3 4096 8388608 "$OUT/v3.cow" "$OUT/v3_back.img" "$OUT/v3_view.img" "$OUT/v3_moo.img" $SPEC_V3
 
+}
+
+vector_v4() {
 # ---- V4: sparse 5 GiB + 1536 bytes (size field above 32 bits); the guest dumps
 # only the pages around the writes and the marker in the backing
 V4_SIZE=$((5 * 1024 * 1024 * 1024 + 1536))
@@ -194,7 +205,7 @@ for name, want in (("4g", pattern_4g()), ("4g5", pattern_4g5()), ("tail", patter
         sys.exit(f"v4 guest region {name} differs from the expected bytes")
 PY
 [ $? -eq 0 ] && pass "v4 guest regions"
-V4_MOO=-
+local V4_MOO=-
 if [ "$MOO_V4" = 1 ]; then
   uml_moo v4.cow v4_moo.img >/dev/null || fail "uml_moo v4"
   expect_hash "v4 uml_moo" "$(digest v4_moo.img)" $SPEC_V4
@@ -202,6 +213,9 @@ if [ "$MOO_V4" = 1 ]; then
 fi
 row v4 v3 4096 $V4_SIZE "$OUT/v4.cow" "$OUT/v4_back.img" - "$V4_MOO" $SPEC_V4
 
+}
+
+vector_v5() {
 # ---- V5: 64 MiB ext4 with files written by the guest (not byte-reproducible)
 rm -f v5_back.img && truncate -s 64M v5_back.img && mkfs.ext4 -q -F v5_back.img
 touch -d "$STAMP" v5_back.img
@@ -221,12 +235,16 @@ if [ "$(debugfs -R 'cat /hello.txt' v5_moo.img 2>/dev/null)" = hello ]; then
 else
   fail "v5 /hello.txt missing from the merged image"
 fi
-SPEC_V5=$(digest v5_view.img)
+local SPEC_V5; SPEC_V5=$(digest v5_view.img)
 [ "$(stat -c %s v5_view.img 2>/dev/null)" = 67108864 ] || fail "v5 guest view size"
 row v5 v3 4096 67108864 "$OUT/v5.cow" "$OUT/v5_back.img" "$OUT/v5_view.img" "$OUT/v5_moo.img" "$SPEC_V5"
 
-# ---- Re-encodings of V1 (section 7.2), all read back by the kernel in one boot
+}
+
 RE="v1:512 v2:512 v3-broken:4096 v3:512 v3:65536"
+reencodings() {
+# ---- Re-encodings of V1 (section 7.2), all read back by the kernel in one boot
+local spec layout align name letter ubd guest unit
 ubd=() guest=() unit=1
 for spec in $RE; do
   layout=${spec%%:*} align=${spec##*:}
@@ -252,6 +270,25 @@ for spec in $RE; do
     "$OUT/${name}_view.img" "$OUT/${name}_moo.img" $SPEC_V1
 done
 
+}
+
+# two lanes on two cores; the re-encodings need V1
+( vector_v1; reencodings; vector_v3 ) &
+lane=$!
+vector_v2; vector_v4; vector_v5
+wait $lane
+
+{
+  printf 'name\tlayout\talign\tsize\tcow\tbacking\tguestview\tmoo\texpected_sha256\n'
+  for name in v1 v2 v3 v4 v5; do cat "$OUT/.row.$name" || fail "no manifest row for $name"; done
+  for spec in $RE; do
+    layout=${spec%%:*} align=${spec##*:}
+    name="v1_${layout/-/}_a$align"
+    cat "$OUT/.row.$name" || fail "no manifest row for $name"
+  done
+} > "$MANIFEST.tmp"
+rm -f "$OUT"/.row.*
+failures=$(cat "$OUT/.failures" 2>/dev/null | wc -l)
+if [ "$failures" -ne 0 ]; then log "make-vectors: $failures check(s) failed"; exit 1; fi
 mv "$MANIFEST.tmp" "$MANIFEST"
-if [ $failures -ne 0 ]; then log "make-vectors: $failures check(s) failed"; exit 1; fi
 log "make-vectors: all checks passed"

@@ -43,7 +43,7 @@ struct VectorSet: Sendable {
 
 /// Generates the kernel vectors once per test process and hands them to every test.
 ///
-/// The generator boots linux.uml six times (about a minute). Set CORRAL_VECTORS_DIR to
+/// The generator boots linux.uml six times, in two parallel lanes (about 25 s). Set CORRAL_VECTORS_DIR to
 /// keep the vectors in a fixed directory and reuse them across runs (it regenerates
 /// only when that directory has no manifest.tsv). By default it skips uml_moo on the
 /// 5 GiB vector (CORRAL_VECTORS_MOO_V4=1 turns that back on).
