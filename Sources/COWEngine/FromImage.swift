@@ -62,6 +62,11 @@ public enum FromImage {
         } catch {
             throw .format(path: backing, error)
         }
+        if force, let existing = try FileStatus.of(output), existing.isRegular {
+            // Never replace a COW that a running UML has open.
+            let file = try OpenFile(output, flags: O_RDONLY)
+            if let pid = file.lockHolder(conflictingWith: .write) { throw .inUse(path: output, pid: pid) }
+        }
         let out = try AtomicOutput(path: output, replace: force,
                                    inputs: [(imageStatus, "image"), (stamp.status, "backing file")])
         try out.file.write(headerBytes, at: 0)

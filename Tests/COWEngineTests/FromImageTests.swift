@@ -90,6 +90,18 @@ struct FromImageTests {
 
         #expect(try files.map(E2.sha) == hashes)
         #expect(t.entries == listing)
+
+        // --force never replaces a COW that a running UML holds
+        _ = try FromImage.run(image: t("image.img"), backing: t("back.img"), output: t("held.cow"))
+        let held = try E2.sha(t("held.cow"))
+        let holder = try E2.holdLock(t("held.cow"))
+        r = try E2.corral("cow", "from-image", "--force", "--backing", t("back.img"), t("small.img"), t("held.cow"))
+        #expect(r.status == 1)
+        r = try E2.corral("cow", "from-image", "--force", "--backing", t("back.img"), t("image.img"), t("held.cow"))
+        #expect(r.status == 1 && r.err.contains("in use by process \(holder.processIdentifier)"))
+        E2.release(holder)
+        #expect(try E2.sha(t("held.cow")) == held)
+        #expect(try files.map(E2.sha) == hashes)
     }
 
     /// A full output filesystem: a clear error, the temporary file removed, inputs unchanged.
