@@ -61,6 +61,7 @@ public final class OpenFile {
     }
 
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(EngineError) {
+        FaultInjection.beforeWrite()
         var done = 0
         while done < buffer.count {
             let n = try checked("pwrite", path) {
