@@ -134,7 +134,7 @@ extension Allowlist {
         .allow("rt_sigaction", "handlers for SIGALRM, SIGIO, SIGSEGV, SIGWINCH"),
         .allow("rt_sigprocmask", "interrupt masking"),
         .allow("rt_sigreturn", "return from signal handlers"),
-        .allow("rt_sigsuspend", "idle"),
+        .allow("rt_sigsuspend", "idle: wait for the next host signal"),
         .allow("sigaltstack", "signal stack (main and stubs)"),
         .allow("timer_create", "the kernel's clock (CLOCK_MONOTONIC, SIGALRM)"),
         .allow("timer_settime", "tick programming"),

@@ -8,8 +8,11 @@ import Glibc
 /// Beyond `policy.writablePaths` the kernel needs, and so always gets:
 /// - the `uml_dir=` directory from its command line (umid dir, pid file,
 ///   mconsole socket), so a launcher cannot forget it;
-/// - `/dev/shm`, or `$TMPDIR` when set: UML's physical memory is an
-///   O_TMPFILE there (sandbox.md §1.3).
+/// - the directory of UML's physical-memory file (an O_TMPFILE, sandbox.md
+///   §1.3): the first of `$TMPDIR`, `$TMP`, `$TEMP` that is set, else
+///   `/dev/shm`. So a `TMPDIR=/tmp` in the helper's environment makes all of
+///   `/tmp` writable: the launcher should unset it or point it at the
+///   per-boot directory.
 struct WritablePaths: Sendable, Equatable {
     /// Canonical absolute paths, parents before children.
     var paths: [String]
@@ -20,8 +23,8 @@ struct WritablePaths: Sendable, Equatable {
         if let dir = argv.last(where: { $0.hasPrefix("uml_dir=") })?.dropFirst("uml_dir=".count), !dir.isEmpty {
             wanted.append(try Self.canonical(String(dir), what: "uml_dir"))
         }
-        if let tmp = environment["TMPDIR"], !tmp.isEmpty {
-            wanted.append(try Self.canonical(tmp, what: "TMPDIR"))
+        if let name = ["TMPDIR", "TMP", "TEMP"].first(where: { !(environment[$0] ?? "").isEmpty }) {
+            wanted.append(try Self.canonical(environment[name]!, what: name))
         } else if let shm = try? Self.canonical("/dev/shm", what: "/dev/shm") {
             wanted.append(shm)
         }
