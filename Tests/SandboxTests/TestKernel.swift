@@ -76,14 +76,18 @@ final class KernelBoot {
     let consolePath: String
 
     /// `script` is the guest's init body; `$DIR` in it is the test directory.
+    /// `owner`: run the kernel as this user (the directory is chowned to it).
     init(dir: TestDir, script: String, extraArgs: [String] = [],
-         policy: SandboxPolicy? = nil) throws {
+         policy: SandboxPolicy? = nil, owner: String? = nil) throws {
         self.dir = dir
         consolePath = dir.file("console.txt")
         try dir.write("init.sh", "#!/bin/sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nDIR=\(dir.path)\n" + script
-                      + "\nsync\necho o > /proc/sysrq-trigger\nsleep 10\n", executable: true)
+                      + "\nmount -t proc proc /proc 2>/dev/null\nsync\necho o > /proc/sysrq-trigger\nsleep 10\n", executable: true)
         try FileManager.default.createDirectory(atPath: dir.file("uml"), withIntermediateDirectories: true)
-        let policy = policy ?? SandboxPolicy(mode: .enforce, writablePaths: [dir.path])
+        if let owner, let pw = getpwnam(owner) {
+            for path in [dir.path, dir.file("init.sh"), dir.file("uml")] { chown(path, pw.pointee.pw_uid, pw.pointee.pw_gid) }
+        }
+        let policy = policy ?? SandboxPolicy(mode: .enforce, writablePaths: [dir.path], user: owner)
         let json = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
         let umid = "t\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         process.executableURL = URL(fileURLWithPath: TestKernel.probePath)
@@ -104,7 +108,10 @@ final class KernelBoot {
     }
 
     var pid: pid_t { process.processIdentifier }
-    var console: String { (try? String(contentsOfFile: consolePath, encoding: .utf8)) ?? "" }
+    /// The console transcript, with UML's CR-LF line ends made LF.
+    var console: String {
+        ((try? String(contentsOfFile: consolePath, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+    }
 
     /// Waits until the guest creates `$DIR/name` (through hostfs).
     func waitForGuestFile(_ name: String, seconds: Double = 30) -> Bool {
