@@ -94,6 +94,20 @@ extension Allowlist {
                         .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o4000, 0o4000)]),
                         .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o2000, 0o2000)]),
                     ]),
+        // Not in sandbox.md's traces, but hostfs's set_attr/rename/fsync take
+        // these paths when the guest inode already holds a host fd (a chmod of
+        // an open file was a fchmod that killed the VM), for a plain rename()
+        // (flags 0), and for fdatasync. All guest-triggerable.
+        SyscallRule(syscall: "fchmod", reason: "hostfs chmod of an open inode; set-id bits get EPERM like chmod",
+                    variants: [
+                        .init(action: .allow, conditions: [.masked(1, mask: 0o6000, 0)]),
+                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o4000, 0o4000)]),
+                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o2000, 0o2000)]),
+                    ]),
+        .allow("fchown", "hostfs chown of an open inode"),
+        .allow("truncate", "hostfs truncate of an inode without a host fd"),
+        .allow("rename", "hostfs rename without flags"),
+        .allow("fdatasync", "hostfs fdatasync"),
         SyscallRule(syscall: "mknodat", reason: "hostfs mkfifo/mknod of FIFOs, sockets and files; device nodes get EPERM (guest-triggerable, must not kill the VM)",
                     variants: [0, 0o100000, 0o010000, 0o140000].map {
                         .init(action: .allow, conditions: [.masked(2, mask: 0o170000, $0)])

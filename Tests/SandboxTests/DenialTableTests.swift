@@ -118,6 +118,8 @@ struct Probe: Sendable, CustomTestStringConvertible {
               args: [.string("/nonexistent-corral"), .int(0o4755)], expect: .filterErrno(EPERM)),
         Probe(label: "chmod(02755) EPERM", syscall: "chmod",
               args: [.string("/nonexistent-corral"), .int(0o2755)], expect: .filterErrno(EPERM)),
+        Probe(label: "fchmod(0600) allowed", syscall: "fchmod", args: [.int(-1), .int(0o600)], expect: .allowed(EBADF)),
+        Probe(label: "fchmod(06755) EPERM", syscall: "fchmod", args: [.int(-1), .int(0o6755)], expect: .filterErrno(EPERM)),
         Probe(label: "prlimit64(read) allowed", syscall: "prlimit64",
               args: [.int(0), .int(4), .int(0), .buffer(16)], expect: .allowed(nil)),
         Probe(label: "prlimit64(set) killed", syscall: "prlimit64",
