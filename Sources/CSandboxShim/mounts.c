@@ -20,6 +20,8 @@ int corral_unshare(int flags) { return unshare(flags); }
 int corral_clone_newns(void) { return CLONE_NEWNS; }
 int corral_clone_newpid(void) { return CLONE_NEWPID; }
 int corral_clone_newuser(void) { return CLONE_NEWUSER; }
+int corral_clone_newnet(void) { return CLONE_NEWNET; }
+int corral_clone_newipc(void) { return CLONE_NEWIPC; }
 
 int corral_write_proc_self(const char *file, const char *text) {
     char path[64];

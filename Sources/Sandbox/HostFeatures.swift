@@ -37,11 +37,17 @@ struct HostFeatures: Sendable {
         )
     }
 
-    /// PID and mount namespaces need root, or an unprivileged user namespace.
+    /// Namespaces need root, or an unprivileged user namespace.
     var namespaces: Result<Void, SandboxError> {
-        if !mountAPI { return .failure(SandboxError("kernel lacks mount_setattr (needs Linux 5.12+)")) }
         if isRoot || userNamespaces { return .success(()) }
         return .failure(SandboxError("not root and unprivileged user namespaces are disabled"))
+    }
+
+    /// The read-only mount jail also needs the new mount API.
+    var mountJail: Result<Void, SandboxError> {
+        if case .failure(let why) = namespaces { return .failure(why) }
+        if !mountAPI { return .failure(SandboxError("kernel lacks mount_setattr (needs Linux 5.12+)")) }
+        return .success(())
     }
 }
 

@@ -49,14 +49,18 @@ public enum SandboxRunner {
             lines.append("seccomp: unavailable (kernel lacks SECCOMP_RET_KILL_PROCESS); the kernel will not be started")
         }
         lines.append("no_new_privs: applied")
+        let how = host.isRoot ? "" : " inside a user namespace"
         switch host.namespaces {
         case .success:
-            let how = host.isRoot ? "" : " inside a user namespace"
             lines.append("pid namespace: applied\(how) (reaper as PID 1, kernel as PID 2)")
-            lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included)")
+            lines.append("network and ipc namespaces: applied\(how) (no host network, no abstract sockets)")
         case .failure(let why):
-            lines.append("pid namespace: unavailable (\(why.description)); a guest can outlive a killed kernel")
-            lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
+            lines.append("pid namespace: unavailable (\(why.description)); stubs of a killed kernel are left to seccomp")
+            lines.append("network and ipc namespaces: unavailable (\(why.description))")
+        }
+        switch host.mountJail {
+        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included)")
+        case .failure(let why): lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
         }
         switch host.landlock {
         case .success(let abi): lines.append("landlock: applied (ABI \(abi), writes only to the writable paths)")
@@ -96,8 +100,9 @@ public enum SandboxRunner {
         let execFD = try syscall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
         if case .success = host.namespaces {
-            try Namespaces.enter(isRoot: host.isRoot)
-            try MountJail(writable: writable).apply()
+            let jail = (try? host.mountJail.get()) != nil
+            try Namespaces.enter(isRoot: host.isRoot, mount: jail)
+            if jail { try MountJail(writable: writable).apply() }
         }
         try syscall("prctl(PR_SET_NO_NEW_PRIVS)") { corral_set_no_new_privs() }
         if case .success(let abi) = host.landlock {

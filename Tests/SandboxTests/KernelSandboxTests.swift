@@ -60,6 +60,11 @@ struct KernelSandboxTests {
                 let ownNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
                 let kernelNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/mnt")
                 #expect(ownNS != kernelNS, "the kernel must have its own mount namespace")
+                for ns in ["net", "ipc", "pid"] {
+                    let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
+                    let its = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/\(ns)")
+                    #expect(mine != its, "the kernel must have its own \(ns) namespace")
+                }
 
                 var checked = 0
                 for pid in HostProcesses.descendants(of: reaper) {

@@ -43,6 +43,8 @@ int corral_unshare(int flags);
 int corral_clone_newns(void);
 int corral_clone_newpid(void);
 int corral_clone_newuser(void);
+int corral_clone_newnet(void);
+int corral_clone_newipc(void);
 /// Writes `text` to a /proc/self file (uid_map, gid_map, setgroups).
 int corral_write_proc_self(const char *file, const char *text);
 /// mount(NULL, "/", NULL, MS_REC|MS_PRIVATE): nothing propagates to the host.
