@@ -39,12 +39,22 @@ static void forward_signal(int sig) {
     errno = saved;
 }
 
+static void forwarded_set(sigset_t *set) {
+    sigemptyset(set);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaddset(set, forwarded_signals[i]);
+}
+
+/// Handlers that pass the signal on, and unblocked: the helper may have
+/// been started with them blocked (an inherited mask survives exec).
 static void install_forwarding(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward_signal;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &sa, NULL);
+    sigset_t set;
+    forwarded_set(&set);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static void write_all(int fd, const void *buf, size_t len) {
@@ -116,18 +126,17 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN | POLLERR))) _exit(1);
     prctl(PR_SET_NAME, "corral-reaper", 0, 0, 0);
 
-    sigset_t forwarded, old;
-    sigemptyset(&forwarded);
-    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaddset(&forwarded, forwarded_signals[i]);
-    sigprocmask(SIG_BLOCK, &forwarded, &old);
-    install_forwarding();
+    // Blocked until the kernel's pid is known; the kernel child clears its mask.
+    sigset_t forwarded;
+    forwarded_set(&forwarded);
+    sigprocmask(SIG_BLOCK, &forwarded, NULL);
 
     pid_t kernel = fork();
     if (kernel < 0) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
     if (kernel == 0) kernel_child(spec, error_fd);
     close(error_fd);
     forward_target = kernel;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    install_forwarding();
 
     for (;;) {
         int status = 0;

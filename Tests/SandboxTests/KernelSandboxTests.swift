@@ -203,6 +203,23 @@ struct KernelSandboxTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func sigtermToTheHelperReachesTheKernel() throws {
+        try TestKernel.requirePresent()
+        let dir = try TestDir("term")
+        let boot = try KernelBoot(dir: dir, script: """
+            touch $DIR/ready
+            sleep 60
+            """)
+        #expect(boot.waitForGuestFile("ready"), "guest never got ready:\n\(boot.console)")
+        let session = HostProcesses.descendants(of: boot.pid)
+        kill(boot.pid, SIGTERM)
+        let end = boot.finish(seconds: 20)
+        // helper -> reaper -> kernel; UML's SIGTERM handler exits with 1.
+        #expect(end.reason == .exit && end.status == 1, "helper ended \(end)")
+        #expect(HostProcesses.waitGone(session) == [])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func guestPanicEndsWithSIGABRTAndNothingLeft() throws {
         try TestKernel.requirePresent()
         let dir = try TestDir("panic")
