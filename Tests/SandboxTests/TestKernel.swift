@@ -11,7 +11,8 @@ import Glibc
 /// Kernel tests need root and /usr/bin/linux.uml. They skip when either is
 /// missing, except under `CORRAL_REQUIRE_UML=1` (CI), where they run and fail.
 enum TestKernel {
-    static let path = "/usr/bin/linux.uml"
+    /// `CORRAL_UML_KERNEL` overrides the kernel (e.g. to check the gating).
+    static let path = ProcessInfo.processInfo.environment["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
     static let required = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
     static let present = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: path)
     static let enabled = present || required
