@@ -53,6 +53,11 @@ public struct SeccompFilter: ~Copyable {
         ruleCount = added
     }
 
+    /// Same as `init(allowlist:)`.
+    public static func build(from allowlist: Allowlist) throws(SandboxError) -> SeccompFilter {
+        try SeccompFilter(allowlist: allowlist)
+    }
+
     deinit { seccomp_release(context) }
 
     /// The filter as raw BPF, to be installed later without libseccomp

@@ -40,6 +40,22 @@ import Testing
         #expect(filter.ruleCount > Allowlist.uml61.rules.count)
     }
 
+    /// `load()` in a real process (the probe executable, with gettid and
+    /// futex added for the Swift runtime): allowed calls keep working,
+    /// socket(AF_INET) kills it.
+    @Test func loadedFilterKillsTheProcessOnAForbiddenCall() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestKernel.probePath)
+        p.arguments = ["--load-then-inet"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(text == "loaded\n")
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGSYS)
+    }
+
     @Test func unknownSyscallIsATypedError() {
         let bad = Allowlist(name: "bad", rules: [.allow("no_such_syscall", "test")])
         #expect(throws: SandboxError.self) { _ = try SeccompFilter(allowlist: bad) }
