@@ -192,7 +192,11 @@ extension Allowlist {
         .allow("exit", "helper threads"),
         .allow("exit_group", "process exit"),
 
-        // exec: only the sandbox's own exec of the pre-opened kernel
+        // exec: only the sandbox's own exec of the pre-opened kernel. A guest
+        // reboot makes UML re-exec itself with execve; EPERM lets it report
+        // "Failed to exec kernel" and exit cleanly instead of dying of SIGSYS,
+        // so the launcher sees an ordinary exit and can restart it.
+        .fail("execve", errno: EPERM, "UML's re-exec on guest reboot and its helper execs: refused, not killed (guest-triggerable)"),
         SyscallRule(syscall: "execveat", reason: "the sandbox's exec of the pre-opened kernel; every other exec is denied",
                     variants: [.init(action: .allow, conditions: [
                         .equals32(0, UInt32(Allowlist.kernelExecFD)), .equals32(4, 0x1000 /* AT_EMPTY_PATH */),

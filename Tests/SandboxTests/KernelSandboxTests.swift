@@ -220,6 +220,18 @@ struct KernelSandboxTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func guestRebootEndsTheKernelCleanly() throws {
+        try TestKernel.requirePresent()
+        let dir = try TestDir("reboot")
+        // UML re-execs itself on reboot; execve gets EPERM, so it exits.
+        let boot = try KernelBoot(dir: dir, script: "mount -t proc proc /proc\necho b > /proc/sysrq-trigger\nsleep 10")
+        let end = boot.finish(seconds: 30)
+        #expect(end.reason == .exit && end.status == 0, "helper ended \(end):\n\(boot.console)")
+        #expect(boot.console.contains("Failed to exec kernel: Operation not permitted"))
+        #expect(Self.sessionProcesses(umid: Self.umid(of: boot)) == [])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func guestPanicEndsWithSIGABRTAndNothingLeft() throws {
         try TestKernel.requirePresent()
         let dir = try TestDir("panic")
