@@ -4,20 +4,25 @@ import CSandboxShim
 import Glibc
 #endif
 
-/// Enters the sandbox and replaces the current process with the kernel.
-///
-/// Under `.enforce`, in this order (sandbox.md §6.3):
+/// Runs the kernel: under `.off` by replacing this process with it, under
+/// `.enforce` inside the sandbox, in this order (sandbox.md §6.3):
 /// 1. compile the seccomp allowlist to BPF; open the kernel `O_PATH` at
 ///    `Allowlist.kernelExecFD`;
-/// 2. new mount and PID namespaces; host root read-only, writable paths
-///    attached back (`WritablePaths` says which);
+/// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
+///    not root); host root read-only, writable paths attached back
+///    (`WritablePaths` says which);
 /// 3. `no_new_privs`, then Landlock (when the host has it);
 /// 4. fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
 ///    `policy.user`, install the filter *last*, `execveat` the kernel.
 ///
-/// This process stays as the launcher's child: it waits and then ends the
-/// way the kernel did (same exit code or same signal), so the launcher sees
-/// the kernel's status. It forwards SIGTERM/SIGINT/SIGHUP to the kernel.
+/// Under `.enforce` this process stays as the launcher's child (it is not
+/// the kernel): it waits and then ends the way the kernel did (same exit
+/// code or same signal), so the launcher sees the kernel's status, and it
+/// forwards SIGTERM/SIGINT/SIGHUP to the kernel.
+///
+/// A feature the host lacks (Landlock; namespaces for a non-root caller
+/// without user namespaces) is skipped and `report(policy:)` says so; seccomp
+/// is never skipped: without it the kernel is not started.
 public enum SandboxRunner {
     /// Called in the launcher's re-exec'd helper (already setsid, controlling
     /// tty on 0/1/2, PDEATHSIG set). Throws only before the kernel runs.
@@ -89,7 +94,7 @@ public enum SandboxRunner {
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
-            throw SandboxError("seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (use --sandbox off to override)")
+            throw SandboxError("seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (turn the sandbox off explicitly to override)")
         }
         let writable = try WritablePaths(policy: policy, argv: argv, environment: environment)
         let user = try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
