@@ -41,9 +41,12 @@ struct BootSession: ~Copyable {
         }
         transcript?.note("argv: " + plan.argv.map(ShellQuote.quote).joined(separator: " "))
 
-        // Per-boot uml_dir; a leftover from a crashed boot with the same umid is ours to clear.
-        removeTree(plan.umlDir)
+        // Per-boot uml_dir; leftovers of SIGKILLed boots are cleared first.
+        StaleBoots.sweep(parent: Resources.parent(of: plan.umlDir))
         guard mkdir(plan.umlDir, 0o700) == 0 else {
+            if corral_errno() == EEXIST {
+                return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
+            }
             return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemCall.describe(corral_errno())); set TMPDIR to a writable directory")
         }
         defer { removeTree(plan.umlDir) }
@@ -89,6 +92,7 @@ struct BootSession: ~Copyable {
             close(errorPipe)
             return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemCall.describe(spawnError))")
         }
+        StaleBoots.record(session: helper, in: plan.umlDir)
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
@@ -207,7 +211,9 @@ struct BootSession: ~Copyable {
         switch stop {
         case .timeout: return .timedOut
         case .signal(let signal): return .interrupted(signal: signal)
-        case .escape: return .interrupted(signal: SIGINT)
+        case .escape:
+            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
+            return .interrupted(signal: SIGINT)
         case .none: break
         }
         if !helperError.isEmpty { return .launchFailed }
