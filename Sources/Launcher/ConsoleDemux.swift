@@ -57,8 +57,11 @@ public struct ConsoleDemux: Sendable {
             case .boot: progressed = scanBoot(&events)
             case .command: progressed = scanCommand(&events)
             case .finished:
-                emit(.kernel, pending, &events)
-                pending.removeAll()
+                // Hold trailing carriage returns: their "\n" may be in the next read.
+                var hold = pending.count
+                while hold > 0 && pending[hold - 1] == 13 { hold -= 1 }
+                emit(.kernel, pending[..<hold], &events)
+                pending.removeSubrange(..<hold)
             }
         }
         return events
@@ -182,8 +185,10 @@ public struct ConsoleDemux: Sendable {
 
     private mutating func scanCommand(_ events: inout [Event]) -> Bool {
         guard let marker = exitMarker else {
-            emit(.output, pending, &events)
-            pending.removeAll()
+            var hold = pending.count
+            while hold > 0 && pending[hold - 1] == 13 { hold -= 1 }
+            emit(.output, pending[..<hold], &events)
+            pending.removeSubrange(..<hold)
             return false
         }
         var from = 0
