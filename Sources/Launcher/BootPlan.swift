@@ -26,7 +26,8 @@ public struct BootOptions: Sendable {
     public var extraArguments: [String] = []
     /// Fixed nonce, for reproducible `--dry-run` output; random when nil.
     public var nonce: String?
-    /// Interactive raw-mode console; nil means "when stdin is a terminal".
+    /// Interactive raw-mode console; nil means "when stdin and stdout are
+    /// terminals" (output piped elsewhere gets plain "\n" line ends instead).
     public var interactive: Bool?
     public var environment: [String: String] = [:]
     /// The binary re-exec'd as the `_kernel-exec` helper.
@@ -82,7 +83,7 @@ public struct BootPlan: Sendable {
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
-        let interactive = options.interactive ?? (corral_isatty(0) == 1)
+        let interactive = options.interactive ?? (corral_isatty(0) == 1 && corral_isatty(1) == 1)
         var initPath = options.initPath
         var hostfsInit: String?
         var variables: [KernelCommandLine.InitVariable] = []

@@ -51,6 +51,8 @@ struct BootSession: ~Copyable {
         }
         defer { removeTree(plan.umlDir) }
 
+        // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
         let signals = corral_signalfd_open()
         guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
         defer { close(signals) }

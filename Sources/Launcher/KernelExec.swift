@@ -28,6 +28,8 @@ public enum KernelExec {
     /// Sets up the session and terminal and becomes the kernel. Returns only
     /// through exit: 127 after reporting an error on fd 3.
     public static func run() -> Never {
+        // Started by hand rather than by corral boot: there is no error pipe.
+        let reportFD = getenv(KernelExecSpec.environmentKey) == nil ? 2 : KernelExecSpec.errorFD
         _ = corral_set_cloexec(KernelExecSpec.errorFD, 1)
         do {
             guard let json = getenv(KernelExecSpec.environmentKey).map({ String(cString: $0) }) else {
@@ -46,7 +48,7 @@ public enum KernelExec {
             _ = corral_close_from(KernelExecSpec.errorFD + 1)
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy)
         } catch {
-            SystemCall.writeAll(KernelExecSpec.errorFD, "\(error)")
+            SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
             exit(127)
         }
     }

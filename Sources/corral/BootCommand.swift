@@ -26,8 +26,9 @@ struct BootCommand: ParsableCommand {
             from r (read-only), s (sync), d (raw, no COW), c (no locking), t (no trim).
             Paths with ',' or ':' cannot be given to the kernel.
 
-            On a terminal the console is interactive (raw mode); press Ctrl-] then q to
-            stop the guest. Kernel messages are hidden ('quiet') unless --verbose.
+            When stdin and stdout are a terminal the console is interactive (raw mode);
+            press Ctrl-] then q to stop the guest. Otherwise stdin is passed to the
+            command (or shell) once it starts, without echo. Kernel messages are hidden ('quiet') unless --verbose.
 
             Exit status: the guest command's status (0-255); 124 timed out; 128+N
             stopped by signal N (130 also for Ctrl-] q); 240 preflight failed; 241 the

@@ -19,6 +19,26 @@ struct BootKernelTests {
         #expect(r.stdout == "out-\(status)\n")
     }
 
+    @Test func pipedInputDrivesTheShellUntilEOF() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let input = dir.appendingPathComponent("in")
+            try "echo piped\nread line; echo \"got $line\"\nhello\nexit 3\n".write(to: input, atomically: true, encoding: .utf8)
+            let r = try Harness.run(["boot"] + off, stdin: try FileHandle(forReadingFrom: input))
+            #expect(r.status == 3, "\(r.stderr)")
+            // No prompts and no echo of the input: just what the commands printed.
+            #expect(r.stdout == "piped\ngot hello\n")
+        }
+        // A command reading stdin sees the end of the piped input.
+        try Harness.withTempDir { dir in
+            let input = dir.appendingPathComponent("in")
+            try "a\nb\nc\n".write(to: input, atomically: true, encoding: .utf8)
+            let r = try Harness.run(["boot"] + off + ["--command", "wc -l"], stdin: try FileHandle(forReadingFrom: input))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.trimmingCharacters(in: .whitespaces) == "3\n")
+        }
+    }
+
     @Test func defaultSandboxBoots() throws {
         try Harness.requireKernel()
         let r = try Harness.run(["boot", "--command", "cat /proc/cmdline >/dev/null && echo fine"])
