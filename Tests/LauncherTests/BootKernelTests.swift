@@ -118,7 +118,7 @@ struct BootKernelTests {
             let r = try Harness.run(["boot"] + off + ["--disk", "1=guest.cow", "--log", log, "--command", "true"], cwd: dir)
             #expect(r.status == 240)
             #expect(r.stderr.contains("mtime"), "\(r.stderr)")
-            #expect(r.stderr.contains("1704067200"))
+            #expect(r.stderr.contains("preflight"))
             // Nothing was spawned: no transcript was even started.
             #expect(!FileManager.default.fileExists(atPath: log))
         }
