@@ -83,7 +83,7 @@ public struct BootPlan: Sendable {
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
-        let interactive = options.interactive ?? (corral_isatty(0) == 1 && corral_isatty(1) == 1)
+        let interactive = options.interactive ?? (corral_launch_isatty(0) == 1 && corral_launch_isatty(1) == 1)
         var initPath = options.initPath
         var hostfsInit: String?
         var variables: [KernelCommandLine.InitVariable] = []
@@ -145,7 +145,7 @@ public struct BootPlan: Sendable {
 
     static func randomHex(bytes count: Int) -> String {
         var bytes = [UInt8](repeating: 0, count: count)
-        if bytes.withUnsafeMutableBytes({ corral_random($0.baseAddress, $0.count) }) != 0 {
+        if bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) != 0 {
             // getrandom cannot fail for small requests on Linux ≥ 3.17; keep going with the clock.
             var ts = timespec()
             clock_gettime(CLOCK_REALTIME, &ts)

@@ -53,10 +53,10 @@ struct BootSession: ~Copyable {
 
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
-        let signals = corral_signalfd_open()
+        let signals = corral_launch_signalfd_open()
         guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
         defer { close(signals) }
-        _ = corral_set_child_subreaper(1)
+        _ = corral_launch_set_subreaper(1)
 
         var slaveName = [CChar](repeating: 0, count: 256)
         let master = corral_open_pty(&slaveName, slaveName.count)
@@ -71,7 +71,7 @@ struct BootSession: ~Copyable {
 
         // Spawn `corral _kernel-exec` with the spec in its environment and the error pipe on fd 3.
         var pipeFDs: [Int32] = [0, 0]
-        guard corral_pipe_cloexec(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemCall.describe(corral_errno()))") }
+        guard corral_launch_pipe(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemCall.describe(corral_errno()))") }
         let spec = KernelExecSpec(
             kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
             ttyPath: slavePath, parentPID: getpid())
@@ -89,7 +89,7 @@ struct BootSession: ~Copyable {
         var helper: pid_t = 0
         let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
             withCStrings(environment) { envp in
-                corral_spawn(plan.options.helperExecutable, argv, envp, pipeFDs[1], &helper)
+                corral_launch_spawn(plan.options.helperExecutable, argv, envp, pipeFDs[1], &helper)
             }
         }
         close(pipeFDs[1])
@@ -137,7 +137,7 @@ struct BootSession: ~Copyable {
             if ready <= 0 { continue }
 
             if fds[0].revents != 0 {
-                while case let signal = corral_signalfd_read(signals), signal > 0 {
+                while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
                     switch signal {
                     case SIGCHLD:
                         if let reaped = ProcessTree.reapAll(helper: helper) { helperExit = reaped }

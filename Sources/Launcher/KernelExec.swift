@@ -39,13 +39,13 @@ public enum KernelExec {
             let spec = try JSONDecoder().decode(KernelExecSpec.self, from: Data(json.utf8))
 
             // If corral dies, so does the kernel (PDEATHSIG survives execve).
-            try SystemCall.check("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_set_parent_death_signal(SIGKILL) }
+            try SystemCall.check("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_launch_set_pdeathsig(SIGKILL) }
             if getppid() != spec.parentPID {
                 throw LauncherError.helper("corral exited before the kernel started")
             }
-            try SystemCall.check("setsid", "") { corral_setsid() }
+            try SystemCall.check("setsid", "") { corral_launch_setsid() }
             try SystemCall.check("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
-            _ = corral_close_from(KernelExecSpec.errorFD + 1)
+            _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy)
         } catch {
             SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")

@@ -68,12 +68,12 @@ public enum ProcessTree {
         var helperExit: (exited: Bool, code: Int32)?
         let end = SystemCall.monotonicNow() + deadline
         repeat {
-            _ = corral_kill(-session, SIGKILL)
+            _ = corral_launch_kill(-session, SIGKILL)
             let entries = all()
             let targets = entries.filter {
                 $0.state != "Z" && ($0.session == session || $0.parent == supervisor)
             }
-            for entry in targets { _ = corral_kill(entry.pid, SIGKILL) }
+            for entry in targets { _ = corral_launch_kill(entry.pid, SIGKILL) }
             if let reaped = reapAll(helper: helper) { helperExit = reaped }
             let remaining = all().filter { $0.session == session || $0.parent == supervisor }
             if remaining.isEmpty { break }
@@ -88,7 +88,7 @@ public enum ProcessTree {
         while true {
             var exited: Int32 = 0
             var code: Int32 = 0
-            let pid = corral_wait(-1, 1, &exited, &code)
+            let pid = corral_launch_wait(-1, 1, &exited, &code)
             if pid <= 0 { break }
             if pid == helper { helperExit = (exited == 1, code) }
         }

@@ -47,7 +47,7 @@ public enum Resources {
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         haystack.withUnsafeBytes { h in
-            needle.withUnsafeBytes { n in corral_find_bytes(h.baseAddress, h.count, n.baseAddress, n.count) >= 0 }
+            needle.withUnsafeBytes { n in corral_launch_find_bytes(h.baseAddress, h.count, n.baseAddress, n.count) >= 0 }
         }
     }
 

@@ -38,7 +38,7 @@ enum StaleBoots {
         for bootDir in candidates {
             guard let session = readSession("\(bootDir)/\(sessionFile)") else { continue }
             if let leader = ProcessTree.stat(session), leader.state != "Z" { continue }
-            for pid in ProcessTree.members(ofSession: session) { _ = corral_kill(pid, SIGKILL) }
+            for pid in ProcessTree.members(ofSession: session) { _ = corral_launch_kill(pid, SIGKILL) }
             removeTree(bootDir)
         }
     }

@@ -11,7 +11,7 @@ public struct RawTerminal: ~Copyable {
     /// Puts `fd` in raw mode; does nothing when it is not a terminal.
     public init(fd: Int32) {
         self.fd = fd
-        guard corral_isatty(fd) == 1, corral_tty_save(fd, &saved) == 0 else { return }
+        guard corral_launch_isatty(fd) == 1, corral_tty_save(fd, &saved) == 0 else { return }
         active = corral_tty_make_raw(fd) == 0
     }
 

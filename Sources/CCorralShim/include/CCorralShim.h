@@ -72,6 +72,6 @@ int corral_set_mtime(const char *path, int64_t sec, int64_t nsec);
 /// failure path uniform is simpler with one accessor).
 int corral_errno(void);
 
-#include "corral_pty.h"
+#include "corral_launch.h"
 
 #endif

@@ -1,4 +1,4 @@
-#include "corral_pty.h"
+#include "corral_launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,15 +40,15 @@ int corral_attach_tty(const char *path) {
     return 0;
 }
 
-int corral_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int corral_launch_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-int corral_setsid(void) { return setsid() < 0 ? -1 : 0; }
+int corral_launch_setsid(void) { return setsid() < 0 ? -1 : 0; }
 
-int corral_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+int corral_launch_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 
-int corral_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
+int corral_launch_set_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
 
-int corral_close_from(int lowfd) {
+int corral_launch_close_from(int lowfd) {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0) return 0;
 #endif
@@ -68,14 +68,14 @@ static void supervised_signals(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
-int corral_signalfd_open(void) {
+int corral_launch_signalfd_open(void) {
     sigset_t set;
     supervised_signals(&set);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-int corral_signalfd_read(int fd) {
+int corral_launch_signalfd_read(int fd) {
     struct signalfd_siginfo info;
     ssize_t n = read(fd, &info, sizeof info);
     if (n < 0) return errno == EAGAIN ? 0 : -1;
@@ -83,7 +83,7 @@ int corral_signalfd_read(int fd) {
     return (int)info.ssi_signo;
 }
 
-int corral_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
+int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int err = posix_spawn_file_actions_init(&actions);
@@ -110,7 +110,7 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], int p
     return err;
 }
 
-pid_t corral_wait(pid_t pid, int nohang, int *exited, int *code) {
+pid_t corral_launch_wait(pid_t pid, int nohang, int *exited, int *code) {
     int status = 0;
     pid_t r;
     do { r = waitpid(pid, &status, nohang ? WNOHANG : 0); } while (r < 0 && errno == EINTR);
@@ -121,9 +121,9 @@ pid_t corral_wait(pid_t pid, int nohang, int *exited, int *code) {
     return r;
 }
 
-int corral_kill(pid_t pid, int sig) { return kill(pid, sig); }
+int corral_launch_kill(pid_t pid, int sig) { return kill(pid, sig); }
 
-int corral_random(void *buf, size_t len) {
+int corral_launch_random(void *buf, size_t len) {
     size_t done = 0;
     while (done < len) {
         ssize_t n = getrandom((char *)buf + done, len - done, 0);
@@ -151,9 +151,9 @@ int corral_tty_restore(int fd, const corral_termios *saved) {
     return r;
 }
 
-int corral_isatty(int fd) { return isatty(fd); }
+int corral_launch_isatty(int fd) { return isatty(fd); }
 
-long corral_find_bytes(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+long corral_launch_find_bytes(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
     const char *hit = memmem(haystack, haystack_len, needle, needle_len);
     return hit ? (long)(hit - (const char *)haystack) : -1;
 }
