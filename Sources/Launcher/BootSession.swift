@@ -65,7 +65,15 @@ struct BootSession: ~Copyable {
         _ = corral_set_nonblock(master, 1)
         let slavePath = SystemCall.string(slaveName)
         copyWindowSize(to: master)
+        // Hold the slave open ourselves until the kernel is gone, so the master
+        // never reads as hung up (EIO) before the helper has opened it; the end
+        // of the boot is told by the helper's exit instead.
+        var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        defer { if slaveHold >= 0 { close(slaveHold) } }
 
+        if plan.interactive {
+            SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
+        }
         var raw = RawTerminal(fd: plan.interactive ? input : -1)
         defer { raw.restore() }
 
@@ -192,6 +200,7 @@ struct BootSession: ~Copyable {
         if errorPipe >= 0 { close(errorPipe) }
         let killed = ProcessTree.killSession(helper, supervisor: getpid(), helper: helper)
         if helperExit == nil { helperExit = killed }
+        if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
         for event in demux.finish() { deliver(event) }
         raw.restore()
