@@ -1,0 +1,159 @@
+#include "corral_launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct termios) <= sizeof(corral_termios), "termios does not fit");
+
+int corral_open_pty(char *slave_name, size_t len) {
+    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (grantpt(fd) != 0 || unlockpt(fd) != 0 || ptsname_r(fd, slave_name, len) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int corral_attach_tty(const char *path) {
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return -1;
+    if (ioctl(fd, TIOCSCTTY, 0) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    for (int target = 0; target < 3; target++) {
+        if (fd != target && dup2(fd, target) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    }
+    if (fd > 2) close(fd);
+    return 0;
+}
+
+int corral_launch_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int corral_launch_setsid(void) { return setsid() < 0 ? -1 : 0; }
+
+int corral_launch_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int corral_launch_set_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
+
+int corral_launch_close_from(int lowfd) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0) return 0;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = lowfd; fd < max; fd++) close(fd);
+    return 0;
+}
+
+static void supervised_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGWINCH);
+    sigaddset(set, SIGCHLD);
+}
+
+int corral_launch_signalfd_open(void) {
+    sigset_t set;
+    supervised_signals(&set);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int corral_launch_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    if (n != sizeof info) return 0;
+    return (int)info.ssi_signo;
+}
+
+int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int err = posix_spawn_file_actions_init(&actions);
+    if (err) return err;
+    err = posix_spawnattr_init(&attr);
+    if (err) { posix_spawn_file_actions_destroy(&actions); return err; }
+
+    for (int fd = 0; fd < 3 && !err; fd++)
+        err = posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
+    if (!err && pass_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    if (!err) err = posix_spawnattr_setsigmask(&attr, &empty);
+    if (!err) err = posix_spawnattr_setsigdefault(&attr, &all);
+    if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!err) err = posix_spawn(pid, path, &actions, &attr, argv, envp);
+
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    return err;
+}
+
+pid_t corral_launch_wait(pid_t pid, int nohang, int *exited, int *code) {
+    int status = 0;
+    pid_t r;
+    do { r = waitpid(pid, &status, nohang ? WNOHANG : 0); } while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        if (WIFEXITED(status)) { *exited = 1; *code = WEXITSTATUS(status); }
+        else { *exited = 0; *code = WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+    }
+    return r;
+}
+
+int corral_launch_kill(pid_t pid, int sig) { return kill(pid, sig); }
+
+int corral_launch_random(void *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((char *)buf + done, len - done, 0);
+        if (n < 0) { if (errno == EINTR) continue; return -1; }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int corral_tty_save(int fd, corral_termios *saved) {
+    memset(saved, 0, sizeof *saved);
+    return tcgetattr(fd, (struct termios *)saved->bytes);
+}
+
+int corral_tty_make_raw(int fd) {
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0) return -1;
+    cfmakeraw(&t);
+    return tcsetattr(fd, TCSAFLUSH, &t);
+}
+
+int corral_tty_restore(int fd, const corral_termios *saved) {
+    int r;
+    do { r = tcsetattr(fd, TCSADRAIN, (const struct termios *)saved->bytes); } while (r != 0 && errno == EINTR);
+    return r;
+}
+
+int corral_launch_isatty(int fd) { return isatty(fd); }
+
+long corral_launch_find_bytes(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+    const char *hit = memmem(haystack, haystack_len, needle, needle_len);
+    return hit ? (long)(hit - (const char *)haystack) : -1;
+}

@@ -1,0 +1,19 @@
+/// `corral boot` as a library call: plan, preflight, run.
+public enum Boot {
+    /// Prints preflight findings on stderr and, if none fails, boots.
+    public static func run(_ plan: BootPlan) -> BootExitStatus {
+        let issues = Preflight.run(plan)
+        for issue in issues { SystemCall.writeAll(2, "corral: \(issue.line)\n") }
+        if issues.contains(where: { $0.severity == .failure }) {
+            SystemCall.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            return .preflightFailed
+        }
+        do {
+            var session = try BootSession(plan: plan)
+            return session.run()
+        } catch {
+            SystemCall.writeAll(2, "corral: \(error)\n")
+            return .launchFailed
+        }
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+import Sandbox
+
+/// What the user asked `corral boot` for, before anything is resolved.
+public struct BootOptions: Sendable {
+    /// `linux.uml` on PATH, or a path.
+    public var kernel: String = Resources.defaultKernel
+    public var memory: String = "256M"
+    /// A host directory (hostfs) or `ubdN`/`ubdX` for a disk root.
+    public var root: String = "/"
+    public var rootWritable = false
+    /// nil: hostfs-init with a hostfs root, the kernel's own search with a disk root.
+    public var initPath: String?
+    public var disks: [DiskSpec] = []
+    public var umid: String?
+    /// Run this in the guest through hostfs-init.
+    public var command: String?
+    public var timeout: Double?
+    public var logPath: String?
+    public var sandbox: SandboxPolicy.Mode = .enforce
+    /// Kernel messages on stderr (and no `quiet`), sandbox report.
+    public var verbose = false
+    public var extraArguments: [String] = []
+    /// Fixed nonce, for reproducible `--dry-run` output; random when nil.
+    public var nonce: String?
+    /// Interactive raw-mode console; nil means "when stdin and stdout are
+    /// terminals" (output piped elsewhere gets plain "\n" line ends instead).
+    public var interactive: Bool?
+    public var environment: [String: String] = [:]
+    /// The binary re-exec'd as the `_kernel-exec` helper.
+    public var helperExecutable = "/proc/self/exe"
+
+    public init() {}
+}
+
+/// Everything resolved and decided: the exact argv and how to supervise it.
+public struct BootPlan: Sendable {
+    public var kernelPath: String
+    public var commandLine: KernelCommandLine
+    public var nonce: String?
+    /// hostfs-init's path on the host when corral's init is used.
+    public var hostfsInitPath: String?
+    /// The per-boot directory given as `uml_dir=`, removed after the boot.
+    public var umlDir: String
+    public var policy: SandboxPolicy
+    public var options: BootOptions
+    /// Raw-mode console with keyboard passthrough.
+    public var interactive: Bool
+
+    public var argv: [String] { commandLine.argv(kernel: kernelPath) }
+
+    /// `--dry-run`: one shell-quoted argument per line.
+    public var dryRunText: String {
+        argv.map { ShellQuote.quote($0) + "\n" }.joined()
+    }
+
+    /// Resolves the kernel and init, draws the nonce and umid, and builds the
+    /// command line. Touches nothing on disk.
+    public static func make(_ options: BootOptions) throws -> BootPlan {
+        let env = options.environment
+        let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
+
+        let root: KernelCommandLine.Root
+        if let unit = parseRootUnit(options.root) {
+            root = .ubd(unit: unit, writable: options.rootWritable)
+        } else if options.root.hasPrefix("/") {
+            var path = options.root
+            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+            root = .hostfs(path: path, writable: options.rootWritable)
+        } else {
+            throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
+        }
+
+        let nonce = options.nonce ?? randomHex(bytes: 16)
+        let umid = options.umid ?? "corral-\(randomHex(bytes: 4))"
+        if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
+        let tmp = env["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let umlDir = "\(tmp)/corral-boot-\(umid)"
+
+        if options.command?.isEmpty == true {
+            throw LauncherError.invalidArgument("--command", reason: "the command is empty")
+        }
+        let interactive = options.interactive ?? (corral_launch_isatty(0) == 1 && corral_launch_isatty(1) == 1)
+        var initPath = options.initPath
+        var hostfsInit: String?
+        var variables: [KernelCommandLine.InitVariable] = []
+        var markerNonce: String?
+        if initPath == nil, case let .hostfs(rootPath, _) = root {
+            let hostPath = try Resources.hostfsInit(environment: env, executable: Resources.currentExecutable())
+            hostfsInit = hostPath
+            initPath = try guestPath(of: hostPath, root: rootPath)
+            markerNonce = nonce
+            variables.append(.init(name: "corral_nonce", value: nonce))
+            variables.append(.init(name: "corral_tty", value: interactive ? "1" : "0"))
+            if let command = options.command {
+                variables.append(.init(name: "corral_cmd", value: Base64.encode(Array(command.utf8))))
+            }
+        } else if options.command != nil {
+            throw LauncherError.commandNeedsHostfsInit
+        }
+
+        let commandLine = KernelCommandLine(
+            memory: options.memory,
+            root: root,
+            initPath: initPath,
+            disks: options.disks,
+            umid: umid,
+            umlDir: umlDir,
+            quiet: !options.verbose,
+            initVariables: variables,
+            extraArguments: options.extraArguments
+        )
+        try commandLine.validate()
+
+        var writable: [String] = []
+        for disk in options.disks {
+            let dir = Resources.parent(of: Resources.absolute(disk.file))
+            if !writable.contains(dir) { writable.append(dir) }
+        }
+        writable.append(umlDir)
+        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable)
+
+        return BootPlan(
+            kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
+            hostfsInitPath: hostfsInit, umlDir: umlDir, policy: policy, options: options,
+            interactive: interactive)
+    }
+
+    /// `ubd1`, `ubdb` → 1.
+    static func parseRootUnit(_ text: String) -> Int? {
+        guard text.hasPrefix("ubd") else { return nil }
+        return DiskSpec.parseUnit(String(text.dropFirst(3)))
+    }
+
+    /// The guest sees host `root` as `/`, so hostfs-init must live under it.
+    static func guestPath(of hostPath: String, root: String) throws -> String {
+        if root == "/" { return hostPath }
+        if hostPath.hasPrefix(root + "/") { return String(hostPath.dropFirst(root.count)) }
+        throw LauncherError.invalidRoot(
+            root, reason: "hostfs-init (\(hostPath)) is outside it, so the guest cannot run it; pass --init")
+    }
+
+    static func randomHex(bytes count: Int) -> String {
+        var bytes = [UInt8](repeating: 0, count: count)
+        if bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) != 0 {
+            // getrandom cannot fail for small requests on Linux ≥ 3.17; keep going with the clock.
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            var seed = UInt64(ts.tv_nsec) ^ UInt64(ts.tv_sec) << 20 ^ UInt64(getpid())
+            for i in bytes.indices { seed = seed &* 6364136223846793005 &+ 1; bytes[i] = UInt8(seed >> 56) }
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+}
+
+/// Standard base64, so a command survives the kernel command line (no spaces
+/// or quotes) and hostfs-init can decode it with the host's `base64 -d`.
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            out.append(table[Int(b0 >> 2)])
+            out.append(table[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(i + 1 < bytes.count ? table[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? table[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

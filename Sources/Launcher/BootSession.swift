@@ -1,0 +1,338 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+import Foundation
+import Sandbox
+
+/// Runs one planned boot: spawns the helper on a fresh pty, relays the
+/// console, enforces the timeout and signals, and tears the whole process
+/// tree down. `Boot.run` is the public entry point.
+struct BootSession: ~Copyable {
+    let plan: BootPlan
+    let out: Int32 = 1
+    let err: Int32 = 2
+    let input: Int32 = 0
+
+    private var transcript: Transcript?
+    private var demux: ConsoleDemux
+    private var panic = PanicDetector()
+    private var escape = EscapeScanner()
+    /// Kernel text before init, replayed on stderr if the boot fails there.
+    private var kernelTail: [UInt8] = []
+    private var helperError: [UInt8] = []
+    private var guestStatus: Int32?
+    private var started = false
+
+    init(plan: BootPlan) throws {
+        self.plan = plan
+        self.demux = ConsoleDemux(nonce: plan.nonce, normalizeNewlines: !plan.interactive)
+        if let path = plan.options.logPath {
+            transcript = try Transcript(path: path)
+        }
+    }
+
+    enum Stop { case none, timeout, signal(Int32), escape }
+
+    mutating func run() -> BootExitStatus {
+        let verbose = plan.options.verbose
+        if verbose {
+            for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
+        }
+        transcript?.note("argv: " + plan.argv.map(ShellQuote.quote).joined(separator: " "))
+
+        // Per-boot uml_dir; leftovers of SIGKILLed boots are cleared first.
+        StaleBoots.sweep(parent: Resources.parent(of: plan.umlDir))
+        guard mkdir(plan.umlDir, 0o700) == 0 else {
+            if corral_errno() == EEXIST {
+                return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
+            }
+            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemCall.describe(corral_errno())); set TMPDIR to a writable directory")
+        }
+        defer { removeTree(plan.umlDir) }
+
+        // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
+        let signals = corral_launch_signalfd_open()
+        guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
+        defer { close(signals) }
+        _ = corral_launch_set_subreaper(1)
+
+        var slaveName = [CChar](repeating: 0, count: 256)
+        let master = corral_open_pty(&slaveName, slaveName.count)
+        guard master >= 0 else { return launchFailure("cannot open a pseudo-terminal: \(SystemCall.describe(corral_errno()))") }
+        defer { close(master) }
+        _ = corral_set_nonblock(master, 1)
+        let slavePath = SystemCall.string(slaveName)
+        copyWindowSize(to: master)
+        // Hold the slave open ourselves until the kernel is gone, so the master
+        // never reads as hung up (EIO) before the helper has opened it; the end
+        // of the boot is told by the helper's exit instead.
+        var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        defer { if slaveHold >= 0 { close(slaveHold) } }
+
+        if plan.interactive {
+            SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
+        }
+        var raw = RawTerminal(fd: plan.interactive ? input : -1)
+        defer { raw.restore() }
+
+        // Spawn `corral _kernel-exec` with the spec in its environment and the error pipe on fd 3.
+        var pipeFDs: [Int32] = [0, 0]
+        guard corral_launch_pipe(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemCall.describe(corral_errno()))") }
+        let spec = KernelExecSpec(
+            kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
+            ttyPath: slavePath, parentPID: getpid())
+        guard let json = try? JSONEncoder().encode(spec) else {
+            close(pipeFDs[0]); close(pipeFDs[1])
+            return launchFailure("cannot encode the helper spec")
+        }
+        // UML puts its physical-memory file in $TMPDIR; point it at the per-boot
+        // directory, so the sandbox need not leave all of /tmp writable.
+        let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
+        var environment = plan.options.environment.filter { !dropped.contains($0.key) }
+            .map { "\($0.key)=\($0.value)" }
+        environment.append("TMPDIR=\(plan.umlDir)")
+        environment.append("\(KernelExecSpec.environmentKey)=\(String(decoding: json, as: UTF8.self))")
+        var helper: pid_t = 0
+        let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
+            withCStrings(environment) { envp in
+                corral_launch_spawn(plan.options.helperExecutable, argv, envp, pipeFDs[1], &helper)
+            }
+        }
+        close(pipeFDs[1])
+        var errorPipe: Int32 = pipeFDs[0]
+        if spawnError != 0 {
+            close(errorPipe)
+            return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemCall.describe(spawnError))")
+        }
+        StaleBoots.record(session: helper, in: plan.umlDir)
+        if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
+        transcript?.note("helper pid \(helper)")
+
+        let deadline = plan.options.timeout.map { SystemCall.monotonicNow() + $0 }
+        var stop = Stop.none
+        var helperExit: (exited: Bool, code: Int32)?
+        var inputOpen = true
+        var outgoing: [UInt8] = []
+        var exitGraceDeadline: Double?
+        var masterOpen = true
+
+        loop: while true {
+            if helperExit != nil && !masterOpen { break }
+            if helperExit != nil {
+                // The kernel is gone: whatever is left on the pty is its last words.
+                drain(master)
+                break
+            }
+            let now = SystemCall.monotonicNow()
+            if let deadline, now >= deadline, guestStatus == nil { stop = .timeout; break }
+            if let grace = exitGraceDeadline, now >= grace { break }
+
+            let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
+                && (plan.interactive || started || plan.nonce == nil)
+            var fds = [
+                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: masterOpen ? master : -1, events: Int16(POLLIN) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+                pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
+            ]
+            var wait = 1000.0
+            if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
+            if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
+            if ready < 0 && corral_errno() != EINTR { break }
+            if ready <= 0 { continue }
+
+            if fds[0].revents != 0 {
+                while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
+                    switch signal {
+                    case SIGCHLD:
+                        if let reaped = ProcessTree.reapAll(helper: helper) { helperExit = reaped }
+                    case SIGWINCH:
+                        copyWindowSize(to: master)
+                    default:
+                        stop = .signal(signal)
+                        break loop
+                    }
+                }
+            }
+            if fds[1].revents & Int16(POLLOUT) != 0 && !outgoing.isEmpty {
+                let n = outgoing.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+                if n > 0 { outgoing.removeFirst(n) }
+            }
+            if fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                if !readConsole(master) { masterOpen = false }
+                if guestStatus != nil && exitGraceDeadline == nil {
+                    // hostfs-init powers off right after the marker; give it time to.
+                    exitGraceDeadline = SystemCall.monotonicNow() + 10
+                }
+            }
+            if fds[2].revents != 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = buffer.withUnsafeMutableBytes { read(errorPipe, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    helperError += buffer[0..<n]
+                } else if n == 0 || corral_errno() != EINTR {
+                    close(errorPipe)
+                    errorPipe = -1
+                }
+            }
+            if fds[3].revents != 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    var bytes = Array(buffer[0..<n])
+                    if plan.interactive {
+                        let scanned = escape.scan(bytes)
+                        if scanned.stop { stop = .escape; break loop }
+                        bytes = scanned.forward
+                    }
+                    outgoing += bytes
+                } else if n == 0 || corral_errno() != EINTR {
+                    // End of input: the guest's canonical-mode tty turns ^D into EOF.
+                    inputOpen = false
+                    outgoing += [4]
+                }
+            }
+        }
+
+        if errorPipe >= 0 { close(errorPipe) }
+        let killed = ProcessTree.killSession(helper, supervisor: getpid(), helper: helper)
+        if helperExit == nil { helperExit = killed }
+        if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
+        drain(master)
+        for event in demux.finish() { deliver(event) }
+        raw.restore()
+        transcript?.flush()
+
+        let status = resolve(stop: stop, helperExit: helperExit)
+        if let explanation = status.explanation {
+            if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
+                SystemCall.writeAll(err, kernelTail)
+                if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+            }
+            if !helperError.isEmpty {
+                SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
+            }
+            SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
+        }
+        transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
+        return status
+    }
+
+    private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
+        if let guestStatus { return .guest(guestStatus) }
+        switch stop {
+        case .timeout: return .timedOut
+        case .signal(let signal): return .interrupted(signal: signal)
+        case .escape:
+            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
+            return .interrupted(signal: SIGINT)
+        case .none: break
+        }
+        if !helperError.isEmpty { return .launchFailed }
+        if panic.seen { return .kernelPanic }
+        if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
+        if plan.nonce == nil {
+            // A custom init reports nothing; a clean power-off is success.
+            if let helperExit, helperExit.exited, helperExit.code == 0 { return .guest(0) }
+            return .initNotReached
+        }
+        return started ? .statusLost : .initNotReached
+    }
+
+    /// Reads what is available; false once the pty has no writer left (EIO).
+    private mutating func readConsole(_ master: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
+            if n > 0 {
+                consume(Array(buffer[0..<n]))
+                continue
+            }
+            if n < 0 && corral_errno() == EINTR { continue }
+            if n < 0 && corral_errno() == EAGAIN { return true }
+            return false
+        }
+    }
+
+    private mutating func drain(_ master: Int32) {
+        _ = readConsole(master)
+    }
+
+    private mutating func consume(_ bytes: [UInt8]) {
+        panic.scan(bytes)
+        for event in demux.feed(bytes) { deliver(event) }
+    }
+
+    private mutating func deliver(_ event: ConsoleDemux.Event) {
+        switch event {
+        case .kernel(let bytes):
+            transcript?.append(.kernel, bytes)
+            if plan.options.verbose {
+                SystemCall.writeAll(err, bytes)
+            } else if !started {
+                kernelTail += bytes
+                if kernelTail.count > 65536 { kernelTail.removeFirst(kernelTail.count - 65536) }
+            }
+        case .output(let bytes):
+            transcript?.append(.output, bytes)
+            SystemCall.writeAll(out, bytes)
+        case .started:
+            started = true
+            kernelTail.removeAll()
+            transcript?.note("command started")
+        case .exited(let status):
+            guestStatus = status
+            transcript?.note("command exited with status \(status)")
+        }
+    }
+
+    private func copyWindowSize(to master: Int32) {
+        var rows: UInt16 = 0
+        var cols: UInt16 = 0
+        if corral_get_winsize(input, &rows, &cols) == 0 && rows > 0 && cols > 0 {
+            _ = corral_set_winsize(master, rows, cols)
+        } else {
+            _ = corral_set_winsize(master, 24, 80)
+        }
+    }
+
+    private mutating func launchFailure(_ message: String) -> BootExitStatus {
+        SystemCall.writeAll(err, "corral: \(message)\n")
+        transcript?.note(message)
+        SystemCall.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
+        return .launchFailed
+    }
+}
+
+/// Removes a directory tree without following symlinks (UML's umid dir holds
+/// a socket and a pid file; a killed kernel leaves them behind).
+func removeTree(_ path: String) {
+    var st = corral_stat()
+    guard corral_lstat(path, &st) == 0 else { return }
+    if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
+        if let dir = opendir(path) {
+            while let item = readdir(dir) {
+                let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                removeTree("\(path)/\(name)")
+            }
+            closedir(dir)
+        }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
+/// A NULL-terminated C string array alive for the duration of `body`.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

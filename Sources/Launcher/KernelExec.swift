@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+import Foundation
+import Sandbox
+
+/// What the supervising corral tells its re-exec'd helper (`corral _kernel-exec`).
+/// Travels as JSON in one environment variable, removed before the kernel runs.
+public struct KernelExecSpec: Codable, Sendable, Equatable {
+    public var kernelPath: String
+    public var argv: [String]
+    public var policy: SandboxPolicy
+    /// The pty slave that becomes the kernel's controlling terminal and fds 0–2.
+    public var ttyPath: String
+    /// The supervisor; if it is already gone, the helper does not start the kernel.
+    public var parentPID: Int32
+
+    public static let environmentKey = "CORRAL_KERNEL_EXEC_SPEC"
+    /// Setup errors go back on this fd (close-on-exec: EOF means exec happened).
+    public static let errorFD: Int32 = 3
+}
+
+/// The helper side of the spawn: runs in a fresh process, never in the
+/// supervisor, because setsid, a controlling terminal and the sandbox all
+/// change the calling process for good.
+public enum KernelExec {
+    /// Sets up the session and terminal and becomes the kernel. Returns only
+    /// through exit: 127 after reporting an error on fd 3.
+    public static func run() -> Never {
+        // Started by hand rather than by corral boot: there is no error pipe.
+        let reportFD = getenv(KernelExecSpec.environmentKey) == nil ? 2 : KernelExecSpec.errorFD
+        _ = corral_set_cloexec(KernelExecSpec.errorFD, 1)
+        do {
+            guard let json = getenv(KernelExecSpec.environmentKey).map({ String(cString: $0) }) else {
+                throw LauncherError.helper("_kernel-exec is internal to corral boot; run corral boot instead")
+            }
+            unsetenv(KernelExecSpec.environmentKey)
+            let spec = try JSONDecoder().decode(KernelExecSpec.self, from: Data(json.utf8))
+
+            // If corral dies, so does the kernel (PDEATHSIG survives execve).
+            try SystemCall.check("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_launch_set_pdeathsig(SIGKILL) }
+            if getppid() != spec.parentPID {
+                throw LauncherError.helper("corral exited before the kernel started")
+            }
+            try SystemCall.check("setsid", "") { corral_launch_setsid() }
+            try SystemCall.check("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
+            _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
+            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy)
+        } catch {
+            SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
+            exit(127)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+import COWEngine
+
+/// One thing preflight found: a failure stops the boot before anything is
+/// spawned; a warning is printed and the boot goes on.
+public struct PreflightIssue: Sendable, Equatable {
+    public enum Severity: Sendable, Equatable { case failure, warning }
+    public var severity: Severity
+    /// What is wrong, naming the file.
+    public var message: String
+    /// What to do about it.
+    public var fix: String?
+
+    public init(_ severity: Severity, _ message: String, fix: String? = nil) {
+        self.severity = severity
+        self.message = message
+        self.fix = fix
+    }
+
+    /// One line for stderr.
+    public var line: String {
+        let head = severity == .failure ? "preflight" : "warning"
+        return "\(head): \(message)" + (fix.map { "; \($0)" } ?? "")
+    }
+}
+
+/// Checks made before the kernel is spawned, so that a boot fails with one
+/// clear line per problem instead of a guest that sees a broken disk
+/// (the kernel only logs COW errors and hands the guest EINVAL, §4.2).
+public enum Preflight {
+    public static func run(_ plan: BootPlan) -> [PreflightIssue] {
+        var issues: [PreflightIssue] = []
+        checkKernel(plan.kernelPath, &issues)
+        if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
+            issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
+        }
+        checkDisks(plan.commandLine.disks, &issues)
+        return issues
+    }
+
+    static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {
+        var st = corral_stat()
+        guard corral_stat(path, &st) == 0 else {
+            issues.append(.init(.failure, "kernel '\(path)' does not exist", fix: "install user-mode-linux or pass --kernel PATH"))
+            return
+        }
+        if access(path, X_OK) != 0 {
+            issues.append(.init(.failure, "kernel '\(path)' is not executable", fix: "chmod +x it or pass --kernel PATH"))
+        } else if !Resources.isUMLKernel(path) {
+            issues.append(.init(.failure, "'\(path)' is not a User-Mode Linux kernel", fix: "pass --kernel with a linux.uml binary"))
+        }
+    }
+
+    /// A host file one disk opens, and how.
+    struct Use {
+        var path: String
+        var role: String
+        var writable: Bool
+        var locks: Bool
+    }
+
+    static func checkDisks(_ disks: [DiskSpec], _ issues: inout [PreflightIssue]) {
+        var uses: [(key: [UInt64], use: Use)] = []
+        let cwd = Resources.currentDirectory()
+
+        for disk in disks {
+            let name = "disk \(disk.unit) (\(disk.deviceName))"
+            let locks = !disk.flags.contains(.shared)
+            for path in [disk.file] + (disk.backing.map { [$0] } ?? []) where !path.hasPrefix("/") {
+                let length = cwd.utf8.count + 1 + path.utf8.count
+                if length > DiskSpec.maximumPathLength {
+                    issues.append(.init(.failure, "\(name): '\(path)' is \(length) characters from the working directory, over the kernel's \(DiskSpec.maximumPathLength)", fix: "give a shorter or absolute path"))
+                }
+            }
+
+            var st = corral_stat()
+            guard corral_stat(disk.file, &st) == 0 else {
+                if let backing = disk.backing {
+                    // The kernel creates the COW (§4.5); make sure it can.
+                    checkCreation(disk, backing: backing, name: name, cwd: cwd, &issues)
+                    var bst = corral_stat()
+                    if corral_stat(backing, &bst) == 0 {
+                        uses.append(([bst.dev, bst.ino], Use(path: backing, role: "backing of \(name)", writable: false, locks: locks)))
+                        checkLock(backing, writable: false, name: name, locks: locks, &issues)
+                    }
+                } else {
+                    issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist", fix: "create it (e.g. truncate -s 1G '\(disk.file)') or give a backing file to create a COW"))
+                }
+                continue
+            }
+            if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
+                issues.append(.init(.failure, "\(name): '\(disk.file)' is a directory", fix: "give an image or COW file"))
+                continue
+            }
+            if access(disk.file, R_OK) != 0 {
+                issues.append(.init(.failure, "\(name): '\(disk.file)' is not readable", fix: "fix its permissions"))
+                continue
+            }
+            if !disk.isReadOnly && access(disk.file, W_OK) != 0 {
+                issues.append(.init(.failure, "\(name): '\(disk.file)' is not writable", fix: "fix its permissions, or add the r flag (--disk \(disk.unit)=\(disk.file):r)"))
+            }
+            uses.append(([st.dev, st.ino], Use(path: disk.file, role: name, writable: !disk.isReadOnly, locks: locks)))
+            checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+
+            if disk.flags.contains(.raw) { continue }
+            let backingInUse = checkCOW(disk, name: name, &issues)
+            if let backingInUse {
+                var bst = corral_stat()
+                if corral_stat(backingInUse, &bst) == 0 {
+                    uses.append(([bst.dev, bst.ino], Use(path: backingInUse, role: "backing of \(name)", writable: false, locks: locks)))
+                    checkLock(backingInUse, writable: false, name: name, locks: locks, &issues)
+                }
+            }
+        }
+
+        // The same file twice: fine only when every use is read-only.
+        var reported = Set<[UInt64]>()
+        for (i, a) in uses.enumerated() where !reported.contains(a.key) {
+            for b in uses[(i + 1)...] where b.key == a.key && (a.use.writable || b.use.writable) {
+                reported.insert(a.key)
+                issues.append(.init(.failure, "'\(b.use.path)' is used twice, as \(a.use.role) and as \(b.use.role), and one of them writes it", fix: "give each disk its own file, or add the r flag to both"))
+                break
+            }
+        }
+    }
+
+    /// The backing file the kernel will use, after checking the COW header.
+    static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> String? {
+        var backingInUse = disk.backing
+        var engineKnowsCOW = false
+        do {
+            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
+            engineKnowsCOW = report.isCOW
+            if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
+            for finding in report.findings {
+                switch finding.severity {
+                case .problem: issues.append(.init(.failure, "\(name): \(finding.message)", fix: finding.fix))
+                case .warning: issues.append(.init(.warning, "\(name): \(finding.message)", fix: finding.fix))
+                case .note: break
+                }
+            }
+        } catch {
+            issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
+            return nil
+        }
+        guard !engineKnowsCOW, let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
+
+        // Stopgap until DiskCheck reads headers: the kernel's own checks (§4.2 e).
+        let backing = disk.backing ?? header.backingPath
+        var bst = corral_stat()
+        guard corral_stat(backing, &bst) == 0 else {
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' of COW '\(disk.file)' does not exist", fix: "restore it, or name its new place: --disk \(disk.unit)=\(disk.file),NEWPATH"))
+            return nil
+        }
+        if UInt64(bst.size) != header.size {
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' is \(bst.size) bytes but COW '\(disk.file)' was made for \(header.size)", fix: "use the backing file the COW was created on"))
+        } else if Int64(header.mtime) != bst.mtime_sec {
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' mtime \(bst.mtime_sec) differs from the \(header.mtime) recorded in COW '\(disk.file)', so the kernel would refuse it", fix: "if the backing's contents did not change, restore its mtime: touch -d @\(header.mtime) '\(backing)'"))
+        }
+        return backing
+    }
+
+    static func checkCreation(_ disk: DiskSpec, backing: String, name: String, cwd: String, _ issues: inout [PreflightIssue]) {
+        var bst = corral_stat()
+        if corral_stat(backing, &bst) != 0 {
+            issues.append(.init(.failure, "\(name): neither '\(disk.file)' nor its backing '\(backing)' exists", fix: "check both paths"))
+            return
+        }
+        if disk.isReadOnly {
+            issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist and the r flag forbids creating it (the kernel would leave an empty file)", fix: "drop the r flag, or create the COW first with corral cow create"))
+        }
+        let dir = Resources.parent(of: Resources.absolute(disk.file))
+        if access(dir, W_OK) != 0 {
+            issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", fix: "choose a writable directory"))
+        }
+        if cwd.utf8.count >= 256 {
+            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more (§4.4)", fix: "cd to a shorter directory"))
+        }
+        if Resources.parent(of: Resources.absolute(backing)) == "/" {
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it (§4.4)", fix: "move it into a directory"))
+        }
+    }
+
+    /// The kernel locks the COW/raw image for writing and the backing for
+    /// reading (§4.2 b, h); a lock someone else holds means a running UML.
+    static func checkLock(_ path: String, writable: Bool, name: String, locks: Bool, _ issues: inout [PreflightIssue]) {
+        guard locks else { return }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let holder = corral_lock_holder(fd, writable ? 1 : 0)
+        if holder > 0 {
+            issues.append(.init(.failure, "\(name): '\(path)' is locked by process \(holder), probably a running UML kernel", fix: "stop that kernel first (or add the c flag to share the file deliberately)"))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+
+/// The host processes of one boot, found through /proc by session id (the
+/// helper's setsid makes its pid the session id of everything it starts),
+/// never by name.
+///
+/// Killing only the kernel's main process is not enough: UML's helper
+/// threads and ptraced stubs outlive it and keep running guest code natively
+/// (sandbox.md §0 item 5). So everything in the session is SIGKILLed, and
+/// the supervisor is a child subreaper so that orphans come back to it to be
+/// killed and reaped instead of drifting to PID 1.
+public enum ProcessTree {
+    public struct Entry: Sendable, Equatable {
+        public var pid: Int32
+        public var parent: Int32
+        public var group: Int32
+        public var session: Int32
+        public var state: Character
+    }
+
+    /// Every process in /proc, read from `/proc/<pid>/stat`.
+    public static func all() -> [Entry] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var entries: [Entry] = []
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = Int32(name), let entry = stat(pid) else { continue }
+            entries.append(entry)
+        }
+        return entries
+    }
+
+    /// Fields after the command name, which may itself hold spaces and parentheses.
+    public static func stat(_ pid: Int32) -> Entry? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 4,
+              let parent = Int32(String(decoding: fields[1], as: UTF8.self)),
+              let group = Int32(String(decoding: fields[2], as: UTF8.self)),
+              let session = Int32(String(decoding: fields[3], as: UTF8.self)) else { return nil }
+        let state = Character(UnicodeScalar(fields[0].first ?? UInt8(ascii: "?")))
+        return Entry(pid: pid, parent: parent, group: group, session: session, state: state)
+    }
+
+    /// Live (non-zombie) processes in session `session`.
+    public static func members(ofSession session: Int32) -> [Int32] {
+        all().filter { $0.session == session && $0.state != "Z" }.map(\.pid)
+    }
+
+    /// SIGKILLs the session and every child of `supervisor`, reaping as it
+    /// goes, until nothing is left or `deadline` seconds pass. Returns the
+    /// exit of `helper` if it was reaped here.
+    @discardableResult
+    public static func killSession(_ session: Int32, supervisor: Int32, helper: Int32, within deadline: Double = 5)
+        -> (exited: Bool, code: Int32)?
+    {
+        var helperExit: (exited: Bool, code: Int32)?
+        let end = SystemCall.monotonicNow() + deadline
+        repeat {
+            _ = corral_launch_kill(-session, SIGKILL)
+            let entries = all()
+            let targets = entries.filter {
+                $0.state != "Z" && ($0.session == session || $0.parent == supervisor)
+            }
+            for entry in targets { _ = corral_launch_kill(entry.pid, SIGKILL) }
+            if let reaped = reapAll(helper: helper) { helperExit = reaped }
+            let remaining = all().filter { $0.session == session || $0.parent == supervisor }
+            if remaining.isEmpty { break }
+            usleep(20_000)
+        } while SystemCall.monotonicNow() < end
+        return helperExit
+    }
+
+    /// Reaps every exited child without blocking; returns `helper`'s exit if seen.
+    public static func reapAll(helper: Int32) -> (exited: Bool, code: Int32)? {
+        var helperExit: (exited: Bool, code: Int32)?
+        while true {
+            var exited: Int32 = 0
+            var code: Int32 = 0
+            let pid = corral_launch_wait(-1, 1, &exited, &code)
+            if pid <= 0 { break }
+            if pid == helper { helperExit = (exited == 1, code) }
+        }
+        return helperExit
+    }
+}

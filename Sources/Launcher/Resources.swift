@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+
+/// Finds the files `corral boot` needs at run time: the kernel and hostfs-init.
+public enum Resources {
+    /// The default kernel name, looked up on PATH.
+    public static let defaultKernel = "linux.uml"
+
+    /// An absolute path for `name`: as given when it holds a '/', else the
+    /// first executable match on PATH.
+    public static func kernelPath(_ name: String, environment: [String: String]) throws -> String {
+        if name.contains("/") {
+            return absolute(name)
+        }
+        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in searchPath.split(separator: ":") where !dir.isEmpty {
+            let candidate = "\(dir)/\(name)"
+            if access(candidate, X_OK) == 0 { return absolute(candidate) }
+        }
+        throw LauncherError.kernelNotFound(name)
+    }
+
+    /// Whether `path` is a User-Mode Linux kernel: an ELF file carrying UML's
+    /// banner string. Reads the file; does not run it.
+    public static func isUMLKernel(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let needle = Array("User Mode Linux v".utf8)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var carry: [UInt8] = []
+        var first = true
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return false }
+            if first {
+                guard n >= 4, buffer[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]) else { return false }
+                first = false
+            }
+            let window = carry + buffer[0..<n]
+            if contains(window, needle) { return true }
+            carry = Array(window.suffix(needle.count - 1))
+        }
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        haystack.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in corral_launch_find_bytes(h.baseAddress, h.count, n.baseAddress, n.count) >= 0 }
+        }
+    }
+
+    /// Where hostfs-init lives: `$CORRAL_DATA_DIR/hostfs-init/`, then
+    /// `<exe dir>/../share/corral/hostfs-init/` (an installed corral), then the
+    /// nearest ancestor of the executable holding `hostfs-init/hostfs-init`
+    /// (a development build in `.build/debug/`).
+    public static func hostfsInit(environment: [String: String], executable: String?) throws -> String {
+        var searched: [String] = []
+        if let data = environment["CORRAL_DATA_DIR"], !data.isEmpty {
+            let candidate = "\(data)/hostfs-init/hostfs-init"
+            if access(candidate, R_OK) == 0 { return absolute(candidate) }
+            searched.append(candidate)
+        }
+        if let executable {
+            var dir = parent(of: executable)
+            let installed = "\(parent(of: dir))/share/corral/hostfs-init/hostfs-init"
+            if access(installed, R_OK) == 0 { return installed }
+            searched.append(installed)
+            while dir != "/" && !dir.isEmpty {
+                let candidate = "\(dir)/hostfs-init/hostfs-init"
+                if access(candidate, R_OK) == 0 { return candidate }
+                dir = parent(of: dir)
+            }
+            searched.append("ancestors of \(parent(of: executable))")
+        }
+        throw LauncherError.hostfsInitNotFound(searched: searched)
+    }
+
+    /// The running executable, resolved (`/proc/self/exe`).
+    public static func currentExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink("/proc/self/exe", &buffer, 4096)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        guard getcwd(&buffer, 4096) != nil else { return "/" }
+        return SystemCall.string(buffer)
+    }
+
+    /// `path` made absolute against the working directory (no symlink resolution).
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = currentDirectory()
+        return cwd == "/" ? "/\(path)" : "\(cwd)/\(path)"
+    }
+}

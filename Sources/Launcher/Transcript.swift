@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `--log FILE` console transcript: every console line, prefixed with
+/// where it came from, so kernel messages can be told apart from the
+/// command's output:
+///
+///     kernel| Kernel panic - not syncing: …
+///     output| hello
+///     corral| exit status 0
+///
+/// Lines are split on "\n" with carriage returns dropped; the output of a
+/// command that does not end its last line gets a line break in the log only.
+public struct Transcript: ~Copyable {
+    public enum Source: String, Sendable { case kernel, output, corral }
+
+    private let fd: Int32
+    private var partial: [UInt8] = []
+    private var partialSource: Source = .kernel
+
+    /// Creates or truncates `path`.
+    public init(path: String) throws {
+        let fd = try SystemCall.check("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        self.fd = Int32(fd)
+    }
+
+    deinit { close(fd) }
+
+    public mutating func append(_ source: Source, _ bytes: [UInt8]) {
+        if source != partialSource { flush() }
+        partialSource = source
+        var lines: [UInt8] = []
+        for byte in bytes where byte != 13 {
+            partial.append(byte)
+            if byte == 10 {
+                lines += Array("\(source.rawValue)| ".utf8) + partial
+                partial.removeAll(keepingCapacity: true)
+            }
+        }
+        if !lines.isEmpty { SystemCall.writeAll(fd, lines) }
+    }
+
+    public mutating func note(_ text: String) {
+        flush()
+        SystemCall.writeAll(fd, "corral| \(text)\n")
+    }
+
+    /// Ends a partial line, so the next source starts on a line of its own.
+    public mutating func flush() {
+        guard !partial.isEmpty else { return }
+        SystemCall.writeAll(fd, Array("\(partialSource.rawValue)| ".utf8) + partial + [10])
+        partial.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Spots `Kernel panic - not syncing` in the console stream, even when the
+/// text arrives split across reads.
+struct PanicDetector {
+    private static let needle = Array("Kernel panic - not syncing".utf8)
+    private var tail: [UInt8] = []
+    private(set) var seen = false
+
+    mutating func scan(_ bytes: [UInt8]) {
+        guard !seen else { return }
+        let window = tail + bytes
+        if window.count >= PanicDetector.needle.count {
+            for i in 0...(window.count - PanicDetector.needle.count)
+            where window[i] == PanicDetector.needle[0]
+                && window[i..<(i + PanicDetector.needle.count)].elementsEqual(PanicDetector.needle) {
+                seen = true
+                return
+            }
+        }
+        tail = Array(window.suffix(PanicDetector.needle.count - 1))
+    }
+}

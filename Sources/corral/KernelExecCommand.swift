@@ -1,0 +1,18 @@
+import ArgumentParser
+import Launcher
+
+/// `corral _kernel-exec`: the helper `corral boot` re-execs itself into.
+/// It makes a new session with the boot's pty as controlling terminal, arms
+/// PR_SET_PDEATHSIG, enters the sandbox and execs the kernel; the spec comes
+/// in the environment, setup errors go back on fd 3. Not for people.
+struct KernelExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_kernel-exec",
+        abstract: "Internal: the kernel-starting helper of corral boot.",
+        shouldDisplay: false
+    )
+
+    func run() throws {
+        KernelExec.run()
+    }
+}

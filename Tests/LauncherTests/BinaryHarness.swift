@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Runs the built `corral` binary the way a user would, for tests that boot
+/// the real kernel.
+enum Harness {
+    /// `<package>/.build/debug/corral`; `make check` builds it before testing.
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let corral = packageRoot.appendingPathComponent(".build/debug/corral").path
+
+    static var kernelPath: String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/linux.uml"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
+    static let requireUML = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
+    static var kernelUsable: Bool {
+        kernelPath != nil && FileManager.default.isExecutableFile(atPath: corral)
+    }
+    static var runKernelTests: Bool { requireUML || kernelUsable }
+
+    /// Fails the test (rather than skipping) when it runs without a kernel.
+    static func requireKernel() throws {
+        try #require(kernelPath != nil, "linux.uml is not on PATH but CORRAL_REQUIRE_UML=1")
+        try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs corral with `arguments`; stdin is /dev/null unless given.
+    static func run(_ arguments: [String], cwd: URL? = nil, stdin: FileHandle? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: corral)
+        process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = cwd }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        // Read both pipes concurrently so neither fills up.
+        let errData = LockedData()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// Runs a shell script (for mkfs, touch, script(1)).
+    @discardableResult
+    static func shell(_ script: String, cwd: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        if let cwd { process.currentDirectoryURL = cwd }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+    }
+
+    /// A fresh directory, removed by `body`'s end.
+    static func withTempDir<T>(_ body: (URL) throws -> T) throws -> T {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("corral-launcher-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        return try body(dir)
+    }
+
+    /// Processes (zombies included) whose session id is `session`, read from /proc.
+    static func processes(inSession session: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name -> Int32? in
+            guard let pid = Int32(name),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 3, Int32(fields[3]) == session else { return nil }
+            return pid
+        }
+    }
+
+    /// `corral: helper pid N` from a --verbose run.
+    static func helperPID(in stderr: String) -> Int32? {
+        guard let range = stderr.range(of: "helper pid ") else { return nil }
+        return Int32(stderr[range.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}

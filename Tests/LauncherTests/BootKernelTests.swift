@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+
+/// Boots the real linux.uml through the built corral binary. Needs the
+/// kernel on PATH (user-mode-linux); skipped without it, except under
+/// CORRAL_REQUIRE_UML=1 where a missing kernel fails. Each boot is ~2 s.
+///
+/// Most tests pass `--sandbox off` so they exercise the launcher alone;
+/// `defaultSandboxBoots` covers the default (enforce) path.
+@Suite(.serialized, .enabled(if: Harness.runKernelTests, "needs linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
+struct BootKernelTests {
+    let off = ["--sandbox", "off"]
+
+    @Test(arguments: [0, 1, 42])
+    func guestExitStatusComesBack(status: Int32) throws {
+        try Harness.requireKernel()
+        let r = try Harness.run(["boot"] + off + ["--command", "echo out-\(status); exit \(status)"])
+        #expect(r.status == status, "\(r.stderr)")
+        #expect(r.stdout == "out-\(status)\n")
+    }
+
+    @Test func pipedInputDrivesTheShellUntilEOF() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let input = dir.appendingPathComponent("in")
+            try "echo piped\nread line; echo \"got $line\"\nhello\nexit 3\n".write(to: input, atomically: true, encoding: .utf8)
+            let r = try Harness.run(["boot"] + off, stdin: try FileHandle(forReadingFrom: input))
+            #expect(r.status == 3, "\(r.stderr)")
+            // No prompts and no echo of the input: just what the commands printed.
+            #expect(r.stdout == "piped\ngot hello\n")
+        }
+        // A command reading stdin sees the end of the piped input.
+        try Harness.withTempDir { dir in
+            let input = dir.appendingPathComponent("in")
+            try "a\nb\nc\n".write(to: input, atomically: true, encoding: .utf8)
+            let r = try Harness.run(["boot"] + off + ["--command", "wc -l"], stdin: try FileHandle(forReadingFrom: input))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.trimmingCharacters(in: .whitespaces) == "3\n")
+        }
+    }
+
+    @Test func defaultSandboxBoots() throws {
+        try Harness.requireKernel()
+        let r = try Harness.run(["boot", "--command", "cat /proc/cmdline >/dev/null && echo fine"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "fine\n")
+    }
+
+    @Test func diskIsVisibleAsUbdb() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 4M raw.img && printf 'corral-marker-7' | dd of=raw.img conv=notrunc status=none", cwd: dir)
+            let r = try Harness.run(
+                ["boot"] + off + ["--disk", "1=raw.img", "--command", "test -b /dev/ubdb && head -c 15 /dev/ubdb"],
+                cwd: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == "corral-marker-7")
+        }
+    }
+
+    @Test func timeoutStopsEveryProcessOfTheBoot() throws {
+        try Harness.requireKernel()
+        let start = Date()
+        let r = try Harness.run(["boot"] + off + ["--verbose", "--timeout", "5", "--command", "sleep 600"])
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(r.status == 124, "\(r.stderr.suffix(500))")
+        #expect(elapsed < 15)
+        let helper = try #require(Harness.helperPID(in: r.stderr))
+        #expect(Harness.processes(inSession: helper).isEmpty)
+        // The per-boot uml_dir is gone too.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+            .filter { $0.hasPrefix("corral-boot-") }
+        let umid = r.stderr.range(of: "umid=").map { r.stderr[$0.upperBound...].prefix { !$0.isWhitespace } }
+        #expect(umid == nil || !leftovers.contains("corral-boot-\(umid!)"))
+    }
+
+    @Test func sigtermStopsEveryProcessOfTheBoot() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let err = dir.appendingPathComponent("err").path
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --verbose --command 'sleep 600' 2>'\(err)' >/dev/null &
+                pid=$!
+                for i in $(seq 100); do grep -q 'Run .* as init' '\(err)' 2>/dev/null && break; sleep 0.1; done
+                sleep 0.5
+                kill -TERM $pid
+                wait $pid
+                echo "status=$?"
+                """
+            let r = try Harness.shell(script)
+            #expect(r.stdout.contains("status=143"), "\(r.stdout)")
+            let stderr = try String(contentsOfFile: err, encoding: .utf8)
+            let helper = try #require(Harness.helperPID(in: stderr))
+            #expect(Harness.processes(inSession: helper).isEmpty)
+        }
+    }
+
+    @Test func missingInitPanicsFast() throws {
+        try Harness.requireKernel()
+        let start = Date()
+        let r = try Harness.run(["boot"] + off + ["--init", "/nonexistent", "--timeout", "30"])
+        #expect(r.status == 243, "\(r.stderr.suffix(500))")
+        #expect(Date().timeIntervalSince(start) < 15)
+        // A custom init prints no markers, so the whole console is the output.
+        #expect(r.stdout.contains("Requested init /nonexistent failed"))
+    }
+
+    @Test func changedBackingMtimeStopsInPreflight() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 8M back.img && touch -d @1704067200 back.img", cwd: dir)
+            // Let the kernel create the COW over the backing, as a user would.
+            let create = try Harness.run(
+                ["boot"] + off + ["--disk", "1=guest.cow,back.img", "--command", "test -b /dev/ubdb"], cwd: dir)
+            #expect(create.status == 0, "\(create.stderr)")
+            try Harness.shell("touch -d @1704070800 back.img", cwd: dir)
+            let log = dir.appendingPathComponent("log").path
+            let r = try Harness.run(["boot"] + off + ["--disk", "1=guest.cow", "--log", log, "--command", "true"], cwd: dir)
+            #expect(r.status == 240)
+            #expect(r.stderr.contains("mtime"), "\(r.stderr)")
+            #expect(r.stderr.contains("preflight"))
+            // Nothing was spawned: no transcript was even started.
+            #expect(!FileManager.default.fileExists(atPath: log))
+        }
+    }
+
+    @Test func diskHeldByARunningKernelStopsInPreflight() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 4M raw.img", cwd: dir)
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
+                    --command 'exec 3</dev/ubdb; echo held; sleep 600' > out 2>/dev/null &
+                pid=$!
+                for i in $(seq 150); do grep -q held out 2>/dev/null && break; sleep 0.1; done
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
+                echo "second=$?"
+                kill -TERM $pid; wait $pid
+                cat second.err
+                """
+            let r = try Harness.shell(script, cwd: dir)
+            #expect(r.stdout.contains("second=240"), "\(r.stdout)")
+            #expect(r.stdout.contains("is locked by process"))
+        }
+    }
+
+    @Test func logTellsKernelLinesFromOutput() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let log = dir.appendingPathComponent("boot.log").path
+            let r = try Harness.run(["boot"] + off + ["--log", log, "--command", "echo line-one; echo line-two"])
+            #expect(r.status == 0)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(text.contains("output| line-one\noutput| line-two\n"))
+            #expect(text.contains("kernel| reboot: Power down"))
+            #expect(text.contains("corral| exit status 0"))
+            #expect(!text.contains("output| reboot"))
+        }
+    }
+
+    @Test func terminalIsRestoredAfterInteractiveSessions() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            // script(1) gives corral a terminal; stty -g before and after must match.
+            // First a command that finishes; in interactive mode the guest keeps echo on.
+            let normal = """
+                script -qec "stty -g > before; '\(Harness.corral)' boot --sandbox off --command 'stty -a | grep -o -- \\"[-]*echo \\" | head -1'; echo rc=\\$? > rc; stty -g > after" /dev/null > transcript
+                cat rc; cmp before after && echo same
+                """
+            let r1 = try Harness.shell(normal, cwd: dir)
+            #expect(r1.stdout.contains("rc=0"), "\(r1.stdout)")
+            #expect(r1.stdout.contains("same"), "\(r1.stdout)")
+            let transcript = try String(contentsOfFile: dir.appendingPathComponent("transcript").path, encoding: .utf8)
+            #expect(transcript.contains("echo ") && !transcript.contains("-echo "), "\(transcript)")
+
+            // Then the escape: Ctrl-] q stops a hanging guest.
+            let escape = """
+                (sleep 5; printf '\\035q'; sleep 2) | script -qec "stty -g > before2; '\(Harness.corral)' boot --sandbox off --command 'sleep 600'; echo rc=\\$? > rc2; stty -g > after2" /dev/null > /dev/null
+                cat rc2; cmp before2 after2 && echo same2
+                """
+            let r2 = try Harness.shell(escape, cwd: dir)
+            #expect(r2.stdout.contains("rc=130"), "\(r2.stdout)")
+            #expect(r2.stdout.contains("same2"), "\(r2.stdout)")
+        }
+    }
+
+    @Test func dryRunPrintsTheExactArgv() throws {
+        try Harness.requireKernel()
+        let kernel = try #require(Harness.kernelPath)
+        let r = try Harness.run([
+            "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
+            "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
+            "--command", "echo 'hi there'", "--", "loglevel=4", "FOO=x y",
+        ])
+        // "FOO=x y" holds a space: the kernel would split it, so it is refused.
+        #expect(r.status == 240)
+        #expect(r.stderr.contains("whitespace"))
+
+        let ok = try Harness.run([
+            "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
+            "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
+            "--command", "echo 'hi there'", "--", "loglevel=4",
+        ])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let initPath = Harness.packageRoot.appendingPathComponent("hostfs-init/hostfs-init").path
+        let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let expected = [
+            kernel, "mem=128M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+            "ubd0=/v/root.img", "ubd1rt=/v/guest.cow,/v/base.img",
+            "umid=dry1", "uml_dir=\(tmp)/corral-boot-dry1",
+            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet",
+            "init=\(initPath)", "corral_nonce=c0ffee", "corral_tty=0",
+            "corral_cmd=ZWNobyAnaGkgdGhlcmUn", "loglevel=4",
+        ].map { $0 + "\n" }.joined()
+        #expect(ok.stdout == expected)
+    }
+
+    @Test func customInitWithoutCommand() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let initScript = dir.appendingPathComponent("init.sh")
+            // Mount the guest's own /proc first: before that, /proc is the host's through hostfs.
+            try "#!/bin/sh\necho custom-init-ran\nmount -t proc proc /proc && echo o > /proc/sysrq-trigger\nsleep 10\n"
+                .write(to: initScript, atomically: true, encoding: .utf8)
+            try Harness.shell("chmod +x '\(initScript.path)'")
+            let r = try Harness.run(["boot"] + off + ["--init", initScript.path, "--timeout", "30"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("custom-init-ran"))
+            let refused = try Harness.run(["boot"] + off + ["--init", initScript.path, "--command", "true"])
+            #expect(refused.status == 240)
+            #expect(refused.stderr.contains("--command needs"))
+        }
+    }
+}

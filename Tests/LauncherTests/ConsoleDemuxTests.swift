@@ -1,0 +1,101 @@
+import Testing
+@testable import Launcher
+
+@Suite struct ConsoleDemuxTests {
+    let nonce = "0123abcd"
+
+    /// Feeds `text` in chunks of every size from 1 to its length, so marker
+    /// detection is checked across every possible read boundary.
+    func demuxAllSplits(_ text: String, normalize: Bool = true) -> [(kernel: String, output: String, status: Int32?, started: Bool)] {
+        let bytes = Array(text.utf8)
+        var results: [(String, String, Int32?, Bool)] = []
+        for size in 1...max(bytes.count, 1) {
+            var demux = ConsoleDemux(nonce: nonce, normalizeNewlines: normalize)
+            var kernel: [UInt8] = [], output: [UInt8] = []
+            var status: Int32?
+            var started = false
+            var events: [ConsoleDemux.Event] = []
+            var i = 0
+            while i < bytes.count {
+                events += demux.feed(Array(bytes[i..<min(i + size, bytes.count)]))
+                i += size
+            }
+            events += demux.finish()
+            for event in events {
+                switch event {
+                case .kernel(let b): kernel += b
+                case .output(let b): output += b
+                case .started: started = true
+                case .exited(let s): status = s
+                }
+            }
+            results.append((String(decoding: kernel, as: UTF8.self), String(decoding: output, as: UTF8.self), status, started))
+        }
+        return results
+    }
+
+    @Test func splitsKernelTextFromOutput() {
+        let console = "boot msg\r\nCORRAL-0123abcd START\r\nhello\r\r\nworld\r\n\r\nCORRAL-0123abcd EXIT 42\r\nreboot: Power down\r\n"
+        for r in demuxAllSplits(console) {
+            #expect(r.kernel == "boot msg\nreboot: Power down\n")
+            #expect(r.output == "hello\nworld\n")
+            #expect(r.status == 42)
+            #expect(r.started)
+        }
+    }
+
+    @Test func outputWithoutFinalNewlineAndEmptyOutput() {
+        for r in demuxAllSplits("CORRAL-0123abcd START\nno newline\nCORRAL-0123abcd EXIT 0\n") {
+            #expect(r.output == "no newline")
+            #expect(r.status == 0)
+        }
+        for r in demuxAllSplits("k\nCORRAL-0123abcd START\n\nCORRAL-0123abcd EXIT 1\n") {
+            #expect(r.output == "")
+            #expect(r.status == 1)
+        }
+    }
+
+    @Test func markersMustBeAtLineStartAndCarryTheNonce() {
+        // A kernel line quoting the command line, a wrong nonce, a marker mid-line.
+        let console = "Kernel command line: corral_nonce=0123abcd\nCORRAL-ffff START\nx CORRAL-0123abcd START\n"
+        for r in demuxAllSplits(console) {
+            #expect(!r.started)
+            #expect(r.kernel == console)
+        }
+        let fake = "CORRAL-0123abcd START\nsay CORRAL-0123abcd EXIT 3\nCORRAL-0123abcd EXIT 9x\n\nCORRAL-0123abcd EXIT 7\n"
+        for r in demuxAllSplits(fake) {
+            #expect(r.status == 7)
+            #expect(r.output == "say CORRAL-0123abcd EXIT 3\nCORRAL-0123abcd EXIT 9x\n")
+        }
+    }
+
+    @Test func rawModeKeepsCarriageReturns() {
+        for r in demuxAllSplits("CORRAL-0123abcd START\r\n# ls\r\nfile\r\n\r\nCORRAL-0123abcd EXIT 0\r\n", normalize: false) {
+            #expect(r.output == "# ls\r\nfile\r\n")
+        }
+    }
+
+    @Test func noMarkersWithoutNonce() {
+        var demux = ConsoleDemux(nonce: nil, normalizeNewlines: true)
+        #expect(demux.feed(Array("CORRAL-x START\r\nhi\r\n".utf8)) == [.output(Array("CORRAL-x START\nhi\n".utf8))])
+    }
+
+    @Test func escapeSequence() {
+        var scanner = EscapeScanner()
+        #expect(scanner.scan([0x61, 0x1d]).forward == [0x61])
+        let r = scanner.scan([UInt8(ascii: "q"), 0x62])
+        #expect(r.stop)
+        var other = EscapeScanner()
+        #expect(other.scan([0x1d, 0x1d]) == ([0x1d], false))
+        #expect(other.scan([0x1d, 0x78]) == ([0x1d, 0x78], false))
+        #expect(other.scan([0x71]) == ([0x71], false))
+    }
+
+    @Test func panicDetectionAcrossReads() {
+        var detector = PanicDetector()
+        detector.scan(Array("abc Kernel pan".utf8))
+        #expect(!detector.seen)
+        detector.scan(Array("ic - not syncing: boom".utf8))
+        #expect(detector.seen)
+    }
+}

@@ -1,0 +1,96 @@
+import Testing
+@testable import Launcher
+
+@Suite struct KernelCommandLineTests {
+    @Test func defaultsRenderInOrder() throws {
+        let line = KernelCommandLine(
+            disks: [try DiskSpec(parsing: "2=b.img:r"), try DiskSpec(parsing: "1=a.cow,base.img")],
+            umid: "vm1", umlDir: "/tmp/corral-boot-vm1",
+            initVariables: [.init(name: "corral_nonce", value: "ff")],
+            extraArguments: ["loglevel=7"])
+        try line.validate()
+        #expect(line.argv(kernel: "/usr/bin/linux.uml") == [
+            "/usr/bin/linux.uml", "mem=256M",
+            "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+            "ubd1=a.cow,base.img", "ubd2r=b.img",
+            "umid=vm1", "uml_dir=/tmp/corral-boot-vm1",
+            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet",
+            "corral_nonce=ff", "loglevel=7",
+        ])
+    }
+
+    @Test func rootVariants() throws {
+        var line = KernelCommandLine(root: .hostfs(path: "/srv/tree", writable: true), umid: "x", quiet: false)
+        #expect(line.arguments.prefix(5) == ["mem=256M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/srv/tree", "rw"])
+        #expect(!line.arguments.contains("quiet"))
+        line.root = .ubd(unit: 0, writable: false)
+        line.initPath = "/bin/bash"
+        #expect(throws: LauncherError.self) { try line.validate() }  // no disk 0
+        line.disks = [try DiskSpec(parsing: "0=root.img")]
+        try line.validate()
+        #expect(line.arguments.contains("root=/dev/ubda"))
+        #expect(line.arguments.contains("init=/bin/bash"))
+    }
+
+    @Test func refusals() throws {
+        let base = KernelCommandLine(umid: "x")
+        var bad = base
+        bad.memory = "lots"
+        #expect(throws: LauncherError.invalidMemory("lots")) { try bad.validate() }
+        bad = base
+        bad.umid = "a/b"
+        #expect(throws: LauncherError.invalidUmid("a/b")) { try bad.validate() }
+        bad = base
+        bad.disks = [try DiskSpec(parsing: "1=a"), try DiskSpec(parsing: "1=b")]
+        #expect(throws: LauncherError.duplicateUnit(1)) { try bad.validate() }
+        bad = base
+        bad.extraArguments = ["foo=\"bar"]
+        #expect(throws: LauncherError.self) { try bad.validate() }
+        bad = base
+        bad.root = .hostfs(path: "relative", writable: false)
+        #expect(throws: LauncherError.self) { try bad.validate() }
+    }
+
+    @Test func commandLineLengthLimit() throws {
+        var line = KernelCommandLine(umid: "x")
+        let fixed = line.arguments.joined(separator: " ").utf8.count
+        line.extraArguments = ["k=" + String(repeating: "v", count: 4095 - fixed - 1 - 2)]
+        try line.validate()
+        line.extraArguments[0] += "v"
+        #expect(throws: LauncherError.commandLineTooLong(4096)) { try line.validate() }
+    }
+
+    @Test func memoryForms() {
+        for ok in ["256M", "1G", "65536K", "1048576", "2g"] { #expect(KernelCommandLine.isValidMemory(ok), "\(ok)") }
+        for bad in ["", "M", "1.5G", "256MB", "-1M"] { #expect(!KernelCommandLine.isValidMemory(bad), "\(bad)") }
+    }
+
+    @Test func shellQuoting() {
+        #expect(ShellQuote.quote("ubd1=a.cow,b.img") == "ubd1=a.cow,b.img")
+        #expect(ShellQuote.quote("") == "''")
+        #expect(ShellQuote.quote("a b") == "'a b'")
+        #expect(ShellQuote.quote("it's") == "'it'\\''s'")
+        #expect(ShellQuote.quote("$HOME") == "'$HOME'")
+    }
+
+    @Test func base64MatchesTheStandardAlphabet() {
+        #expect(Base64.encode(Array("".utf8)) == "")
+        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
+        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
+        #expect(Base64.encode(Array("foo".utf8)) == "Zm9v")
+        #expect(Base64.encode(Array("exit 42; echo \"x\" >&2".utf8)) == "ZXhpdCA0MjsgZWNobyAieCIgPiYy")
+        #expect(Base64.encode([0xfb, 0xff]) == "+/8=")
+    }
+
+    @Test func exitStatusesAreDistinct() {
+        let corralSide: [BootExitStatus] = [
+            .timedOut, .interrupted(signal: 2), .interrupted(signal: 15), .preflightFailed,
+            .launchFailed, .initNotReached, .kernelPanic, .statusLost,
+        ]
+        let codes = corralSide.map(\.code)
+        #expect(Set(codes).count == codes.count)
+        #expect(codes == [124, 130, 143, 240, 241, 242, 243, 244])
+        #expect(BootExitStatus.guest(42).code == 42)
+        #expect(BootExitStatus.guest(42).explanation == nil)
+    }
+}
