@@ -96,6 +96,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
+        // The man pages against the built corral's --help, groff, the
+        // user-facing error and version output, and a staged install.
+        .testTarget(name: "DocumentationTests", dependencies: [], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",
