@@ -26,7 +26,8 @@ import Testing
 
         let overview = try ManPage.load("corral.1")
         for option in global {
-            #expect(overview.mentions(option), "corral.1 does not document the global option \(option)")
+            let documented = overview.mentions(option)
+            #expect(documented, "corral.1 does not document the global option \(option)")
         }
 
         var checked = 0
@@ -35,11 +36,11 @@ import Testing
             let verbSection = command.path.count > 1 ? page.subsection(command.path.last!) : nil
             for option in command.help.options where !global.contains(option) {
                 checked += 1
-                #expect(page.mentions(option),
-                        "\(command.manPage) does not mention \(option) of \(command.displayName)")
+                let inPage = page.mentions(option)
+                #expect(inPage, "\(command.manPage) does not mention \(option) of \(command.displayName)")
                 if let verbSection {
-                    #expect(ManPage.contains(word: option, in: verbSection),
-                            "\(command.manPage): section \(command.path.last!) does not document \(option) of \(command.displayName)")
+                    let inSection = ManPage.contains(word: option, in: verbSection)
+                    #expect(inSection, "\(command.manPage): section \(command.path.last!) does not document \(option) of \(command.displayName)")
                 }
             }
         }
@@ -51,11 +52,13 @@ import Testing
     @Test func everyCommandIsInItsPage() throws {
         for command in try CLI.allCommands() where !command.path.isEmpty {
             let page = try ManPage.load(command.manPage)
-            #expect(page.text.contains(command.displayName), "\(command.manPage) never says \(command.displayName)")
+            let named = page.text.contains(command.displayName)
+            #expect(named, "\(command.manPage) never says \(command.displayName)")
         }
         let cow = try ManPage.load("corral-cow.1")
         for verb in try CLI.help(["cow"]).subcommands {
-            #expect(cow.subsection(verb) != nil, "corral-cow.1 has no .SS \(verb) section")
+            let hasSection = cow.subsection(verb) != nil
+            #expect(hasSection, "corral-cow.1 has no .SS \(verb) section")
         }
     }
 
@@ -65,7 +68,8 @@ import Testing
         for name in try PackagePaths.manPages() where name != "corral.1" {
             let parts = name.split(separator: ".")
             let reference = "\(parts[0]) (\(parts[1]))"
-            #expect(overview.text.contains(".BR \(parts[0]) (\(parts[1]))"), "corral.1 does not refer to \(reference)")
+            let referred = overview.text.contains(".BR \(parts[0]) (\(parts[1]))")
+            #expect(referred, "corral.1 does not refer to \(reference)")
         }
     }
 }
