@@ -4,7 +4,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine groff
+                util-linux qemu-utils python3 tmux hyperfine
+# groff: DocumentationTests check every man page with groff -ww.
+APT_PACKAGES += groff
 
 .PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
 
