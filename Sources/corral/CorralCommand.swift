@@ -44,6 +44,12 @@ struct CorralCommand: ParsableCommand {
                 // Help, --version, --generate-completion-script: the parser prints them.
                 exit(withError: error)
             }
+            guard code == .validationFailure else {
+                // Another library's error (launcher, maintenance): its
+                // description is already the one line.
+                Console.failure("\(error)")
+                return code.rawValue
+            }
             let usage = UsageError(message: message(for: error), fullMessage: fullMessage(for: error))
             Console.failure(usage.line)
             Console.hint(usage.hint)

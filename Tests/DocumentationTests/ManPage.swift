@@ -39,6 +39,18 @@ struct ManPage: Sendable {
         return Substring(lines[start..<end].joined(separator: "\n"))
     }
 
+    /// The text of every section (`.SH`) whose title contains `word`, e.g.
+    /// the "COMMON OPTIONS" and "JOB OPTIONS" that several verbs share.
+    func sections(titled word: String) -> Substring {
+        var collected: [Substring] = []
+        var inside = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(".SH") { inside = line.contains(word) }
+            if inside { collected.append(line) }
+        }
+        return Substring(collected.joined(separator: "\n"))
+    }
+
     static func contains(word: String, in text: Substring) -> Bool {
         var rest = text[...]
         while let range = rest.range(of: word) {

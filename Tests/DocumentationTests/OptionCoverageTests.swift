@@ -17,7 +17,8 @@ import Testing
     /// Options of the root (`--version`, `-h`, `--help`) are accepted
     /// everywhere and documented once, in corral(1). Every other option is
     /// documented in its command's page and, when that page has a
-    /// subsection for the verb (`.SS create …`), in that subsection.
+    /// subsection for the verb (`.SS create …`), in that subsection or in a
+    /// section of options the verbs share (`.SH JOB OPTIONS`).
     @Test func everyOptionIsDocumentedInItsPage() throws {
         let commands = try CLI.allCommands()
         let root = try #require(commands.first { $0.path.isEmpty })
@@ -40,6 +41,7 @@ import Testing
                 #expect(inPage, "\(command.manPage) does not mention \(option) of \(command.displayName)")
                 if let verbSection {
                     let inSection = ManPage.contains(word: option, in: verbSection)
+                        || ManPage.contains(word: option, in: page.sections(titled: "OPTIONS"))
                     #expect(inSection, "\(command.manPage): section \(command.path.last!) does not document \(option) of \(command.displayName)")
                 }
             }
