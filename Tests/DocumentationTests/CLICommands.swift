@@ -30,6 +30,14 @@ enum CLI {
     /// commands (shouldDisplay: false, like `_kernel-exec`) are not listed by
     /// the help and are skipped by name too.
     static func allCommands() throws -> [CLICommand] {
+        try walk.get()
+    }
+
+    /// The walk runs once per test process: a few dozen spawns, shared by
+    /// every test that needs it.
+    private static let walk = Result<[CLICommand], any Error> { try discover() }
+
+    private static func discover() throws -> [CLICommand] {
         var found: [CLICommand] = []
         var pending: [[String]] = [[]]
         while let path = pending.first {
