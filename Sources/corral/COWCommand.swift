@@ -25,7 +25,13 @@ struct COWCreate: ParsableCommand {
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
     func run() throws {
-        let r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
+        let r: Create.Result
+        do {
+            r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
+        } catch .backingMissing(let backing, _) {
+            // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
+            throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
+        }
         for w in r.warnings { Console.warning("\(w)") }
         Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
     }

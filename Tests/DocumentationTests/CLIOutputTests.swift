@@ -69,6 +69,18 @@ import Testing
         #expect(lines.last?.hasPrefix("hint: ") == true, "\(r.summary)")
     }
 
+    /// A missing backing for a new COW: no hint about --backing, which is
+    /// for a COW whose backing moved.
+    @Test func createOverMissingBacking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-doc-\(UUID().uuidString)").path
+        let r = try runProcess(PackagePaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/missing.img"],
+                               environment: Self.environment())
+        #expect(r.status == 1, "\(r.summary)")
+        #expect(r.stderr == "corral: \(dir)/missing.img: backing file does not exist; a COW can only be made over an existing file\n",
+                "\(r.summary)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/g.cow"))
+    }
+
     /// Not a terminal: no escape sequences, whatever TERM says.
     @Test func noColourWhenNotATerminal() throws {
         let r = try runProcess(PackagePaths.corral, ["cow", "bogus"], environment: Self.environment())
