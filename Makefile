@@ -1,16 +1,16 @@
 # corral — two commands matter: `make demo` and `make check`.
 SHELL := /bin/bash
 PREFIX ?= /usr/local
-DESTDIR ?=
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
                 util-linux qemu-utils python3 tmux hyperfine
-# groff: DocumentationTests check every man page with groff -ww.
-APT_PACKAGES += groff
 
 .PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
 
 all: build
+
+# groff: DocumentationTests check every man page with groff -ww.
+APT_PACKAGES += groff
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.
