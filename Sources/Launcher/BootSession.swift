@@ -138,10 +138,15 @@ struct BootSession: ~Copyable {
                 pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
             ]
             var wait = 1000.0
+            // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
+            if demux.isHolding { wait = 100 }
             if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
             if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
             if ready < 0 && corral_errno() != EINTR { break }
+            if ready == 0 && demux.isHolding {
+                for event in demux.flushIdle() { deliver(event) }
+            }
             if ready <= 0 { continue }
 
             if fds[0].revents != 0 {

@@ -131,9 +131,11 @@ public enum Preflight {
     static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> String? {
         var backingInUse = disk.backing
         var engineKnowsCOW = false
+        var engineFound = false
         do {
             let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
             engineKnowsCOW = report.isCOW
+            engineFound = !report.findings.isEmpty
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 switch finding.severity {
@@ -146,7 +148,13 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
             return nil
         }
-        guard !engineKnowsCOW, let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
+        guard !engineKnowsCOW, !engineFound else { return backingInUse }
+        if let backing = disk.backing, !COWHeaderPeek.hasMagic(path: disk.file) {
+            // The kernel: "Failed to read COW header", and the device fails to open (§4.2 c).
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is not a COW file, but backing '\(backing)' was given", fix: "drop ',\(backing)' to use it as a raw image, or remove the file to have a new COW created"))
+            return nil
+        }
+        guard let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
 
         // Stopgap until DiskCheck reads headers: the kernel's own checks (§4.2 e).
         let backing = disk.backing ?? header.backingPath
