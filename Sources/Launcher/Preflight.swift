@@ -38,6 +38,12 @@ public enum Preflight {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
         checkDisks(plan.commandLine.disks, &issues)
+        if let log = plan.options.logPath {
+            let dir = Resources.parent(of: Resources.absolute(log))
+            if access(dir, W_OK) != 0 {
+                issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", fix: "choose another --log path"))
+            }
+        }
         return issues
     }
 
