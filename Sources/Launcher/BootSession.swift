@@ -87,12 +87,12 @@ struct BootSession: ~Copyable {
             close(pipeFDs[0]); close(pipeFDs[1])
             return launchFailure("cannot encode the helper spec")
         }
-        // UML puts its physical-memory file in $TMPDIR; point it at the per-boot
-        // directory, so the sandbox need not leave all of /tmp writable.
+        // UML puts its physical-memory file in $TMPDIR, else /dev/shm. Without
+        // TMPDIR it lands on tmpfs (UML warns otherwise, and a disk-backed guest
+        // memory is slow), and the sandbox need not leave all of /tmp writable.
         let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
         var environment = plan.options.environment.filter { !dropped.contains($0.key) }
             .map { "\($0.key)=\($0.value)" }
-        environment.append("TMPDIR=\(plan.umlDir)")
         environment.append("\(KernelExecSpec.environmentKey)=\(String(decoding: json, as: UTF8.self))")
         var helper: pid_t = 0
         let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
