@@ -55,8 +55,10 @@ struct BootSession: ~Copyable {
         signal(SIGPIPE, SIG_IGN)
         let signals = corral_launch_signalfd_open()
         guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
-        defer { close(signals) }
+        // Library callers (maint) get their signal mask and reaping back afterwards.
+        defer { corral_launch_signalfd_close(signals) }
         _ = corral_launch_set_subreaper(1)
+        defer { _ = corral_launch_set_subreaper(0) }
 
         var slaveName = [CChar](repeating: 0, count: 256)
         let master = corral_open_pty(&slaveName, slaveName.count)
