@@ -140,7 +140,7 @@ struct BootKernelTests {
                 """
             let r = try Harness.shell(script, cwd: dir)
             #expect(r.stdout.contains("second=240"), "\(r.stdout)")
-            #expect(r.stdout.contains("is locked by process"))
+            #expect(r.stdout.contains("preflight"))
         }
     }
 
