@@ -95,6 +95,41 @@ struct BootKernelTests {
         }
     }
 
+    @Test func leftoversOfAKilledCorralAreSweptByTheNextBoot() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let err = dir.appendingPathComponent("err").path
+            let umid = "killed-\(UUID().uuidString.prefix(6))"
+            // SIGKILL gives corral no chance to clean up: PDEATHSIG takes the
+            // kernel's main process, and (without the sandbox's PID namespace)
+            // UML's helper threads and the uml_dir stay behind.
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --verbose --umid \(umid) \
+                    --command 'sleep 600' 2>'\(err)' >/dev/null &
+                pid=$!
+                for i in $(seq 100); do grep -q 'Run .* as init' '\(err)' 2>/dev/null && break; sleep 0.1; done
+                sleep 0.5
+                kill -KILL $pid
+                wait $pid
+                echo "status=$?"
+                """
+            let r = try Harness.shell(script)
+            #expect(r.stdout.contains("status=137"), "\(r.stdout)")
+            let stderr = try String(contentsOfFile: err, encoding: .utf8)
+            let helper = try #require(Harness.helperPID(in: stderr))
+            let umlDir = (ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
+                + "/corral-boot-\(umid)"
+
+            // Left behind by the killed boot; the next boot's sweep is what removes it.
+            #expect(FileManager.default.fileExists(atPath: umlDir))
+
+            let next = try Harness.run(["boot"] + off + ["--command", "true"])
+            #expect(next.status == 0, "\(next.stderr)")
+            #expect(Harness.processes(inSession: helper, live: true).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: umlDir))
+        }
+    }
+
     @Test func missingInitPanicsFast() throws {
         try Harness.requireKernel()
         let start = Date()
