@@ -179,6 +179,35 @@ struct BootKernelTests {
         }
     }
 
+    @Test func diskOfAnotherCorralBootIsRefusedEvenWhileTheGuestIsIdle() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 4M raw.img", cwd: dir)
+            // The first guest never opens /dev/ubdb after the partition scan, so
+            // the kernel holds no fcntl lock; corral's own lease must still refuse.
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
+                    --command 'echo up; sleep 600' > out 2>/dev/null &
+                pid=$!
+                for i in $(seq 150); do grep -q up out 2>/dev/null && break; sleep 0.1; done
+                grep -c 'raw.img' /proc/locks >/dev/null; echo "kernel-locks=$(grep -c . /proc/locks)"
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
+                echo "second=$?"
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img:r --command true 2>third.err
+                echo "third=$?"
+                kill -TERM $pid; wait $pid
+                cat second.err
+                """
+            let r = try Harness.shell(script, cwd: dir)
+            #expect(r.stdout.contains("second=240"), "\(r.stdout)")
+            #expect(r.stdout.contains("third=240"), "\(r.stdout)")
+            #expect(r.stdout.contains("another corral boot"), "\(r.stdout)")
+            // After the first boot ended, the disk is free again.
+            let after = try Harness.run(["boot"] + off + ["--disk", "1=raw.img", "--command", "true"], cwd: dir)
+            #expect(after.status == 0, "\(after.stderr)")
+        }
+    }
+
     @Test func logTellsKernelLinesFromOutput() throws {
         try Harness.requireKernel()
         try Harness.withTempDir { dir in
