@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev pkg-config e2fsprogs \
                 util-linux qemu-utils python3 tmux hyperfine
 
-.PHONY: all deps build release check test demo bench clean
+.PHONY: all deps build release check test demo bench fuzz clean
 
 all: build
 
@@ -30,6 +30,7 @@ release: deps
 check: deps
 	$(SWIFT) build
 	$(SWIFT) test --no-parallel
+	scripts/fuzz 30
 
 test: check
 
@@ -38,6 +39,11 @@ demo: release
 
 bench: release
 	scripts/bench
+
+# Longer fuzzing of the header decoder: make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -130,3 +130,19 @@ int corral_set_mtime(const char *path, int64_t sec, int64_t nsec) {
 }
 
 int corral_errno(void) { return errno; }
+
+#include <string.h>
+
+int corral_is_zero(const void *buf, size_t len) {
+    const unsigned char *p = buf;
+    size_t head = len < 16 ? len : 16;
+    for (size_t i = 0; i < head; i++)
+        if (p[i]) return 0;
+    if (len <= 16) return 1;
+    // The first 16 bytes are zero, so the buffer is zero iff it equals itself shifted by 16.
+    return memcmp(p, p + 16, len - 16) == 0;
+}
+
+#include <stdlib.h>
+
+int corral_mkstemp(char *template_path) { return mkostemp(template_path, O_CLOEXEC); }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COWFormat
+
 /// One reason the kernel would refuse or misread a disk, found before boot.
 public struct Finding: Sendable, Equatable, Codable {
     public enum Severity: String, Sendable, Codable { case problem, warning, note }
@@ -35,15 +40,138 @@ public struct CheckReport: Sendable, Codable {
     }
 }
 
+/// Finds, before boot, every reason the kernel would refuse or misread a disk.
 public enum DiskCheck {
     /// Checks a disk file (COW or raw) the way the kernel will see it at open.
     /// - Parameters:
     ///   - path: the disk file.
     ///   - backing: a backing path overriding the header's (like `ubdN=cow,backing`).
-    ///   - requireWritable: the disk will be opened read-write.
-    /// - Throws: only when the check itself could not run (I/O error on the file).
-    public static func check(path: String, backing: String? = nil, requireWritable: Bool = true) throws -> CheckReport {
-        // Implemented by the engine issue; stub keeps dependants compiling.
-        CheckReport(path: path, isCOW: false, backingFile: backing, findings: [])
+    ///   - requireWritable: the disk will be opened read-write (a lock held by
+    ///     another UML is then a problem, not just a note).
+    ///   - expectCOW: the file must be a COW (`corral cow check`); otherwise a
+    ///     file without COW magic is a raw disk, as the kernel treats it.
+    /// - Throws: only when the check itself could not run.
+    public static func check(
+        path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false
+    ) throws(EngineError) -> CheckReport {
+        var findings: [Finding] = []
+        func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
+            findings.append(Finding(code: code, severity: severity, message: message, fix: fix))
+        }
+        let q = Shell.quote(path)
+        guard try FileStatus.of(path) != nil else {
+            add("missing", .problem, "\(path) does not exist")
+            return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
+        }
+        if access(path, R_OK) != 0 {
+            add("not-readable", .problem, "\(path) is not readable: \(Errno.describe(errno))")
+            return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
+        }
+        if requireWritable && access(path, W_OK) != 0 {
+            add("not-writable", .problem, "\(path) is not writable; attach it read-only (flag r) or fix its permissions")
+        }
+
+        let cow: COWFile
+        do {
+            cow = try COWFile(path: path)
+        } catch .format(_, let error) {
+            let notCOW: Bool
+            switch error {
+            case .badMagic, .shortHeader: notCOW = true
+            default: notCOW = false
+            }
+            if notCOW && !expectCOW && backing == nil {
+                try checkLock(path: path, writable: requireWritable, into: &findings)
+                return CheckReport(path: path, isCOW: false, backingFile: nil, findings: findings)
+            }
+            let why = notCOW
+                ? (backing != nil ? "the kernel cannot open it with a backing file (\"Failed to read COW header\")" : "not a COW file")
+                : "the kernel refuses or misreads this disk"
+            add(code(for: error), .problem, "\(path): \(error): \(why)")
+            return CheckReport(path: path, isCOW: !notCOW, backingFile: backing, findings: findings)
+        }
+
+        let h = cow.header
+        let g = cow.geometry
+        if h.sectorSize != 512 {
+            add("sector-size", .problem,
+                "sector size is \(h.sectorSize): the kernel always uses 512-byte sectors, so data would be misplaced")
+        }
+        if h.layout == .v1 || h.layout == .v2, g.sectorCount % 8 != 0 {
+            add("bitmap-rounding", .warning,
+                "\(h.layout.rawValue) bitmap is one byte short: kernel writes to the last \(g.sectorCount % 8) sector(s) are lost and corrupt sector 0 (spec §2.1)",
+                fix: "corral cow flatten \(q) IMAGE, then corral cow from-image --backing BACKING IMAGE NEW.cow")
+        }
+
+        // Backing: the kernel checks size first, then mtime (§4.2e).
+        let match = try cow.backingMatch(override: backing)
+        let b = Shell.quote(match.path)
+        if !match.exists {
+            add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
+                fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
+        } else if access(match.path, R_OK) != 0 {
+            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(Errno.describe(errno))")
+        } else {
+            if !match.sizeMatches, let actual = match.actualSize {
+                add("size-mismatch", .problem,
+                    "backing \(match.path) is \(actual) bytes but the header says \(h.size): the kernel refuses the disk (wrong or changed backing file)",
+                    fix: "pass the right backing with --backing PATH")
+            }
+            if !match.mtimeMatches, let actual = match.actualMtime {
+                let representable = actual >= 0 && actual <= Int64(UInt32.max)
+                add("mtime-mismatch", .problem,
+                    "backing \(match.path) has mtime \(actual) but the header says \(h.mtime): the kernel refuses the disk (\"mtime mismatch\")"
+                        + (representable ? "" : "; this mtime cannot be stored in a COW header at all"),
+                    fix: "if the backing's content did not change: touch -d @\(h.mtime) \(b)")
+            }
+        }
+
+        let survey = try BitmapSurvey(cow)
+        let bitmapEnd = g.bitmapOffset + g.bitmapLength
+        if cow.status.size < bitmapEnd {
+            add("bitmap-truncated", .problem,
+                "file is \(cow.status.size) bytes, shorter than its bitmap (ends at \(bitmapEnd)): the kernel reads uninitialised bits (spec §4.7-H)")
+        }
+        if survey.sectorsPastEOF > 0 {
+            add("data-truncated", .problem,
+                "\(survey.sectorsPastEOF) COW sector(s) lie past the end of the file (\(cow.status.size) bytes): their data is lost and reads as zeros")
+        } else if cow.status.size < g.createdFileLength && cow.status.size >= bitmapEnd {
+            add("short-file", .note, "file is shorter than its geometry (\(cow.status.size) < \(g.createdFileLength)); unwritten sectors are unaffected")
+        }
+        if survey.paddingBitsSet {
+            add("bits-past-end", .warning, "bits are set past the last sector in the bitmap; readers ignore them")
+        }
+        if survey.mixedPages > 0 {
+            let first = (survey.firstMixedPage ?? 0) * 4096
+            add("mixed-pages", .warning,
+                "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): the 6.1 kernel returns wrong bytes for them in multi-page reads (spec §4.7)",
+                fix: "corral cow normalize \(q)")
+        }
+        try checkLock(path: path, writable: requireWritable, into: &findings)
+        return CheckReport(path: path, isCOW: true, backingFile: match.path, findings: findings)
+    }
+
+    static func checkLock(path: String, writable: Bool, into findings: inout [Finding]) throws(EngineError) {
+        guard let file = try? OpenFile(path, flags: O_RDONLY) else { return }
+        if let pid = file.lockHolder(conflictingWith: writable ? .write : .read) {
+            let who = EngineError.processName(pid)
+            findings.append(Finding(
+                code: "in-use", severity: writable ? .problem : .warning,
+                message: "\(path) is open in process \(pid)\(who) (a running UML holds a lock on its disks)",
+                fix: "stop that guest first"))
+        }
+    }
+
+    static func code(for error: COWFormatError) -> String {
+        switch error {
+        case .shortHeader, .badMagic: "not-a-cow"
+        case .unknownVersion: "unknown-version"
+        case .truncatedHeader: "truncated-header"
+        case .unterminatedPath: "unterminated-path"
+        case .zeroAlignment: "alignment-zero"
+        case .zeroSectorSize: "sector-size"
+        case .geometryTooLarge: "too-large"
+        case .pathTooLong, .emptyPath: "bad-path"
+        }
     }
 }

@@ -1,11 +1,3 @@
-// TEMPORARY root command for the launcher branch; the lead replaces this file.
-import ArgumentParser
-
-struct Corral: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "corral",
-        subcommands: [BootCommand.self, KernelExecCommand.self]
-    )
-}
-
-Corral.main()
+// The executable only parses arguments, calls one library entry point and
+// prints; everything else lives in the libraries.
+CorralCommand.main()

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COWFormat
+
+/// Merges a COW into its backing file in place (`uml_moo -d`), writing only
+/// the COW's sectors.
+///
+/// Write order, which is what makes a SIGKILL at any point recoverable by
+/// running the same command again:
+/// 1. a marker `.<backing>.corral-commit` naming the COW is written and
+///    fsynced next to the backing *before* the backing changes;
+/// 2. the COW's runs are written into the backing (idempotent: the COW is
+///    only read, so writing them again gives the same bytes), then fsync;
+/// 3. the marker is removed.
+/// A re-run that finds its own marker knows the backing's changed mtime is
+/// its own doing and finishes the job; a marker naming another COW blocks
+/// everything but that COW's commit.
+public enum Commit {
+    public struct Result: Sendable, Encodable {
+        public var backing: String
+        public var sectors: UInt64
+        public var bytes: UInt64
+        public var resumed: Bool
+        /// Other COW files on this backing, now invalid (only with force).
+        public var invalidated: [String]
+    }
+
+    public static func run(
+        cow cowPath: String, backing: String? = nil, force: Bool = false,
+        progress: ProgressHandler? = nil
+    ) throws(EngineError) -> Result {
+        let cow = try COWFile(path: cowPath)
+        try cow.requireStandardSectors()
+        let backingPath = cow.backingPath(override: backing)
+        let marker = CommitMarker(backing: backingPath)
+        let cowAbsolute = PathResolution.real(cowPath) ?? PathResolution.absolute(cowPath)
+
+        var resumed = false
+        if let pending = marker.read() {
+            guard pending == cowAbsolute else { throw .commitPending(backing: backingPath, cow: pending) }
+            resumed = true
+        }
+        // Resuming: the mtime is ours to have changed; the size still must match.
+        let backingFile = try cow.openBacking(override: backing, force: force || resumed, writable: true)
+        if resumed && !force {
+            let actual = try backingFile.status().size
+            if actual != cow.header.size {
+                throw .backingSizeMismatch(backing: backingPath, header: cow.header.size, actual: actual)
+            }
+        }
+        // The kernel holds a write lock on a COW in use and a read lock on its
+        // backing: either makes these fail, naming the holder.
+        try cow.file.lock(.read)
+        try backingFile.lock(.write)
+
+        let others = try SiblingCOWs.find(backing: backingFile, backingPath: backingPath, excluding: cow)
+        if !others.isEmpty && !force && !resumed {
+            throw .otherCOWsOnBacking(backing: backingPath, cows: others)
+        }
+
+        let dirty = try cow.dirtySectorCount()
+        try marker.write(cow: cowAbsolute)
+        var throttle = ProgressThrottle(progress, total: min(dirty * 512, cow.geometry.size))
+        let buffer = IOBuffer(size: Flatten.window)
+        let bytes = try Flatten.overlayCOWRuns(cow: cow, onto: backingFile, buffer: buffer, throttle: &throttle)
+        try backingFile.sync()
+        marker.remove()
+        throttle.finish()
+        return Result(backing: backingPath, sectors: dirty, bytes: bytes, resumed: resumed, invalidated: others)
+    }
+}
+
+/// The crash-recovery marker of an in-place commit (see ``Commit``).
+struct CommitMarker {
+    let path: String
+
+    init(backing: String) {
+        let (dir, name) = PathResolution.split(backing)
+        path = "\(dir)/.\(name).corral-commit"
+    }
+
+    /// The COW being committed, if a commit was interrupted.
+    func read() -> String? {
+        guard let text = try? ReadSmallFile.text(path) else { return nil }
+        let line = text.trimmed
+        return line.isEmpty ? nil : line
+    }
+
+    func write(cow: String) throws(EngineError) {
+        let file = try OpenFile(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try file.write(Array((cow + "\n").utf8), at: 0)
+        try file.sync()
+        AtomicOutput.syncDirectory(of: path)
+    }
+
+    func remove() {
+        unlink(path)
+        AtomicOutput.syncDirectory(of: path)
+    }
+}

@@ -1,0 +1,89 @@
+import COWFormat
+
+/// Everything that can stop an engine operation, each with the file it is
+/// about. ``description`` is the one line the CLI prints after `corral:`;
+/// ``hint`` is what to do about it, when something can be done.
+public enum EngineError: Error, Sendable, CustomStringConvertible {
+    /// The header is not a usable COW header.
+    case format(path: String, COWFormatError)
+    /// A system call failed; `call` names it, `path` the file.
+    case system(call: String, path: String, errno: Int32)
+    /// The output filesystem filled up; partial output was removed.
+    case noSpace(path: String)
+    case notACOW(path: String)
+    case backingMissing(backing: String, cow: String)
+    case backingSizeMismatch(backing: String, header: UInt64, actual: UInt64)
+    case backingMtimeMismatch(backing: String, header: UInt32, actual: Int64)
+    /// The format stores mtime as u32 seconds; the kernel would refuse the COW at once (§1.7).
+    case mtimeUnrepresentable(backing: String, mtime: Int64)
+    case unsupportedSectorSize(path: String, UInt32)
+    case outputExists(path: String)
+    case outputIsInput(path: String, role: String)
+    case pathTooLong(path: String, length: Int)
+    /// Another process (a running UML, or another corral) holds a lock on the file.
+    case inUse(path: String, pid: Int32)
+    /// Committing would silently invalidate these other COW files.
+    case otherCOWsOnBacking(backing: String, cows: [String])
+    /// An interrupted commit of another COW into this backing is unfinished.
+    case commitPending(backing: String, cow: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .format(let path, let error):
+            "\(path): \(error)"
+        case .system(let call, let path, let code):
+            "\(call)(\(path)) failed: \(Errno.describe(code))"
+        case .noSpace(let path):
+            "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
+        case .notACOW(let path):
+            "\(path): not a UML COW file"
+        case .backingMissing(let backing, let cow):
+            "\(cow): backing file \(backing) does not exist"
+        case .backingSizeMismatch(let backing, let header, let actual):
+            "\(backing): size is \(actual) bytes but the COW header says \(header): this is not the backing file the COW was made on"
+        case .backingMtimeMismatch(let backing, let header, let actual):
+            "\(backing): mtime is \(actual) but the COW header says \(header) (the kernel refuses this disk): the backing was modified or copied without its mtime"
+        case .mtimeUnrepresentable(let backing, let mtime):
+            "\(backing): mtime \(mtime) is outside 0…2^32−1, which a COW header cannot store; the kernel would refuse the COW"
+        case .unsupportedSectorSize(let path, let ss):
+            "\(path): sector size \(ss) is not supported (the kernel always uses 512)"
+        case .outputExists(let path):
+            "\(path): output already exists"
+        case .outputIsInput(let path, let role):
+            "\(path): output is the \(role) itself; refusing to overwrite an input"
+        case .pathTooLong(let path, let length):
+            "\(path): absolute path is \(length) bytes; the COW header holds at most 4095"
+        case .inUse(let path, let pid):
+            pid > 0 ? "\(path): in use by process \(pid)\(Self.processName(pid))" : "\(path): locked by another process"
+        case .otherCOWsOnBacking(let backing, let cows):
+            "\(backing): \(cows.count) other COW file(s) use this backing and would be invalidated: \(cows.joined(separator: ", "))"
+        case .commitPending(let backing, let cow):
+            "\(backing): an interrupted commit of \(cow) into this backing is unfinished"
+        case .invalidArgument(let text):
+            text
+        }
+    }
+
+    /// What to do about it, or nil.
+    public var hint: String? {
+        switch self {
+        case .noSpace: "free space on the output filesystem or choose another output directory"
+        case .backingMissing(_, let cow): "give the backing's new location with --backing PATH (e.g. corral cow flatten --backing NEW \(cow) OUT)"
+        case .backingSizeMismatch: "pass the right file with --backing PATH; --force reads this one anyway"
+        case .backingMtimeMismatch(let backing, let header, _):
+            "if its content did not change, restore the mtime: touch -d @\(header) \(Shell.quote(backing)) (or use --force)"
+        case .outputExists: "choose another name, or pass --force to replace it"
+        case .inUse: "stop the UML guest that uses it, then retry"
+        case .otherCOWsOnBacking: "flatten those guests first (corral cow flatten), or pass --force to invalidate them"
+        case .commitPending(_, let cow): "finish it first: corral cow commit \(Shell.quote(cow))"
+        case .mtimeUnrepresentable(let backing, _): "set a representable mtime first, e.g. touch \(Shell.quote(backing))"
+        default: nil
+        }
+    }
+
+    static func processName(_ pid: Int32) -> String {
+        guard let comm = try? ReadSmallFile.text("/proc/\(pid)/comm") else { return "" }
+        return " (\(comm.trimmed))"
+    }
+}

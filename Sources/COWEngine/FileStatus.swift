@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+
+/// The parts of `stat` the engine relies on.
+public struct FileStatus: Sendable, Equatable {
+    /// Size in bytes; for a block device, its capacity (BLKGETSIZE64), as the kernel sees it.
+    public var size: UInt64
+    public var mtime: Int64
+    public var mtimeNanoseconds: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    public var mode: UInt32
+    /// Bytes actually allocated on disk.
+    public var allocated: UInt64
+
+    public var isRegular: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    public var isBlockDevice: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFBLK) }
+    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+
+    init(_ raw: corral_stat) {
+        size = UInt64(max(0, raw.size))
+        mtime = raw.mtime_sec
+        mtimeNanoseconds = raw.mtime_nsec
+        device = raw.dev
+        inode = raw.ino
+        mode = raw.mode
+        allocated = UInt64(max(0, raw.blocks)) * 512
+    }
+
+    /// stat(2), following symlinks. Nil when the path does not exist.
+    public static func of(_ path: String) throws(EngineError) -> FileStatus? {
+        var raw = corral_stat()
+        if corral_stat(path, &raw) != 0 {
+            let code = corral_errno()
+            if code == ENOENT || code == ENOTDIR { return nil }
+            throw .system(call: "stat", path: path, errno: code)
+        }
+        var status = FileStatus(raw)
+        if status.isBlockDevice, let file = try? OpenFile(path, flags: O_RDONLY) {
+            status.size = (try? file.blockDeviceSize()) ?? 0
+        }
+        return status
+    }
+
+    /// Same file (device and inode) as `other`.
+    public func isSameFile(as other: FileStatus) -> Bool {
+        device == other.device && inode == other.inode
+    }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COWFormat
+
+/// Merges a COW and its backing into a new flat image (`uml_moo COW OUT`,
+/// without its bugs: exactly `size` bytes, spec §3.5 and §5.1).
+public enum Flatten {
+    public struct Result: Sendable, Encodable {
+        public var output: String
+        public var size: UInt64
+        /// Bytes of the image that came from the COW file.
+        public var cowBytes: UInt64
+        /// Bytes actually allocated by the output file.
+        public var allocatedBytes: UInt64
+        /// The backing was reflinked (FICLONE) rather than copied.
+        public var cloned: Bool
+        public var warnings: [String]
+    }
+
+    /// Window size: large sequential reads and writes, and the bound on memory.
+    static let window = 8 * 1024 * 1024
+    static let block: UInt64 = 4096
+
+    public static func run(
+        cow cowPath: String, output: String, backing: String? = nil,
+        force: Bool = false, progress: ProgressHandler? = nil
+    ) throws(EngineError) -> Result {
+        let cow = try COWFile(path: cowPath)
+        try cow.requireStandardSectors()
+        let backingFile = try cow.openBacking(override: backing, force: force)
+        var warnings: [String] = []
+        // A running UML holds a write lock on the COW; reading is still
+        // possible but may catch a half-written guest state.
+        do { try cow.file.lock(.read) } catch {
+            warnings.append("\(error): flattening what is on disk now; the guest may still be writing")
+        }
+        let out = try AtomicOutput(
+            path: output, replace: force,
+            inputs: [(cow.status, "COW file"), (try backingFile.status(), "backing file")])
+        let size = cow.geometry.size
+        try out.file.truncate(to: size)
+
+        var throttle = ProgressThrottle(progress, total: size)
+        let buffer = IOBuffer(size: window)
+        let scratch = IOBuffer(size: window)
+        var cowBytes: UInt64 = 0
+        let backingSize = try backingFile.status().size
+
+        // On XFS/btrfs the backing can be shared instead of copied; then only
+        // the COW's runs are written over it.
+        let cloned = backingSize == size && out.file.cloneContents(of: backingFile)
+        if cloned {
+            cowBytes = try overlayCOWRuns(cow: cow, onto: out.file, buffer: buffer, throttle: &throttle)
+        } else {
+            var cursor = try RunCursor(cow)
+            var pos: UInt64 = 0
+            while pos < size {
+                try cursor.advance(to: pos)
+                // A stretch held by the backing: skip its holes without reading them.
+                if let run = cursor.current, !run.inCOW, let bytes = cursor.currentBytes {
+                    let data = try backingFile.nextData(from: pos) ?? UInt64.max
+                    if data >= bytes.upperBound || data >= backingSize {
+                        // Keep window starts block-aligned so zero detection matches the filesystem's blocks.
+                        let next = bytes.upperBound == size ? size : bytes.upperBound / block * block
+                        if next > pos {
+                            pos = next
+                            throttle.report(pos)
+                            continue
+                        }
+                    } else {
+                        pos = max(pos, data / block * block)
+                    }
+                }
+                let end = min(pos + UInt64(window), size)
+                let segments = try cursor.cowSegments(in: pos..<end)
+                let length = Int(end - pos)
+                let covered = segments.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
+                if covered < UInt64(length) {
+                    try readBacking(backingFile, size: backingSize, into: buffer.slice(0, length), at: pos)
+                }
+                try readCOW(cow, segments: segments, windowStart: pos, into: buffer, scratch: scratch)
+                cowBytes += covered
+                try writeNonZero(out.file, buffer.slice(0, length), at: pos)
+                pos = end
+                throttle.report(pos)
+            }
+        }
+        try out.commit()
+        throttle.finish()
+        let allocated = (try? FileStatus.of(output))??.allocated ?? 0
+        return Result(output: output, size: size, cowBytes: cowBytes, allocatedBytes: allocated,
+                      cloned: cloned, warnings: warnings)
+    }
+
+    /// Reads backing bytes; past the backing's end (a forced size mismatch) the image is zeros.
+    static func readBacking(_ file: OpenFile, size: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) {
+        if offset >= size {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            return
+        }
+        try file.readZeroFilled(into: buffer, at: offset)
+    }
+
+    /// Copies each COW segment's data into `buffer` (indexed from `windowStart`).
+    /// Many small segments are read as one span and copied out, to keep the
+    /// syscall count low for fragmented bitmaps.
+    static func readCOW(_ cow: COWFile, segments: [Range<UInt64>], windowStart: UInt64,
+                        into buffer: IOBuffer, scratch: IOBuffer) throws(EngineError) {
+        guard let first = segments.first, let last = segments.last else { return }
+        let data = cow.geometry.dataOffset
+        if segments.count > 8 {
+            let spanLength = Int(last.upperBound - first.lowerBound)
+            try cow.file.readZeroFilled(into: scratch.slice(0, spanLength), at: data + first.lowerBound)
+            for seg in segments {
+                let from = Int(seg.lowerBound - first.lowerBound)
+                let to = Int(seg.lowerBound - windowStart)
+                let n = Int(seg.upperBound - seg.lowerBound)
+                buffer.slice(to, n).copyMemory(from: UnsafeRawBufferPointer(scratch.slice(from, n)))
+            }
+        } else {
+            for seg in segments {
+                let to = Int(seg.lowerBound - windowStart)
+                let n = Int(seg.upperBound - seg.lowerBound)
+                try cow.file.readZeroFilled(into: buffer.slice(to, n), at: data + seg.lowerBound)
+            }
+        }
+    }
+
+    /// Writes `buffer` at `offset` into a file that is all zeros there,
+    /// skipping 4 KiB blocks that are zero so the output stays sparse.
+    static func writeNonZero(_ file: OpenFile, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) {
+        let n = buffer.count
+        let blk = Int(block)
+        var i = 0
+        var runStart = -1
+        while i < n {
+            let len = min(blk, n - i)
+            let zero = IOBuffer.isZero(UnsafeRawBufferPointer(rebasing: buffer[i..<(i + len)]))
+            if !zero && runStart < 0 { runStart = i }
+            if zero && runStart >= 0 {
+                try file.write(UnsafeRawBufferPointer(rebasing: buffer[runStart..<i]), at: offset + UInt64(runStart))
+                runStart = -1
+            }
+            i += len
+        }
+        if runStart >= 0 {
+            try file.write(UnsafeRawBufferPointer(rebasing: buffer[runStart..<n]), at: offset + UInt64(runStart))
+        }
+    }
+
+    /// Writes every COW-held byte over `dest`, which already holds the
+    /// backing's content (a reflink copy, or the backing itself for commit).
+    /// Zeros are written too: the destination is not zero there.
+    static func overlayCOWRuns(cow: COWFile, onto dest: OpenFile, buffer: IOBuffer,
+                               throttle: inout ProgressThrottle) throws(EngineError) -> UInt64 {
+        var written: UInt64 = 0
+        let size = cow.geometry.size
+        try cow.forEachRun { (run) throws(EngineError) in
+            guard run.inCOW else { return }
+            var lo = min(run.start * 512, size)
+            let hi = min(run.end * 512, size)
+            while lo < hi {
+                let n = Int(min(UInt64(buffer.count), hi - lo))
+                let chunk = buffer.slice(0, n)
+                try cow.file.readZeroFilled(into: chunk, at: cow.geometry.dataOffset + lo)
+                try dest.write(UnsafeRawBufferPointer(chunk), at: lo)
+                lo += UInt64(n)
+                written += UInt64(n)
+                throttle.report(written)
+            }
+        }
+        return written
+    }
+}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+
+/// An open file descriptor that closes itself, with positional I/O that
+/// loops over short transfers and names the file in every error.
+public final class OpenFile {
+    public let path: String
+    public let fd: Int32
+
+    public init(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(EngineError) {
+        self.path = path
+        self.fd = try checked("open", path) { open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    deinit { close(fd) }
+
+    public func status() throws(EngineError) -> FileStatus {
+        var raw = corral_stat()
+        _ = try checked("fstat", path) { corral_fstat(fd, &raw) }
+        var status = FileStatus(raw)
+        if status.isBlockDevice { status.size = try blockDeviceSize() }
+        return status
+    }
+
+    func blockDeviceSize() throws(EngineError) -> UInt64 {
+        var size: UInt64 = 0
+        _ = try checked("ioctl(BLKGETSIZE64)", path) { corral_block_device_size(fd, &size) }
+        return size
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try checked("pread", path) {
+                pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    public func read(into array: inout [UInt8], at offset: UInt64) throws(EngineError) -> Int {
+        var result: Result<Int, EngineError> = .success(0)
+        array.withUnsafeMutableBytes { raw in
+            result = Result { () throws(EngineError) -> Int in try read(into: raw, at: offset) }
+        }
+        return try result.get()
+    }
+
+    /// Reads exactly `buffer.count` bytes at `offset`, zero-filling past end
+    /// of file, which is how the kernel treats COW data past EOF (§3.2).
+    public func readZeroFilled(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) {
+        let n = try read(into: buffer, at: offset)
+        if n < buffer.count {
+            (buffer.baseAddress! + n).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - n)
+        }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(EngineError) {
+        FaultInjection.beforeWrite()
+        var done = 0
+        while done < buffer.count {
+            let n = try checked("pwrite", path) {
+                pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            done += n
+        }
+    }
+
+    public func write(_ bytes: [UInt8], at offset: UInt64) throws(EngineError) {
+        var result: Result<Void, EngineError> = .success(())
+        bytes.withUnsafeBytes { raw in
+            result = Result { () throws(EngineError) in try write(raw, at: offset) }
+        }
+        try result.get()
+    }
+
+    public func truncate(to length: UInt64) throws(EngineError) {
+        _ = try checked("ftruncate", path) { ftruncate(fd, off_t(length)) }
+    }
+
+    public func sync() throws(EngineError) {
+        _ = try checked("fsync", path) { fsync(fd) }
+    }
+
+    /// Next offset ≥ `offset` that holds data, or nil when only a hole
+    /// remains. Filesystems without SEEK_DATA report everything as data.
+    public func nextData(from offset: UInt64) throws(EngineError) -> UInt64? {
+        let r = corral_seek_data(fd, Int64(offset))
+        if r >= 0 { return UInt64(r) }
+        let code = corral_errno()
+        if code == ENXIO { return nil }
+        if code == EINVAL || code == EOPNOTSUPP { return offset }
+        throw .system(call: "lseek(SEEK_DATA)", path: path, errno: code)
+    }
+
+    /// Next hole at or after `offset` (end of file counts as a hole).
+    public func nextHole(from offset: UInt64) throws(EngineError) -> UInt64 {
+        let r = corral_seek_hole(fd, Int64(offset))
+        if r >= 0 { return UInt64(r) }
+        let code = corral_errno()
+        if code == ENXIO { return offset }
+        if code == EINVAL || code == EOPNOTSUPP { return UInt64.max }
+        throw .system(call: "lseek(SEEK_HOLE)", path: path, errno: code)
+    }
+
+    /// Deallocates a range (it reads as zeros). False when the filesystem cannot.
+    public func punchHole(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
+        if corral_punch_hole(fd, Int64(offset), Int64(length)) == 0 { return true }
+        let code = corral_errno()
+        if code == EOPNOTSUPP || code == ENOSYS || code == EINVAL { return false }
+        if code == ENOSPC { throw .noSpace(path: path) }
+        throw .system(call: "fallocate(PUNCH_HOLE)", path: path, errno: code)
+    }
+
+    /// Makes this file a reflink copy of `source`. False where the filesystem has no reflinks.
+    public func cloneContents(of source: OpenFile) -> Bool {
+        corral_ficlone(fd, source.fd) == 0
+    }
+
+    // MARK: Locks compatible with the kernel's (spec §4.2)
+
+    public enum LockKind: Int32, Sendable { case read = 0, write = 1 }
+
+    /// Takes a whole-file POSIX lock without waiting. Throws ``EngineError/inUse(path:pid:)``
+    /// naming the holder when another process has a conflicting lock.
+    public func lock(_ kind: LockKind) throws(EngineError) {
+        if corral_lock_whole(fd, kind.rawValue) == 0 { return }
+        let code = corral_errno()
+        if code == EAGAIN || code == EACCES {
+            throw .inUse(path: path, pid: Int32(max(0, corral_lock_holder(fd, kind.rawValue))))
+        }
+        // Filesystems without locking (some FUSE) do not stop us; nothing to honour there.
+        if code == ENOLCK || code == EOPNOTSUPP { return }
+        throw .system(call: "fcntl(F_SETLK)", path: path, errno: code)
+    }
+
+    /// The pid holding a lock that conflicts with `kind`, or nil.
+    public func lockHolder(conflictingWith kind: LockKind) -> Int32? {
+        let pid = corral_lock_holder(fd, kind.rawValue)
+        return pid > 0 ? pid : nil
+    }
+}

@@ -1,0 +1,183 @@
+/// A decoded UML COW header, any layout (spec §1).
+///
+/// Decoding is total: every buffer either yields a header or a
+/// ``COWFormatError``, and nothing is allocated in proportion to a field's
+/// value. Semantic limits that the kernel does not enforce at parse time
+/// (sector size other than 512, a backing mtime it can never match) are left
+/// to ``COWGeometry`` and to the engine's check, so `info` can still show a
+/// header that `check` then explains.
+public struct COWHeader: Sendable, Equatable {
+    /// Magic constant 0x4F4F4F4D: "OOOM" when stored big-endian.
+    public static let magic: UInt32 = 0x4F4F_4F4D
+
+    public var layout: COWLayout
+    /// Backing file mtime in whole seconds, an unsigned 32-bit value (§1.7).
+    public var mtime: UInt32
+    /// Exact size of the backing file in bytes; need not be a sector multiple.
+    public var size: UInt64
+    public var sectorSize: UInt32
+    /// Rounding unit for the bitmap and data offsets. v1/v2 have no field and
+    /// align to ``sectorSize``.
+    public var alignment: UInt32
+    /// Never checked by any reader; 0 is the only defined value.
+    public var cowFormat: UInt32
+    /// The backing path, up to (not including) the first NUL.
+    public var backingPath: [UInt8]
+    /// The path field after the path's NUL. The kernel leaves slab garbage
+    /// there and ignores it; corral stores a backing fingerprint in it.
+    public var pathFieldRemainder: [UInt8]
+
+    public init(
+        layout: COWLayout = .v3,
+        mtime: UInt32,
+        size: UInt64,
+        sectorSize: UInt32 = 512,
+        alignment: UInt32 = 4096,
+        cowFormat: UInt32 = 0,
+        backingPath: [UInt8],
+        pathFieldRemainder: [UInt8] = []
+    ) {
+        self.layout = layout
+        self.mtime = mtime
+        self.size = size
+        self.sectorSize = sectorSize
+        self.alignment = layout.hasAlignmentField ? alignment : sectorSize
+        self.cowFormat = cowFormat
+        self.backingPath = backingPath
+        self.pathFieldRemainder = pathFieldRemainder
+    }
+
+    /// The backing path as text (paths are bytes; invalid UTF-8 is repaired for display).
+    public var backingPathString: String {
+        String(decoding: backingPath, as: UTF8.self)
+    }
+
+    /// Decodes the header at the start of `bytes` (pass up to
+    /// ``COWLayout/maximumHeaderLength`` bytes from offset 0; fewer at EOF).
+    public static func decode(_ input: some Collection<UInt8>) throws(COWFormatError) -> COWHeader {
+        let bytes = Array(input.prefix(COWLayout.maximumHeaderLength))
+        guard bytes.count >= 8 else { throw .shortHeader(length: bytes.count) }
+
+        let stored = bytes.readInteger(UInt32.self, at: 0, .big)
+        let versionOrder: ByteOrder
+        if stored == magic {
+            versionOrder = .big
+        } else if stored == magic.byteSwapped {
+            // Magic in host order: the version is host order too (§1.1).
+            versionOrder = .little
+        } else {
+            throw .badMagic(stored)
+        }
+
+        let layout: COWLayout
+        switch bytes.readInteger(UInt32.self, at: 4, versionOrder) {
+        case 1: layout = .v1
+        case 2: layout = .v2
+        case 3:
+            // Correct v3 has the path at 32; broken v3 has cow_format (always 0) there (§1.6).
+            guard bytes.count >= 36 else { throw .truncatedHeader(layout: .v3, length: bytes.count) }
+            layout = bytes[32..<36].allSatisfy({ $0 == 0 }) ? .v3Broken : .v3
+        case let other:
+            throw .unknownVersion(other)
+        }
+        guard bytes.count >= layout.headerLength else {
+            throw .truncatedHeader(layout: layout, length: bytes.count)
+        }
+
+        let pathField = bytes[layout.pathFieldOffset..<(layout.pathFieldOffset + layout.pathFieldLength)]
+        guard let nul = pathField.firstIndex(of: 0) else { throw .unterminatedPath(layout: layout) }
+        let path = Array(pathField[pathField.startIndex..<nul])
+        let remainder = Array(pathField[(nul + 1)...])
+
+        switch layout {
+        case .v1:
+            // v1 fields are host order and never byte-swapped, whatever the magic (§1.2).
+            let ss = bytes.readInteger(UInt32.self, at: 276, .little)
+            return COWHeader(
+                layout: .v1,
+                mtime: bytes.readInteger(UInt32.self, at: 264, .little),
+                size: bytes.readInteger(UInt64.self, at: 268, .little),
+                sectorSize: ss, alignment: ss,
+                backingPath: path, pathFieldRemainder: remainder)
+        case .v2:
+            let ss = bytes.readInteger(UInt32.self, at: 4116, .big)
+            return COWHeader(
+                layout: .v2,
+                mtime: bytes.readInteger(UInt32.self, at: 4104, .big),
+                size: bytes.readInteger(UInt64.self, at: 4108, .big),
+                sectorSize: ss, alignment: ss,
+                backingPath: path, pathFieldRemainder: remainder)
+        case .v3:
+            return COWHeader(
+                layout: .v3,
+                mtime: bytes.readInteger(UInt32.self, at: 8, .big),
+                size: bytes.readInteger(UInt64.self, at: 12, .big),
+                sectorSize: bytes.readInteger(UInt32.self, at: 20, .big),
+                alignment: bytes.readInteger(UInt32.self, at: 24, .big),
+                cowFormat: bytes.readInteger(UInt32.self, at: 28, .big),
+                backingPath: path, pathFieldRemainder: remainder)
+        case .v3Broken:
+            // Bytes 12..15 are struct padding (garbage); mtime is only bytes 8..11 (§1.5).
+            return COWHeader(
+                layout: .v3Broken,
+                mtime: bytes.readInteger(UInt32.self, at: 8, .big),
+                size: bytes.readInteger(UInt64.self, at: 16, .big),
+                sectorSize: bytes.readInteger(UInt32.self, at: 24, .big),
+                alignment: bytes.readInteger(UInt32.self, at: 28, .big),
+                cowFormat: bytes.readInteger(UInt32.self, at: 32, .big),
+                backingPath: path, pathFieldRemainder: remainder)
+        }
+    }
+
+    /// Encodes the header in its layout, `layout.headerLength` bytes.
+    ///
+    /// The path field is the path, a NUL, then ``pathFieldRemainder``
+    /// (truncated to fit), then zeros: unlike the kernel, corral never
+    /// leaves uninitialised bytes in a header.
+    public func encode() throws(COWFormatError) -> [UInt8] {
+        guard !backingPath.isEmpty else { throw .emptyPath }
+        guard !backingPath.contains(0) else { throw .pathTooLong(length: backingPath.count, maximum: layout.pathFieldLength - 1) }
+        guard backingPath.count <= layout.pathFieldLength - 1 else {
+            throw .pathTooLong(length: backingPath.count, maximum: layout.pathFieldLength - 1)
+        }
+        var out = [UInt8](repeating: 0, count: layout.headerLength)
+        let pathAt = layout.pathFieldOffset
+        out.replaceSubrange(pathAt..<(pathAt + backingPath.count), with: backingPath)
+        let room = layout.pathFieldLength - backingPath.count - 1
+        let extra = pathFieldRemainder.prefix(room)
+        let extraAt = pathAt + backingPath.count + 1
+        out.replaceSubrange(extraAt..<(extraAt + extra.count), with: extra)
+
+        switch layout {
+        case .v1:
+            out.writeInteger(Self.magic, at: 0, .little)
+            out.writeInteger(UInt32(1), at: 4, .little)
+            out.writeInteger(mtime, at: 264, .little)
+            out.writeInteger(size, at: 268, .little)
+            out.writeInteger(sectorSize, at: 276, .little)
+        case .v2:
+            out.writeInteger(Self.magic, at: 0, .big)
+            out.writeInteger(UInt32(2), at: 4, .big)
+            out.writeInteger(mtime, at: 4104, .big)
+            out.writeInteger(size, at: 4108, .big)
+            out.writeInteger(sectorSize, at: 4116, .big)
+        case .v3:
+            out.writeInteger(Self.magic, at: 0, .big)
+            out.writeInteger(UInt32(3), at: 4, .big)
+            out.writeInteger(mtime, at: 8, .big)
+            out.writeInteger(size, at: 12, .big)
+            out.writeInteger(sectorSize, at: 20, .big)
+            out.writeInteger(alignment, at: 24, .big)
+            out.writeInteger(cowFormat, at: 28, .big)
+        case .v3Broken:
+            out.writeInteger(Self.magic, at: 0, .big)
+            out.writeInteger(UInt32(3), at: 4, .big)
+            out.writeInteger(mtime, at: 8, .big)
+            out.writeInteger(size, at: 16, .big)
+            out.writeInteger(sectorSize, at: 24, .big)
+            out.writeInteger(alignment, at: 28, .big)
+            out.writeInteger(UInt32(0), at: 32, .big)
+        }
+        return out
+    }
+}

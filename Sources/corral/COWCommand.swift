@@ -1,0 +1,147 @@
+import ArgumentParser
+import COWEngine
+import Foundation
+
+struct COWCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cow",
+        abstract: "Inspect, check, create and merge UML COW disk files (v1, v2, v3, broken v3).",
+        subcommands: [
+            COWCreate.self, COWInfoCommand.self, COWCheck.self, COWFlatten.self, COWCommit.self,
+        ])
+}
+
+struct COWCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create an empty v3 COW file over BACKING, exactly as the kernel would.")
+
+    @Flag(help: "Replace an existing COW with an empty one (its old data is discarded).")
+    var force = false
+    @Argument(help: "The new COW file.") var cow: String
+    @Argument(help: "The backing file (read-only from now on).") var backing: String
+
+    func run() throws {
+        let r = try Create.run(cow: cow, backing: backing, force: force)
+        for w in r.warnings { Console.error("corral: warning: \(w)") }
+        Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
+    }
+}
+
+struct COWInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show a COW file's header, geometry, dirty data and backing status.")
+
+    @Flag(help: "Print JSON (stable keys, see corral-cow(1)).") var json = false
+    @Option(help: "Backing file to compare against instead of the header's path.") var backing: String?
+    @Argument(help: "The COW file.") var cow: String
+
+    func run() throws {
+        let info = try COWInfo.read(path: cow, backing: backing)
+        if json { return try Console.json(info) }
+        let b = info.backing
+        var lines = [
+            "file:          \(info.path) (\(Console.bytes(info.fileLength)), \(Console.bytes(info.allocatedBytes)) allocated)",
+            "version:       \(info.version) (header \(info.headerLength) bytes)",
+            "backing file:  \(info.backingFile)\(backing.map { " (checking \($0))" } ?? "")",
+            "size:          \(info.size) bytes (\(Console.bytes(info.size)), \(info.sectorCount) sectors)",
+            "mtime:         \(info.mtime) (\(Self.date(Int64(info.mtime))))",
+            "sector size:   \(info.sectorSize)",
+            "alignment:     \(info.alignment)",
+            "bitmap:        offset \(info.bitmapOffset), \(info.bitmapLength) bytes",
+            "data offset:   \(info.dataOffset)",
+            "dirty:         \(info.dirtySectors) sectors, \(info.dirtyBytes) bytes (\(Console.bytes(info.dirtyBytes)))",
+            "mixed pages:   \(info.mixedPages)",
+        ]
+        if !b.exists {
+            lines.append("backing:       MISSING (\(b.path))")
+        } else {
+            let size = b.sizeMatches ? "size ok" : "SIZE MISMATCH (actual \(b.actualSize ?? 0))"
+            let mtime = b.mtimeMatches ? "mtime ok" : "MTIME MISMATCH (actual \(b.actualMtime ?? 0))"
+            lines.append("backing:       \(b.matches ? "matches" : "does not match"): \(size), \(mtime)")
+        }
+        if let pid = info.inUseBy { lines.append("in use:        by process \(pid)") }
+        lines.forEach(Console.out)
+    }
+
+    static func date(_ t: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+    }
+}
+
+struct COWCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Find every reason the kernel would refuse or misread a COW disk.",
+        discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check.")
+
+    @Option(help: "Backing file to use instead of the header's path.") var backing: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Argument(help: "The COW file.") var cow: String
+
+    func run() throws {
+        let report: CheckReport
+        do {
+            report = try DiskCheck.check(path: cow, backing: backing, requireWritable: false, expectCOW: true)
+        } catch {
+            throw CLIError(message: "could not check: \(error)", hint: error.hint, status: 2)
+        }
+        if json {
+            try Console.json(report)
+        } else if report.findings.isEmpty {
+            Console.out("\(cow): ok (backing \(report.backingFile ?? "-") matches)")
+        } else {
+            for f in report.findings {
+                var line = "\(cow): \(f.severity.rawValue): \(f.message) [\(f.code)]"
+                if let fix = f.fix { line += "\n    fix: \(fix)" }
+                Console.out(line)
+            }
+        }
+        if report.hasProblems { throw ExitCode(1) }
+    }
+}
+
+struct COWFlatten: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flatten",
+        abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
+
+    @Option(help: "Backing file to use instead of the header's path.") var backing: String?
+    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header.")
+    var force = false
+    @Argument(help: "The COW file.") var cow: String
+    @Argument(help: "The new image.") var output: String
+
+    func run() throws {
+        let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
+                                progress: ProgressDisplay.handler(label: "flatten"))
+        for w in r.warnings { Console.error("corral: warning: \(w)") }
+        Console.out("flattened \(cow) into \(r.output): \(r.size) bytes, \(Console.bytes(r.cowBytes)) from the COW, \(Console.bytes(r.allocatedBytes)) allocated\(r.cloned ? " (backing reflinked)" : "")")
+    }
+}
+
+struct COWCommit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "commit",
+        abstract: "Merge a COW into its backing file in place, writing only the COW's sectors.",
+        discussion: """
+            Every other COW on the same backing becomes invalid (the backing's content and mtime \
+            change). corral looks for such files next to the COW and the backing and refuses \
+            unless --force. Interrupted, re-running the same command finishes the job.
+            """)
+
+    @Option(help: "Backing file to write instead of the header's path.") var backing: String?
+    @Flag(help: "Invalidate other COW files on the backing; accept a size/mtime mismatch.") var force = false
+    @Argument(help: "The COW file.") var cow: String
+
+    func run() throws {
+        let r = try Commit.run(cow: cow, backing: backing, force: force,
+                               progress: ProgressDisplay.handler(label: "commit"))
+        Console.out("committed \(r.sectors) sectors (\(Console.bytes(r.bytes))) from \(cow) into \(r.backing)\(r.resumed ? " (resumed an interrupted commit)" : "")")
+        if !r.invalidated.isEmpty {
+            Console.error("corral: warning: these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")
+        }
+        Console.error("note: \(cow) is now stale (the backing's mtime changed); its disk is fully in \(r.backing)")
+    }
+}

@@ -1,0 +1,3 @@
+enum CorralBuildInfo {
+    static let commit = ""
+}
