@@ -72,10 +72,6 @@ int corral_set_mtime(const char *path, int64_t sec, int64_t nsec);
 /// failure path uniform is simpler with one accessor).
 int corral_errno(void);
 
-<<<<<<< HEAD
-#include "corral_launch.h"
-=======
-
 
 /// True when `len` bytes at `buf` are all zero. In C so that it runs at
 /// memcmp speed in debug builds too (the zero test is on every byte a
@@ -83,6 +79,7 @@ int corral_errno(void);
 int corral_is_zero(const void *buf, size_t len);
 /// mkostemp(template, O_CLOEXEC): a new private file, name filled into template.
 int corral_mkstemp(char *template_path);
->>>>>>> main
+
+#include "corral_launch.h"
 
 #endif
