@@ -28,13 +28,28 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        // OpenSSL's libcrypto through pkg-config (Debian: libssl-dev): SHA-256
+        // for backing fingerprints, hardware-accelerated, no extra build time.
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The sandbox's C side: libseccomp action macros, mount API, Landlock,
+        // and the fork/exec of the reaper and kernel (no fork from Swift).
+        .target(
+            name: "CSandboxShim",
+            dependencies: ["CSeccomp"],
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
         // Pure value types: header codec, geometry, bitmap. No I/O.
         .target(name: "COWFormat", swiftSettings: strict),
         // Operations on files: create, info, check, flatten, commit, ...
         .target(
             name: "COWEngine",
             dependencies: [
-                "COWFormat", "CCorralShim",
+                "COWFormat", "CCorralShim", "CLibcrypto",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
@@ -42,7 +57,7 @@ let package = Package(
         // seccomp allowlist, namespaces, the sandbox loader.
         .target(
             name: "Sandbox",
-            dependencies: ["CSeccomp", "CCorralShim"],
+            dependencies: ["CSeccomp", "CCorralShim", "CSandboxShim"],
             swiftSettings: strict
         ),
         // Kernel command line, preflight, pty console, spawn, supervision.
@@ -65,10 +80,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test support: runs SandboxRunner.execKernel from a JSON policy, so
+        // sandbox tests can boot the kernel without the launcher.
+        .executableTarget(
+            name: "corral-sandbox-probe",
+            dependencies: ["Sandbox", "CSandboxShim"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat"], swiftSettings: strict),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher"], swiftSettings: strict),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
+        .testTarget(
+            name: "SandboxTests",
+            dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(

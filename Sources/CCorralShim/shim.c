@@ -146,3 +146,7 @@ int corral_is_zero(const void *buf, size_t len) {
 #include <stdlib.h>
 
 int corral_mkstemp(char *template_path) { return mkostemp(template_path, O_CLOEXEC); }
+
+int corral_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

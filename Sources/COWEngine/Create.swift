@@ -16,7 +16,11 @@ public enum Create {
 
     /// - Parameters:
     ///   - force: replace an existing file with a truly empty COW (uml_mkcow -f keeps old bits, §5.2).
-    public static func run(cow: String, backing: String, force: Bool = false) throws(EngineError) -> Result {
+    ///   - fingerprint: record a digest of the backing's content after the
+    ///     path's NUL (``BackingFingerprint``) so `check --deep` can detect a
+    ///     changed backing; costs one read of the backing's data.
+    public static func run(cow: String, backing: String, force: Bool = false,
+                           fingerprint: Bool = true) throws(EngineError) -> Result {
         guard let status = try FileStatus.of(backing) else {
             throw .backingMissing(backing: backing, cow: cow)
         }
@@ -30,9 +34,12 @@ public enum Create {
         let stored = PathResolution.headerPath(for: backing)
         guard stored.utf8.count <= 4095 else { throw .pathTooLong(path: stored, length: stored.utf8.count) }
 
+        let print = fingerprint
+            ? try BackingFingerprint.compute(try OpenFile(backing, flags: O_RDONLY), storedPath: stored) : nil
         let header = COWHeader(
             layout: .v3, mtime: UInt32(status.mtime), size: status.size,
-            sectorSize: 512, alignment: 4096, backingPath: Array(stored.utf8))
+            sectorSize: 512, alignment: 4096, backingPath: Array(stored.utf8),
+            pathFieldRemainder: print?.encoded ?? [])
         let geometry: COWGeometry
         let bytes: [UInt8]
         do {

@@ -51,8 +51,11 @@ public enum DiskCheck {
     ///   - expectCOW: the file must be a COW (`corral cow check`); otherwise a
     ///     file without COW magic is a raw disk, as the kernel treats it.
     /// - Throws: only when the check itself could not run.
+    ///   - deep: also recompute the backing's fingerprint (one read of its
+    ///     data) to catch content changed under an unchanged size and mtime.
     public static func check(
-        path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false
+        path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false,
+        deep: Bool = false
     ) throws(EngineError) -> CheckReport {
         var findings: [Finding] = []
         func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
@@ -122,8 +125,12 @@ public enum DiskCheck {
                 add("mtime-mismatch", .problem,
                     "backing \(match.path) has mtime \(actual) but the header says \(h.mtime): the kernel refuses the disk (\"mtime mismatch\")"
                         + (representable ? "" : "; this mtime cannot be stored in a COW header at all"),
-                    fix: "if the backing's content did not change: touch -d @\(h.mtime) \(b)")
+                    fix: "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(b) \(q)")
             }
+        }
+
+        if deep && match.exists && match.sizeMatches {
+            findings += try deepCheck(cow, backing: match, mtimeMatches: match.mtimeMatches)
         }
 
         let survey = try BitmapSurvey(cow)
@@ -149,6 +156,31 @@ public enum DiskCheck {
         }
         try checkLock(path: path, writable: requireWritable, into: &findings)
         return CheckReport(path: path, isCOW: true, backingFile: match.path, findings: findings)
+    }
+
+    /// Recomputes the backing's fingerprint (§4.7-I: the kernel only checks
+    /// size and mtime). A header without a valid record, including one the
+    /// kernel rewrote on a backing switch (§4.3), is a note, never an alarm.
+    static func deepCheck(_ cow: COWFile, backing match: BackingMatch, mtimeMatches: Bool) throws(EngineError) -> [Finding] {
+        switch BackingFingerprint.state(of: cow.header) {
+        case .absent:
+            return [Finding(code: "no-fingerprint", severity: .note,
+                            message: "no backing fingerprint in the header (not made by corral, or rewritten by the kernel): the backing's content cannot be verified")]
+        case .otherPath:
+            return [Finding(code: "no-fingerprint", severity: .note,
+                            message: "the header's fingerprint was recorded for another backing path (the kernel switched the backing, spec §4.3): the backing's content cannot be verified")]
+        case .present(let fp):
+            guard let file = try? OpenFile(match.path, flags: O_RDONLY) else { return [] }
+            if try fp.matches(file) {
+                return [Finding(code: "backing-verified", severity: .note,
+                                message: "backing \(match.path) has the content recorded when the COW was made")]
+            }
+            let q = Shell.quote(cow.path)
+            return [Finding(code: "backing-changed", severity: .problem,
+                            message: "backing \(match.path) has changed content since the COW was made"
+                                + (mtimeMatches ? " although its size and mtime did not change: the kernel accepts it and the guest would read corrupt data (spec §4.7-I)" : ""),
+                            fix: "restore the original backing, or boot with ubdN=\(cow.path),ORIGINAL (check: corral cow check --deep --backing ORIGINAL \(q))")]
+        }
     }
 
     static func checkLock(path: String, writable: Bool, into findings: inout [Finding]) throws(EngineError) {

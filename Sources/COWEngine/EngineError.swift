@@ -27,6 +27,16 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// An interrupted commit of another COW into this backing is unfinished.
     case commitPending(backing: String, cow: String)
     case invalidArgument(String)
+    /// from-image: the image and the backing differ in size; a COW disk is exactly its backing's size.
+    case imageSizeMismatch(image: String, imageSize: UInt64, backing: String, backingSize: UInt64)
+    /// rebase: the new backing file does not exist.
+    case newBackingMissing(path: String)
+    /// rebase: the size is part of the COW's geometry (§2), so it cannot change.
+    case newBackingSizeMismatch(path: String, size: UInt64, diskSize: UInt64)
+    /// rebase --unsafe: the old and new backing files hold different data.
+    case backingContentDiffers(old: String, new: String, offset: UInt64)
+    /// The backing's content no longer matches the fingerprint recorded when the COW was made.
+    case fingerprintMismatch(backing: String, cow: String)
 
     public var description: String {
         switch self {
@@ -62,6 +72,16 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(backing): an interrupted commit of \(cow) into this backing is unfinished"
         case .invalidArgument(let text):
             text
+        case .imageSizeMismatch(let image, let imageSize, let backing, let backingSize):
+            "\(image) is \(imageSize) bytes but the backing \(backing) is \(backingSize): a COW disk has exactly its backing's size"
+        case .newBackingMissing(let path):
+            "new backing file \(path) does not exist"
+        case .newBackingSizeMismatch(let path, let size, let diskSize):
+            "new backing \(path) is \(size) bytes but the disk is \(diskSize): the size is part of the COW's geometry and cannot change"
+        case .backingContentDiffers(let old, let new, let offset):
+            "\(new) differs from the current backing \(old) (first at byte \(offset)): an --unsafe rebase would change the guest's disk"
+        case .fingerprintMismatch(let backing, let cow):
+            "\(backing): content differs from the fingerprint \(cow) recorded for its backing: using it would change the guest's disk"
         }
     }
 
@@ -78,6 +98,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .otherCOWsOnBacking: "flatten those guests first (corral cow flatten), or pass --force to invalidate them"
         case .commitPending(_, let cow): "finish it first: corral cow commit \(Shell.quote(cow))"
         case .mtimeUnrepresentable(let backing, _): "set a representable mtime first, e.g. touch \(Shell.quote(backing))"
+        case .fingerprintMismatch: "find the original backing file; --force accepts this one anyway"
+        case .backingContentDiffers: "rebase without --unsafe: it copies the differing sectors into the COW first"
+        case .newBackingSizeMismatch: "a different-size disk needs a new COW: corral cow flatten, then corral cow from-image"
         default: nil
         }
     }

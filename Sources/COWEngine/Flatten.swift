@@ -19,7 +19,10 @@ public enum Flatten {
     }
 
     /// Window size: large sequential reads and writes, and the bound on memory.
-    static let window = 8 * 1024 * 1024
+    /// Window size: large enough for few syscalls, small enough to stay in
+    /// the CPU cache between the read and the write (8 MiB windows cost
+    /// measurably more system time than 1 MiB here).
+    static let window = 1024 * 1024
     static let block: UInt64 = 4096
 
     public static func run(
@@ -54,12 +57,13 @@ public enum Flatten {
             cowBytes = try overlayCOWRuns(cow: cow, onto: out.file, buffer: buffer, throttle: &throttle)
         } else {
             var cursor = try RunCursor(cow)
+            var extents = ExtentCursor(backingFile)
             var pos: UInt64 = 0
             while pos < size {
                 try cursor.advance(to: pos)
                 // A stretch held by the backing: skip its holes without reading them.
                 if let run = cursor.current, !run.inCOW, let bytes = cursor.currentBytes {
-                    let data = try backingFile.nextData(from: pos) ?? UInt64.max
+                    let data = try extents.next(from: pos)?.lowerBound ?? UInt64.max
                     if data >= bytes.upperBound || data >= backingSize {
                         // Keep window starts block-aligned so zero detection matches the filesystem's blocks.
                         let next = bytes.upperBound == size ? size : bytes.upperBound / block * block
@@ -74,14 +78,24 @@ public enum Flatten {
                 }
                 let end = min(pos + UInt64(window), size)
                 let segments = try cursor.cowSegments(in: pos..<end)
-                let length = Int(end - pos)
                 let covered = segments.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
-                if covered < UInt64(length) {
-                    try readBacking(backingFile, size: backingSize, into: buffer.slice(0, length), at: pos)
+                // Only the backing's data extents are read; its holes are
+                // zeros, which the fresh output already holds.
+                var ranges: [Range<UInt64>] = []
+                if covered < end - pos {
+                    ranges = try extents.extents(in: pos..<min(end, backingSize))
+                    for r in ranges {
+                        try backingFile.readZeroFilled(
+                            into: buffer.slice(Int(r.lowerBound - pos), Int(r.upperBound - r.lowerBound)), at: r.lowerBound)
+                    }
                 }
                 try readCOW(cow, segments: segments, windowStart: pos, into: buffer, scratch: scratch)
                 cowBytes += covered
-                try writeNonZero(out.file, buffer.slice(0, length), at: pos)
+                for r in union(ranges, segments) {
+                    try writeNonZero(out.file, buffer.slice(Int(r.lowerBound - pos), Int(r.upperBound - r.lowerBound)),
+                                     at: r.lowerBound)
+                }
+                out.file.startWriteback(at: pos, length: end - pos)
                 pos = end
                 throttle.report(pos)
             }
@@ -127,15 +141,33 @@ public enum Flatten {
         }
     }
 
+    /// Sorted union of two sorted lists of disjoint ranges.
+    static func union(_ a: [Range<UInt64>], _ b: [Range<UInt64>]) -> [Range<UInt64>] {
+        var all = (a + b).sorted { $0.lowerBound < $1.lowerBound }
+        guard !all.isEmpty else { return [] }
+        var out: [Range<UInt64>] = [all.removeFirst()]
+        for r in all {
+            if r.lowerBound <= out[out.count - 1].upperBound {
+                let last = out[out.count - 1]
+                out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
     /// Writes `buffer` at `offset` into a file that is all zeros there,
-    /// skipping 4 KiB blocks that are zero so the output stays sparse.
+    /// skipping 4 KiB blocks (on absolute 4 KiB boundaries) that are zero so
+    /// the output stays sparse.
     static func writeNonZero(_ file: OpenFile, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) {
         let n = buffer.count
         let blk = Int(block)
         var i = 0
         var runStart = -1
         while i < n {
-            let len = min(blk, n - i)
+            let toBoundary = blk - Int((offset + UInt64(i)) % block)
+            let len = min(toBoundary, n - i)
             let zero = IOBuffer.isZero(UnsafeRawBufferPointer(rebasing: buffer[i..<(i + len)]))
             if !zero && runStart < 0 { runStart = i }
             if zero && runStart >= 0 {

@@ -79,6 +79,11 @@ public final class OpenFile {
         try result.get()
     }
 
+    /// Starts writing a range back to disk without waiting (best effort).
+    public func startWriteback(at offset: UInt64, length: UInt64) {
+        _ = corral_start_writeback(fd, Int64(offset), Int64(length))
+    }
+
     public func truncate(to length: UInt64) throws(EngineError) {
         _ = try checked("ftruncate", path) { ftruncate(fd, off_t(length)) }
     }

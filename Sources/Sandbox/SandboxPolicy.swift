@@ -1,20 +1,30 @@
 /// What the sandbox applies to a UML kernel process tree.
 ///
 /// Travels from the supervising `corral` to its re-exec'd helper as JSON, so
-/// it is a plain Codable value.
+/// it is a plain Codable value. `SandboxRunner.report(policy:)` says what it
+/// amounts to on the current host.
 public struct SandboxPolicy: Codable, Sendable, Equatable {
     public enum Mode: String, Codable, Sendable, CaseIterable {
-        /// Default-deny seccomp, PID and mount namespaces, read-only host root.
+        /// Default-deny seccomp (`Allowlist.uml61`), PID/mount/network/IPC
+        /// namespaces with a reaper as PID 1, read-only host root, Landlock.
         case enforce
         /// No sandbox at all (still said out loud by the launcher).
         case off
     }
 
     public var mode: Mode
-    /// Host paths that stay writable in the private mount namespace
-    /// (the directories of the disks, plus `--writable` paths).
+    /// Host paths that stay writable in the private mount namespace and under
+    /// Landlock: the directories of the disks (COW files are created next to
+    /// their backing files), plus `--writable` paths. Each must exist.
+    ///
+    /// Added automatically, so they need not be listed: the `uml_dir=`
+    /// directory from the kernel command line (umid dir, pid file, mconsole
+    /// socket; pass one per boot, or UML tries `~/.uml`, which is read-only),
+    /// and the directory of UML's memory file: `$TMPDIR`/`$TMP`/`$TEMP` if
+    /// set in the helper's environment, else `/dev/shm`.
     public var writablePaths: [String]
-    /// Run the kernel as this unprivileged user instead of the caller.
+    /// Run the kernel as this unprivileged user instead of the caller (needs
+    /// root; the disks and `uml_dir` must be writable by that user).
     public var user: String?
 
     public init(mode: Mode = .enforce, writablePaths: [String] = [], user: String? = nil) {

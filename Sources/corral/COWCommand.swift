@@ -8,6 +8,7 @@ struct COWCommand: ParsableCommand {
         abstract: "Inspect, check, create and merge UML COW disk files (v1, v2, v3, broken v3).",
         subcommands: [
             COWCreate.self, COWInfoCommand.self, COWCheck.self, COWFlatten.self, COWCommit.self,
+            COWNormalize.self, COWFromImage.self, COWCompare.self, COWMap.self, COWRebase.self,
         ])
 }
 
@@ -18,11 +19,13 @@ struct COWCreate: ParsableCommand {
 
     @Flag(help: "Replace an existing COW with an empty one (its old data is discarded).")
     var force = false
+    @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
+    var noFingerprint = false
     @Argument(help: "The new COW file.") var cow: String
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
     func run() throws {
-        let r = try Create.run(cow: cow, backing: backing, force: force)
+        let r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
         for w in r.warnings { Console.error("corral: warning: \(w)") }
         Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
     }
@@ -78,12 +81,14 @@ struct COWCheck: ParsableCommand {
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Also verify the backing's content against the fingerprint corral recorded (reads its data).")
+    var deep = false
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
         let report: CheckReport
         do {
-            report = try DiskCheck.check(path: cow, backing: backing, requireWritable: false, expectCOW: true)
+            report = try DiskCheck.check(path: cow, backing: backing, requireWritable: false, expectCOW: true, deep: deep)
         } catch {
             throw CLIError(message: "could not check: \(error)", hint: error.hint, status: 2)
         }

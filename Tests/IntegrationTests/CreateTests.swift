@@ -77,7 +77,11 @@ struct CreateTests {
         let same = try await sh(#"cmp -n "$3" "$1" "$2""#, fresh, cowK, meaningful)
         #expect(same.status == 0, "header differs from the kernel's: \(same.summary)")
         #expect(try fileSize(fresh) == (try fileSize(cowK)))
-        let zeros = try await shOK(#"tail -c +"$2" "$1" | head -c $((8192 - $2 + 1)) | tr -d '\000' | wc -c"#, fresh, String(32 + backA.utf8.count + 2))
+        // after the NUL: corral's 66-byte backing fingerprint record (room the kernel ignores), then zeros
+        let record = 32 + backA.utf8.count + 1
+        let tag = try await shOK(#"tail -c +"$2" "$1" | head -c 9"#, fresh, String(record + 1))
+        #expect(tag == "CORRALFP1", "corral records the backing's fingerprint after the path's NUL")
+        let zeros = try await shOK(#"tail -c +"$2" "$1" | head -c $((8192 - $2 + 1)) | tr -d '\000' | wc -c"#, fresh, String(record + 66 + 1))
         #expect(zeros == "0", "corral's header padding must be zero")
 
         // uml_moo reads corral's header the same way (A has no partial sector)

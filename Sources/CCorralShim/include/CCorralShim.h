@@ -77,6 +77,10 @@ int corral_errno(void);
 /// memcmp speed in debug builds too (the zero test is on every byte a
 /// flatten writes).
 int corral_is_zero(const void *buf, size_t len);
+/// sync_file_range(SYNC_FILE_RANGE_WRITE): start writeback of a range without
+/// waiting, so a final fsync overlaps with the copy instead of following it.
+int corral_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// mkostemp(template, O_CLOEXEC): a new private file, name filled into template.
 int corral_mkstemp(char *template_path);
 

@@ -1,0 +1,149 @@
+// The sandbox's C side: the few things Swift cannot or must not do itself.
+//
+// - libseccomp's action macros (SCMP_ACT_ERRNO(x) is a function-like macro
+//   and does not import) and BPF export into memory.
+// - Namespace, mount-API and Landlock syscalls that glibc 2.36 either lacks
+//   or that are clearer as one raw call each.
+// - Everything after fork(): the reaper that becomes PID 1 of the kernel's
+//   PID namespace, and the kernel child that drops privileges, installs the
+//   filter and execveat()s. Swift never runs between fork and exec.
+// - A probe for tests: a forked child loads a filter and makes one syscall.
+//
+// Every function returns -1 (or NULL) and leaves errno set on failure,
+// unless it says otherwise.
+#ifndef CSANDBOX_SHIM_H
+#define CSANDBOX_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// ---- libseccomp actions (macros in seccomp.h) ----
+uint32_t corral_scmp_act_allow(void);
+uint32_t corral_scmp_act_kill_process(void);
+uint32_t corral_scmp_act_errno(int err);
+
+/// Exports the filter `ctx` (a scmp_filter_ctx) as raw BPF into a malloc'd
+/// buffer. Returns 0 and sets *out/*len, or a negative errno (libseccomp style).
+int corral_scmp_export_bpf(void *ctx, uint8_t **out, size_t *len);
+
+/// seccomp(SECCOMP_SET_MODE_FILTER) with a raw BPF program on the calling
+/// thread. no_new_privs (or CAP_SYS_ADMIN) is required first.
+int corral_seccomp_install(const uint8_t *bpf, size_t len);
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1) and its read-back.
+int corral_set_no_new_privs(void);
+int corral_get_no_new_privs(void);
+/// prctl(PR_SET_PDEATHSIG, sig).
+int corral_set_parent_death_signal(int sig);
+
+// ---- namespaces and mounts ----
+/// unshare() with the given CLONE_NEW* flags.
+int corral_unshare(int flags);
+int corral_clone_newns(void);
+int corral_clone_newpid(void);
+int corral_clone_newuser(void);
+int corral_clone_newnet(void);
+int corral_clone_newipc(void);
+/// Writes `text` to a /proc/self file (uid_map, gid_map, setgroups).
+int corral_write_proc_self(const char *file, const char *text);
+/// mount(NULL, "/", NULL, MS_REC|MS_PRIVATE): nothing propagates to the host.
+int corral_make_mounts_private(void);
+/// open_tree(path, OPEN_TREE_CLONE|AT_RECURSIVE): a detached copy of the
+/// mount tree at `path`, keeping its current (writable) flags. Returns an fd.
+int corral_clone_mount_tree(const char *path);
+/// mount_setattr(path, AT_RECURSIVE, MOUNT_ATTR_RDONLY): every mount at and
+/// below `path` becomes read-only.
+int corral_set_tree_readonly(const char *path);
+/// move_mount(fd, "", path, MOVE_MOUNT_F_EMPTY_PATH): attach a cloned tree.
+int corral_attach_mount_tree(int fd, const char *path);
+/// 1 if the kernel has mount_setattr (Linux 5.12+), else 0.
+int corral_mount_api_available(void);
+
+// ---- Landlock ----
+/// Highest Landlock ABI the kernel supports (>= 1), or -1 with errno
+/// (ENOSYS: not built in; EOPNOTSUPP: built in but disabled at boot).
+int corral_landlock_abi(void);
+/// All filesystem *write-like* access rights known to `abi` (what the
+/// sandbox handles, so that unlisted paths cannot be changed).
+uint64_t corral_landlock_write_rights(int abi);
+/// The subset granted on device files the kernel opens for writing.
+uint64_t corral_landlock_device_rights(void);
+/// landlock_create_ruleset handling `handled_fs`. Returns the ruleset fd.
+int corral_landlock_create(uint64_t handled_fs);
+/// LANDLOCK_RULE_PATH_BENEATH for `path` with `allowed`.
+int corral_landlock_allow(int ruleset, const char *path, uint64_t allowed);
+/// landlock_restrict_self(ruleset): applies to this thread and its children.
+int corral_landlock_restrict(int ruleset);
+
+// ---- kernel launch ----
+/// Opens `path` O_PATH|O_CLOEXEC and moves it to exactly `target_fd`, the
+/// one fd the filter lets execveat() use.
+int corral_open_exec_fd(const char *path, int target_fd);
+
+/// What the kernel child does between fork and exec.
+struct corral_kernel_spec {
+    int exec_fd;                  // from corral_open_exec_fd
+    char *const *argv;            // NULL-terminated
+    const uint8_t *bpf;           // filter to install last (may be NULL: none)
+    size_t bpf_len;
+    int drop_user;                // nonzero: switch to uid/gid/groups
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t group_count;
+};
+
+/// Which step of the kernel child failed (reported through a pipe).
+enum corral_kernel_step {
+    CORRAL_STEP_FORK_REAPER = 1,
+    CORRAL_STEP_FORK_KERNEL = 2,
+    CORRAL_STEP_RLIMIT = 3,
+    CORRAL_STEP_SETGROUPS = 4,
+    CORRAL_STEP_SETGID = 5,
+    CORRAL_STEP_SETUID = 6,
+    CORRAL_STEP_SECCOMP = 7,
+    CORRAL_STEP_EXEC = 8,
+};
+
+struct corral_reaper {
+    pid_t pid;         // the reaper, as this process sees it
+    int status_fd;     // the reaper writes the kernel's wait status here
+    int lifeline_fd;   // held open: the reaper exits if it sees it close
+};
+
+/// Forks the reaper, which forks the kernel child; returns once the kernel
+/// has exec'd (0) or its setup failed (-1, *failed_step and errno set).
+/// Call after unshare(CLONE_NEWPID) so the reaper is PID 1 and the kernel
+/// PID 2 of the new namespace: when the reaper exits, the host kernel kills
+/// whatever is left in it (stubs, helper threads). The reaper dies with its
+/// parent (PDEATHSIG) and exits as soon as the kernel has exited.
+int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
+                               struct corral_reaper *out, int *failed_step);
+
+/// Waits for the reaper, forwarding SIGTERM/SIGINT/SIGHUP to it (it forwards
+/// them to the kernel). Returns the kernel's wait status.
+int corral_wait_reaper(const struct corral_reaper *reaper);
+
+/// Ends this process the way `wait_status` ended: the same exit code, or the
+/// same fatal signal (re-raised with core dumps off).
+void corral_exit_like(int wait_status) __attribute__((noreturn));
+
+// ---- test probe ----
+enum corral_probe_abi { CORRAL_ABI_NATIVE = 0, CORRAL_ABI_I386 = 1, CORRAL_ABI_X32 = 2 };
+
+struct corral_probe_result {
+    int outcome;       // 0: the call returned; 1: killed by signal; 2: exited without reporting (exec'd)
+    long ret;          // outcome 0: return value
+    int err;           // outcome 0 and ret == -1: errno
+    int signal;        // outcome 1
+    int exit_code;     // outcome 2
+};
+
+/// Forks a child that sets no_new_privs, installs `bpf` (if non-NULL) and
+/// makes syscall `nr` with `args` under the given ABI, then reports. A clone
+/// child created by the probe exits at once.
+int corral_probe_syscall(const uint8_t *bpf, size_t bpf_len, long nr, const long args[6],
+                         int abi, struct corral_probe_result *out);
+
+#endif

@@ -1,0 +1,63 @@
+// Namespaces and the new mount API (open_tree, move_mount, mount_setattr),
+// called as raw syscalls so the shim does not depend on glibc's wrappers.
+#include "CSandboxShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+int corral_unshare(int flags) { return unshare(flags); }
+int corral_clone_newns(void) { return CLONE_NEWNS; }
+int corral_clone_newpid(void) { return CLONE_NEWPID; }
+int corral_clone_newuser(void) { return CLONE_NEWUSER; }
+int corral_clone_newnet(void) { return CLONE_NEWNET; }
+int corral_clone_newipc(void) { return CLONE_NEWIPC; }
+
+int corral_write_proc_self(const char *file, const char *text) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    int e = errno;
+    close(fd);
+    if (n != (ssize_t)len) { errno = n < 0 ? e : EIO; return -1; }
+    return 0;
+}
+
+int corral_make_mounts_private(void) {
+    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+int corral_clone_mount_tree(const char *path) {
+    return (int)syscall(SYS_open_tree, AT_FDCWD, path,
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+}
+
+int corral_set_tree_readonly(const char *path) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
+}
+
+int corral_attach_mount_tree(int fd, const char *path) {
+    return (int)syscall(SYS_move_mount, fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+int corral_mount_api_available(void) {
+    // Bad arguments on purpose: anything but ENOSYS means the call exists.
+    long rc = syscall(SYS_mount_setattr, -1, "", 0, NULL, 0);
+    return !(rc == -1 && errno == ENOSYS);
+}

@@ -1,0 +1,76 @@
+import CSandboxShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What this host's kernel offers the sandbox, probed without side effects.
+///
+/// `report(policy:)` and `execKernel` decide from the same probe, so what is
+/// reported is what is applied.
+struct HostFeatures: Sendable {
+    /// SECCOMP_RET_KILL_PROCESS is available (Linux 4.14+).
+    var seccompKillProcess: Bool
+    /// Landlock ABI version, or why there is none.
+    var landlock: Result<Int32, SandboxError>
+    /// open_tree/move_mount/mount_setattr exist (Linux 5.12+).
+    var mountAPI: Bool
+    var isRoot: Bool
+    /// Unprivileged user namespaces can be created (only matters when not root).
+    var userNamespaces: Bool
+
+    static func probe() -> HostFeatures {
+        let actions = readText("/proc/sys/kernel/seccomp/actions_avail") ?? ""
+        let abi = corral_landlock_abi()
+        let code = errno
+        let landlock: Result<Int32, SandboxError> = abi >= 1 ? .success(abi) : .failure(SandboxError(
+            code == EOPNOTSUPP ? "Landlock is built in but not enabled (lsm= boot parameter)"
+                : code == ENOSYS ? "this kernel has no Landlock" : "Landlock probe failed: \(String(cString: strerror(code)))"))
+        let maxUserNS = Int(readText("/proc/sys/user/max_user_namespaces")?.trimmed ?? "0") ?? 0
+        let debianClone = readText("/proc/sys/kernel/unprivileged_userns_clone")?.trimmed
+        return HostFeatures(
+            seccompKillProcess: actions.split(separator: " ").contains { $0.hasPrefix("kill_process") },
+            landlock: landlock,
+            mountAPI: corral_mount_api_available() != 0,
+            isRoot: geteuid() == 0,
+            userNamespaces: maxUserNS > 0 && debianClone != "0"
+        )
+    }
+
+    /// Namespaces need root, or an unprivileged user namespace.
+    var namespaces: Result<Void, SandboxError> {
+        if isRoot || userNamespaces { return .success(()) }
+        return .failure(SandboxError("not root and unprivileged user namespaces are disabled"))
+    }
+
+    /// The read-only mount jail also needs the new mount API.
+    var mountJail: Result<Void, SandboxError> {
+        if case .failure(let why) = namespaces { return .failure(why) }
+        if !mountAPI { return .failure(SandboxError("kernel lacks mount_setattr (needs Linux 5.12+)")) }
+        return .success(())
+    }
+}
+
+func readText(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

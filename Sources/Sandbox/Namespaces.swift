@@ -1,0 +1,35 @@
+import CSandboxShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Enters the kernel's namespaces: PID (for the reaper), network and IPC
+/// (UML without `ethN=` needs neither: this takes abstract AF_UNIX sockets
+/// and SysV IPC out of reach; the mconsole socket is a path and still works
+/// from outside), mount when the jail can be built, and a user namespace
+/// when not root.
+///
+/// After this, the helper's next child is PID 1 of the new PID namespace;
+/// the helper itself stays outside, as the launcher's direct child.
+enum Namespaces {
+    static func enter(isRoot: Bool, mount: Bool) throws(SandboxError) {
+        var flags = corral_clone_newpid() | corral_clone_newnet() | corral_clone_newipc()
+        var names = "CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC"
+        if mount {
+            flags |= corral_clone_newns()
+            names += "|CLONE_NEWNS"
+        }
+        if isRoot {
+            try syscall("unshare(\(names))") { corral_unshare(flags) }
+            return
+        }
+        // Unprivileged: map our own ids into a user namespace we own, which
+        // grants the mount rights; the kernel keeps our host uid outside.
+        let uid = getuid(), gid = getgid()
+        try syscall("unshare(CLONE_NEWUSER|\(names))") { corral_unshare(flags | corral_clone_newuser()) }
+        try syscall("write", "/proc/self/setgroups") { corral_write_proc_self("setgroups", "deny") }
+        try syscall("write", "/proc/self/uid_map") { corral_write_proc_self("uid_map", "\(uid) \(uid) 1") }
+        try syscall("write", "/proc/self/gid_map") { corral_write_proc_self("gid_map", "\(gid) \(gid) 1") }
+    }
+}

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The unprivileged account the kernel runs as (`policy.user`).
+///
+/// UML needs no capabilities: it only ptraces its own children. Resolved in
+/// the helper before any namespace is entered, applied in the kernel child.
+struct UserIdentity: Sendable, Equatable {
+    var name: String
+    var uid: uid_t
+    var gid: gid_t
+    var groups: [gid_t]
+
+    init(_ name: String) throws(SandboxError) {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let rc = getpwnam_r(name, &entry, &buffer, buffer.count, &result)
+        guard rc == 0, result != nil else {
+            throw SandboxError("sandbox user \(name) does not exist" + (rc != 0 ? ": \(String(cString: strerror(rc)))" : ""))
+        }
+        self.name = name
+        uid = entry.pw_uid
+        gid = entry.pw_gid
+        var count: Int32 = 64
+        var list = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, entry.pw_gid, &list, &count) < 0 {
+            list = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(name, entry.pw_gid, &list, &count)
+        }
+        groups = Array(list.prefix(Int(max(count, 0))))
+        if uid == 0 { throw SandboxError("sandbox user \(name) is root; pick an unprivileged account") }
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import COWEngine
+
+struct COWFromImage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "from-image",
+        abstract: "Make a new v3 COW over BACKING that holds only what differs in IMAGE (the reverse of flatten).",
+        discussion: "Differing 4 KiB pages are stored whole, so the COW has no mixed pages. IMAGE and BACKING must be the same size.")
+
+    @Option(help: "The backing file the new COW sits on.") var backing: String
+    @Flag(help: "Replace COW if it exists.") var force = false
+    @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
+    var noFingerprint = false
+    @Argument(help: "The full disk image.") var image: String
+    @Argument(help: "The new COW file.") var cow: String
+
+    func run() throws {
+        let r = try FromImage.run(image: image, backing: backing, output: cow, force: force,
+                                  fingerprint: !noFingerprint, progress: ProgressDisplay.handler(label: "from-image"))
+        Console.out("created \(r.output) over \(r.backingFile): \(r.pages) page(s) differ (\(Console.bytes(r.sectors * 512))), \(Console.bytes(r.allocatedBytes)) allocated")
+    }
+}

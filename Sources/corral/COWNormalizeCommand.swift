@@ -1,0 +1,24 @@
+import ArgumentParser
+import COWEngine
+
+struct COWNormalize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "normalize",
+        abstract: "Make every 4 KiB page wholly COW or wholly backing (works around the 6.1 mixed-page read bug).",
+        discussion: """
+            Copies the backing's sectors of each mixed page into the COW, then sets their bits \
+            (data, fsync, bits, fsync). The guest's view does not change. Refuses a COW that a \
+            running UML holds. Interrupted, re-running finishes the job.
+            """)
+
+    @Option(help: "Backing file to read instead of the header's path.") var backing: String?
+    @Argument(help: "The COW file (modified in place).") var cow: String
+
+    func run() throws {
+        let r = try Normalize.run(cow: cow, backing: backing, progress: ProgressDisplay.handler(label: "normalize"))
+        for n in r.notes { Console.error("note: \(n)") }
+        Console.out(r.mixedPages == 0
+            ? "\(cow): no mixed pages"
+            : "\(cow): normalized \(r.mixedPages) mixed page(s), \(r.sectorsCopied) sector(s) copied from the backing")
+    }
+}

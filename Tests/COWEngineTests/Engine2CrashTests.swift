@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import COWEngine
+import COWFormat
+
+/// SIGKILL before each write of normalize and rebase (the engine's
+/// CORRAL_FAULT_KILL_AFTER_WRITES hook): at every kill point the guest's
+/// view is unchanged, and running the command again finishes the job.
+@Suite(.serialized)
+struct Engine2CrashTests {
+    static func corral(_ args: [String], killAfter: Int?) throws -> Int32 {
+        try #require(FileManager.default.isExecutableFile(atPath: E2.corral), "run swift build first")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: E2.corral)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        if let killAfter { env["CORRAL_FAULT_KILL_AFTER_WRITES"] = String(killAfter) }
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus
+    }
+
+    /// A COW over a.img with mixed pages spread out; b.img differs from a.img in
+    /// backing-held sectors of several pages.
+    static func setUp(_ t: E2.TempDir) throws -> [UInt8] {
+        let size = 2 << 20
+        let a = E2.pattern(size: size)
+        var b = a
+        for s in stride(from: 3, to: 4000, by: 250) { for i in (s * 512)..<(s * 512 + 64) { b[i] ^= 0x55 } }
+        try E2.write(a, to: t("a.img"))
+        try E2.write(b, to: t("b.img"), mtime: E2.mtime + 1)
+        _ = try Create.run(cow: t("d.cow"), backing: t("a.img"), fingerprint: false)
+        for s in stride(from: 1, to: 4000, by: 125) {
+            try E2.writeSector(cow: t("d.cow"), sector: s, data: Array(repeating: UInt8(s & 0x7F), count: 512))
+        }
+        return try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img"))
+    }
+
+    @Test func normalizeKilledAtEveryWrite() throws {
+        var killed = 0
+        for n in stride(from: 0, through: 70, by: 5) {
+            let t = E2.TempDir()
+            let view = try Self.setUp(t)
+            let status = try Self.corral(["cow", "normalize", t("d.cow")], killAfter: n)
+            if status == -SIGKILL { killed += 1 }
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img")) == view, "after kill at write \(n)")
+            #expect(try Self.corral(["cow", "normalize", t("d.cow")], killAfter: nil) == 0)
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img")) == view, "after rerun, kill at \(n)")
+            #expect(try BitmapSurvey(COWFile(path: t("d.cow"))).mixedPages == 0)
+        }
+        #expect(killed >= 10)
+    }
+
+    @Test func rebaseKilledAtEveryWrite() throws {
+        var killed = 0
+        for n in stride(from: 0, through: 60, by: 4) {
+            let t = E2.TempDir()
+            let view = try Self.setUp(t)
+            let status = try Self.corral(["cow", "rebase", "--backing", t("b.img"), t("d.cow")], killAfter: n)
+            if status == -SIGKILL { killed += 1 }
+            // Whatever the header names now gives the same view.
+            let named = try COWFile(path: t("d.cow")).header.backingPathString
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: named) == view, "after kill at write \(n)")
+            #expect(try Self.corral(["cow", "rebase", "--backing", t("b.img"), t("d.cow")], killAfter: nil) == 0)
+            #expect(try COWFile(path: t("d.cow")).header.backingPathString == t("b.img"))
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view, "after rerun, kill at \(n)")
+        }
+        #expect(killed >= 8)
+    }
+}
