@@ -96,7 +96,7 @@ public enum Job {
                 for line in step.outputTail.suffix(12) { writeAll(2, Array("  | \(line)\n".utf8)) }
             }
             return failure(verdict.status, verdict.reason, step: verdict.step, steps: outcome.steps,
-                           changes: guestUnchanged(request, guest, staged: staged), ready: ready)
+                           changes: outcome.notes + guestUnchanged(request, guest, staged: staged), ready: ready)
         }
 
         // 5. Commit: every step succeeded.
