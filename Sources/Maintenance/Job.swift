@@ -96,7 +96,7 @@ public enum Job {
                 for line in step.outputTail.suffix(12) { writeAll(2, Array("  | \(line)\n".utf8)) }
             }
             return failure(verdict.status, verdict.reason, step: verdict.step, steps: outcome.steps,
-                           changes: outcome.notes + guestUnchanged(request, guest, staged: staged), ready: ready)
+                           changes: staged.flatMap(\.notes) + outcome.notes + guestUnchanged(request, guest, staged: staged), ready: ready)
         }
 
         // 5. Commit: every step succeeded.
@@ -130,9 +130,7 @@ public enum Job {
 
     /// The sentence a failed job ends with.
     static func guestUnchanged(_ request: JobRequest, _ guest: String?, staged: [StagedDisk] = []) -> [String] {
-        if request.inPlace && staged.contains(where: { !$0.readOnly && !$0.isNew }) {
-            return ["--in-place: the guest may be partly changed"]
-        }
+        if request.inPlace && staged.contains(where: { !$0.readOnly && !$0.isNew }) { return [] }
         return ["nothing was replaced; the sources are unchanged"]
     }
 

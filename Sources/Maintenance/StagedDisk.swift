@@ -28,6 +28,10 @@ final class StagedDisk {
     private let output: AtomicOutput?
     /// A throwaway copy (normalized source), removed in any case.
     private let scratch: AtomicOutput?
+    /// A flat raw image the guest works on instead of a COW (removed in any
+    /// case), and how its result becomes the user's file.
+    private let flat: TemporaryFile?
+    private let rebuild: (@Sendable () throws -> Void)?
     /// A read lock on the original for the whole job, so no UML writes it
     /// between our copy and the rename (such writes would be lost).
     private let guardLock: OpenFile?
@@ -37,7 +41,10 @@ final class StagedDisk {
     let isNew: Bool
 
     private init(declaration: TemplateDisk, original: String, attached: String, readOnly: Bool, backing: String?,
-                 output: AtomicOutput?, scratch: AtomicOutput?, guardLock: OpenFile?, notes: [String], isNew: Bool) {
+                 output: AtomicOutput?, scratch: AtomicOutput?, guardLock: OpenFile?, notes: [String], isNew: Bool,
+                 flat: TemporaryFile? = nil, rebuild: (@Sendable () throws -> Void)? = nil) {
+        self.flat = flat
+        self.rebuild = rebuild
         self.declaration = declaration
         self.original = original
         self.attached = attached
@@ -52,12 +59,17 @@ final class StagedDisk {
 
     var spec: DiskSpec {
         get throws {
-            try DiskSpec(unit: declaration.unit, file: attached, backing: backing, flags: readOnly ? [.readOnly] : [])
+            // Absolute: the sandboxed kernel resolves a relative path through a
+            // working directory on the read-only view of the host (it then opens
+            // a writable disk read-only).
+            try DiskSpec(unit: declaration.unit, file: PathResolution.absolute(attached),
+                         backing: backing.map(PathResolution.absolute), flags: readOnly ? [.readOnly] : [])
         }
     }
 
     /// Makes the new file visible under the original's name.
-    func commit() throws(EngineError) {
+    func commit() throws {
+        if let rebuild { try rebuild() }
         guard let output else { return }
         try output.commit()
     }
@@ -72,6 +84,14 @@ final class StagedDisk {
 
     /// A source: attached read-only; with mixed pages, a normalized copy.
     static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil) throws -> StagedDisk {
+        if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
+            let flat = try flatCopy(of: path, backing: backing)
+            return StagedDisk(
+                declaration: declaration, original: path, attached: flat.path, readOnly: true, backing: nil,
+                output: nil, scratch: nil, guardLock: nil,
+                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW (spec §4.7); the original is unchanged"],
+                isNew: false, flat: flat)
+        }
         let mixed = try mixedPages(path, backing: backing)
         guard mixed > 0 else {
             return StagedDisk(declaration: declaration, original: path, attached: path, readOnly: true, backing: backing,
@@ -102,6 +122,23 @@ final class StagedDisk {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []
+        if let block = smallBlocks(path, backing: backing) {
+            if inPlace {
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which the 6.1 kernel misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+            }
+            let guardLock = try OpenFile(path, flags: O_RDONLY)
+            try guardLock.lock(.read)
+            let flat = try flatCopy(of: path, backing: backing)
+            let info = try COWInfo.read(path: path, backing: backing)
+            let backingPath = backing ?? info.backingFile
+            let image = flat.path
+            return StagedDisk(
+                declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
+                output: nil, scratch: nil, guardLock: guardLock,
+                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW, spec §4.7) and rebuilt the COW from it over the same backing (corral cow from-image)"],
+                isNew: false, flat: flat,
+                rebuild: { _ = try FromImage.run(image: image, backing: backingPath, output: path, force: true) })
+        }
         let mixed = try mixedPages(path, backing: backing)
         if inPlace {
             if mixed > 0 {
@@ -141,15 +178,45 @@ final class StagedDisk {
             staged.notes.append("reused the existing '\(path)' (--force)")
             return staged
         }
-        let file = try AtomicOutput(path: path, replace: false, inputs: inputs)
         if let cowBacking {
-            _ = try Create.run(cow: file.temporaryPath, backing: cowBacking, force: true)
-        } else if let size {
+            // The guest fills a sparse copy of the backing; the COW is made
+            // from it at the end (from-image), holding only what differs. A
+            // fresh COW written and read back in one boot would meet the
+            // kernel's mixed-read bug on small-block filesystems (§4.7).
+            let flat = try TemporaryFile(near: path, tag: "flat")
+            let from = try OpenFile(cowBacking, flags: O_RDONLY)
+            let to = try OpenFile(flat.path, flags: O_RDWR)
+            try SparseCopy.copy(from, into: to)
+            let image = flat.path
+            return StagedDisk(
+                declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
+                output: nil, scratch: nil, guardLock: nil, notes: [], isNew: true, flat: flat,
+                rebuild: { _ = try FromImage.run(image: image, backing: cowBacking, output: path, force: false) })
+        }
+        let file = try AtomicOutput(path: path, replace: false, inputs: inputs)
+        if let size {
             try file.file.truncate(to: size)
         }
         return StagedDisk(declaration: declaration, original: path, attached: file.temporaryPath, readOnly: false,
                           backing: nil, output: file, scratch: nil, guardLock: nil,
                           notes: [], isNew: true)
+    }
+
+    /// The block size when the disk holds an ext filesystem with blocks
+    /// under 4 KiB and is a COW (a raw image has no COW to misread).
+    static func smallBlocks(_ path: String, backing: String?) -> UInt32? {
+        guard COWFile.hasMagic(path: path), let block = FilesystemProbe.extBlockSize(path, backing: backing),
+              block < 4096 else { return nil }
+        return block
+    }
+
+    /// The guest's view of a COW as a new sparse raw file next to it (or in
+    /// TMPDIR when its directory is not writable).
+    static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
+        let flat = try TemporaryFile(near: path, tag: "flat")
+        unlink(flat.path)
+        _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
+        return flat
     }
 
     /// The size the guest sees: a COW's disk size, else the file's.

@@ -132,7 +132,7 @@ func treeListing(_ image: String, scratch: Scratch) throws -> [String] {
     let paths = try shell(#"cd "$1" && find . -mindepth 1 | sort"#, dump).split(separator: "\n").map { String($0.dropFirst()) }
     var lines: [String] = []
     for path in paths where !path.hasPrefix("/lost+found/") {
-        let stat = try shell(#"debugfs -R "stat \"$1\"" "$2" 2>/dev/null | grep -E '^(Inode|User|Links)|^  [a-z]+\.' | sed 's/Inode: [0-9]*//; s/Generation.*//; s/Blockcount: [0-9]*//; s/Flags: .*//'"#, path, image)
+        let stat = try shell(#"debugfs -R "stat \"$1\"" "$2" 2>/dev/null | grep -E '^(Inode|User|Links)|^  [a-z]+\.' | sed 's/Inode checksum: 0x[0-9a-f]*//; s/Inode: [0-9]*//; s/Generation.*//; s/Blockcount: [0-9]*//; s/Flags: .*//'"#, path, image)
         let hash = try shell(#"if [ -f "$1$2" ] && [ ! -L "$1$2" ]; then sha256sum < "$1$2" | cut -c1-16; elif [ -L "$1$2" ]; then readlink "$1$2"; fi"#, dump, path)
         lines.append("\(path) \(stat.split(whereSeparator: \.isWhitespace).joined(separator: " ")) \(hash)")
     }
