@@ -43,6 +43,9 @@ public final class StepMonitor: BootObserver {
     struct State {
         var partial: [UInt8] = []
         var heldEmptyLine = false
+        /// The protocol follows each marker with an empty line (so the
+        /// console does not hold the marker's line break back); drop it.
+        var afterMarker = false
         var ready = false
         var readyAt: Double?
         var lastMarker: Double
@@ -147,6 +150,7 @@ public final class StepMonitor: BootObserver {
         if let marker = StepMarker.parse(line, nonce: nonce) {
             // The protocol puts a line break before each marker; drop that empty line.
             state.heldEmptyLine = false
+            state.afterMarker = true
             let now = StepMonitor.now()
             state.lastMarker = now
             switch marker {
@@ -170,6 +174,11 @@ public final class StepMonitor: BootObserver {
             }
             return
         }
+        if line.isEmpty && terminated && state.afterMarker {
+            state.afterMarker = false
+            return
+        }
+        state.afterMarker = false
         if line.isEmpty && terminated {
             if state.heldEmptyLine { emit("", &state) }
             state.heldEmptyLine = true

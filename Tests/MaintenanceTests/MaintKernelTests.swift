@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `corral maint` against the real kernel, on images the tests make.
-/// 13 boots in all; serialized so the two shared cores are not oversubscribed.
+/// 14 boots in all; serialized so the two shared cores are not oversubscribed.
 @Suite(.serialized, .bootsKernel) struct MaintKernelTests {
 
     /// A guest changes its COW (new files, an xattr, owners, a hard link), then
@@ -182,5 +182,26 @@ import Testing
         #expect(failed.first?["exitStatus"] as? Int == 4)
         #expect((failed.first?["changes"] as? [String])?.contains { $0.contains("uncorrected") } == true)
         #expect(try guests.map(sha256) == before, "fsck -n must not change any guest")
+    }
+
+    /// A user template (--templates, maint job) whose step sleeps past its
+    /// `-t` limit: the host stops the guest, exit 124, the step named. 1 boot.
+    @Test func aStepOverItsLimitIsStoppedAndNamed() throws {
+        let s = try Scratch()
+        let dir = s("templates")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+            #!/bin/sh
+            # corral-template: nap
+            # description: sleeps past its limit
+            # param: secs=60   how long
+            step quick -- true
+            step nap -t 2 -- sleep "$secs"
+            """.write(toFile: "\(dir)/nap.sh", atomically: true, encoding: .utf8)
+        let started = Date()
+        let result = try corral(["maint", "job", "nap", "--templates", dir, "--set", "secs=60", "--json"])
+        #expect(result.status == 124, "\(result.summary)")
+        #expect(result.stdout.contains("\"failedStep\" : \"nap\""), "\(result.summary)")
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 }

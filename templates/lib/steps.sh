@@ -13,7 +13,7 @@
 # them without the nonce.
 
 corral_nonce_value=$(cat /run/corral-job/nonce) || exit 250
-printf '\nCORRAL-%s READY\n' "$corral_nonce_value"
+printf '\nCORRAL-%s READY\n\n' "$corral_nonce_value"
 
 # step NAME [-t SECONDS] -- CMD ARGS...   (-t 0: no limit; default: --step-timeout)
 # Runs CMD (stdin from /dev/null) between BEGIN and EXIT markers; a non-zero
@@ -27,10 +27,13 @@ step() {
         shift 2
     fi
     [ "$1" = "--" ] && shift
-    printf '\nCORRAL-%s STEP %s BEGIN %s\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_timeout"
+    # The empty line after a marker makes the console pass the marker's own
+    # line break on at once (the last one is held back), so the host starts
+    # the step's clock now, not when the step's output arrives.
+    printf '\nCORRAL-%s STEP %s BEGIN %s\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_timeout"
     "$@" < /dev/null
     corral_step_status=$?
-    printf '\nCORRAL-%s STEP %s EXIT %d\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_status"
+    printf '\nCORRAL-%s STEP %s EXIT %d\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_status"
     [ "$corral_step_status" -eq 0 ] || exit "$corral_step_status"
 }
 
