@@ -38,6 +38,12 @@ public enum Preflight {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
         checkDisks(plan.commandLine.disks, &issues)
+        if let log = plan.options.logPath {
+            let dir = Resources.parent(of: Resources.absolute(log))
+            if access(dir, W_OK) != 0 {
+                issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", fix: "choose another --log path"))
+            }
+        }
         return issues
     }
 
@@ -131,9 +137,11 @@ public enum Preflight {
     static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> String? {
         var backingInUse = disk.backing
         var engineKnowsCOW = false
+        var engineFound = false
         do {
             let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
             engineKnowsCOW = report.isCOW
+            engineFound = !report.findings.isEmpty
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 switch finding.severity {
@@ -146,7 +154,13 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
             return nil
         }
-        guard !engineKnowsCOW, let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
+        guard !engineKnowsCOW, !engineFound else { return backingInUse }
+        if let backing = disk.backing, !COWHeaderPeek.hasMagic(path: disk.file) {
+            // The kernel: "Failed to read COW header", and the device fails to open (§4.2 c).
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is not a COW file, but backing '\(backing)' was given", fix: "drop ',\(backing)' to use it as a raw image, or remove the file to have a new COW created"))
+            return nil
+        }
+        guard let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
 
         // Stopgap until DiskCheck reads headers: the kernel's own checks (§4.2 e).
         let backing = disk.backing ?? header.backingPath

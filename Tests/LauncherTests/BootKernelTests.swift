@@ -231,4 +231,58 @@ struct BootKernelTests {
             #expect(refused.stderr.contains("--command needs"))
         }
     }
+
+    @Test func hostRootIsReadOnlyAndTmpIsTheGuests() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let probe = dir.appendingPathComponent("written-by-guest").path
+            let hostTmpProbe = "/tmp/corral-guest-tmp-\(UUID().uuidString.prefix(8))"
+            let r = try Harness.run(["boot"] + off + ["--command", """
+                if touch '\(probe)' 2>/dev/null; then echo root-writable; else echo root-read-only; fi
+                touch '\(hostTmpProbe)' && test -f '\(hostTmpProbe)' && echo tmp-writable
+                grep -q ' /proc proc ' /proc/mounts && echo own-proc
+                """])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == "root-read-only\ntmp-writable\nown-proc\n")
+            #expect(!FileManager.default.fileExists(atPath: probe))
+            #expect(!FileManager.default.fileExists(atPath: hostTmpProbe))
+        }
+    }
+
+    @Test func cowWithoutHeaderButWithBackingStopsInPreflight() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 1M back.img && : > empty.cow", cwd: dir)
+            let r = try Harness.run(["boot"] + off + ["--disk", "1=empty.cow,back.img", "--command", "true"], cwd: dir)
+            #expect(r.status == 240)
+            #expect(r.stderr.contains("preflight"), "\(r.stderr)")
+        }
+    }
+
+    @Test func windowSizeFollowsTheTerminal() throws {
+        try Harness.requireKernel()
+        try #require(Harness.which("tmux") != nil, "tmux is needed for this test")
+        try Harness.withTempDir { dir in
+            let socket = "corral-test-\(UUID().uuidString.prefix(8))"
+            let log = dir.appendingPathComponent("log").path
+            let done = dir.appendingPathComponent("done").path
+            // The tmux server must not hold the harness's output pipe: all its stdio is /dev/null.
+            defer { _ = try? Harness.shell("tmux -L \(socket) kill-server </dev/null >/dev/null 2>&1") }
+            try Harness.shell("""
+                tmux -L \(socket) -f /dev/null new-session -d -x 100 -y 30 \
+                  "'\(Harness.corral)' boot --sandbox off --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
+                """)
+            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            var waited = 0.0
+            while !logText().contains("output| 30 100") && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
+            #expect(logText().contains("output| 30 100"), "\(logText())")
+            try Harness.shell("tmux -L \(socket) resize-window -x 120 -y 40 </dev/null >/dev/null 2>&1")
+            Thread.sleep(forTimeInterval: 0.5)
+            try Harness.shell("tmux -L \(socket) send-keys Enter </dev/null >/dev/null 2>&1")
+            waited = 0
+            while !FileManager.default.fileExists(atPath: done) && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
+            #expect(logText().contains("output| 40 120"), "\(logText())")
+            #expect((try? String(contentsOfFile: done, encoding: .utf8)) == "0\n")
+        }
+    }
 }
