@@ -10,6 +10,9 @@ import COWFormat
 /// running the same command again:
 /// 1. a marker `.<backing>.corral-commit` naming the COW is written and
 ///    fsynced next to the backing *before* the backing changes;
+///    then every range the COW will overwrite is preallocated (fallocate
+///    keeps content), so a full disk is found before the first byte
+///    changes; on ENOSPC the mtime is put back and the marker removed;
 /// 2. the COW's runs are written into the backing (idempotent: the COW is
 ///    only read, so writing them again gives the same bytes), then fsync;
 /// 3. the marker is removed.
@@ -61,6 +64,13 @@ public enum Commit {
 
         let dirty = try cow.dirtySectorCount()
         try marker.write(cow: cowAbsolute)
+        do {
+            try preallocate(cow: cow, in: backingFile, restoringMtimeOnFailure: !resumed)
+        } catch {
+            // Nothing of the content changed: no commit is pending.
+            if !resumed { marker.remove() }
+            throw error
+        }
         var throttle = ProgressThrottle(progress, total: min(dirty * 512, cow.geometry.size))
         let buffer = IOBuffer(size: Flatten.window)
         let bytes = try Flatten.overlayCOWRuns(cow: cow, onto: backingFile, buffer: buffer, throttle: &throttle)
@@ -68,6 +78,31 @@ public enum Commit {
         marker.remove()
         throttle.finish()
         return Result(backing: backingPath, sectors: dirty, bytes: bytes, resumed: resumed, invalidated: others)
+    }
+}
+
+extension Commit {
+    /// Allocates the backing's blocks under every COW run, so ENOSPC (a
+    /// sparse backing on a full filesystem) stops the commit while the
+    /// backing's content is untouched. Allocation can bump the mtime, which
+    /// the COW header depends on: it is restored on failure.
+    static func preallocate(cow: COWFile, in backing: OpenFile, restoringMtimeOnFailure: Bool) throws(EngineError) {
+        let before = try backing.status()
+        let size = cow.geometry.size
+        do {
+            var supported = true
+            try cow.forEachRun { (run) throws(EngineError) in
+                guard run.inCOW, supported else { return }
+                let lo = min(run.start * 512, size)
+                let hi = min(run.end * 512, size)
+                if hi > lo { supported = try backing.preallocate(at: lo, length: hi - lo) }
+            }
+        } catch {
+            if restoringMtimeOnFailure {
+                try? backing.setModificationTime(seconds: before.mtime, nanoseconds: before.mtimeNanoseconds)
+            }
+            throw error
+        }
     }
 }
 

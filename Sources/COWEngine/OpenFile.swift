@@ -113,6 +113,25 @@ public final class OpenFile {
         throw .system(call: "lseek(SEEK_HOLE)", path: path, errno: code)
     }
 
+    /// Allocates blocks for a range without changing its content (holes
+    /// become allocated zeros), so a full disk shows up before anything is
+    /// written. False where the filesystem cannot preallocate.
+    public func preallocate(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
+        while true {
+            if corral_fallocate(fd, Int64(offset), Int64(length)) == 0 { return true }
+            let code = corral_errno()
+            if code == EINTR { continue }
+            if code == ENOSPC || code == EDQUOT { throw .noSpace(path: path) }
+            if code == EOPNOTSUPP || code == ENOSYS || code == EINVAL { return false }
+            throw .system(call: "fallocate", path: path, errno: code)
+        }
+    }
+
+    /// Sets the file's mtime (seconds and nanoseconds).
+    public func setModificationTime(seconds: Int64, nanoseconds: Int64) throws(EngineError) {
+        _ = try checked("utimensat", path) { corral_set_mtime(path, seconds, nanoseconds) }
+    }
+
     /// Deallocates a range (it reads as zeros). False when the filesystem cannot.
     public func punchHole(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
         if corral_punch_hole(fd, Int64(offset), Int64(length)) == 0 { return true }

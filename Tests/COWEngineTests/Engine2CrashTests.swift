@@ -70,4 +70,47 @@ struct Engine2CrashTests {
         }
         #expect(killed >= 8)
     }
+
+    @Test func unsafeRebaseKilledAtEveryWrite() throws {
+        // a.img copied to c.img without its mtime: the re-stamp case.
+        var killed = 0
+        for n in 0...3 {
+            let t = E2.TempDir()
+            let view = try Self.setUp(t)
+            try E2.write(E2.pattern(size: 2 << 20), to: t("c.img"), mtime: E2.mtime + 7)
+            let status = try Self.corral(["cow", "rebase", "--unsafe", "--backing", t("c.img"), t("d.cow")], killAfter: n)
+            if status == -SIGKILL { killed += 1 }
+            let named = try COWFile(path: t("d.cow")).header.backingPathString
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: named) == view, "after kill at write \(n)")
+            #expect(try Self.corral(["cow", "rebase", "--unsafe", "--backing", t("c.img"), t("d.cow")], killAfter: nil) == 0)
+            #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("c.img")) == view)
+            #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false).hasProblems == false)
+        }
+        #expect(killed >= 1)
+    }
+
+    @Test func fromImageKilledLeavesNoFinalNameAndRerunIsIdentical() throws {
+        let t = E2.TempDir()
+        let view = try Self.setUp(t)
+        try E2.write(view, to: t("flat.img"))
+        #expect(try Self.corral(["cow", "from-image", "--no-fingerprint", "--backing", t("a.img"), t("flat.img"), t("ref.cow")], killAfter: nil) == 0)
+        let reference = try E2.referenceMerge(cow: t("ref.cow"), backing: t("a.img"))
+        #expect(reference == view)
+        var killed = 0
+        for n in stride(from: 0, through: 40, by: 4) {
+            let status = try Self.corral(["cow", "from-image", "--no-fingerprint", "--backing", t("a.img"), t("flat.img"), t("new.cow")], killAfter: n)
+            if status == -SIGKILL {
+                killed += 1
+                #expect(!FileManager.default.fileExists(atPath: t("new.cow")), "a killed from-image left new.cow at write \(n)")
+            } else {
+                #expect(status == 0)
+                try FileManager.default.removeItem(atPath: t("new.cow"))
+            }
+        }
+        #expect(killed >= 3)
+        #expect(try Self.corral(["cow", "from-image", "--no-fingerprint", "--backing", t("a.img"), t("flat.img"), t("new.cow")], killAfter: nil) == 0)
+        #expect(try E2.referenceMerge(cow: t("new.cow"), backing: t("a.img")) == view)
+        // Same bitmap and data as the uninterrupted run.
+        #expect(try COWInfo.read(path: t("new.cow")).dirtySectors == COWInfo.read(path: t("ref.cow")).dirtySectors)
+    }
 }

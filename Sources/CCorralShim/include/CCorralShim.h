@@ -73,6 +73,7 @@ int corral_set_mtime(const char *path, int64_t sec, int64_t nsec);
 int corral_errno(void);
 
 
+
 /// True when `len` bytes at `buf` are all zero. In C so that it runs at
 /// memcmp speed in debug builds too (the zero test is on every byte a
 /// flatten writes).
@@ -83,7 +84,6 @@ int corral_start_writeback(int fd, int64_t offset, int64_t length);
 
 /// mkostemp(template, O_CLOEXEC): a new private file, name filled into template.
 int corral_mkstemp(char *template_path);
-
 #include "corral_launch.h"
 
 #endif
