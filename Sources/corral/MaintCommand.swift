@@ -24,7 +24,7 @@ struct MaintCommand: ParsableCommand {
         subcommands: [
             MaintListCommand.self, MaintShowCommand.self, MaintFlattenRsyncCommand.self,
             MaintRebuildCOWCommand.self, MaintInstallModulesCommand.self, MaintFsckCommand.self,
-            MaintRunCommand.self, MaintJobCommand.self,
+            MaintRunCommand.self, MaintShellCommand.self, MaintJobCommand.self,
         ])
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import COWEngine
 import Launcher
 import Maintenance
@@ -138,5 +139,41 @@ enum ShellWord {
     static func quote(_ word: String) -> String {
         if !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return word }
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// `corral maint shell`
+struct MaintShellCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "An interactive rescue shell with the disks attached and mounted where asked.",
+        discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
+    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
+    @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
+    @OptionGroup var options: MaintJobOptions
+
+    func run() throws {
+        let disks: [DiskSpec]
+        do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
+        var mounts: [RescueShell.Mount] = []
+        for item in mount {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
+                throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
+            }
+            mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
+        }
+        let library = try options.source.library()
+        var request = JobRequest(template: try library.template(named: "run"))
+        request.disks = disks
+        request.inPlace = options.inPlace
+        request.logPath = options.log
+        request.kernel = options.kernel
+        request.memory = options.memory
+        request.verbose = options.verbose
+        request.environment = ProcessInfo.processInfo.environment
+        let report = RescueShell.run(request, mounts: mounts)
+        if options.json { try Console.json(report) } else { Console.error("corral: " + report.summary) }
+        throw ExitCode(report.exitStatus)
     }
 }
