@@ -75,7 +75,16 @@ public enum Job {
         var verdict: (status: Int32, reason: String, step: String?)?
         switch status {
         case .guest(0):
-            if let failed { verdict = (failed.status ?? 1, "step '\(failed.name)' failed", failed.name) }
+            if let failed {
+                let why = failed.status == nil
+                    ? "step '\(failed.name)' never reported its end (the console session ended early, or a forged status ended it)"
+                    : "step '\(failed.name)' failed"
+                verdict = (failed.status ?? 1, why, failed.name)
+            } else if outcome.done != 0 {
+                // hostfs-init's EXIT marker uses the command-line nonce, which
+                // the guest can read; only the job's own DONE line counts.
+                verdict = (1, "the job reported success without its DONE line (status forged or lost); nothing committed", outcome.unfinishedStep)
+            }
         case .guest(let code):
             if let failed {
                 verdict = (code, "step '\(failed.name)' exited with status \(failed.status.map(String.init) ?? "?")", failed.name)

@@ -6,6 +6,8 @@ public enum StepMarker: Sendable, Equatable {
     case begin(step: String, timeout: Double?)
     case exit(step: String, status: Int32)
     case note(String)
+    /// The job script ended with this status (its EXIT trap).
+    case done(Int32)
 
     /// The marker a line carries, or nil for ordinary output (including
     /// anything that merely looks like a marker with another nonce).
@@ -15,6 +17,10 @@ public enum StepMarker: Sendable, Equatable {
         let rest = line.dropFirst(prefix.count)
         if rest == "READY" { return .ready }
         if rest.hasPrefix("NOTE ") { return .note(String(rest.dropFirst(5))) }
+        if rest.hasPrefix("DONE ") {
+            guard let status = Int32(rest.dropFirst(5)), (0...255).contains(status) else { return nil }
+            return .done(status)
+        }
         let words = rest.split(separator: " ", omittingEmptySubsequences: false)
         guard words.count == 4, words[0] == "STEP", !words[1].isEmpty else { return nil }
         let name = String(words[1])

@@ -31,6 +31,8 @@ public final class StepMonitor: BootObserver {
         public var stopReason: String?
         /// The step that began and never ended, if any.
         public var unfinishedStep: String?
+        /// The job script's status from its DONE line; nil if it never came.
+        public var done: Int32?
     }
 
     struct Running {
@@ -52,6 +54,7 @@ public final class StepMonitor: BootObserver {
         var running: Running?
         var steps: [StepResult] = []
         var notes: [String] = []
+        var done: Int32?
         var tailBetweenSteps: [String] = []
         var stoppedStep: String?
         var stopReason: String?
@@ -137,7 +140,7 @@ public final class StepMonitor: BootObserver {
             return Outcome(
                 ready: state.ready, readyAfter: state.readyAt.map { $0 - started }, steps: steps,
                 notes: state.notes, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
-                unfinishedStep: state.running?.name)
+                unfinishedStep: state.running?.name, done: state.done)
         }
     }
 
@@ -171,6 +174,8 @@ public final class StepMonitor: BootObserver {
                 state.running = nil
             case let .note(text):
                 state.notes.append(text)
+            case let .done(status):
+                state.done = status
             }
             return
         }

@@ -9,11 +9,15 @@
 #   CORRAL-<nonce> STEP <name> BEGIN <timeout: seconds, 0 = none, default>
 #   CORRAL-<nonce> STEP <name> EXIT <status>
 #   CORRAL-<nonce> NOTE <text>            (goes into the job's summary)
+#   CORRAL-<nonce> DONE <status>          (the job script's own end)
 # Kernel messages and file contents printed on the console cannot forge
 # them without the nonce.
 
 corral_nonce_value=$(cat /run/corral-job/nonce) || exit 250
 printf '\nCORRAL-%s READY\n\n' "$corral_nonce_value"
+# The host believes a job finished only from this line: hostfs-init's own
+# EXIT marker carries a nonce that is on the kernel command line.
+trap 'printf "\nCORRAL-%s DONE %d\n\n" "$corral_nonce_value" "$?"' EXIT
 
 # step NAME [-t SECONDS] -- CMD ARGS...   (-t 0: no limit; default: --step-timeout)
 # Runs CMD (stdin from /dev/null) between BEGIN and EXIT markers; a non-zero
