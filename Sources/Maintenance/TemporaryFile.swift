@@ -20,7 +20,7 @@ final class TemporaryFile {
             let fd = template.withUnsafeMutableBufferPointer { corral_mkstemp($0.baseAddress!) }
             if fd >= 0 {
                 close(fd)
-                path = String(cString: template)
+                path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 return
             }
         }

@@ -46,8 +46,8 @@ func execute(_ executable: String, _ arguments: [String], cwd: String? = nil) th
     let dir = NSTemporaryDirectory() + "corral-maint-test-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
-    FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
+    _ = FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
+    _ = FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
