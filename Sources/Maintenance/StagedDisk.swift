@@ -27,7 +27,7 @@ final class StagedDisk {
     /// the original or a throwaway copy.
     private let output: AtomicOutput?
     /// A throwaway copy (normalized source), removed in any case.
-    private let scratch: AtomicOutput?
+    private let scratch: TemporaryFile?
     /// A flat raw image the guest works on instead of a COW (removed in any
     /// case), and how its result becomes the user's file.
     private let flat: TemporaryFile?
@@ -41,7 +41,7 @@ final class StagedDisk {
     let isNew: Bool
 
     private init(declaration: TemplateDisk, original: String, attached: String, readOnly: Bool, backing: String?,
-                 output: AtomicOutput?, scratch: AtomicOutput?, guardLock: OpenFile?, notes: [String], isNew: Bool,
+                 output: AtomicOutput?, scratch: TemporaryFile?, guardLock: OpenFile?, notes: [String], isNew: Bool,
                  flat: TemporaryFile? = nil, rebuild: (@Sendable () throws -> Void)? = nil) {
         self.flat = flat
         self.rebuild = rebuild
@@ -97,18 +97,18 @@ final class StagedDisk {
             return StagedDisk(declaration: declaration, original: path, attached: path, readOnly: true, backing: backing,
                               output: nil, scratch: nil, guardLock: nil, notes: [], isNew: false)
         }
-        let copy: AtomicOutput
+        let copy: TemporaryFile
         do {
-            copy = try AtomicOutput(path: path, replace: true, inputs: [])
+            copy = try TemporaryFile(near: path, tag: "normalized")
             let from = try OpenFile(path, flags: O_RDONLY)
             try from.lock(.read)
-            try SparseCopy.copy(from, into: copy.file)
+            try SparseCopy.copy(from, into: try OpenFile(copy.path, flags: O_RDWR))
         } catch {
             throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
         }
-        let result = try Normalize.run(cow: copy.temporaryPath, backing: backing)
+        let result = try Normalize.run(cow: copy.path, backing: backing)
         return StagedDisk(
-            declaration: declaration, original: path, attached: copy.temporaryPath, readOnly: true, backing: backing,
+            declaration: declaration, original: path, attached: copy.path, readOnly: true, backing: backing,
             output: nil, scratch: copy, guardLock: nil,
             notes: ["read '\(path)' through a normalized temporary copy (\(result.mixedPages) mixed page(s) made whole; the original is unchanged)"],
             isNew: false)
