@@ -99,8 +99,9 @@ enum Harness {
         return try body(dir)
     }
 
-    /// Processes (zombies included) whose session id is `session`, read from /proc.
-    static func processes(inSession session: Int32) -> [Int32] {
+    /// Processes whose session id is `session`, read from /proc; zombies
+    /// included unless `live`.
+    static func processes(inSession session: Int32, live: Bool = false) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { name -> Int32? in
             guard let pid = Int32(name),
@@ -108,6 +109,7 @@ enum Harness {
                   let close = stat.lastIndex(of: ")") else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 3, Int32(fields[3]) == session else { return nil }
+            if live && fields[0] == "Z" { return nil }
             return pid
         }
     }
