@@ -9,7 +9,7 @@ struct CorralCommand: ParsableCommand {
         commandName: "corral",
         abstract: "Safe maintenance for User-Mode Linux guests: COW disks, checked boots, one-command jobs.",
         version: CorralVersion.text,
-        subcommands: [COWCommand.self, BootCommand.self, KernelExecCommand.self])
+        subcommands: [COWCommand.self, BootCommand.self, MaintCommand.self, KernelExecCommand.self])
 
     /// Runs the command line, turning engine errors into one line plus a hint
     /// and a non-zero status (never a stack trace).
