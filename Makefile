@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine
+                util-linux qemu-utils python3 tmux hyperfine attr kmod
 
 .PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
 

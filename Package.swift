@@ -69,7 +69,7 @@ let package = Package(
         // Session protocol, templates, built-in maintenance jobs.
         .target(
             name: "Maintenance",
-            dependencies: ["Launcher", "COWEngine"],
+            dependencies: ["Launcher", "COWEngine", "CCorralShim"],
             swiftSettings: strict
         ),
         .executableTarget(
