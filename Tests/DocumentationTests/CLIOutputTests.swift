@@ -102,7 +102,8 @@ import Testing
 
     /// `corral --version` names the commit the checkout is at: the binary
     /// under .build/ reads the checkout's .git by itself.
-    @Test(.enabled(if: findExecutable("git") != nil, "git is not installed"))
+    @Test(.enabled(if: findExecutable("git") != nil && FileManager.default.fileExists(atPath: "\(PackagePaths.root)/.git"),
+                   "needs git and a git checkout"))
     func versionNamesTheCheckoutsCommit() throws {
         let git = try #require(findExecutable("git"))
         let head = try runProcess(git, ["-C", PackagePaths.root, "rev-parse", "HEAD"])
