@@ -26,20 +26,44 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     let err = try FileHandle(forWritingTo: errURL)
     defer { try? out.close(); try? err.close() }
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    if let environment { process.environment = environment }
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    try process.run()
+    let process = try launch {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        return process
+    }
     process.waitUntilExit()
     return ProcessResult(
         status: process.terminationStatus,
         stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
+
+/// Starts a process from `make`, retrying while exec fails with ETXTBSY: a binary the
+/// tests just copied can still be open for writing in a child that another
+/// test forked meanwhile (it inherited the descriptor before exec closed it).
+private func launch(_ make: () -> Process) throws -> Process {
+    var attempts = 0
+    while true {
+        let process = make()
+        do {
+            try process.run()
+            return process
+        } catch let error as NSError where attempts < 50 && isTextBusy(error) {
+            attempts += 1
+            usleep(20_000)
+        }
+    }
+}
+
+private func isTextBusy(_ error: NSError) -> Bool {
+    if error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY) { return true }
+    return (error.userInfo[NSUnderlyingErrorKey] as? NSError).map(isTextBusy) ?? false
 }
 
 /// The first executable `name` on PATH (plus the sbin directories), or nil.
