@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import COWEngine
 
 /// The ext2/3/4 block size of the disk a guest would see, read from the
 /// superblock through the COW's bitmap (sector 2 from the COW or the backing).
@@ -12,11 +11,11 @@ import COWEngine
 /// 2 KiB blocks a 4 KiB page-cache segment can start at any block and cross
 /// a page boundary where COW data meets backing data, so even a normalized
 /// COW is misread; such a guest has to be given a flat image instead.
-enum FilesystemProbe {
+public enum FilesystemProbe {
     static let superblockSector: UInt64 = 2
 
     /// nil when the disk holds no ext superblock (or it cannot be read).
-    static func extBlockSize(_ path: String, backing: String? = nil) -> UInt32? {
+    public static func extBlockSize(_ path: String, backing: String? = nil) -> UInt32? {
         var sector = [UInt8](repeating: 0, count: 512)
         if COWFile.hasMagic(path: path) {
             guard let cow = try? COWFile(path: path) else { return nil }
