@@ -18,14 +18,18 @@ import Testing
     }
 
     /// Each page's .TH names the page itself, in the section its file
-    /// name says, so `man corral-cow` shows the right header.
-    @Test func titleLineMatchesFileName() throws {
+    /// name says, so `man corral-cow` shows the right header, and carries
+    /// the version `corral --version` prints (bump them together).
+    @Test func titleLineMatchesFileNameAndVersion() throws {
+        let version = try runProcess(PackagePaths.corral, ["--version"])
+        let number = try #require(version.stdout.split(separator: " ").dropFirst().first, "\(version.summary)")
         for name in try PackagePaths.manPages() {
             let page = try ManPage.load(name)
             let th = try #require(page.text.split(separator: "\n").first { $0.hasPrefix(".TH ") }, "\(name) has no .TH")
             let words = th.split(separator: " ")
             let parts = name.split(separator: ".")
             #expect(words.count >= 3 && words[1] == parts[0].uppercased() && words[2] == parts[1], "\(name): \(th)")
+            #expect(th.contains("\"corral \(number)\""), "\(name): \(th) does not say corral \(number)")
         }
     }
 }
