@@ -96,6 +96,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
+        // Kernel faults and stress through the built corral binary (root, linux.uml).
+        .testTarget(name: "ReliabilityTests", dependencies: [], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",
