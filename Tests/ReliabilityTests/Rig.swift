@@ -219,7 +219,8 @@ final class CorralRun {
     /// - Parameters:
     ///   - tmpdir: its `TMPDIR`, a path unique to this test (see `Rig`).
     ///   - stdout: instead of the `<name>.out` file.
-    init(name: String, _ arguments: [String], cwd: URL, tmpdir: URL, stdout: FileHandle? = nil) throws {
+    ///   - stdin: instead of /dev/null.
+    init(name: String, _ arguments: [String], cwd: URL, tmpdir: URL, stdout: FileHandle? = nil, stdin: FileHandle? = nil) throws {
         self.name = name
         stdoutPath = cwd.appendingPathComponent("\(name).out").path
         stderrPath = cwd.appendingPathComponent("\(name).err").path
@@ -231,7 +232,7 @@ final class CorralRun {
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = tmpdir.path
         process.environment = environment
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = stdout ?? FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
