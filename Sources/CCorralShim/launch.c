@@ -68,11 +68,18 @@ static void supervised_signals(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
+static sigset_t saved_mask;
+
 int corral_launch_signalfd_open(void) {
     sigset_t set;
     supervised_signals(&set);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    if (pthread_sigmask(SIG_BLOCK, &set, &saved_mask) != 0) return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+void corral_launch_signalfd_close(int fd) {
+    close(fd);
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 }
 
 int corral_launch_signalfd_read(int fd) {

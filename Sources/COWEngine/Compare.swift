@@ -28,7 +28,7 @@ public enum Compare {
         public var identical: Bool { outcome == .identical }
     }
 
-    static let window = 8 * 1024 * 1024
+    static let window = 1024 * 1024
 
     /// - Parameters:
     ///   - force: accept a COW whose backing's size or mtime differs from its header.

@@ -21,25 +21,12 @@ public enum Create {
     ///     changed backing; costs one read of the backing's data.
     public static func run(cow: String, backing: String, force: Bool = false,
                            fingerprint: Bool = true) throws(EngineError) -> Result {
-        guard let status = try FileStatus.of(backing) else {
-            throw .backingMissing(backing: backing, cow: cow)
-        }
-        guard status.isRegular || status.isBlockDevice else {
-            throw .invalidArgument("\(backing): not a regular file or block device")
-        }
-        // The header stores mtime as u32 seconds; anything else can never match (§1.7).
-        guard status.mtime >= 0 && status.mtime <= Int64(UInt32.max) else {
-            throw .mtimeUnrepresentable(backing: backing, mtime: status.mtime)
-        }
-        let stored = PathResolution.headerPath(for: backing)
-        guard stored.utf8.count <= 4095 else { throw .pathTooLong(path: stored, length: stored.utf8.count) }
-
+        let stamp = try BackingStamp.of(backing, missing: .backingMissing(backing: backing, cow: cow))
+        let status = stamp.status
+        let stored = stamp.storedPath
         let print = fingerprint
             ? try BackingFingerprint.compute(try OpenFile(backing, flags: O_RDONLY), storedPath: stored) : nil
-        let header = COWHeader(
-            layout: .v3, mtime: UInt32(status.mtime), size: status.size,
-            sectorSize: 512, alignment: 4096, backingPath: Array(stored.utf8),
-            pathFieldRemainder: print?.encoded ?? [])
+        let header = stamp.header(remainder: print?.encoded ?? [])
         let geometry: COWGeometry
         let bytes: [UInt8]
         do {

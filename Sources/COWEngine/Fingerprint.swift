@@ -69,7 +69,7 @@ public struct BackingFingerprint: Sendable, Equatable {
     static let algorithm: UInt8 = 1
     static let recordLength = 9 + 1 + 8 + 8 + 32 + 8
     static let block = 4096
-    static let window = 8 * 1024 * 1024
+    static let window = 1024 * 1024
 
     /// What a header's path-field remainder says.
     public enum State: Sendable, Equatable {
@@ -130,9 +130,7 @@ public struct BackingFingerprint: Sendable, Equatable {
     }
 
     static func contentDigest(_ file: OpenFile, size: UInt64) throws(EngineError) -> [UInt8] {
-        let hash = SHA256()
-        hash.update(Array("corral-backing-fingerprint-1".utf8) + [0])
-        hash.update(bigEndian: size)
+        let hash = ContentHasher(size: size)
         let buffer = IOBuffer(size: window)
         let blk = UInt64(block)
         var pos: UInt64 = 0
@@ -147,15 +145,39 @@ public struct BackingFingerprint: Sendable, Equatable {
             var i = 0
             while i < length {
                 let n = min(block, length - i)
-                let piece = UnsafeRawBufferPointer(buffer.slice(i, n))
-                if !IOBuffer.isZero(piece) {
-                    hash.update(bigEndian: pos + UInt64(i))
-                    hash.update(piece)
-                }
+                hash.add(UnsafeRawBufferPointer(buffer.slice(i, n)), at: pos + UInt64(i))
                 i += n
             }
             pos = end
         }
         return hash.finish()
+    }
+
+    /// Makes a fingerprint from a digest that a caller computed while
+    /// reading the backing for its own purpose (from-image reads it anyway).
+    static func make(size: UInt64, digest: [UInt8], storedPath: String) -> BackingFingerprint? {
+        let pathBytes = Array(storedPath.utf8)
+        guard pathBytes.count + 1 + recordLength <= COWLayout.v3.pathFieldLength else { return nil }
+        return BackingFingerprint(size: size, digest: digest, pathDigest: Array(SHA256.digest(pathBytes).prefix(8)))
+    }
+
+    /// The content digest, fed 4 KiB blocks in ascending order of offset
+    /// (each at a 4 KiB boundary; only the file's last block may be short).
+    /// Zero blocks are skipped, so holes and written zeros hash alike.
+    final class ContentHasher {
+        private let hash = SHA256()
+
+        init(size: UInt64) {
+            hash.update(Array("corral-backing-fingerprint-1".utf8) + [0])
+            hash.update(bigEndian: size)
+        }
+
+        func add(_ block: UnsafeRawBufferPointer, at offset: UInt64) {
+            guard !IOBuffer.isZero(block) else { return }
+            hash.update(bigEndian: offset)
+            hash.update(block)
+        }
+
+        func finish() -> [UInt8] { hash.finish() }
     }
 }

@@ -30,7 +30,7 @@ public enum FromImage {
         public var fingerprint: Bool
     }
 
-    static let window = 8 * 1024 * 1024
+    static let window = 1024 * 1024
 
     public static func run(
         image: String, backing: String, output: String, force: Bool = false,
@@ -52,13 +52,13 @@ public enum FromImage {
         let imageFile = try OpenFile(image, flags: O_RDONLY)
         try imageFile.lock(.read)
 
-        let print = fingerprint ? try BackingFingerprint.compute(backingFile, storedPath: stamp.storedPath) : nil
-        let header = stamp.header(remainder: print?.encoded ?? [])
+        // The backing's fingerprint is hashed in the same pass that compares
+        // it with the image (every non-zero backing block is read there), and
+        // the header is written last.
+        let hasher = fingerprint ? BackingFingerprint.ContentHasher(size: stamp.status.size) : nil
         let geometry: COWGeometry
-        let headerBytes: [UInt8]
         do {
-            geometry = try COWGeometry(header: header)
-            headerBytes = try header.encode()
+            geometry = try COWGeometry(header: stamp.header())
         } catch {
             throw .format(path: backing, error)
         }
@@ -69,7 +69,6 @@ public enum FromImage {
         }
         let out = try AtomicOutput(path: output, replace: force,
                                    inputs: [(imageStatus, "image"), (stamp.status, "backing file")])
-        try out.file.write(headerBytes, at: 0)
         try out.file.truncate(to: geometry.createdFileLength)
 
         let size = geometry.size
@@ -102,6 +101,7 @@ public enum FromImage {
             for i in 0..<pageCount {
                 let lo = i * Int(page)
                 let hi = min(lo + Int(page), length)
+                hasher?.add(UnsafeRawBufferPointer(old.slice(lo, hi - lo)), at: pos + UInt64(lo))
                 let differs = memcmp(old.bytes.baseAddress! + lo, new.bytes.baseAddress! + lo, hi - lo) != 0
                 let nonZero = differs && !IOBuffer.isZero(UnsafeRawBufferPointer(new.slice(lo, hi - lo)))
                 if differs {
@@ -131,6 +131,16 @@ public enum FromImage {
             pos = end
             throttle.report(pos)
         }
+        let print = hasher.flatMap {
+            BackingFingerprint.make(size: stamp.status.size, digest: $0.finish(), storedPath: stamp.storedPath)
+        }
+        let headerBytes: [UInt8]
+        do {
+            headerBytes = try stamp.header(remainder: print?.encoded ?? []).encode()
+        } catch {
+            throw .format(path: backing, error)
+        }
+        try out.file.write(headerBytes, at: 0)
         try out.commit()
         throttle.finish()
         let allocated = (try? FileStatus.of(output))??.allocated ?? 0

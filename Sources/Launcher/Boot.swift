@@ -8,12 +8,23 @@ public enum Boot {
             SystemCall.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
             return .preflightFailed
         }
-        do {
-            var session = try BootSession(plan: plan)
-            return session.run()
-        } catch {
-            SystemCall.writeAll(2, "corral: \(error)\n")
-            return .launchFailed
+        // Held until the boot is over and every kernel process is gone.
+        let leases: DiskLeases
+        switch DiskLeases.acquire(plan.commandLine.disks) {
+        case .success(let held): leases = held
+        case .failure(let refusal):
+            SystemCall.writeAll(2, "corral: \(PreflightIssue(.failure, refusal.message, fix: refusal.fix).line)\n")
+            SystemCall.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            return .preflightFailed
+        }
+        return withExtendedLifetime(leases) {
+            do {
+                var session = try BootSession(plan: plan)
+                return session.run()
+            } catch {
+                SystemCall.writeAll(2, "corral: \(error)\n")
+                return .launchFailed
+            }
         }
     }
 }

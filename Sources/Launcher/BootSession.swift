@@ -62,8 +62,10 @@ struct BootSession: ~Copyable {
         signal(SIGPIPE, SIG_IGN)
         let signals = corral_launch_signalfd_open()
         guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
-        defer { close(signals) }
+        // Library callers (maint) get their signal mask and reaping back afterwards.
+        defer { corral_launch_signalfd_close(signals) }
         _ = corral_launch_set_subreaper(1)
+        defer { _ = corral_launch_set_subreaper(0) }
 
         var slaveName = [CChar](repeating: 0, count: 256)
         let master = corral_open_pty(&slaveName, slaveName.count)
@@ -94,12 +96,12 @@ struct BootSession: ~Copyable {
             close(pipeFDs[0]); close(pipeFDs[1])
             return launchFailure("cannot encode the helper spec")
         }
-        // UML puts its physical-memory file in $TMPDIR; point it at the per-boot
-        // directory, so the sandbox need not leave all of /tmp writable.
+        // UML puts its physical-memory file in $TMPDIR, else /dev/shm. Without
+        // TMPDIR it lands on tmpfs (UML warns otherwise, and a disk-backed guest
+        // memory is slow), and the sandbox need not leave all of /tmp writable.
         let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
         var environment = plan.options.environment.filter { !dropped.contains($0.key) }
             .map { "\($0.key)=\($0.value)" }
-        environment.append("TMPDIR=\(plan.umlDir)")
         environment.append("\(KernelExecSpec.environmentKey)=\(String(decoding: json, as: UTF8.self))")
         var helper: pid_t = 0
         let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
@@ -148,10 +150,15 @@ struct BootSession: ~Copyable {
                 pollfd(fd: pendingOutput.isEmpty ? -1 : out, events: Int16(POLLOUT), revents: 0),
             ]
             var wait = 1000.0
+            // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
+            if demux.isHolding { wait = 100 }
             if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
             if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
             if ready < 0 && corral_errno() != EINTR { break }
+            if ready == 0 && demux.isHolding {
+                for event in demux.flushIdle() { deliver(event) }
+            }
             if ready <= 0 { continue }
 
             if fds[0].revents != 0 {

@@ -14,6 +14,16 @@ struct COWHeaderPeek: Equatable {
     var mtime: UInt32
     var size: UInt64
 
+    /// Whether the file starts with the COW magic in either byte order (§1.1).
+    static func hasMagic(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let n = magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
+        return n == 4 && (magic == [0x4f, 0x4f, 0x4f, 0x4d] || magic == [0x4d, 0x4f, 0x4f, 0x4f])
+    }
+
     static func read(path: String) -> COWHeaderPeek? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }

@@ -67,6 +67,21 @@ public struct ConsoleDemux: Sendable {
         return events
     }
 
+    /// True while bytes are held back waiting for what follows them.
+    public var isHolding: Bool { !pending.isEmpty }
+
+    /// Releases a held line break once the console has been quiet for a
+    /// moment. hostfs-init writes its "\n" and the EXIT marker in one write,
+    /// so a line break that sits alone is the command's own: without this,
+    /// `echo waiting; sleep 5` would show its newline only after the sleep.
+    public mutating func flushIdle() -> [Event] {
+        guard !pending.isEmpty, pending.allSatisfy({ $0 == 10 || $0 == 13 }) else { return [] }
+        var events: [Event] = []
+        emit(phase == .command ? .output : .kernel, pending, &events)
+        pending.removeAll()
+        return events
+    }
+
     /// Everything still held back, at the end of the stream.
     public mutating func finish() -> [Event] {
         var events: [Event] = []

@@ -38,6 +38,12 @@ public enum Preflight {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
         checkDisks(plan.commandLine.disks, &issues)
+        if let log = plan.options.logPath {
+            let dir = Resources.parent(of: Resources.absolute(log))
+            if access(dir, W_OK) != 0 {
+                issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", fix: "choose another --log path"))
+            }
+        }
         return issues
     }
 
@@ -103,10 +109,15 @@ public enum Preflight {
                 issues.append(.init(.failure, "\(name): '\(disk.file)' is not writable", fix: "fix its permissions, or add the r flag (--disk \(disk.unit)=\(disk.file):r)"))
             }
             uses.append(([st.dev, st.ino], Use(path: disk.file, role: name, writable: !disk.isReadOnly, locks: locks)))
-            checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
 
-            if disk.flags.contains(.raw) { continue }
-            let backingInUse = checkCOW(disk, name: name, &issues)
+            if disk.flags.contains(.raw) {
+                checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+                continue
+            }
+            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, &issues)
+            if !engineCheckedLocks {
+                checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+            }
             if let backingInUse {
                 var bst = corral_stat()
                 if corral_stat(backingInUse, &bst) == 0 {
@@ -127,15 +138,27 @@ public enum Preflight {
         }
     }
 
-    /// The backing file the kernel will use, after checking the COW header.
-    static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> String? {
+    /// DiskCheck's code for a disk another process holds.
+    static let inUseCode = "in-use"
+
+    /// The backing file the kernel will use, after checking the COW header,
+    /// and whether DiskCheck already reported on locks.
+    static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
         var engineKnowsCOW = false
+        var engineFound = false
+        var engineCheckedLocks = false
         do {
             let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
             engineKnowsCOW = report.isCOW
+            engineFound = !report.findings.isEmpty
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
+                if finding.code == inUseCode {
+                    engineCheckedLocks = true
+                    // With the c flag the kernel takes no lock: sharing was asked for.
+                    if disk.flags.contains(.shared) { continue }
+                }
                 switch finding.severity {
                 case .problem: issues.append(.init(.failure, "\(name): \(finding.message)", fix: finding.fix))
                 case .warning: issues.append(.init(.warning, "\(name): \(finding.message)", fix: finding.fix))
@@ -144,23 +167,29 @@ public enum Preflight {
             }
         } catch {
             issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
-            return nil
+            return (nil, false)
         }
-        guard !engineKnowsCOW, let header = COWHeaderPeek.read(path: disk.file) else { return backingInUse }
+        guard !engineKnowsCOW, !engineFound else { return (backingInUse, engineCheckedLocks) }
+        if let backing = disk.backing, !COWHeaderPeek.hasMagic(path: disk.file) {
+            // The kernel: "Failed to read COW header", and the device fails to open (§4.2 c).
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is not a COW file, but backing '\(backing)' was given", fix: "drop ',\(backing)' to use it as a raw image, or remove the file to have a new COW created"))
+            return (nil, false)
+        }
+        guard let header = COWHeaderPeek.read(path: disk.file) else { return (backingInUse, false) }
 
         // Stopgap until DiskCheck reads headers: the kernel's own checks (§4.2 e).
         let backing = disk.backing ?? header.backingPath
         var bst = corral_stat()
         guard corral_stat(backing, &bst) == 0 else {
             issues.append(.init(.failure, "\(name): backing file '\(backing)' of COW '\(disk.file)' does not exist", fix: "restore it, or name its new place: --disk \(disk.unit)=\(disk.file),NEWPATH"))
-            return nil
+            return (nil, false)
         }
         if UInt64(bst.size) != header.size {
             issues.append(.init(.failure, "\(name): backing file '\(backing)' is \(bst.size) bytes but COW '\(disk.file)' was made for \(header.size)", fix: "use the backing file the COW was created on"))
         } else if Int64(header.mtime) != bst.mtime_sec {
             issues.append(.init(.failure, "\(name): backing file '\(backing)' mtime \(bst.mtime_sec) differs from the \(header.mtime) recorded in COW '\(disk.file)', so the kernel would refuse it", fix: "if the backing's contents did not change, restore its mtime: touch -d @\(header.mtime) '\(backing)'"))
         }
-        return backing
+        return (backing, false)
     }
 
     static func checkCreation(_ disk: DiskSpec, backing: String, name: String, cwd: String, _ issues: inout [PreflightIssue]) {

@@ -77,7 +77,7 @@ public enum ProcessTree {
             if let reaped = reapAll(helper: helper) { helperExit = reaped }
             let remaining = all().filter { $0.session == session || $0.parent == supervisor }
             if remaining.isEmpty { break }
-            usleep(20_000)
+            usleep(5_000)
         } while SystemCall.monotonicNow() < end
         return helperExit
     }

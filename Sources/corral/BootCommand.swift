@@ -3,15 +3,6 @@ import Foundation
 import Launcher
 import Sandbox
 
-extension SandboxPolicy.Mode: ExpressibleByArgument {}
-
-extension DiskSpec: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let spec = try? DiskSpec(parsing: argument) else { return nil }
-        self = spec
-    }
-}
-
 /// `corral boot`: boot linux.uml on a pty, with preflight, supervision and cleanup.
 struct BootCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,8 +58,10 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Keep the full console transcript here, each line tagged kernel|, output| or corral|.", valueName: "FILE"))
     var log: String?
 
-    @Option(name: .long, help: "Sandbox for the kernel process tree: enforce or off.")
-    var sandbox: SandboxPolicy.Mode = .enforce
+    // A plain String, not an ExpressibleByArgument conformance on
+    // SandboxPolicy.Mode, so other commands can make their own choice.
+    @Option(name: .long, help: ArgumentHelp("Sandbox for the kernel process tree: enforce or off.", valueName: "MODE"))
+    var sandbox: String = SandboxPolicy.Mode.enforce.rawValue
 
     @Flag(name: .long, help: "Show kernel messages on stderr (no 'quiet') and the sandbox report.")
     var verbose = false
@@ -85,6 +78,9 @@ struct BootCommand: ParsableCommand {
     func validate() throws {
         for spec in disk {
             do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
+        }
+        if SandboxPolicy.Mode(rawValue: sandbox) == nil {
+            throw ValidationError("--sandbox must be enforce or off")
         }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let nonce, nonce.isEmpty || !nonce.allSatisfy({ $0.isHexDigit }) {
@@ -104,7 +100,7 @@ struct BootCommand: ParsableCommand {
         options.command = command
         options.timeout = timeout
         options.logPath = log
-        options.sandbox = sandbox
+        options.sandbox = SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce
         options.verbose = verbose
         options.extraArguments = kernelArguments
         options.nonce = nonce
@@ -116,11 +112,11 @@ struct BootCommand: ParsableCommand {
         } catch {
             // A command line the kernel cannot take is a preflight failure too: nothing ran.
             let status = BootExitStatus.preflightFailed
-            FileDescriptorWriter.standardError.write("corral: \(error)\n")
+            BootWriter.standardError.write("corral: \(error)\n")
             throw ExitCode(status.code)
         }
         if dryRun {
-            FileDescriptorWriter.standardOutput.write(plan.dryRunText)
+            BootWriter.standardOutput.write(plan.dryRunText)
             return
         }
         let status = Boot.run(plan)
@@ -129,10 +125,10 @@ struct BootCommand: ParsableCommand {
 }
 
 /// Writes to fd 1 or 2 directly (Swift 6 has no usable stdout/stderr globals).
-struct FileDescriptorWriter {
+private struct BootWriter {
     let fd: Int32
-    static let standardOutput = FileDescriptorWriter(fd: 1)
-    static let standardError = FileDescriptorWriter(fd: 2)
+    static let standardOutput = BootWriter(fd: 1)
+    static let standardError = BootWriter(fd: 2)
 
     func write(_ text: String) {
         var bytes = Array(text.utf8)[...]

@@ -18,6 +18,12 @@ enum Harness {
         return nil
     }
 
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
     static let requireUML = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
     static var kernelUsable: Bool {
@@ -65,21 +71,23 @@ enum Harness {
             stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 
-    /// Runs a shell script (for mkfs, touch, script(1)).
+    /// Runs a shell script (for mkfs, touch, script(1), tmux) through system(3),
+    /// its output collected in a file: a daemon it starts (the tmux server)
+    /// then cannot hold a pipe open and stall the test.
     @discardableResult
     static func shell(_ script: String, cwd: URL? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        if let cwd { process.currentDirectoryURL = cwd }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+        let output = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("corral-shell-\(UUID().uuidString.prefix(8)).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let scriptFile = output.appendingPathExtension("sh")
+        defer { try? FileManager.default.removeItem(at: scriptFile) }
+        try script.write(to: scriptFile, atomically: true, encoding: .utf8)
+        var command = "/bin/sh '\(scriptFile.path)' </dev/null >'\(output.path)' 2>&1"
+        if let cwd { command = "cd '\(cwd.path)' && " + command }
+        let raw = system(command)
+        let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return Result(status: status, stdout: text, stderr: "")
     }
 
     /// A fresh directory, removed by `body`'s end.
@@ -91,8 +99,9 @@ enum Harness {
         return try body(dir)
     }
 
-    /// Processes (zombies included) whose session id is `session`, read from /proc.
-    static func processes(inSession session: Int32) -> [Int32] {
+    /// Processes whose session id is `session`, read from /proc; zombies
+    /// included unless `live`.
+    static func processes(inSession session: Int32, live: Bool = false) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { name -> Int32? in
             guard let pid = Int32(name),
@@ -100,6 +109,7 @@ enum Harness {
                   let close = stat.lastIndex(of: ")") else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 3, Int32(fields[3]) == session else { return nil }
+            if live && fields[0] == "Z" { return nil }
             return pid
         }
     }

@@ -95,6 +95,41 @@ struct BootKernelTests {
         }
     }
 
+    @Test func leftoversOfAKilledCorralAreSweptByTheNextBoot() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let err = dir.appendingPathComponent("err").path
+            let umid = "killed-\(UUID().uuidString.prefix(6))"
+            // SIGKILL gives corral no chance to clean up: PDEATHSIG takes the
+            // kernel's main process, and (without the sandbox's PID namespace)
+            // UML's helper threads and the uml_dir stay behind.
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --verbose --umid \(umid) \
+                    --command 'sleep 600' 2>'\(err)' >/dev/null &
+                pid=$!
+                for i in $(seq 100); do grep -q 'Run .* as init' '\(err)' 2>/dev/null && break; sleep 0.1; done
+                sleep 0.5
+                kill -KILL $pid
+                wait $pid
+                echo "status=$?"
+                """
+            let r = try Harness.shell(script)
+            #expect(r.stdout.contains("status=137"), "\(r.stdout)")
+            let stderr = try String(contentsOfFile: err, encoding: .utf8)
+            let helper = try #require(Harness.helperPID(in: stderr))
+            let umlDir = (ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
+                + "/corral-boot-\(umid)"
+
+            // Left behind by the killed boot; the next boot's sweep is what removes it.
+            #expect(FileManager.default.fileExists(atPath: umlDir))
+
+            let next = try Harness.run(["boot"] + off + ["--command", "true"])
+            #expect(next.status == 0, "\(next.stderr)")
+            #expect(Harness.processes(inSession: helper, live: true).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: umlDir))
+        }
+    }
+
     @Test func missingInitPanicsFast() throws {
         try Harness.requireKernel()
         let start = Date()
@@ -140,7 +175,36 @@ struct BootKernelTests {
                 """
             let r = try Harness.shell(script, cwd: dir)
             #expect(r.stdout.contains("second=240"), "\(r.stdout)")
-            #expect(r.stdout.contains("is locked by process"))
+            #expect(r.stdout.contains("preflight"))
+        }
+    }
+
+    @Test func diskOfAnotherCorralBootIsRefusedEvenWhileTheGuestIsIdle() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 4M raw.img", cwd: dir)
+            // The first guest never opens /dev/ubdb after the partition scan, so
+            // the kernel holds no fcntl lock; corral's own lease must still refuse.
+            let script = """
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
+                    --command 'echo up; sleep 600' > out 2>/dev/null &
+                pid=$!
+                for i in $(seq 150); do grep -q up out 2>/dev/null && break; sleep 0.1; done
+                grep -c 'raw.img' /proc/locks >/dev/null; echo "kernel-locks=$(grep -c . /proc/locks)"
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
+                echo "second=$?"
+                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img:r --command true 2>third.err
+                echo "third=$?"
+                kill -TERM $pid; wait $pid
+                cat second.err
+                """
+            let r = try Harness.shell(script, cwd: dir)
+            #expect(r.stdout.contains("second=240"), "\(r.stdout)")
+            #expect(r.stdout.contains("third=240"), "\(r.stdout)")
+            #expect(r.stdout.contains("another corral boot"), "\(r.stdout)")
+            // After the first boot ended, the disk is free again.
+            let after = try Harness.run(["boot"] + off + ["--disk", "1=raw.img", "--command", "true"], cwd: dir)
+            #expect(after.status == 0, "\(after.stderr)")
         }
     }
 
@@ -229,6 +293,60 @@ struct BootKernelTests {
             let refused = try Harness.run(["boot"] + off + ["--init", initScript.path, "--command", "true"])
             #expect(refused.status == 240)
             #expect(refused.stderr.contains("--command needs"))
+        }
+    }
+
+    @Test func hostRootIsReadOnlyAndTmpIsTheGuests() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            let probe = dir.appendingPathComponent("written-by-guest").path
+            let hostTmpProbe = "/tmp/corral-guest-tmp-\(UUID().uuidString.prefix(8))"
+            let r = try Harness.run(["boot"] + off + ["--command", """
+                if touch '\(probe)' 2>/dev/null; then echo root-writable; else echo root-read-only; fi
+                touch '\(hostTmpProbe)' && test -f '\(hostTmpProbe)' && echo tmp-writable
+                grep -q ' /proc proc ' /proc/mounts && echo own-proc
+                """])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout == "root-read-only\ntmp-writable\nown-proc\n")
+            #expect(!FileManager.default.fileExists(atPath: probe))
+            #expect(!FileManager.default.fileExists(atPath: hostTmpProbe))
+        }
+    }
+
+    @Test func cowWithoutHeaderButWithBackingStopsInPreflight() throws {
+        try Harness.requireKernel()
+        try Harness.withTempDir { dir in
+            try Harness.shell("truncate -s 1M back.img && : > empty.cow", cwd: dir)
+            let r = try Harness.run(["boot"] + off + ["--disk", "1=empty.cow,back.img", "--command", "true"], cwd: dir)
+            #expect(r.status == 240)
+            #expect(r.stderr.contains("preflight"), "\(r.stderr)")
+        }
+    }
+
+    @Test func windowSizeFollowsTheTerminal() throws {
+        try Harness.requireKernel()
+        try #require(Harness.which("tmux") != nil, "tmux is needed for this test")
+        try Harness.withTempDir { dir in
+            let socket = "corral-test-\(UUID().uuidString.prefix(8))"
+            let log = dir.appendingPathComponent("log").path
+            let done = dir.appendingPathComponent("done").path
+            // The tmux server must not hold the harness's output pipe: all its stdio is /dev/null.
+            defer { _ = try? Harness.shell("tmux -L \(socket) kill-server </dev/null >/dev/null 2>&1") }
+            try Harness.shell("""
+                tmux -L \(socket) -f /dev/null new-session -d -x 100 -y 30 \
+                  "'\(Harness.corral)' boot --sandbox off --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
+                """)
+            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            var waited = 0.0
+            while !logText().contains("output| 30 100") && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
+            #expect(logText().contains("output| 30 100"), "\(logText())")
+            try Harness.shell("tmux -L \(socket) resize-window -x 120 -y 40 </dev/null >/dev/null 2>&1")
+            Thread.sleep(forTimeInterval: 0.5)
+            try Harness.shell("tmux -L \(socket) send-keys Enter </dev/null >/dev/null 2>&1")
+            waited = 0
+            while !FileManager.default.fileExists(atPath: done) && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
+            #expect(logText().contains("output| 40 120"), "\(logText())")
+            #expect((try? String(contentsOfFile: done, encoding: .utf8)) == "0\n")
         }
     }
 }

@@ -69,6 +69,22 @@ import Testing
         }
     }
 
+    @Test func idleFlushReleasesOnlyALoneLineBreak() {
+        var demux = ConsoleDemux(nonce: nonce, normalizeNewlines: true)
+        _ = demux.feed(Array("CORRAL-0123abcd START\nwaiting\r\n".utf8))
+        #expect(demux.isHolding)
+        #expect(demux.flushIdle() == [.output(Array("\n".utf8))])
+        #expect(!demux.isHolding)
+        // Later, hostfs-init's own "\n" before the marker is still not output.
+        #expect(demux.feed(Array("done\r\n\r\nCORRAL-0123abcd EXIT 0\r\n".utf8))
+            == [.output(Array("done\n".utf8)), .exited(0)])
+        // A partial marker is never flushed as output.
+        var partial = ConsoleDemux(nonce: nonce, normalizeNewlines: true)
+        _ = partial.feed(Array("CORRAL-0123abcd START\nx\nCORRAL-01".utf8))
+        #expect(partial.flushIdle().isEmpty)
+        #expect(partial.isHolding)
+    }
+
     @Test func rawModeKeepsCarriageReturns() {
         for r in demuxAllSplits("CORRAL-0123abcd START\r\n# ls\r\nfile\r\n\r\nCORRAL-0123abcd EXIT 0\r\n", normalize: false) {
             #expect(r.output == "# ls\r\nfile\r\n")

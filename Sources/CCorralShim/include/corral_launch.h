@@ -36,6 +36,8 @@ int corral_launch_close_from(int lowfd);
 /// Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH and SIGCHLD in the calling
 /// thread and returns a non-blocking, close-on-exec signalfd that reports them.
 int corral_launch_signalfd_open(void);
+/// Closes the signalfd and puts back the signal mask from before corral_launch_signalfd_open.
+void corral_launch_signalfd_close(int fd);
 /// Reads one pending signal from the signalfd: its number, 0 when none, -1 on error.
 int corral_launch_signalfd_read(int fd);
 
