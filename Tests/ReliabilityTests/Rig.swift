@@ -142,15 +142,18 @@ enum Rig {
 
     /// Live processes whose command line or environment holds `marker`.
     static func processes(marked marker: String) -> [ProcInfo] {
-        let needle = Data(marker.utf8)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return names.compactMap { name -> ProcInfo? in
-            guard let pid = Int32(name), pid != getpid() else { return nil }
-            let marked = [readProcFile("/proc/\(pid)/cmdline"), readProcFile("/proc/\(pid)/environ")]
-                .contains { $0?.range(of: needle) != nil }
-            guard marked, let info = procStat(pid), info.state != "Z" else { return nil }
+            guard let pid = Int32(name), pid != getpid(), isMarked(pid, marker),
+                  let info = procStat(pid), info.state != "Z" else { return nil }
             return info
         }
+    }
+
+    static func isMarked(_ pid: Int32, _ marker: String) -> Bool {
+        let needle = Data(marker.utf8)
+        return [readProcFile("/proc/\(pid)/cmdline"), readProcFile("/proc/\(pid)/environ")]
+            .contains { $0?.range(of: needle) != nil }
     }
 
     /// A pty seen held by a process of the boot; the same path with the same
@@ -181,6 +184,13 @@ enum Rig {
             uses.append(PtyUse(path: target, ctimeSec: st.st_ctim.tv_sec, ctimeNsec: st.st_ctim.tv_nsec))
         }
         return uses
+    }
+
+    /// `ptys(heldBy:)` of a process that is still ours afterwards (stubs come
+    /// and go by the hundred, so a pid may have been reused meanwhile).
+    static func ptys(heldBy pid: Int32, marker: String) -> [PtyUse] {
+        let uses = ptys(heldBy: pid)
+        return isMarked(pid, marker) ? uses : []
     }
 
     /// Peak resident set (VmHWM) in KiB.
@@ -246,11 +256,11 @@ final class CorralRun {
     var elapsed: Double { (ended ?? Date()).timeIntervalSince(started) }
     var stdoutSize: Int { ((try? FileManager.default.attributesOfItem(atPath: stdoutPath)[.size]) as? Int) ?? 0 }
 
-    func sample(members: [Rig.ProcInfo]) {
+    func sample(members: [Rig.ProcInfo], marker: String) {
         if let rss = Rig.peakRSS(pid) { peakRSSKiB = max(peakRSSKiB, rss) }
         for member in members {
             seen.insert(member.pid)
-            for use in Rig.ptys(heldBy: member.pid) { ptys.insert(use) }
+            for use in Rig.ptys(heldBy: member.pid, marker: marker) { ptys.insert(use) }
         }
     }
 
@@ -270,7 +280,7 @@ enum Watch {
         while runs.contains(where: { $0.isRunning }) {
             let members = Rig.processes(marked: marker)
             for run in runs where run.isRunning {
-                run.sample(members: members)
+                run.sample(members: members, marker: marker)
                 if !run.isRunning, run.ended == nil { run.ended = Date() }
             }
             tick(members)
@@ -308,3 +318,8 @@ struct Leftovers: CustomStringConvertible {
             + "umid dirs \(umidDirectories), ptys \(ptys)"
     }
 }
+
+/// Every test of this target, one at a time: boots compete for 2 cores, and
+/// the timing checks (timeouts, reaction to a kill) need them.
+@Suite(.serialized, .enabled(if: Rig.enabled, "needs root and linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
+enum Reliability {}

@@ -5,142 +5,144 @@ import Testing
 import Glibc
 #endif
 
-/// Many boots at once on a small machine, and two boots fighting over one COW.
-@Suite(.serialized, .enabled(if: Rig.enabled, "needs root and linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
-struct StressTests {
-    /// Exit statuses corral makes up for a failed boot (BootExitStatus).
-    static let cleanFailures: Set<Int32> = [124, 240, 241, 242, 243, 244]
+extension Reliability {
+    /// Many boots at once on a small machine, and two boots fighting over one COW.
+    @Suite struct StressTests {
+        /// Exit statuses corral makes up for a failed boot (BootExitStatus).
+        static let cleanFailures: Set<Int32> = [124, 240, 241, 242, 243, 244]
 
-    /// 8 `corral boot --command` sessions at once, 2 rounds; each has its own
-    /// COW over one shared backing and writes 4 KiB to it with O_DIRECT.
-    @Test func eightConcurrentBootsTwice() throws {
-        try Rig.requireKernel()
-        try Rig.withScratch { dir in
-            let backing = try Rig.makeBacking(in: dir)
-            let ptysBefore = Rig.ptyCount()
-            var failures: [String] = []
-            var walls: [Double] = []
-            var peak = 0
-            for round in 1...2 {
-                var runs: [CorralRun] = []
-                for slot in 1...8 {
-                    let cow = "r\(round)s\(slot).cow"
-                    let created = try Rig.corralTool(["cow", "create", cow, "back.img"], cwd: dir)
-                    try #require(created.status == 0, "\(created.output)")
-                }
-                let start = Date()
-                for slot in 1...8 {
-                    let marker = "round-\(round)-slot-\(slot)"
-                    runs.append(try CorralRun(
-                        name: "r\(round)s\(slot)",
-                        ["boot", "--disk", "1=r\(round)s\(slot).cow", "--timeout", "90", "--log", "r\(round)s\(slot).log", "--command",
-                         "printf '\(marker)' | dd of=/dev/ubdb bs=4096 count=1 conv=sync oflag=direct status=none && echo ok-\(marker)"],
-                        cwd: dir, tmpdir: dir))
-                }
-                Watch.until(exited: runs, marker: dir.path, limit: 120)
-                let wall = Date().timeIntervalSince(start)
-                walls.append(wall)
-
-                let left = Leftovers(marker: dir.path, tmpdir: dir, runs: runs)
-                #expect(left.isEmpty, "round \(round) left behind: \(left)")
-                for (index, run) in runs.enumerated() {
-                    let slot = index + 1
-                    let marker = "round-\(round)-slot-\(slot)"
-                    peak = max(peak, run.peakRSSKiB)
-                    if run.status == 0 {
-                        #expect(run.stdout.hasSuffix("ok-\(marker)\n"), "\(run.name): \(run.stdout) \(run.stderr)")
-                        if run.stdout != "ok-\(marker)\n" {
-                            // Seen under load: UML's winch helper reports on the
-                            // console (the pty) after the command started.
-                            let log = (try? String(contentsOfFile: dir.appendingPathComponent("\(run.name).log").path, encoding: .utf8)) ?? ""
-                            print("\(run.name): extra console text in the output; log:\n\(log)")
-                            withKnownIssue("kernel text in the command's output under load", isIntermittent: true) {
-                                #expect(run.stdout == "ok-\(marker)\n", "\(run.name): \(run.stdout)")
-                            }
-                        }
-                        let bytes = try Rig.guestBytes(cow: "\(run.name).cow", count: marker.utf8.count, in: dir)
-                        #expect(bytes == Array(marker.utf8), "\(run.name): the guest's write is not in its COW")
-                    } else {
-                        // A failure must be a clean one: a status corral documents, and its line.
-                        failures.append("\(run.name): exit \(run.status): \(run.stderr.suffix(300))")
-                        #expect(Self.cleanFailures.contains(run.status), "\(run.name) exit \(run.status): \(run.stderr)")
-                        #expect(run.stderr.contains("(exit status \(run.status))"), "\(run.name): \(run.stderr)")
+        /// 8 `corral boot --command` sessions at once, 2 rounds; each has its own
+        /// COW over one shared backing and writes 4 KiB to it with O_DIRECT.
+        @Test func eightConcurrentBootsTwice() throws {
+            try Rig.requireKernel()
+            try Rig.withScratch { dir in
+                let backing = try Rig.makeBacking(in: dir)
+                let ptysBefore = Rig.ptyCount()
+                var failures: [String] = []
+                var walls: [Double] = []
+                var peak = 0
+                for round in 1...2 {
+                    var runs: [CorralRun] = []
+                    for slot in 1...8 {
+                        let cow = "r\(round)s\(slot).cow"
+                        let created = try Rig.corralTool(["cow", "create", cow, "back.img"], cwd: dir)
+                        try #require(created.status == 0, "\(created.output)")
                     }
-                    let check = try Rig.corralTool(["cow", "check", "\(run.name).cow"], cwd: dir)
-                    #expect(check.status == 0, "\(run.name): \(check.output)")
-                }
-                print("stress round \(round): 8 boots in \(String(format: "%.1f", wall)) s wall; "
-                    + "each \(runs.map { String(format: "%.1f", $0.elapsed) }.joined(separator: " ")) s; "
-                    + "exit \(runs.map(\.status)); distinct ptys \(Set(runs.flatMap(\.ptys)).count)")
-            }
-            let after = try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path)
-            #expect(after == backing, "the shared backing changed: \(backing) -> \(after)")
-            let ptysAfter = Rig.ptyCount()
-            print("stress: walls \(walls.map { String(format: "%.1f", $0) }) s, failures \(failures.count) \(failures), "
-                + "max corral VmHWM \(peak) KiB, /dev/pts entries \(ptysBefore) before, \(ptysAfter) after (machine-wide)")
-            #expect(failures.isEmpty, "failed boots (clean, but failed): \(failures)")
-        }
-    }
+                    let start = Date()
+                    for slot in 1...8 {
+                        let marker = "round-\(round)-slot-\(slot)"
+                        runs.append(try CorralRun(
+                            name: "r\(round)s\(slot)",
+                            ["boot", "--disk", "1=r\(round)s\(slot).cow", "--timeout", "90", "--log", "r\(round)s\(slot).log", "--command",
+                             "printf '\(marker)' | dd of=/dev/ubdb bs=4096 count=1 conv=sync oflag=direct status=none && echo ok-\(marker)"],
+                            cwd: dir, tmpdir: dir))
+                    }
+                    Watch.until(exited: runs, marker: dir.path, limit: 120)
+                    let wall = Date().timeIntervalSince(start)
+                    walls.append(wall)
 
-    /// Two boots attach the same COW. The kernel locks a disk's file only
-    /// while the guest has the device open (ubd opens it on first use), so:
-    /// while the first guest has /dev/ubdb open, a second boot is refused in
-    /// preflight, naming the first kernel; before that, nothing holds the COW.
-    @Test func secondBootOfTheSameCOWIsRefused() throws {
-        try Rig.requireKernel()
-        try Rig.withScratch { dir in
-            let backing = try Rig.makeBacking(in: dir)
-            let created = try Rig.corralTool(["cow", "create", "guest.cow", "back.img"], cwd: dir)
-            try #require(created.status == 0, "\(created.output)")
-            let go = Pipe()
-            let first = try CorralRun(
-                name: "first",
-                ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command",
-                 "echo idle; read go; exec 3</dev/ubdb; echo holding; sleep 100"],
-                cwd: dir, tmpdir: dir, stdin: go.fileHandleForReading)
-            var early: CorralRun?
-            var refused: CorralRun?
-            var kernelPID: Int32?
-            Watch.until(exited: [first], marker: dir.path, limit: 60) { members in
-                if early == nil, first.stdout.contains("idle") {
-                    // The first guest has not opened its disk yet.
-                    early = try? CorralRun(
-                        name: "early", ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command", "echo early-ran"],
-                        cwd: dir, tmpdir: dir)
-                    early?.process.waitUntilExit()
-                    try? go.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+                    let left = Leftovers(marker: dir.path, tmpdir: dir, runs: runs)
+                    #expect(left.isEmpty, "round \(round) left behind: \(left)")
+                    for (index, run) in runs.enumerated() {
+                        let slot = index + 1
+                        let marker = "round-\(round)-slot-\(slot)"
+                        peak = max(peak, run.peakRSSKiB)
+                        if run.status == 0 {
+                            #expect(run.stdout.hasSuffix("ok-\(marker)\n"), "\(run.name): \(run.stdout) \(run.stderr)")
+                            if run.stdout != "ok-\(marker)\n" {
+                                // Seen under load: UML's winch helper reports on the
+                                // console (the pty) after the command started.
+                                let log = (try? String(contentsOfFile: dir.appendingPathComponent("\(run.name).log").path, encoding: .utf8)) ?? ""
+                                print("\(run.name): extra console text in the output; log:\n\(log)")
+                                withKnownIssue("kernel text in the command's output under load", isIntermittent: true) {
+                                    #expect(run.stdout == "ok-\(marker)\n", "\(run.name): \(run.stdout)")
+                                }
+                            }
+                            let bytes = try Rig.guestBytes(cow: "\(run.name).cow", count: marker.utf8.count, in: dir)
+                            #expect(bytes == Array(marker.utf8), "\(run.name): the guest's write is not in its COW")
+                        } else {
+                            // A failure must be a clean one: a status corral documents, and its line.
+                            failures.append("\(run.name): exit \(run.status): \(run.stderr.suffix(300))")
+                            #expect(Self.cleanFailures.contains(run.status), "\(run.name) exit \(run.status): \(run.stderr)")
+                            #expect(run.stderr.contains("(exit status \(run.status))"), "\(run.name): \(run.stderr)")
+                        }
+                        let check = try Rig.corralTool(["cow", "check", "\(run.name).cow"], cwd: dir)
+                        #expect(check.status == 0, "\(run.name): \(check.output)")
+                    }
+                    print("stress round \(round): 8 boots in \(String(format: "%.1f", wall)) s wall; "
+                        + "each \(runs.map { String(format: "%.1f", $0.elapsed) }.joined(separator: " ")) s; "
+                        + "exit \(runs.map(\.status)); distinct ptys \(Set(runs.flatMap(\.ptys)).count)")
                 }
-                if refused == nil, first.stdout.contains("holding"), let kernel = KernelFaultTests.kernelMain(in: members) {
-                    kernelPID = kernel.pid
-                    refused = try? CorralRun(
-                        name: "second", ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command", "echo second-ran"],
-                        cwd: dir, tmpdir: dir)
-                    refused?.process.waitUntilExit()
-                    first.signal(SIGTERM)
-                }
+                let after = try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path)
+                #expect(after == backing, "the shared backing changed: \(backing) -> \(after)")
+                let ptysAfter = Rig.ptyCount()
+                print("stress: walls \(walls.map { String(format: "%.1f", $0) }) s, failures \(failures.count) \(failures), "
+                    + "max corral VmHWM \(peak) KiB, /dev/pts entries \(ptysBefore) before, \(ptysAfter) after (machine-wide)")
+                #expect(failures.isEmpty, "failed boots (clean, but failed): \(failures)")
             }
-            try? go.fileHandleForWriting.close()
-            let second = try #require(refused, "the first boot never held the disk: \(first.stdout) \(first.stderr)")
-            let holder = try #require(kernelPID)
-            print("same COW twice: while the first guest holds /dev/ubdb, second exit \(second.status): "
-                + "\(second.stderr.split(separator: "\n").first ?? ""); before it opened it, exit \(early?.status ?? -1)")
-            #expect(second.status == 240, "\(second.stderr)")
-            #expect(second.stderr.contains("'guest.cow' is locked by process \(holder)"), "kernel \(holder): \(second.stderr)")
-            #expect(second.stderr.contains("preflight failed; nothing was started"))
-            #expect(!second.stdout.contains("second-ran"))
-            #expect(first.status == 128 + SIGTERM, "\(first.stderr)")
-            // Found here: with the first guest idle, the COW is not locked, so the
-            // same COW is booted twice at once. Kept visible until corral holds
-            // its own lock on the disks for the whole session.
-            let idle = try #require(early)
-            withKnownIssue("a COW whose guest has not opened it yet is not locked: a second boot attaches it", isIntermittent: true) {
-                #expect(idle.status == 240, "\(idle.stdout) \(idle.stderr)")
-            }
-            let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])
-            #expect(left.isEmpty, "left behind: \(left)")
-            let check = try Rig.corralTool(["cow", "check", "guest.cow"], cwd: dir)
-            #expect(check.status == 0, "\(check.output)")
-            #expect(try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path) == backing)
         }
+
+        /// Two boots attach the same COW. The kernel locks a disk's file only
+        /// while the guest has the device open (ubd opens it on first use), so:
+        /// while the first guest has /dev/ubdb open, a second boot is refused in
+        /// preflight, naming the first kernel; before that, nothing holds the COW.
+        @Test func secondBootOfTheSameCOWIsRefused() throws {
+            try Rig.requireKernel()
+            try Rig.withScratch { dir in
+                let backing = try Rig.makeBacking(in: dir)
+                let created = try Rig.corralTool(["cow", "create", "guest.cow", "back.img"], cwd: dir)
+                try #require(created.status == 0, "\(created.output)")
+                let go = Pipe()
+                let first = try CorralRun(
+                    name: "first",
+                    ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command",
+                     "echo idle; read go; exec 3</dev/ubdb; echo holding; sleep 100"],
+                    cwd: dir, tmpdir: dir, stdin: go.fileHandleForReading)
+                var early: CorralRun?
+                var refused: CorralRun?
+                var kernelPID: Int32?
+                Watch.until(exited: [first], marker: dir.path, limit: 60) { members in
+                    if early == nil, first.stdout.contains("idle") {
+                        // The first guest has not opened its disk yet.
+                        early = try? CorralRun(
+                            name: "early", ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command", "echo early-ran"],
+                            cwd: dir, tmpdir: dir)
+                        early?.process.waitUntilExit()
+                        try? go.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+                    }
+                    if refused == nil, first.stdout.contains("holding"), let kernel = Reliability.KernelFaultTests.kernelMain(in: members) {
+                        kernelPID = kernel.pid
+                        refused = try? CorralRun(
+                            name: "second", ["boot", "--disk", "1=guest.cow", "--timeout", "60", "--command", "echo second-ran"],
+                            cwd: dir, tmpdir: dir)
+                        refused?.process.waitUntilExit()
+                        first.signal(SIGTERM)
+                    }
+                }
+                try? go.fileHandleForWriting.close()
+                let second = try #require(refused, "the first boot never held the disk: \(first.stdout) \(first.stderr)")
+                let holder = try #require(kernelPID)
+                print("same COW twice: while the first guest holds /dev/ubdb, second exit \(second.status): "
+                    + "\(second.stderr.split(separator: "\n").first ?? ""); before it opened it, exit \(early?.status ?? -1)")
+                #expect(second.status == 240, "\(second.stderr)")
+                #expect(second.stderr.contains("'guest.cow' is locked by process \(holder)"), "kernel \(holder): \(second.stderr)")
+                #expect(second.stderr.contains("preflight failed; nothing was started"))
+                #expect(!second.stdout.contains("second-ran"))
+                #expect(first.status == 128 + SIGTERM, "\(first.stderr)")
+                // Found here: with the first guest idle, the COW is not locked, so the
+                // same COW is booted twice at once. Kept visible until corral holds
+                // its own lock on the disks for the whole session.
+                let idle = try #require(early)
+                withKnownIssue("a COW whose guest has not opened it yet is not locked: a second boot attaches it", isIntermittent: true) {
+                    #expect(idle.status == 240, "\(idle.stdout) \(idle.stderr)")
+                }
+                let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])
+                #expect(left.isEmpty, "left behind: \(left)")
+                let check = try Rig.corralTool(["cow", "check", "guest.cow"], cwd: dir)
+                #expect(check.status == 0, "\(check.output)")
+                #expect(try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path) == backing)
+            }
+        }
+
     }
 }
