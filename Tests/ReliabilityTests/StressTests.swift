@@ -82,10 +82,10 @@ extension Reliability {
             }
         }
 
-        /// Two boots attach the same COW. The kernel locks a disk's file only
-        /// while the guest has the device open (ubd opens it on first use), so:
-        /// while the first guest has /dev/ubdb open, a second boot is refused in
-        /// preflight, naming the first kernel; before that, nothing holds the COW.
+        /// Two boots attach the same COW; the second is refused before anything
+        /// starts, naming the holder. The kernel locks a disk's file only while
+        /// the guest has the device open (ubd opens it on first use): then the
+        /// kernel is named; before that, corral's lease names the first corral.
         @Test func secondBootOfTheSameCOWIsRefused() throws {
             try Rig.requireKernel()
             try Rig.withScratch { dir in
@@ -123,20 +123,20 @@ extension Reliability {
                 let second = try #require(refused, "the first boot never held the disk: \(first.stdout) \(first.stderr)")
                 let holder = try #require(kernelPID)
                 print("same COW twice: while the first guest holds /dev/ubdb, second exit \(second.status): "
-                    + "\(second.stderr.split(separator: "\n").first ?? ""); before it opened it, exit \(early?.status ?? -1)")
+                    + "\(second.stderr.split(separator: "\n").first ?? ""); before it opened it, exit \(early?.status ?? -1): \(early?.stderr.split(separator: "\n").first ?? "")")
                 #expect(second.status == 240, "\(second.stderr)")
-                #expect(second.stderr.contains("'guest.cow' is locked by process \(holder)"), "kernel \(holder): \(second.stderr)")
+                // Names the file and the kernel holding it (by host pid).
+                #expect(second.stderr.contains("preflight: disk 1 (ubdb): guest.cow is open in process \(holder)"), "kernel \(holder): \(second.stderr)")
                 #expect(second.stderr.contains("preflight failed; nothing was started"))
                 #expect(!second.stdout.contains("second-ran"))
                 #expect(first.status == 128 + SIGTERM, "\(first.stderr)")
-                // Found here: with the first guest idle, the COW is not locked, so the
-                // same COW is booted twice at once. Kept visible until corral holds
-                // its own lock on the disks for the whole session.
-                let idle = try #require(early)
-                withKnownIssue("a COW whose guest has not opened it yet is not locked: a second boot attaches it", isIntermittent: true) {
-                    #expect(idle.status == 240, "\(idle.stdout) \(idle.stderr)")
-                }
-                let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])
+                // Before the first guest opened its disk the kernel held no lock:
+            // corral's own lease refuses the second boot then, naming the first corral.
+            let idle = try #require(early)
+            #expect(idle.status == 240, "\(idle.stdout) \(idle.stderr)")
+            #expect(idle.stderr.contains("'guest.cow' is in use by another corral boot (process \(first.pid))"), "\(idle.stderr)")
+            #expect(!idle.stdout.contains("early-ran"))
+            let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])
                 #expect(left.isEmpty, "left behind: \(left)")
                 let check = try Rig.corralTool(["cow", "check", "guest.cow"], cwd: dir)
                 #expect(check.status == 0, "\(check.output)")
