@@ -17,7 +17,17 @@ import Glibc
 enum Rig {
     static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let corral = packageRoot.appendingPathComponent(".build/debug/corral").path
+    /// The package's debug build; CORRAL_RELIABILITY_BINARY points the tests at
+    /// another build (e.g. a branch's) for a one-off comparison.
+    static let corral = ProcessInfo.processInfo.environment["CORRAL_RELIABILITY_BINARY"]
+        ?? packageRoot.appendingPathComponent(".build/debug/corral").path
+
+    /// Whether this build has `corral maint run` (the maint branch adds it).
+    static let hasMaintRun: Bool = {
+        guard FileManager.default.isExecutableFile(atPath: corral),
+              let r = try? corralTool(["maint", "run", "--help"], cwd: URL(fileURLWithPath: "/")) else { return false }
+        return r.status == 0
+    }()
 
     static var kernelPath: String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
