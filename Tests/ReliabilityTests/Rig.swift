@@ -26,7 +26,7 @@ enum Rig {
     static let hasMaintRun: Bool = {
         guard FileManager.default.isExecutableFile(atPath: corral),
               let r = try? corralTool(["maint", "run", "--help"], cwd: URL(fileURLWithPath: "/")) else { return false }
-        return r.status == 0
+        return r.status == 0 && r.output.contains("USAGE: corral maint run")
     }()
 
     static var kernelPath: String? {
