@@ -69,14 +69,19 @@ extension Reliability {
             }
         }
 
-        @Test func kernelKilledMidSession() throws {
+        /// Also without the sandbox, where no PID namespace takes the kernel's
+        /// stubs and helpers down with it (sandbox.md §0 item 5): corral's
+        /// session kill must.
+        @Test(arguments: ["enforce", "off"])
+        func kernelKilledMidSession(sandbox: String) throws {
             try Rig.requireKernel()
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 var killed: (pid: Int32, at: Date)?
                 let marker = "corral-killed-kernel-was-here"
                 let (run, _) = try Self.boot(disks, [
-                    "--timeout", "60", "--command", "\(Self.writeMarker(marker)) && echo written && sleep 100",
+                    "--sandbox", sandbox, "--timeout", "60",
+                    "--command", "\(Self.writeMarker(marker)) && echo written && sleep 100",
                 ]) { watched, members in
                     guard killed == nil, watched.stdout.contains("written"), let kernel = Self.kernelMain(in: members) else { return }
                     _ = kill(kernel.pid, SIGKILL)
@@ -84,7 +89,7 @@ extension Reliability {
                 }
                 let victim = try #require(killed, "the kernel's main process was never found: \(run.stderr)")
                 let reaction = run.ended!.timeIntervalSince(victim.at)
-                print("kernel killed: pid \(victim.pid), corral exited \(String(format: "%.2f", reaction)) s later with \(run.status); ptys \(run.ptys)")
+                print("kernel killed (sandbox \(sandbox)): pid \(victim.pid), corral exited \(String(format: "%.2f", reaction)) s later with \(run.status); ptys \(run.ptys)")
                 // The command had started: its status is lost (244), and corral says the kernel was killed.
                 #expect(run.status == 244, "\(run.stderr)")
                 #expect(run.stderr.contains("the kernel stopped before the command reported its exit status"), "\(run.stderr)")
