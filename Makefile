@@ -3,11 +3,14 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine
+                util-linux qemu-utils python3 tmux hyperfine attr kmod
 
-.PHONY: all deps build release check test demo bench fuzz clean
+.PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
 
 all: build
+
+# groff: DocumentationTests check every man page with groff -ww.
+APT_PACKAGES += groff
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.
@@ -44,6 +47,28 @@ bench: release
 FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
+
+# The release binary, man pages, shell completions and share/corral
+# (hostfs-init, templates, VERSION) under $(DESTDIR)$(PREFIX); the installed
+# corral finds its data next to itself, from any directory. Details and the
+# exact layout: scripts/install.
+install: release
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' scripts/install install .build/release/corral
+
+# Removes exactly what the last install into $(DESTDIR)$(PREFIX) wrote (its
+# share/corral/install-manifest).
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' scripts/install uninstall
+
+# bash, zsh and fish completions in .build/completions (install makes its
+# own from the release binary).
+completions: build
+	scripts/install completions .build/debug/corral .build/completions
+
+# A staged install of the debug build into a temporary directory: the binary
+# must find its hostfs-init from /, report its commit, and uninstall cleanly.
+install-check: build
+	scripts/install check .build/debug/corral
 
 clean:
 	rm -rf .build

@@ -69,7 +69,7 @@ let package = Package(
         // Session protocol, templates, built-in maintenance jobs.
         .target(
             name: "Maintenance",
-            dependencies: ["Launcher", "COWEngine"],
+            dependencies: ["Launcher", "COWEngine", "CCorralShim"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -98,6 +98,9 @@ let package = Package(
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
         // Kernel faults and stress through the built corral binary (root, linux.uml).
         .testTarget(name: "ReliabilityTests", dependencies: [], swiftSettings: strict),
+        // The man pages against the built corral's --help, groff, the
+        // user-facing error and version output, and a staged install.
+        .testTarget(name: "DocumentationTests", dependencies: [], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",

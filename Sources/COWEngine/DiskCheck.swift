@@ -148,6 +148,15 @@ public enum DiskCheck {
         if survey.paddingBitsSet {
             add("bits-past-end", .warning, "bits are set past the last sector in the bitmap; readers ignore them")
         }
+        let blockSize = survey.dirtySectors > 0 ? FilesystemProbe.extBlockSize(path, backing: backing) : nil
+        if let blockSize, blockSize < 4096 {
+            // Page-cache segments of a small-block filesystem start at any
+            // block, so even whole-page COW data is misread (found by the
+            // maintenance tests); only a flat image is safe.
+            add("small-block-fs", .warning,
+                "the disk holds ext with \(blockSize)-byte blocks: the 6.1 kernel can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it (spec §4.7)",
+                fix: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
+        }
         if survey.mixedPages > 0 {
             let first = (survey.firstMixedPage ?? 0) * 4096
             add("mixed-pages", .warning,

@@ -43,7 +43,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .format(let path, let error):
             "\(path): \(error)"
         case .system(let call, let path, let code):
-            "\(call)(\(path)) failed: \(Errno.describe(code))"
+            "\(path): \(call) failed: \(Errno.describe(code))"
         case .noSpace(let path):
             "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
         case .notACOW(let path):

@@ -150,17 +150,42 @@ public final class OpenFile {
 
     public enum LockKind: Int32, Sendable { case read = 0, write = 1 }
 
-    /// Takes a whole-file POSIX lock without waiting. Throws ``EngineError/inUse(path:pid:)``
-    /// naming the holder when another process has a conflicting lock.
+    /// Takes a whole-file POSIX lock without waiting, plus a flock lease of
+    /// the same kind. Throws ``EngineError/inUse(path:pid:)`` naming the
+    /// holder when another process conflicts: a running UML holds fcntl
+    /// locks while its guest has the device open (§4.2), and `corral boot`
+    /// holds flock leases on its disks for the whole boot.
     public func lock(_ kind: LockKind) throws(EngineError) {
-        if corral_lock_whole(fd, kind.rawValue) == 0 { return }
-        let code = corral_errno()
-        if code == EAGAIN || code == EACCES {
-            throw .inUse(path: path, pid: Int32(max(0, corral_lock_holder(fd, kind.rawValue))))
+        if corral_lock_whole(fd, kind.rawValue) != 0 {
+            let code = corral_errno()
+            if code == EAGAIN || code == EACCES {
+                throw .inUse(path: path, pid: Int32(max(0, corral_lock_holder(fd, kind.rawValue))))
+            }
+            // Filesystems without locking (some FUSE) do not stop us; nothing to honour there.
+            if code != ENOLCK && code != EOPNOTSUPP {
+                throw .system(call: "fcntl(F_SETLK)", path: path, errno: code)
+            }
         }
-        // Filesystems without locking (some FUSE) do not stop us; nothing to honour there.
-        if code == ENOLCK || code == EOPNOTSUPP { return }
-        throw .system(call: "fcntl(F_SETLK)", path: path, errno: code)
+        if flock(fd, (kind == .write ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let code = corral_errno()
+            if code == EWOULDBLOCK {
+                throw .inUse(path: path, pid: (try? status()).flatMap { Self.flockHolder(inode: $0.inode) } ?? 0)
+            }
+        }
+    }
+
+    /// The pid of a process holding a flock on `inode`, from /proc/locks.
+    static func flockHolder(inode: UInt64) -> Int32? {
+        guard let text = try? ReadSmallFile.text("/proc/locks", limit: 1 << 20) else { return nil }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+            guard f.count >= 6, f[1] == "FLOCK", let pid = Int32(f[4]),
+                  let ino = f[5].split(separator: ":").last.flatMap({ UInt64($0) }), ino == inode
+            else { continue }
+            return pid
+        }
+        return nil
     }
 
     /// The pid holding a lock that conflicts with `kind`, or nil.

@@ -46,7 +46,7 @@ public enum Rebase {
         public var warnings: [String]
     }
 
-    static let window = 8 * 1024 * 1024
+    static let window = 1024 * 1024
 
     public static func run(
         cow path: String, newBacking: String, unsafe: Bool = false, force: Bool = false,

@@ -79,9 +79,9 @@ extension Substring {
 
 /// Reads small text files such as /proc entries.
 enum ReadSmallFile {
-    static func text(_ path: String) throws(EngineError) -> String {
+    static func text(_ path: String, limit: Int = 4096) throws(EngineError) -> String {
         let file = try OpenFile(path, flags: O_RDONLY)
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        var buffer = [UInt8](repeating: 0, count: limit)
         let n = try file.read(into: &buffer, at: 0)
         return String(decoding: buffer[0..<n], as: UTF8.self)
     }

@@ -32,6 +32,9 @@ public struct BootOptions: Sendable {
     public var environment: [String: String] = [:]
     /// The binary re-exec'd as the `_kernel-exec` helper.
     public var helperExecutable = "/proc/self/exe"
+    /// Takes the command's output instead of stdout and may stop the boot
+    /// (Maintenance parses its step markers and enforces step timeouts).
+    public var observer: (any BootObserver)?
 
     public init() {}
 }

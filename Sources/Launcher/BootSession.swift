@@ -136,6 +136,11 @@ struct BootSession: ~Copyable {
             }
             let now = SystemCall.monotonicNow()
             if let deadline, now >= deadline, guestStatus == nil { stop = .timeout; break }
+            if guestStatus == nil, let observer = plan.options.observer, let reason = observer.stopReason(now: now) {
+                transcript?.note("stopped: \(reason)")
+                stop = .timeout
+                break
+            }
             if let grace = exitGraceDeadline, now >= grace { break }
 
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
@@ -308,7 +313,11 @@ struct BootSession: ~Copyable {
             }
         case .output(let bytes):
             transcript?.append(.output, bytes)
-            if !outputBroken { pendingOutput += bytes }
+            if let observer = plan.options.observer {
+                observer.output(bytes)
+            } else if !outputBroken {
+                pendingOutput += bytes
+            }
         case .started:
             started = true
             kernelTail.removeAll()

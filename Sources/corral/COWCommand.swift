@@ -25,8 +25,14 @@ struct COWCreate: ParsableCommand {
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
     func run() throws {
-        let r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
-        for w in r.warnings { Console.error("corral: warning: \(w)") }
+        let r: Create.Result
+        do {
+            r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
+        } catch .backingMissing(let backing, _) {
+            // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
+            throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
+        }
+        for w in r.warnings { Console.warning("\(w)") }
         Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
     }
 }
@@ -121,7 +127,7 @@ struct COWFlatten: ParsableCommand {
     func run() throws {
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
-        for w in r.warnings { Console.error("corral: warning: \(w)") }
+        for w in r.warnings { Console.warning("\(w)") }
         Console.out("flattened \(cow) into \(r.output): \(r.size) bytes, \(Console.bytes(r.cowBytes)) from the COW, \(Console.bytes(r.allocatedBytes)) allocated\(r.cloned ? " (backing reflinked)" : "")")
     }
 }
@@ -145,8 +151,8 @@ struct COWCommit: ParsableCommand {
                                progress: ProgressDisplay.handler(label: "commit"))
         Console.out("committed \(r.sectors) sectors (\(Console.bytes(r.bytes))) from \(cow) into \(r.backing)\(r.resumed ? " (resumed an interrupted commit)" : "")")
         if !r.invalidated.isEmpty {
-            Console.error("corral: warning: these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")
+            Console.warning("these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")
         }
-        Console.error("note: \(cow) is now stale (the backing's mtime changed); its disk is fully in \(r.backing)")
+        Console.note("\(cow) is now stale (the backing's mtime changed); its disk is fully in \(r.backing)")
     }
 }

@@ -15,8 +15,14 @@ struct COWFromImage: ParsableCommand {
     @Argument(help: "The new COW file.") var cow: String
 
     func run() throws {
-        let r = try FromImage.run(image: image, backing: backing, output: cow, force: force,
+        let r: FromImage.Result
+        do {
+            r = try FromImage.run(image: image, backing: backing, output: cow, force: force,
                                   fingerprint: !noFingerprint, progress: ProgressDisplay.handler(label: "from-image"))
+        } catch .backingMissing(let backing, _) {
+            // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
+            throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
+        }
         Console.out("created \(r.output) over \(r.backingFile): \(r.pages) page(s) differ (\(Console.bytes(r.sectors * 512))), \(Console.bytes(r.allocatedBytes)) allocated")
     }
 }

@@ -16,7 +16,7 @@ struct COWNormalize: ParsableCommand {
 
     func run() throws {
         let r = try Normalize.run(cow: cow, backing: backing, progress: ProgressDisplay.handler(label: "normalize"))
-        for n in r.notes { Console.error("note: \(n)") }
+        for n in r.notes { Console.note("\(n)") }
         Console.out(r.mixedPages == 0
             ? "\(cow): no mixed pages"
             : "\(cow): normalized \(r.mixedPages) mixed page(s), \(r.sectorsCopied) sector(s) copied from the backing")

@@ -24,7 +24,7 @@ struct COWRebase: ParsableCommand {
     func run() throws {
         let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force, fingerprint: !noFingerprint,
                                progress: ProgressDisplay.handler(label: "rebase"))
-        for w in r.warnings { Console.error("corral: warning: \(w)") }
+        for w in r.warnings { Console.warning("\(w)") }
         let moved = r.unsafe ? "header only, content \(r.verification)"
             : "\(r.pagesCopied) page(s), \(r.sectorsCopied) sector(s) copied from the old backing"
         Console.out("rebased \(cow) from \(r.oldBacking) onto \(r.newBacking) (\(moved))")

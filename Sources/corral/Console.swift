@@ -22,9 +22,27 @@ enum Console {
 
     static var isTerminal: (out: Bool, err: Bool) { (isatty(1) != 0, isatty(2) != 0) }
 
-    static var colour: Bool {
-        ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(1) != 0
-            && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    /// Whether standard output may carry colour.
+    static var colour: Bool { TerminalStyle.enabled(fd: 1) }
+
+    /// `corral: <text>` on stderr: the one line every failure prints.
+    static func failure(_ text: String) {
+        error(TerminalStyle.failure.apply("corral:", fd: 2) + " " + text)
+    }
+
+    /// `corral: warning: <text>` on stderr: something worked but deserves a look.
+    static func warning(_ text: String) {
+        error(TerminalStyle.warning.apply("corral: warning:", fd: 2) + " " + text)
+    }
+
+    /// `hint: <text>` on stderr: the command that fixes the failure above it.
+    static func hint(_ text: String) {
+        error(TerminalStyle.hint.apply("hint:", fd: 2) + " " + text)
+    }
+
+    /// `note: <text>` on stderr: a consequence of what just succeeded.
+    static func note(_ text: String) {
+        error(TerminalStyle.note.apply("note:", fd: 2) + " " + text)
     }
 
     static func json<T: Encodable>(_ value: T) throws {

@@ -9,24 +9,51 @@ struct CorralCommand: ParsableCommand {
         commandName: "corral",
         abstract: "Safe maintenance for User-Mode Linux guests: COW disks, checked boots, one-command jobs.",
         version: CorralVersion.text,
-        subcommands: [COWCommand.self, BootCommand.self, KernelExecCommand.self])
+        subcommands: [COWCommand.self, BootCommand.self, MaintCommand.self, KernelExecCommand.self])
 
-    /// Runs the command line, turning engine errors into one line plus a hint
-    /// and a non-zero status (never a stack trace).
+    /// Runs the command line. Every failure ends here and leaves as one
+    /// `corral: …` line, a hint when a command fixes it, and a non-zero
+    /// status; never a stack trace. Help, `--version` and completion scripts
+    /// go to stdout through the argument parser.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as EngineError {
-            Console.error("corral: \(error)")
-            if let hint = error.hint { Console.error("hint: \(hint)") }
-            Glibc.exit(1)
-        } catch let error as CLIError {
-            Console.error("corral: \(error.message)")
-            if let hint = error.hint { Console.error("hint: \(hint)") }
-            Glibc.exit(error.status)
         } catch {
-            exit(withError: error)
+            Glibc.exit(report(error))
+        }
+    }
+
+    /// Prints what `error` means for the user and returns the exit status.
+    static func report(_ error: any Error) -> Int32 {
+        switch error {
+        case let error as EngineError:
+            Console.failure("\(error)")
+            if let hint = error.hint { Console.hint(hint) }
+            return 1
+        case let error as CLIError:
+            Console.failure(error.message)
+            if let hint = error.hint { Console.hint(hint) }
+            return error.status
+        case let code as ExitCode:
+            // The command already said what happened; only the status is left.
+            return code.rawValue
+        default:
+            let code = exitCode(for: error)
+            guard code != .success else {
+                // Help, --version, --generate-completion-script: the parser prints them.
+                exit(withError: error)
+            }
+            guard code == .validationFailure else {
+                // Another library's error (launcher, maintenance): its
+                // description is already the one line.
+                Console.failure("\(error)")
+                return code.rawValue
+            }
+            let usage = UsageError(message: message(for: error), fullMessage: fullMessage(for: error))
+            Console.failure(usage.line)
+            Console.hint(usage.hint)
+            return code.rawValue
         }
     }
 }

@@ -95,4 +95,40 @@ struct ContentionTests {
         let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 0, "\(check.stdout)")
     }
+
+    /// While `corral boot` runs a guest on a COW, the engine's writers are
+    /// refused (the boot's lease), naming the boot, and readers only warn.
+    @Test(.enabled(if: kernelTestsEnabled, "boots linux.uml: needs the kernel and root"))
+    func writersAreRefusedWhileABootHoldsTheDisk() throws {
+        let dir = Scratch()
+        let size = 1 << 20
+        let backing = Fixture.pattern(size: size)
+        Fixture.write(backing, to: dir.file("back.img"))
+        try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(size), sectors: [3: 3])
+        let boot = try Self.spawn(["boot", "--timeout", "60", "--disk", "1=\(dir.file("a.cow"))", "--command", "sleep 6"], cwd: dir.path)
+        defer { kill(boot.processIdentifier, SIGTERM); boot.waitUntilExit() }
+        var leased = false
+        for _ in 0..<250 where !leased {
+            usleep(20_000)
+            leased = OpenFile.flockHolder(inode: (try? FileStatus.of(dir.file("a.cow")))??.inode ?? 0) != nil
+        }
+        #expect(leased)
+        let before = Fixture.read(dir.file("back.img"))
+        for args in [["cow", "commit", "a.cow"], ["cow", "normalize", "a.cow"]] {
+            let r = try Corral.run(args, cwd: dir.path)
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stderr.contains("in use by process \(boot.processIdentifier) (corral)"), "\(args): \(r.stderr)")
+        }
+        let flat = try Corral.run(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        #expect(flat.status == 0)
+        #expect(flat.stderr.contains("warning"))
+        #expect(Fixture.read(dir.file("back.img")) == before)
+    }
+}
+
+/// Kernel tests run when linux.uml is installed and we are root; under
+/// CORRAL_REQUIRE_UML=1 (CI) they always run, so a missing kernel fails.
+var kernelTestsEnabled: Bool {
+    ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
+        || (getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/linux.uml"))
 }

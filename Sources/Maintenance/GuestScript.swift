@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCorralShim
+import Foundation
+
+/// The job as the guest runs it: a private host directory holding `job.sh`
+/// (step library, parameter assignments, template) and `nonce`, mounted
+/// read-only into the guest through hostfs. Only the short bootstrap that
+/// mounts it travels on the kernel command line.
+///
+/// Why a directory: the command line holds 4095 bytes, and the guest's /tmp
+/// is its own tmpfs (hostfs-init), so the host's temporary files are only
+/// reachable through an explicit hostfs mount.
+final class GuestScript {
+    /// Where the guest mounts the job directory.
+    static let guestDirectory = "/run/corral-job"
+
+    let directory: String
+    let nonce: String
+
+    var nonceFile: String { "\(directory)/nonce" }
+
+    /// The command hostfs-init runs.
+    var bootstrap: String {
+        "mkdir -p \(Self.guestDirectory) && mount -t hostfs -o ro,\(directory) none \(Self.guestDirectory) && exec /bin/sh \(Self.guestDirectory)/job.sh"
+    }
+
+    init(library: String, variables: [(String, String)], template: String, environment: [String: String]) throws(MaintenanceError) {
+        let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var pattern = Array("\(tmp)/corral-maint-XXXXXX".utf8CString)
+        guard let made = pattern.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw .io("cannot create a job directory in \(tmp): \(String(cString: strerror(errno))); set TMPDIR to a writable directory")
+        }
+        let directory = String(cString: made)
+        guard directory.allSatisfy({ $0 != "," && $0 != " " && $0 != "'" && $0 != "\"" && $0 != ":" }) else {
+            rmdir(directory)
+            throw .io("job directory '\(directory)' holds a character hostfs or the kernel command line cannot carry; set TMPDIR to a plain path")
+        }
+        self.directory = directory
+        guard let nonce = GuestScript.randomHex(16) else {
+            rmdir(directory)
+            throw .io("getrandom failed: \(String(cString: strerror(errno))); cannot draw the step nonce")
+        }
+        self.nonce = nonce
+        var text = library + "\n# --- corral: parameters ---\n"
+        for (name, value) in variables {
+            text += "\(name)=\(GuestScript.quote(value))\n"
+        }
+        text += "# --- corral: template ---\n" + template + "\n"
+        do {
+            try write(text, to: "\(directory)/job.sh")
+            try write(nonce + "\n", to: nonceFile)
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    deinit { remove() }
+
+    func remove() {
+        unlink("\(directory)/job.sh")
+        unlink(nonceFile)
+        rmdir(directory)
+    }
+
+    private func write(_ text: String, to path: String) throws(MaintenanceError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw .io("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+    }
+
+    /// Single-quoted for sh: the value can hold anything.
+    static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Random hex, or nil when the kernel gives no randomness (never a
+    /// predictable nonce).
+    static func randomHex(_ count: Int) -> String? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        guard bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) == 0 else { return nil }
+        return bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,47 @@
+import Launcher
+
+/// Everything one maintenance job needs, as given on the command line.
+public struct JobRequest: Sendable {
+    public var template: Template
+    /// Parameter values by name; missing ones take the template's defaults.
+    public var parameters: [String: String] = [:]
+    /// Disks given directly (`run --disk`): flag r makes a source, anything
+    /// else a target.
+    public var disks: [DiskSpec] = []
+    /// Work on targets directly instead of on a copy renamed at the end.
+    public var inPlace = false
+    public var limits = StepMonitor.Limits()
+    /// `--log`: the console transcript.
+    public var logPath: String?
+    /// Ordinary output of the steps goes to stdout as it arrives (`run`).
+    public var passOutput = false
+    public var kernel = Resources.defaultKernel
+    public var memory = "256M"
+    public var environment: [String: String] = [:]
+    public var verbose = false
+    /// Where the built-in step library is, for user templates without a lib/.
+    public var library: TemplateLibrary?
+
+    public init(template: Template) {
+        self.template = template
+    }
+
+    /// The template's parameters with defaults applied; unknown or missing
+    /// ones refused.
+    public func resolvedParameters() throws(MaintenanceError) -> [String: String] {
+        var values: [String: String] = [:]
+        for name in parameters.keys where !template.parameters.contains(where: { $0.name == name }) {
+            throw .unknownParameter(template: template.name, name: name)
+        }
+        for parameter in template.parameters {
+            if let value = parameters[parameter.name] {
+                values[parameter.name] = value
+            } else if let value = parameter.defaultValue {
+                values[parameter.name] = value
+            } else {
+                throw .missingParameter(template: template.name, name: parameter.name)
+            }
+        }
+        return values
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Launcher
+import Maintenance
+
+/// `corral maint`: one-command maintenance boots from templates.
+struct MaintCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maint",
+        abstract: "One-command maintenance boots: flatten, rebuild, install modules, fsck, run.",
+        discussion: """
+            Each job is a template (templates/*.sh): a shell script run in the guest by
+            hostfs-init, with a header declaring its name, parameters and disks. Steps
+            report through nonce-tagged console lines; a failing step fails the job and
+            is named. Sources are attached read-only. A job that changes a guest works
+            on a sparse copy of its COW and renames it over the original only when every
+            step succeeded (--in-place opts out). COW files with mixed 4 KiB pages (spec
+            §4.7) are normalized first (or read through a normalized copy).
+
+            Exit status: 0 ok; the failing step's status; 124 a step ran over its time
+            limit; 240-244 the boot itself failed (see corral boot --help); 1 setup error.
+            With --each: 1 if any guest failed.
+            """,
+        subcommands: [
+            MaintListCommand.self, MaintShowCommand.self, MaintFlattenRsyncCommand.self,
+            MaintRebuildCOWCommand.self, MaintInstallModulesCommand.self, MaintFsckCommand.self,
+            MaintRunCommand.self, MaintShellCommand.self, MaintJobCommand.self,
+        ])
+}
+
+/// Where templates come from, for every maint subcommand.
+struct TemplateOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Also load templates from DIR (before $CORRAL_TEMPLATES). Repeatable.", valueName: "DIR"))
+    var templates: [String] = []
+
+    func library() throws -> TemplateLibrary {
+        try TemplateLibrary.locate(
+            environment: ProcessInfo.processInfo.environment, executable: Resources.currentExecutable(),
+            extra: templates)
+    }
+}
+
+/// `corral maint list`
+struct MaintListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the templates.")
+    @OptionGroup var source: TemplateOptions
+    @Flag(name: .long, help: "Machine-readable output.") var json = false
+
+    func run() throws {
+        let templates = try source.library().all()
+        if json {
+            try Console.json(templates.map { ["name": $0.name, "description": $0.summary, "path": $0.path] })
+            return
+        }
+        let width = templates.map(\.name.count).max() ?? 0
+        for template in templates {
+            Console.out(template.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + template.summary)
+        }
+    }
+}
+
+/// `corral maint show NAME`
+struct MaintShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a template's parameters, disks and script.")
+    @OptionGroup var source: TemplateOptions
+    @Argument(help: "The template's name.") var name: String
+
+    func run() throws {
+        let template = try source.library().template(named: name)
+        Console.out("\(template.name): \(template.summary)")
+        Console.out("file: \(template.path)")
+        Console.out("parameters:")
+        for p in template.parameters {
+            let value = p.defaultValue.map { " (default: '\($0)')" } ?? " (required)"
+            Console.out("  \(p.name)\(value)  \(p.summary)")
+        }
+        if !template.disks.isEmpty {
+            Console.out("disks:")
+            for d in template.disks {
+                var extra: [String] = []
+                if let s = d.sizeOf { extra.append("size of \(s)") }
+                if let c = d.cowOver { extra.append("new COW over \(c)") }
+                if let w = d.writableIf { extra.append("writable if \(w)") }
+                Console.out("  \(d.device) \(d.role.rawValue) \(d.parameter)" + (extra.isEmpty ? "" : " (\(extra.joined(separator: ", ")))"))
+            }
+        }
+        Console.out("script:")
+        Console.write(1, template.script)
+    }
+}

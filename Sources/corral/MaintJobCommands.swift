@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import COWEngine
+import Launcher
+import Maintenance
+
+/// `corral maint flatten-rsync`
+struct MaintFlattenRsyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flatten-rsync",
+        abstract: "Flatten a COW at the filesystem level: rsync its view into a new image (corral cow flatten is the block-level route).")
+    @Option(help: ArgumentHelp("The COW to flatten.", valueName: "COW")) var cow: String
+    @Option(help: ArgumentHelp("The new image.", valueName: "IMG")) var output: String
+    @Flag(help: "Reuse an existing output (rsync --delete into a copy of it).") var force = false
+    @OptionGroup var options: MaintJobOptions
+
+    func run() throws {
+        try options.run(template: "flatten-rsync", parameters: ["cow": cow, "output": output, "force": force ? "yes" : "no"])
+    }
+}
+
+/// `corral maint rebuild-cow`
+struct MaintRebuildCOWCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild-cow",
+        abstract: "Rebuild a COW over a common backing from a flat image, at the filesystem level.",
+        discussion: "When the image is block-related to the backing (a flatten of a COW over it), corral cow from-image does this without a boot and faster.")
+    @Option(help: ArgumentHelp("The guest's flat image.", valueName: "FLAT")) var image: String
+    @Option(help: ArgumentHelp("The common backing.", valueName: "COMMON")) var backing: String
+    @Option(help: ArgumentHelp("The new COW.", valueName: "COW")) var output: String
+    @OptionGroup var options: MaintJobOptions
+
+    func run() throws {
+        try options.run(template: "rebuild-cow", parameters: ["image": image, "backing": backing, "output": output])
+    }
+}
+
+/// `corral maint install-modules`
+struct MaintInstallModulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-modules",
+        abstract: "Copy a kernel module tree into the guest's /lib/modules/R and run depmod for it.")
+    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW")) var cow: String?
+    @Option(help: ArgumentHelp("Host module tree, e.g. /usr/lib/uml/modules/6.1.176.", valueName: "DIR")) var modules: String
+    @Option(help: ArgumentHelp("Kernel release (default: the last part of --modules).", valueName: "R")) var release: String?
+    @OptionGroup var options: MaintJobOptions
+
+    func validate() throws {
+        if (cow == nil) == options.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+    }
+
+    func run() throws {
+        let modules = PathResolution.absolute(self.modules)
+        let release = self.release ?? ""
+        try options.run(
+            template: "install-modules", parameters: ["cow": cow ?? "", "modules": modules, "release": release],
+            childArguments: { guest in
+                ["--cow", guest, "--modules", modules] + (release.isEmpty ? [] : ["--release", release])
+            })
+    }
+}
+
+/// `corral maint fsck`
+struct MaintFsckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsck",
+        abstract: "e2fsck a guest (-n; -fy with --repair, on a copy replaced only on success), its exit code explained.")
+    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW")) var cow: String?
+    @Flag(help: "Repair (e2fsck -fy).") var repair = false
+    @OptionGroup var options: MaintJobOptions
+
+    func validate() throws {
+        if (cow == nil) == options.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+    }
+
+    func run() throws {
+        let repair = self.repair
+        try options.run(
+            template: "fsck", parameters: ["cow": cow ?? "", "repair": repair ? "yes" : "no"],
+            childArguments: { guest in ["--cow", guest] + (repair ? ["--repair"] : []) })
+    }
+}
+
+/// `corral maint run`
+struct MaintRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run any command in the guest with disks attached; its exit status is passed through.",
+        discussion: "Disks with flag r are sources (read-only); others are changed on a copy renamed over the original only if the command succeeds (--in-place: directly).")
+    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
+    @Option(help: ArgumentHelp("Mount disk N at DIR in the guest before the command (read-only for r disks). Repeatable.", valueName: "N=DIR")) var mount: [String] = []
+    @OptionGroup var options: MaintJobOptions
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command, after --.", valueName: "CMD")) var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command after --") }
+        for spec in disk {
+            do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func run() throws {
+        let disks = try disk.map { try DiskSpec(parsing: $0) }
+        var mounts: [String] = []
+        for item in mount {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] || $0.deviceName == "ubd" + parts[0] }),
+                  parts[1].hasPrefix("/"), !parts[1].contains(" "), !parts[1].contains(":") else {
+                throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR an absolute path without spaces or ':'")
+            }
+            mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
+        }
+        let text = command.count == 1 ? command[0] : command.map(ShellWord.quote).joined(separator: " ")
+        try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " ")],
+                        disks: disks, passOutput: true)
+    }
+}
+
+/// `corral maint job NAME --set KEY=VALUE …`: any template, including the user's.
+struct MaintJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Run any template by name with KEY=VALUE parameters (see maint show NAME).")
+    @Argument(help: "The template's name.") var name: String
+    @Option(name: .customLong("set"), help: ArgumentHelp("A parameter. Repeatable.", valueName: "KEY=VALUE")) var set: [String] = []
+    @OptionGroup var options: MaintJobOptions
+
+    func run() throws {
+        var parameters: [String: String] = [:]
+        for item in set {
+            guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set \(item): write KEY=VALUE") }
+            parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
+        }
+        try options.run(template: name, parameters: parameters)
+    }
+}
+
+/// POSIX shell quoting for `run -- CMD ARGS…`.
+enum ShellWord {
+    static func quote(_ word: String) -> String {
+        if !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// `corral maint shell`
+struct MaintShellCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "An interactive rescue shell with the disks attached and mounted where asked.",
+        discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
+    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
+    @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
+    @OptionGroup var options: MaintJobOptions
+
+    func run() throws {
+        let disks: [DiskSpec]
+        do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
+        var mounts: [RescueShell.Mount] = []
+        for item in mount {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
+                throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
+            }
+            mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
+        }
+        let library = try options.source.library()
+        var request = JobRequest(template: try library.template(named: "run"))
+        request.disks = disks
+        request.inPlace = options.inPlace
+        request.logPath = options.log
+        request.kernel = options.kernel
+        request.memory = options.memory
+        request.verbose = options.verbose
+        request.environment = ProcessInfo.processInfo.environment
+        let report = RescueShell.run(request, mounts: mounts)
+        if options.json { try Console.json(report) } else { Console.error("corral: " + report.summary) }
+        throw ExitCode(report.exitStatus)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Launcher
+import Maintenance
+
+/// Options every maintenance job takes.
+struct MaintJobOptions: ParsableArguments {
+    @OptionGroup var source: TemplateOptions
+
+    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here (with --each: FILE.<guest name>).", valueName: "FILE"))
+    var log: String?
+
+    @Flag(name: .long, help: "Print a machine-readable report on stdout.")
+    var json = false
+
+    @Flag(name: .long, help: "Change the guest's COW directly instead of a copy renamed at the end (for COW files too large to copy).")
+    var inPlace = false
+
+    @Option(name: .long, help: ArgumentHelp("Limit for a step without its own (and for template code between steps).", valueName: "SECONDS"))
+    var stepTimeout: Double = 600
+
+    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path or a name on PATH.", valueName: "PATH"))
+    var kernel: String = Resources.defaultKernel
+
+    @Option(name: .long, help: "Guest memory (mem=).")
+    var memory: String = "256M"
+
+    @Flag(name: .long, help: "Kernel messages on stderr.")
+    var verbose = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"))
+    var each: [String] = []
+
+    @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))
+    var j: Int = 1
+
+    func validate() throws {
+        if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be a positive number of seconds") }
+        if j < 1 { throw ValidationError("-j must be at least 1") }
+    }
+
+    /// The common options again, for one `--each` child.
+    func childArguments(guest: String) -> [String] {
+        var args: [String] = []
+        for dir in source.templates { args += ["--templates", dir] }
+        if let log { args += ["--log", "\(log).\((guest as NSString).lastPathComponent)"] }
+        if inPlace { args.append("--in-place") }
+        args += ["--step-timeout", String(stepTimeout), "--kernel", kernel, "--memory", memory, "--json"]
+        return args
+    }
+
+    /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
+    /// per guest with `guestParameter` set to it; prints the summary or JSON
+    /// and exits with the job's status.
+    func run(template name: String, parameters: [String: String], disks: [DiskSpec] = [], passOutput: Bool = false,
+             guestParameter: String? = nil, childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
+        let library = try source.library()
+        if !each.isEmpty {
+            guard let childArguments else {
+                throw CLIError(message: "--each is not available for maint \(name)", hint: "run it once per guest")
+            }
+            let json = self.json
+            let common = self
+            let reports = EachRunner.run(
+                guests: each, jobs: j, executable: Resources.currentExecutable() ?? "/proc/self/exe",
+                arguments: { guest in ["maint", name] + childArguments(guest) + common.childArguments(guest: guest) },
+                onResult: { report in if !json { Console.out(report.summary) } })
+            if json { try Console.json(reports) }
+            let failed = reports.filter { !$0.ok }.count
+            if !json { Console.error("corral: \(name): \(reports.count - failed) of \(reports.count) guest(s) ok") }
+            throw ExitCode(failed == 0 ? 0 : 1)
+        }
+        var request = JobRequest(template: try library.template(named: name))
+        request.library = library
+        request.parameters = parameters
+        request.disks = disks
+        request.inPlace = inPlace
+        request.limits = StepMonitor.Limits(ready: 120, step: stepTimeout)
+        request.logPath = log
+        request.passOutput = passOutput && !json
+        request.kernel = kernel
+        request.memory = memory
+        request.verbose = verbose
+        request.environment = ProcessInfo.processInfo.environment
+        let report = Job.run(request)
+        if json {
+            try Console.json(report)
+        } else {
+            Console.error("corral: " + report.summary)
+        }
+        throw ExitCode(report.exitStatus)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// Where the tests find corral, the kernel and the tools, and how they run them.
+enum TestHost {
+    static let environment = ProcessInfo.processInfo.environment
+    /// Tests/MaintenanceTests/Support.swift → the package root.
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let corral = environment["CORRAL_BINARY"] ?? "\(packageRoot)/.build/debug/corral"
+    static let kernel = environment["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
+    static let requireUML = environment["CORRAL_REQUIRE_UML"] == "1"
+    static let path = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+
+    static func has(_ tool: String) -> Bool {
+        path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
+    }
+
+    /// Kernel tests run when the kernel and tools are here, or when CI demands
+    /// them (CORRAL_REQUIRE_UML=1), so that their absence fails instead of skipping.
+    static let kernelTestsEnabled: Bool = requireUML
+        || (FileManager.default.isExecutableFile(atPath: kernel)
+            && ["mkfs.ext4", "debugfs", "rsync", "e2fsck", "depmod"].allSatisfy(has))
+}
+
+extension Trait where Self == ConditionTrait {
+    static var bootsKernel: Self {
+        .enabled(if: TestHost.kernelTestsEnabled, "needs linux.uml, e2fsprogs, rsync and kmod (CORRAL_REQUIRE_UML=1 makes this a failure)")
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct Output {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var summary: String { "exit \(status)\nstdout: \(stdout.suffix(3000))\nstderr: \(stderr.suffix(3000))" }
+}
+
+/// Runs a program to the end; output through files so nothing can block on a pipe.
+func execute(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> Output {
+    let dir = NSTemporaryDirectory() + "corral-maint-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    _ = FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
+    _ = FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    var env = TestHost.environment
+    env["PATH"] = TestHost.path
+    process.environment = env
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/out"))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/err"))
+    try process.run()
+    process.waitUntilExit()
+    return Output(status: process.terminationStatus,
+                  stdout: (try? String(contentsOfFile: "\(dir)/out", encoding: .utf8)) ?? "",
+                  stderr: (try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "")
+}
+
+@discardableResult
+func shell(_ script: String, _ args: String...) throws -> String {
+    let r = try execute("/bin/sh", ["-c", script, "sh"] + args)
+    guard r.status == 0 else { throw Failure("`\(script)` failed: \(r.summary)") }
+    return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+func corral(_ arguments: [String], cwd: String? = nil) throws -> Output {
+    guard FileManager.default.isExecutableFile(atPath: TestHost.corral) else {
+        throw Failure("\(TestHost.corral) not built: run swift build first (make check does)")
+    }
+    return try execute(TestHost.corral, arguments, cwd: cwd)
+}
+
+func sha256(_ path: String) throws -> String {
+    String(try shell(#"sha256sum "$1""#, path).prefix(64))
+}
+
+/// A scratch directory removed at the end of the test.
+final class Scratch {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "corral-maint-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func callAsFunction(_ name: String) -> String { "\(path)/\(name)" }
+
+    /// Files that are not what the test made: temporary copies left behind.
+    func leftovers() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.contains(".corral-") }
+    }
+}
+
+/// A small tree with the things a filesystem-level copy can lose: owners,
+/// modes, a hard link, a symlink, an xattr (when setfattr is installed), a
+/// sparse-ish big file. Returns the image path.
+func makeImage(in scratch: Scratch, name: String = "base.img", size: String = "16M",
+               blockSize: Int? = nil, bigBytes: Int = 300_000) throws -> String {
+    let tree = scratch("tree-\(name)")
+    try shell("""
+        set -e
+        mkdir -p "$1/d/sub" "$1/empty"
+        echo hello > "$1/d/a.txt"
+        head -c \(bigBytes) /dev/urandom > "$1/big"
+        ln "$1/d/a.txt" "$1/hard"
+        ln -s d/a.txt "$1/link"
+        printf 'x' > "$1/d/sub/one"
+        chmod 0640 "$1/big"; chmod 4755 "$1/d/sub/one"; chmod 0700 "$1/empty"
+        chown 1234:5678 "$1/d/a.txt"; chown 42:43 "$1/d/sub"
+        if command -v setfattr >/dev/null; then setfattr -n user.color -v blue "$1/d/a.txt"; fi
+        """, tree)
+    let image = scratch(name)
+    let block = blockSize.map { "-b \($0) " } ?? ""
+    try shell("mkfs.ext4 -q -F \(block)-d \"$1\" \"$2\" \(size)", tree, image)
+    return image
+}
+
+/// Everything debugfs shows of a tree that a copy must keep, inode numbers
+/// and timestamps of directories left out: per path, type/mode, owner,
+/// size, link count, xattrs and file contents' hash.
+func treeListing(_ image: String, scratch: Scratch) throws -> [String] {
+    let dump = scratch("dump-\(UUID().uuidString.prefix(6))")
+    try shell(#"mkdir -p "$1" && debugfs -R "rdump / $1" "$2" 2>/dev/null"#, dump, image)
+    let paths = try shell(#"cd "$1" && find . -mindepth 1 | sort"#, dump).split(separator: "\n").map { String($0.dropFirst()) }
+    var lines: [String] = []
+    for path in paths where !path.hasPrefix("/lost+found/") {
+        let stat = try shell(#"debugfs -R "stat \"$1\"" "$2" 2>/dev/null | grep -E '^(Inode|User|Links)|^  [a-z]+\.' | sed 's/Inode checksum: 0x[0-9a-f]*//; s/Inode: [0-9]*//; s/Generation.*//; s/Blockcount: [0-9]*//; s/Flags: .*//'"#, path, image)
+        let hash = try shell(#"if [ -f "$1$2" ] && [ ! -L "$1$2" ]; then sha256sum < "$1$2" | cut -c1-16; elif [ -L "$1$2" ]; then readlink "$1$2"; fi"#, dump, path)
+        lines.append("\(path) \(stat.split(whereSeparator: \.isWhitespace).joined(separator: " ")) \(hash)")
+    }
+    return lines
+}
+
+/// The inode number of a path (to check hard links).
+func inode(_ image: String, _ path: String) throws -> String {
+    try shell(#"debugfs -R "stat \"$1\"" "$2" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p'"#, path, image)
+}

@@ -1,0 +1,58 @@
+# corral maint: the step protocol, sourced before every template body.
+#
+# corral reads the step nonce from /run/corral-job/nonce (a file in the
+# job directory, not the kernel command line, so nothing in the guest can
+# read it from /proc/cmdline); the host deletes that file as soon as it sees
+# READY, before the first step runs. Lines that start with
+# "CORRAL-<nonce> " are the only ones the host believes:
+#   CORRAL-<nonce> READY
+#   CORRAL-<nonce> STEP <name> BEGIN <timeout: seconds, 0 = none, default>
+#   CORRAL-<nonce> STEP <name> EXIT <status>
+#   CORRAL-<nonce> NOTE <text>            (goes into the job's summary)
+#   CORRAL-<nonce> DONE <status>          (the job script's own end)
+# Kernel messages and file contents printed on the console cannot forge
+# them without the nonce.
+
+corral_nonce_value=$(cat /run/corral-job/nonce) || exit 250
+printf '\nCORRAL-%s READY\n\n' "$corral_nonce_value"
+# The host believes a job finished only from this line: hostfs-init's own
+# EXIT marker carries a nonce that is on the kernel command line.
+trap 'printf "\nCORRAL-%s DONE %d\n\n" "$corral_nonce_value" "$?"' EXIT
+
+# step NAME [-t SECONDS] -- CMD ARGS...   (-t 0: no limit; default: --step-timeout)
+# Runs CMD (stdin from /dev/null) between BEGIN and EXIT markers; a non-zero
+# status ends the job with that status, so the host names this step.
+step() {
+    corral_step_name=$1
+    shift
+    corral_step_timeout=default
+    if [ "$1" = "-t" ]; then
+        corral_step_timeout=$2
+        shift 2
+    fi
+    [ "$1" = "--" ] && shift
+    # The empty line after a marker makes the console pass the marker's own
+    # line break on at once (the last one is held back), so the host starts
+    # the step's clock now, not when the step's output arrives.
+    printf '\nCORRAL-%s STEP %s BEGIN %s\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_timeout"
+    "$@" < /dev/null
+    corral_step_status=$?
+    printf '\nCORRAL-%s STEP %s EXIT %d\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_status"
+    [ "$corral_step_status" -eq 0 ] || exit "$corral_step_status"
+}
+
+# note TEXT...: one line for the job's summary ("what changed").
+note() {
+    printf '\nCORRAL-%s NOTE %s\n' "$corral_nonce_value" "$*"
+}
+
+# mount_ro DEVICE DIR: read-only, without journal replay where the
+# filesystem knows the option (a read-only disk cannot be replayed into).
+mount_ro() {
+    mkdir -p "$2" && { mount -o ro,noload "$1" "$2" 2>/dev/null || mount -o ro "$1" "$2"; }
+}
+
+# mount_host HOSTDIR DIR: a host directory, read-only, through hostfs.
+mount_host() {
+    mkdir -p "$2" && mount -t hostfs -o ro,"$1" none "$2"
+}
