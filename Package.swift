@@ -96,6 +96,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
+        // Kernel faults and stress through the built corral binary (root, linux.uml).
+        .testTarget(name: "ReliabilityTests", dependencies: [], swiftSettings: strict),
         // The man pages against the built corral's --help, groff, the
         // user-facing error and version output, and a staged install.
         .testTarget(name: "DocumentationTests", dependencies: [], swiftSettings: strict),

@@ -23,6 +23,13 @@ struct BootSession: ~Copyable {
     private var helperError: [UInt8] = []
     private var guestStatus: Int32?
     private var started = false
+    /// The command's output not yet written to stdout. corral never blocks
+    /// writing it (a reader that stops reading would otherwise stall the
+    /// timeout and signals); while this is full the console is not read, so
+    /// the guest waits instead and memory stays bounded.
+    private var pendingOutput: [UInt8] = []
+    private var outputBroken = false
+    private static let outputLimit = 256 * 1024
 
     init(plan: BootPlan) throws {
         self.plan = plan
@@ -138,11 +145,14 @@ struct BootSession: ~Copyable {
 
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
                 && (plan.interactive || started || plan.nonce == nil)
+            let readMaster = pendingOutput.count < Self.outputLimit
+            let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [
                 pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: masterOpen ? master : -1, events: Int16(POLLIN) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+                pollfd(fd: pollMaster ? master : -1, events: (readMaster ? Int16(POLLIN) : 0) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
                 pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pendingOutput.isEmpty ? -1 : out, events: Int16(POLLOUT), revents: 0),
             ]
             var wait = 1000.0
             // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
@@ -173,8 +183,9 @@ struct BootSession: ~Copyable {
                 let n = outgoing.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
                 if n > 0 { outgoing.removeFirst(n) }
             }
-            if fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                if !readConsole(master) { masterOpen = false }
+            if fds[4].revents != 0 { writeOutput() }
+            if readMaster && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                if !readConsole(master, bounded: true) { masterOpen = false }
                 if guestStatus != nil && exitGraceDeadline == nil {
                     // hostfs-init powers off right after the marker; give it time to.
                     exitGraceDeadline = SystemCall.monotonicNow() + 10
@@ -215,6 +226,10 @@ struct BootSession: ~Copyable {
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
         for event in demux.finish() { deliver(event) }
+        switch stop {
+        case .none: flushOutput(signals: signals, giveUpAt: nil)
+        case .timeout, .signal, .escape: flushOutput(signals: signals, giveUpAt: SystemCall.monotonicNow() + 2)
+        }
         raw.restore()
         transcript?.flush()
 
@@ -226,6 +241,12 @@ struct BootSession: ~Copyable {
             }
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
+            }
+            if case .none = stop, status != .launchFailed, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
+                // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
+                let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
+                SystemCall.writeAll(err, "corral: \(line)\n")
+                transcript?.note(line)
             }
             SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
@@ -254,10 +275,12 @@ struct BootSession: ~Copyable {
         return started ? .statusLost : .initNotReached
     }
 
-    /// Reads what is available; false once the pty has no writer left (EIO).
-    private mutating func readConsole(_ master: Int32) -> Bool {
+    /// Reads what is available (when `bounded`, only while the output queue
+    /// has room); false once the pty has no writer left (EIO).
+    private mutating func readConsole(_ master: Int32, bounded: Bool = false) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
+            if bounded && pendingOutput.count >= Self.outputLimit { return true }
             let n = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
             if n > 0 {
                 consume(Array(buffer[0..<n]))
@@ -292,8 +315,8 @@ struct BootSession: ~Copyable {
             transcript?.append(.output, bytes)
             if let observer = plan.options.observer {
                 observer.output(bytes)
-            } else {
-                SystemCall.writeAll(out, bytes)
+            } else if !outputBroken {
+                pendingOutput += bytes
             }
         case .started:
             started = true
@@ -302,6 +325,53 @@ struct BootSession: ~Copyable {
         case .exited(let status):
             guestStatus = status
             transcript?.note("command exited with status \(status)")
+        }
+    }
+
+    /// One write of queued output, after poll said stdout has room: at most a
+    /// page, which a pipe with a free slot takes without blocking.
+    private mutating func writeOutput() {
+        guard !pendingOutput.isEmpty else { return }
+        let n = pendingOutput.withUnsafeBytes { write(out, $0.baseAddress, min($0.count, 4096)) }
+        if n > 0 {
+            pendingOutput.removeFirst(n)
+        } else if n == 0 || (corral_errno() != EINTR && corral_errno() != EAGAIN) {
+            // EPIPE and the like: nobody will read it, as with a blocking write.
+            outputBroken = true
+            pendingOutput.removeAll()
+        }
+    }
+
+    /// Writes the rest of the output once the kernel is gone. Gives up on a
+    /// stop signal (SIGINT, SIGTERM, ...) and, when given, at `giveUpAt`,
+    /// saying how much was not written.
+    private mutating func flushOutput(signals: Int32, giveUpAt: Double?) {
+        while !pendingOutput.isEmpty && !outputBroken {
+            var wait: Int32 = 1000
+            if let giveUpAt {
+                let left = giveUpAt - SystemCall.monotonicNow()
+                if left <= 0 { break }
+                wait = Int32((left * 1000).rounded(.up))
+            }
+            var fds = [
+                pollfd(fd: out, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&fds, 2, wait) < 0 && corral_errno() != EINTR { break }
+            var stopSignal = false
+            if fds[1].revents != 0 {
+                while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
+                    if signal != SIGCHLD && signal != SIGWINCH { stopSignal = true }
+                }
+            }
+            if stopSignal { break }
+            if fds[0].revents != 0 { writeOutput() }
+        }
+        if !pendingOutput.isEmpty && !outputBroken {
+            let line = "\(pendingOutput.count) bytes of the command's output were not written: stdout is not being read"
+            SystemCall.writeAll(err, "corral: \(line)\n")
+            transcript?.note(line)
+            pendingOutput.removeAll()
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCorralShim
 
 /// flock(2) leases corral holds on a boot's disk files for the whole boot.
 ///
@@ -30,15 +31,47 @@ public final class DiskLeases {
                 let fd = open(target.path, O_RDONLY | O_CLOEXEC)
                 if fd < 0 { continue }  // a COW the kernel will create; preflight vouched for it
                 if flock(fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+                    let holder = holder(of: fd).map { " (process \($0))" } ?? ""
                     close(fd)
                     return .failure(Refusal(
-                        message: "disk \(disk.unit) (\(disk.deviceName)): '\(target.path)' is in use by another corral boot",
+                        message: "disk \(disk.unit) (\(disk.deviceName)): '\(target.path)' is in use by another corral boot\(holder)",
                         fix: "wait for that boot to end, or give this one its own file (add the c flag only if sharing is really meant)"))
                 }
                 leases.fds.append(fd)
             }
         }
         return .success(leases)
+    }
+
+    /// The process holding a flock lease on `fd`'s file, from /proc/locks:
+    /// `N: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`.
+    static func holder(of fd: Int32) -> Int32? {
+        var st = corral_stat()
+        guard corral_fstat(fd, &st) == 0 else { return nil }
+        let major = ((st.dev >> 8) & 0xfff) | ((st.dev >> 32) & ~UInt64(0xfff))
+        let minor = (st.dev & 0xff) | ((st.dev >> 12) & ~UInt64(0xff))
+        func hex(_ value: UInt64) -> String {
+            let text = String(value, radix: 16)
+            return text.count < 2 ? "0" + text : text
+        }
+        let file = "\(hex(major)):\(hex(minor)):\(st.ino)"
+        let locks = open("/proc/locks", O_RDONLY | O_CLOEXEC)
+        guard locks >= 0 else { return nil }
+        defer { close(locks) }
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(locks, $0.baseAddress, $0.count) }
+            if n < 0 && corral_errno() == EINTR { continue }
+            if n <= 0 { break }
+            text += buffer[0..<n]
+        }
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where !line.contains("->") {
+            let words = line.split(separator: " ")
+            guard words.count > 5, words[1] == "FLOCK", let at = words.firstIndex(where: { $0 == file }), at > 0 else { continue }
+            if let pid = Int32(words[at - 1]), pid > 0 { return pid }
+        }
+        return nil
     }
 
     public struct Refusal: Error, Sendable {

@@ -27,6 +27,22 @@ public struct KernelExecSpec: Codable, Sendable, Equatable {
 public enum KernelExec {
     /// Sets up the session and terminal and becomes the kernel. Returns only
     /// through exit: 127 after reporting an error on fd 3.
+    /// The pty on fds 0-2, not as the controlling terminal.
+    static func attachWithoutControlling(_ path: String) -> Int32 {
+        let fd = open(path, O_RDWR | O_NOCTTY)
+        guard fd >= 0 else { return -1 }
+        for target: Int32 in 0..<3 where fd != target {
+            if dup2(fd, target) < 0 {
+                let code = corral_errno()
+                close(fd)
+                errno = code
+                return -1
+            }
+        }
+        if fd > 2 { close(fd) }
+        return 0
+    }
+
     public static func run() -> Never {
         // Started by hand rather than by corral boot: there is no error pipe.
         let reportFD = getenv(KernelExecSpec.environmentKey) == nil ? 2 : KernelExecSpec.errorFD
@@ -44,7 +60,19 @@ public enum KernelExec {
                 throw LauncherError.helper("corral exited before the kernel started")
             }
             try SystemCall.check("setsid", "") { corral_launch_setsid() }
-            try SystemCall.check("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
+            if spec.policy.mode == .off {
+                // UML itself is this session's leader: it sees the pty as its
+                // controlling terminal and takes SIGWINCH directly.
+                try SystemCall.check("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
+            } else {
+                // The sandboxed kernel starts a session of its own, so it gives
+                // window-size changes to its winch helper, which must make the
+                // pty *its* controlling terminal. Held by this session, that
+                // fails (EPERM): resizes never reached the guest, and the
+                // helper's error line hit the console, now and then inside the
+                // command's output. So the pty is nobody's controlling terminal here.
+                try SystemCall.check("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
+            }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy)
         } catch {

@@ -18,6 +18,12 @@ struct MountJail: Sendable {
     func apply() throws(SandboxError) {
         // First, so that nothing below propagates back to the host.
         try syscall("mount(/, MS_REC|MS_PRIVATE)") { corral_make_mounts_private() }
+        // The working directory, to re-enter once the copies are attached:
+        // the process's cwd keeps pointing into the mount underneath, so a
+        // relative disk path (`--disk 1=guest.cow`) would resolve read-only.
+        var cwdBuffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let cwd: String? = getcwd(&cwdBuffer, cwdBuffer.count) != nil
+            ? String(decoding: cwdBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         // Detached writable copies, taken before the tree goes read-only.
         var clones: [(path: String, fd: Int32)] = []
         defer { for clone in clones { close(clone.fd) } }
@@ -29,5 +35,6 @@ struct MountJail: Sendable {
         for clone in clones {
             try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
         }
+        if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }
     }
 }
