@@ -10,17 +10,8 @@ import COWFormat
 struct Engine2CrashTests {
     static func corral(_ args: [String], killAfter: Int?) throws -> Int32 {
         try #require(FileManager.default.isExecutableFile(atPath: E2.corral), "run swift build first")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: E2.corral)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        if let killAfter { env["CORRAL_FAULT_KILL_AFTER_WRITES"] = String(killAfter) }
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus
+        // Paths here are absolute, so any working directory will do.
+        return try CrashTests.run(args, cwd: "/", killAfter: killAfter)
     }
 
     /// A COW over a.img with mixed pages spread out; b.img differs from a.img in
