@@ -89,11 +89,14 @@ struct MaintRunCommand: ParsableCommand {
         discussion: "Disks with flag r are sources (read-only); others are changed on a copy renamed over the original only if the command succeeds (--in-place: directly).")
     @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
     @Option(help: ArgumentHelp("Mount disk N at DIR in the guest before the command (read-only for r disks). Repeatable.", valueName: "N=DIR")) var mount: [String] = []
+    @Option(help: ArgumentHelp("Stop the command after this many seconds (exit 124); 0: no limit.", valueName: "SECONDS"))
+    var timeout: Int = 0
     @OptionGroup var options: MaintJobOptions
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command, after --.", valueName: "CMD")) var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --") }
+        if timeout < 0 { throw ValidationError("--timeout must be 0 (no limit) or a number of seconds") }
         for spec in disk {
             do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
         }
@@ -111,7 +114,8 @@ struct MaintRunCommand: ParsableCommand {
             mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
         }
         let text = command.count == 1 ? command[0] : command.map(ShellWord.quote).joined(separator: " ")
-        try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " ")],
+        try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " "),
+                                                      "timeout": String(timeout)],
                         disks: disks, passOutput: true)
     }
 }

@@ -204,4 +204,14 @@ import Testing
         #expect(result.stdout.contains("\"failedStep\" : \"nap\""), "\(result.summary)")
         #expect(Date().timeIntervalSince(started) < 30)
     }
+
+    /// `maint run --timeout` stops a hung command: exit 124, step `run`
+    /// named. Without it the command has no limit (run is for long jobs). 1 boot.
+    @Test func runTimeoutStopsAHungCommand() throws {
+        let started = Date()
+        let result = try corral(["maint", "run", "--timeout", "3", "--json", "--", "sleep 300"])
+        #expect(result.status == 124, "\(result.summary)")
+        #expect(result.stdout.contains("\"failedStep\" : \"run\""), "\(result.summary)")
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
 }

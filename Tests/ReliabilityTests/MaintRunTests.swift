@@ -89,7 +89,7 @@ extension Reliability {
         }
 
         /// `maint run` flooding into a pipe nobody reads, then SIGTERM: corral
-        /// should stop at once (`maint run` has no time limit of its own, so a
+        /// should stop at once (without `--timeout`, `maint run` has no time limit, so a
         /// signal is the only way out). Known issue: the step monitor writes the
         /// passthrough output with blocking writes, so the signal waits for the
         /// reader (`corral boot` queues its output instead).
