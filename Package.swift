@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat"], swiftSettings: strict),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
             dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe"],

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import COWEngine
 import Sandbox
 
 /// What the user asked `corral boot` for, before anything is resolved.
@@ -57,7 +58,7 @@ public struct BootPlan: Sendable {
 
     /// `--dry-run`: one shell-quoted argument per line.
     public var dryRunText: String {
-        argv.map { ShellQuote.quote($0) + "\n" }.joined()
+        argv.map { Shell.quote($0) + "\n" }.joined()
     }
 
     /// Resolves the kernel and init, draws the nonce and umid, and builds the
@@ -120,7 +121,7 @@ public struct BootPlan: Sendable {
 
         var writable: [String] = []
         for disk in options.disks {
-            let dir = Resources.parent(of: Resources.absolute(disk.file))
+            let dir = PathResolution.split(disk.file).directory
             if !writable.contains(dir) { writable.append(dir) }
         }
         writable.append(umlDir)

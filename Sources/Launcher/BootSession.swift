@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import COWEngine
 import Foundation
 import Sandbox
 
@@ -46,10 +47,10 @@ struct BootSession: ~Copyable {
         if verbose {
             for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
         }
-        transcript?.note("argv: " + plan.argv.map(ShellQuote.quote).joined(separator: " "))
+        transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
 
         // Per-boot uml_dir; leftovers of SIGKILLed boots are cleared first.
-        StaleBoots.sweep(parent: Resources.parent(of: plan.umlDir))
+        StaleBoots.sweep(parent: PathResolution.split(plan.umlDir).directory)
         guard mkdir(plan.umlDir, 0o700) == 0 else {
             if corral_errno() == EEXIST {
                 return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")

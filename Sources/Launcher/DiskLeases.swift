@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import COWEngine
 import CCorralShim
 
 /// flock(2) leases corral holds on a boot's disk files for the whole boot.
@@ -24,7 +25,7 @@ public final class DiskLeases {
         let leases = DiskLeases()
         for disk in disks where !disk.flags.contains(.shared) {
             var targets: [(path: String, exclusive: Bool)] = [(disk.file, !disk.isReadOnly)]
-            if let backing = disk.backing ?? COWHeaderPeek.read(path: disk.file)?.backingPath {
+            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
                 targets.append((backing, false))
             }
             for target in targets {

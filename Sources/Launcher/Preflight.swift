@@ -39,7 +39,7 @@ public enum Preflight {
         }
         checkDisks(plan.commandLine.disks, &issues)
         if let log = plan.options.logPath {
-            let dir = Resources.parent(of: Resources.absolute(log))
+            let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
                 issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", fix: "choose another --log path"))
             }
@@ -70,7 +70,7 @@ public enum Preflight {
 
     static func checkDisks(_ disks: [DiskSpec], _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
-        let cwd = Resources.currentDirectory()
+        let cwd = PathResolution.currentDirectory()
 
         for disk in disks {
             let name = "disk \(disk.unit) (\(disk.deviceName))"
@@ -145,13 +145,9 @@ public enum Preflight {
     /// and whether DiskCheck already reported on locks.
     static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
-        var engineKnowsCOW = false
-        var engineFound = false
         var engineCheckedLocks = false
         do {
             let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
-            engineKnowsCOW = report.isCOW
-            engineFound = !report.findings.isEmpty
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 if finding.code == inUseCode {
@@ -169,27 +165,9 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
             return (nil, false)
         }
-        guard !engineKnowsCOW, !engineFound else { return (backingInUse, engineCheckedLocks) }
-        if let backing = disk.backing, !COWHeaderPeek.hasMagic(path: disk.file) {
-            // The kernel: "Failed to read COW header", and the device fails to open (§4.2 c).
-            issues.append(.init(.failure, "\(name): '\(disk.file)' is not a COW file, but backing '\(backing)' was given", fix: "drop ',\(backing)' to use it as a raw image, or remove the file to have a new COW created"))
-            return (nil, false)
-        }
-        guard let header = COWHeaderPeek.read(path: disk.file) else { return (backingInUse, false) }
-
-        // Stopgap until DiskCheck reads headers: the kernel's own checks (§4.2 e).
-        let backing = disk.backing ?? header.backingPath
-        var bst = corral_stat()
-        guard corral_stat(backing, &bst) == 0 else {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' of COW '\(disk.file)' does not exist", fix: "restore it, or name its new place: --disk \(disk.unit)=\(disk.file),NEWPATH"))
-            return (nil, false)
-        }
-        if UInt64(bst.size) != header.size {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' is \(bst.size) bytes but COW '\(disk.file)' was made for \(header.size)", fix: "use the backing file the COW was created on"))
-        } else if Int64(header.mtime) != bst.mtime_sec {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' mtime \(bst.mtime_sec) differs from the \(header.mtime) recorded in COW '\(disk.file)', so the kernel would refuse it", fix: "if the backing's contents did not change, restore its mtime: touch -d @\(header.mtime) '\(backing)'"))
-        }
-        return (backing, false)
+        // DiskCheck decodes every COW layout and reports every header problem;
+        // a file it does not take for a COW is a raw disk (§4.2 c).
+        return (backingInUse, engineCheckedLocks)
     }
 
     static func checkCreation(_ disk: DiskSpec, backing: String, name: String, cwd: String, _ issues: inout [PreflightIssue]) {
@@ -201,14 +179,14 @@ public enum Preflight {
         if disk.isReadOnly {
             issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist and the r flag forbids creating it (the kernel would leave an empty file)", fix: "drop the r flag, or create the COW first with corral cow create"))
         }
-        let dir = Resources.parent(of: Resources.absolute(disk.file))
+        let dir = PathResolution.split(disk.file).directory
         if access(dir, W_OK) != 0 {
             issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", fix: "choose a writable directory"))
         }
         if cwd.utf8.count >= 256 {
             issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more (§4.4)", fix: "cd to a shorter directory"))
         }
-        if Resources.parent(of: Resources.absolute(backing)) == "/" {
+        if PathResolution.split(backing).directory == "/" {
             issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it (§4.4)", fix: "move it into a directory"))
         }
     }

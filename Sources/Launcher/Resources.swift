@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import COWEngine
 
 /// Finds the files `corral boot` needs at run time: the kernel and hostfs-init.
 public enum Resources {
@@ -12,12 +13,12 @@ public enum Resources {
     /// first executable match on PATH.
     public static func kernelPath(_ name: String, environment: [String: String]) throws -> String {
         if name.contains("/") {
-            return absolute(name)
+            return PathResolution.absolute(name)
         }
         let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in searchPath.split(separator: ":") where !dir.isEmpty {
             let candidate = "\(dir)/\(name)"
-            if access(candidate, X_OK) == 0 { return absolute(candidate) }
+            if access(candidate, X_OK) == 0 { return PathResolution.absolute(candidate) }
         }
         throw LauncherError.kernelNotFound(name)
     }
@@ -59,20 +60,20 @@ public enum Resources {
         var searched: [String] = []
         if let data = environment["CORRAL_DATA_DIR"], !data.isEmpty {
             let candidate = "\(data)/hostfs-init/hostfs-init"
-            if access(candidate, R_OK) == 0 { return absolute(candidate) }
+            if access(candidate, R_OK) == 0 { return PathResolution.absolute(candidate) }
             searched.append(candidate)
         }
         if let executable {
-            var dir = parent(of: executable)
-            let installed = "\(parent(of: dir))/share/corral/hostfs-init/hostfs-init"
+            var dir = PathResolution.split(executable).directory
+            let installed = "\(PathResolution.split(dir).directory)/share/corral/hostfs-init/hostfs-init"
             if access(installed, R_OK) == 0 { return installed }
             searched.append(installed)
             while dir != "/" && !dir.isEmpty {
                 let candidate = "\(dir)/hostfs-init/hostfs-init"
                 if access(candidate, R_OK) == 0 { return candidate }
-                dir = parent(of: dir)
+                dir = PathResolution.split(dir).directory
             }
-            searched.append("ancestors of \(parent(of: executable))")
+            searched.append("ancestors of \(PathResolution.split(executable).directory)")
         }
         throw LauncherError.hostfsInitNotFound(searched: searched)
     }
@@ -83,24 +84,5 @@ public enum Resources {
         let n = readlink("/proc/self/exe", &buffer, 4096)
         guard n > 0 else { return nil }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
-    }
-
-    static func currentDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        guard getcwd(&buffer, 4096) != nil else { return "/" }
-        return SystemCall.string(buffer)
-    }
-
-    /// `path` made absolute against the working directory (no symlink resolution).
-    static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let cwd = currentDirectory()
-        return cwd == "/" ? "/\(path)" : "\(cwd)/\(path)"
     }
 }

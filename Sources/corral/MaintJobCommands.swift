@@ -113,7 +113,7 @@ struct MaintRunCommand: ParsableCommand {
             }
             mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
         }
-        let text = command.count == 1 ? command[0] : command.map(ShellWord.quote).joined(separator: " ")
+        let text = command.count == 1 ? command[0] : command.map(Shell.quote).joined(separator: " ")
         try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " "),
                                                       "timeout": String(timeout)],
                         disks: disks, passOutput: true)
@@ -138,13 +138,6 @@ struct MaintJobCommand: ParsableCommand {
     }
 }
 
-/// POSIX shell quoting for `run -- CMD ARGS…`.
-enum ShellWord {
-    static func quote(_ word: String) -> String {
-        if !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-}
 
 /// `corral maint shell`
 struct MaintShellCommand: ParsableCommand {

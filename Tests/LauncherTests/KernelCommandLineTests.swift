@@ -1,3 +1,4 @@
+import COWEngine
 import Testing
 @testable import Launcher
 
@@ -66,11 +67,11 @@ import Testing
     }
 
     @Test func shellQuoting() {
-        #expect(ShellQuote.quote("ubd1=a.cow,b.img") == "ubd1=a.cow,b.img")
-        #expect(ShellQuote.quote("") == "''")
-        #expect(ShellQuote.quote("a b") == "'a b'")
-        #expect(ShellQuote.quote("it's") == "'it'\\''s'")
-        #expect(ShellQuote.quote("$HOME") == "'$HOME'")
+        #expect(Shell.quote("ubd1=a.cow,b.img") == "ubd1=a.cow,b.img")
+        #expect(Shell.quote("") == "''")
+        #expect(Shell.quote("a b") == "'a b'")
+        #expect(Shell.quote("it's") == "'it'\\''s'")
+        #expect(Shell.quote("$HOME") == "'$HOME'")
     }
 
     @Test func base64MatchesTheStandardAlphabet() {
