@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -163,4 +164,11 @@ int corral_launch_isatty(int fd) { return isatty(fd); }
 long corral_launch_find_bytes(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
     const char *hit = memmem(haystack, haystack_len, needle, needle_len);
     return hit ? (long)(hit - (const char *)haystack) : -1;
+}
+
+int corral_launch_reads_nothing(int fd) {
+    struct stat st, null;
+    if (fstat(fd, &st) != 0) return errno == EBADF ? 1 : 0;
+    if (!S_ISCHR(st.st_mode) || stat("/dev/null", &null) != 0 || !S_ISCHR(null.st_mode)) return 0;
+    return st.st_rdev == null.st_rdev ? 1 : 0;
 }

@@ -30,6 +30,9 @@ public struct BootOptions: Sendable {
     /// Interactive raw-mode console; nil means "when stdin and stdout are
     /// terminals" (output piped elsewhere gets plain "\n" line ends instead).
     public var interactive: Bool?
+    /// What hostfs-init is told about console input; nil: from stdin.
+    public var input: ConsoleInput?
+    public var raid6: RAID6Benchmark = .auto
     public var environment: [String: String] = [:]
     /// The binary re-exec'd as the `_kernel-exec` helper.
     public var helperExecutable = "/proc/self/exe"
@@ -53,6 +56,8 @@ public struct BootPlan: Sendable {
     public var options: BootOptions
     /// Raw-mode console with keyboard passthrough.
     public var interactive: Bool
+    /// Why the kernel's RAID-6 benchmark is kept (nil: skipped, or not corral's call).
+    public var raid6KeptFor: String?
 
     public var argv: [String] { commandLine.argv(kernel: kernelPath) }
 
@@ -62,7 +67,8 @@ public struct BootPlan: Sendable {
     }
 
     /// Resolves the kernel and init, draws the nonce and umid, and builds the
-    /// command line. Touches nothing on disk.
+    /// command line. Writes nothing; reads a few signature sectors of each
+    /// disk (``RAID6Benchmark``).
     public static func make(_ options: BootOptions) throws -> BootPlan {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
@@ -98,15 +104,14 @@ public struct BootPlan: Sendable {
             initPath = try guestPath(of: hostPath, root: rootPath)
             markerNonce = nonce
             variables.append(.init(name: "corral_nonce", value: nonce))
-            variables.append(.init(name: "corral_tty", value: interactive ? "1" : "0"))
-            if let command = options.command {
-                variables.append(.init(name: "corral_cmd", value: Base64.encode(Array(command.utf8))))
-            }
+            let input = options.input ?? ConsoleInput.of(interactive: interactive)
+            variables.append(.init(name: "corral_input", value: input.rawValue))
         } else if options.command != nil {
             throw LauncherError.commandNeedsHostfsInit
         }
 
-        let commandLine = KernelCommandLine(
+        let raid6 = options.raid6.resolve(disks: options.disks)
+        var commandLine = KernelCommandLine(
             memory: options.memory,
             root: root,
             initPath: initPath,
@@ -114,9 +119,18 @@ public struct BootPlan: Sendable {
             umid: umid,
             umlDir: umlDir,
             quiet: !options.verbose,
+            skippedInitcalls: raid6.skip ? [RAID6Benchmark.initcall] : [],
             initVariables: variables,
             extraArguments: options.extraArguments
         )
+        if markerNonce != nil, let command = options.command {
+            // The escaped form when it fits, else base64 (InitCommandEncoding).
+            let variables = commandLine.initVariables
+            commandLine.initVariables = variables + [InitCommandEncoding.escaped.variable(for: command)]
+            if commandLine.length > KernelCommandLine.maximumLength {
+                commandLine.initVariables = variables + [InitCommandEncoding.base64.variable(for: command)]
+            }
+        }
         try commandLine.validate()
 
         var writable: [String] = []
@@ -130,7 +144,7 @@ public struct BootPlan: Sendable {
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
             hostfsInitPath: hostfsInit, umlDir: umlDir, policy: policy, options: options,
-            interactive: interactive)
+            interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
     }
 
     /// `ubd1`, `ubdb` → 1.
@@ -158,24 +172,5 @@ public struct BootPlan: Sendable {
         }
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
-}
-
-/// Standard base64, so a command survives the kernel command line (no spaces
-/// or quotes) and hostfs-init can decode it with the host's `base64 -d`.
-enum Base64 {
-    static func encode(_ bytes: [UInt8]) -> String {
-        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
-            out.append(table[Int(b0 >> 2)])
-            out.append(table[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(i + 1 < bytes.count ? table[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? table[Int(b2 & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -46,6 +46,11 @@ struct BootSession: ~Copyable {
         let verbose = plan.options.verbose
         if verbose {
             for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+                ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
+                    : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
+                : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
+            SystemCall.writeAll(err, "corral: RAID-6 benchmark \(raid6)\n")
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
 

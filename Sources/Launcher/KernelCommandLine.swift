@@ -63,6 +63,8 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     public var consoles: [Console]
     /// `quiet`: only kernel warnings and errors reach the console.
     public var quiet: Bool
+    /// `initcall_blacklist=`: kernel initialisers not to run (``RAID6Benchmark``).
+    public var skippedInitcalls: [String]
     public var initVariables: [InitVariable]
     /// Passed through unchanged, after everything corral sets, so they win.
     public var extraArguments: [String]
@@ -76,6 +78,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         umlDir: String? = nil,
         consoles: [Console] = Console.standard,
         quiet: Bool = true,
+        skippedInitcalls: [String] = [],
         initVariables: [InitVariable] = [],
         extraArguments: [String] = []
     ) {
@@ -87,6 +90,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         self.umlDir = umlDir
         self.consoles = consoles
         self.quiet = quiet
+        self.skippedInitcalls = skippedInitcalls
         self.initVariables = initVariables
         self.extraArguments = extraArguments
     }
@@ -100,10 +104,17 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         if let umlDir { args.append("uml_dir=\(umlDir)") }
         args += consoles.map { "\($0.line)=\($0.channel)" }
         if quiet { args.append("quiet") }
+        if !skippedInitcalls.isEmpty { args.append("initcall_blacklist=" + skippedInitcalls.joined(separator: ",")) }
         if let initPath { args.append("init=\(initPath)") }
         args += initVariables.map { "\($0.name)=\($0.value)" }
         args += extraArguments
         return args
+    }
+
+    /// Bytes of the command line UML builds: the arguments joined by spaces.
+    public var length: Int {
+        let args = arguments
+        return args.reduce(0) { $0 + $1.utf8.count } + max(args.count - 1, 0)
     }
 
     /// The full argv: kernel path first.
@@ -144,6 +155,9 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
                 throw LauncherError.invalidPath(path, reason: reason)
             }
         }
+        for name in skippedInitcalls where !KernelCommandLine.isValidSymbol(name) {
+            throw LauncherError.invalidArgument("initcall_blacklist=\(name)", reason: "not a kernel function name")
+        }
         for variable in initVariables {
             if let reason = KernelCommandLine.unsafeReason(variable.value) {
                 throw LauncherError.invalidArgument("\(variable.name)=…", reason: reason)
@@ -155,7 +169,6 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
                 throw LauncherError.invalidArgument(arg, reason: reason)
             }
         }
-        let length = arguments.reduce(0) { $0 + $1.utf8.count } + max(arguments.count - 1, 0)
         if length > KernelCommandLine.maximumLength {
             throw LauncherError.commandLineTooLong(length)
         }
@@ -177,6 +190,13 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         var digits = Substring(value)
         if let last = digits.last, "KkMmGg".contains(last) { digits = digits.dropLast() }
         return !digits.isEmpty && digits.count <= 12 && digits.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    static func isValidSymbol(_ value: String) -> Bool {
+        guard let first = value.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return value.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+        }
     }
 
     static func isValidUmid(_ value: String) -> Bool {

@@ -63,6 +63,9 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Sandbox for the kernel process tree: enforce or off.", valueName: "MODE"))
     var sandbox: String = SandboxPolicy.Mode.enforce.rawValue
 
+    @Option(name: .long, help: ArgumentHelp("The kernel's 0.85 s RAID-6 benchmark: auto (run it only when a disk shows md, LVM, btrfs or a partition table), on, or off.", valueName: "MODE"))
+    var raid6: String = RAID6Benchmark.auto.rawValue
+
     @Flag(name: .long, help: "Show kernel messages on stderr (no 'quiet') and the sandbox report.")
     var verbose = false
 
@@ -81,6 +84,9 @@ struct BootCommand: ParsableCommand {
         }
         if SandboxPolicy.Mode(rawValue: sandbox) == nil {
             throw ValidationError("--sandbox must be enforce or off")
+        }
+        if RAID6Benchmark(rawValue: raid6) == nil {
+            throw ValidationError("--raid6 must be auto, on or off")
         }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let nonce, nonce.isEmpty || !nonce.allSatisfy({ $0.isHexDigit }) {
@@ -102,6 +108,7 @@ struct BootCommand: ParsableCommand {
         options.logPath = log
         options.sandbox = SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce
         options.verbose = verbose
+        options.raid6 = RAID6Benchmark(rawValue: raid6) ?? .auto
         options.extraArguments = kernelArguments
         options.nonce = nonce
         options.environment = ProcessInfo.processInfo.environment

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Launcher
 
@@ -8,6 +11,7 @@ import Testing
         o.umid = "plan1"
         o.nonce = "ab12"
         o.interactive = false
+        o.input = .stream
         o.environment = ["TMPDIR": "/var/tmp", "CORRAL_DATA_DIR": Harness.packageRoot.path]
         edit(&o)
         return o
@@ -20,7 +24,7 @@ import Testing
         #expect(plan.nonce == "ab12")
         #expect(plan.umlDir == "/var/tmp/corral-boot-plan1")
         #expect(plan.argv.contains("init=\(hostfsInit)"))
-        #expect(plan.argv.suffix(3) == ["corral_nonce=ab12", "corral_tty=0", "corral_cmd=ZXhpdCAz"])
+        #expect(plan.argv.suffix(3) == ["corral_nonce=ab12", "corral_input=pipe", "corral_cmd=exit\\00403"])
         #expect(plan.policy.mode == .enforce)
         #expect(plan.policy.writablePaths == ["/var/tmp/corral-boot-plan1"])
     }
@@ -60,6 +64,61 @@ import Testing
         }
         let found = try? Resources.hostfsInit(environment: [:], executable: Harness.corral)
         #expect(found == Harness.packageRoot.path + "/hostfs-init/hostfs-init")
+    }
+
+    @Test func longCommandsFallBackToBase64ThenAreRefused() throws {
+        // 800 spaces: 4000 bytes escaped, too long with the rest; 1072 in base64.
+        let spaced = String(repeating: " ", count: 800) + "true"
+        let plan = try BootPlan.make(options { $0.command = spaced })
+        let variable = try #require(plan.argv.last)
+        #expect(variable == "corral_cmd64=" + InitCommandEncoding.base64(Array(spaced.utf8)))
+        #expect(!plan.argv.contains { $0.hasPrefix("corral_cmd=") })
+        #expect(plan.commandLine.length <= KernelCommandLine.maximumLength)
+        // Too long either way: the command line's own limit.
+        #expect(throws: LauncherError.self) {
+            try BootPlan.make(options { $0.command = String(repeating: " ", count: 3500) })
+        }
+    }
+
+    @Test func consoleInputIsToldToInit() throws {
+        for input in [ConsoleInput.terminal, .stream, .none] {
+            let plan = try BootPlan.make(options { $0.input = input; $0.command = "true" })
+            #expect(plan.argv.contains("corral_input=\(input.rawValue)"))
+        }
+        #expect(ConsoleInput.of(interactive: true) == .terminal)
+        let null = open("/dev/null", O_RDONLY)
+        defer { close(null) }
+        #expect(ConsoleInput.of(standardInput: null, interactive: false) == .none)
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(ConsoleInput.of(standardInput: fds[0], interactive: false) == .stream)
+        // A closed descriptor can never be read either.
+        #expect(ConsoleInput.of(standardInput: 999, interactive: false) == .none)
+    }
+
+    @Test func raid6BenchmarkIsSkippedUnlessADiskMayHoldRAID() throws {
+        try Harness.withTempDir { dir in
+            let plain = dir.appendingPathComponent("plain.img").path
+            let btrfs = dir.appendingPathComponent("btrfs.img").path
+            #expect(try Harness.shell("truncate -s 1M '\(plain)' '\(btrfs)' && printf '_BHRfS_M' | dd of='\(btrfs)' bs=1 seek=65600 conv=notrunc status=none").status == 0)
+            let skip = "initcall_blacklist=raid6_select_algo"
+            let none = try BootPlan.make(options { _ in })
+            #expect(none.argv.contains(skip))
+            #expect(none.raid6KeptFor == nil)
+            let onPlain = try BootPlan.make(options { $0.disks = [try! DiskSpec(parsing: "1=\(plain)")] })
+            #expect(onPlain.argv.contains(skip))
+            let onBtrfs = try BootPlan.make(options { $0.disks = [try! DiskSpec(parsing: "1=\(plain)"), try! DiskSpec(parsing: "2=\(btrfs)")] })
+            #expect(!onBtrfs.argv.contains { $0.hasPrefix("initcall_blacklist") })
+            #expect(onBtrfs.raid6KeptFor?.contains("ubd2") == true)
+            #expect(onBtrfs.raid6KeptFor?.contains("btrfs") == true)
+            // A COW the kernel will create over that backing shows the backing.
+            let created = try BootPlan.make(options { $0.disks = [try! DiskSpec(parsing: "1=\(dir.path)/new.cow,\(btrfs)")] })
+            #expect(!created.argv.contains(skip))
+            #expect(try BootPlan.make(options { $0.raid6 = .on }).raid6KeptFor == "--raid6 on")
+            #expect(!(try BootPlan.make(options { $0.raid6 = .on }).argv.contains(skip)))
+            #expect(try BootPlan.make(options { $0.raid6 = .off; $0.disks = [try! DiskSpec(parsing: "1=\(btrfs)")] }).argv.contains(skip))
+        }
     }
 
     @Test func emptyCommandIsRefused() {

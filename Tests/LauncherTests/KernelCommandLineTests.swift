@@ -75,12 +75,49 @@ import Testing
     }
 
     @Test func base64MatchesTheStandardAlphabet() {
-        #expect(Base64.encode(Array("".utf8)) == "")
-        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
-        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
-        #expect(Base64.encode(Array("foo".utf8)) == "Zm9v")
-        #expect(Base64.encode(Array("exit 42; echo \"x\" >&2".utf8)) == "ZXhpdCA0MjsgZWNobyAieCIgPiYy")
-        #expect(Base64.encode([0xfb, 0xff]) == "+/8=")
+        #expect(InitCommandEncoding.base64(Array("".utf8)) == "")
+        #expect(InitCommandEncoding.base64(Array("f".utf8)) == "Zg==")
+        #expect(InitCommandEncoding.base64(Array("fo".utf8)) == "Zm8=")
+        #expect(InitCommandEncoding.base64(Array("foo".utf8)) == "Zm9v")
+        #expect(InitCommandEncoding.base64(Array("exit 42; echo \"x\" >&2".utf8)) == "ZXhpdCA0MjsgZWNobyAieCIgPiYy")
+        #expect(InitCommandEncoding.base64([0xfb, 0xff]) == "+/8=")
+    }
+
+    /// Every byte but NUL (argv cannot hold one), in a text hostfs-init
+    /// decodes with the same `/bin/sh` and `base64` the guest runs (its
+    /// root is the host's), trailing newlines included.
+    static let everyByte: String = {
+        let bytes = (1...255).map { UInt8($0) } + Array("\\c %b %s \\0041\n\n".utf8)
+        return String(decoding: bytes, as: UTF8.self)
+    }()
+
+    @Test func escapedFormCarriesOnlyKernelSafeBytesAndDecodesWithPrintf() throws {
+        for text in [Self.everyByte, "echo 'hi there'", "", "\\", "a\"b", "tab\tnl\n", "ünïcode ✓", "\\c after"] {
+            let encoded = InitCommandEncoding.escape(Array(text.utf8))
+            #expect(KernelCommandLine.unsafeReason(encoded) == nil, "\(encoded)")
+            #expect(!encoded.unicodeScalars.contains { $0.value > 0x7e })
+            // hostfs-init: command_text=$(printf '%b_' "$corral_cmd"); command_text=${command_text%_}
+            let decoded = try Harness.shellOutput(["/bin/sh", "-c", "x=$(printf '%b_' \"$1\"); printf '%s' \"${x%_}\"", "sh", encoded])
+            #expect(decoded == Array(text.utf8), "\(text.debugDescription)")
+        }
+        #expect(InitCommandEncoding.escape(Array("a b\"\\".utf8)) == "a\\0040b\\0042\\0134")
+    }
+
+    @Test func base64FormDecodesWithTheHostsBase64() throws {
+        let encoded = InitCommandEncoding.base64(Array(Self.everyByte.utf8))
+        #expect(KernelCommandLine.unsafeReason(encoded) == nil)
+        let decoded = try Harness.shellOutput(["/bin/sh", "-c", "x=$(printf '%s' \"$1\" | base64 -d && echo _); printf '%s' \"${x%_}\"", "sh", encoded])
+        #expect(decoded == Array(Self.everyByte.utf8))
+    }
+
+    @Test func skippedInitcallsBecomeOneBlacklist() throws {
+        var line = KernelCommandLine(umid: "u1", skippedInitcalls: ["raid6_select_algo", "other_init"])
+        #expect(line.arguments.contains("initcall_blacklist=raid6_select_algo,other_init"))
+        try line.validate()
+        line.skippedInitcalls = ["bad name"]
+        #expect(throws: LauncherError.self) { try line.validate() }
+        line.skippedInitcalls = []
+        #expect(!line.arguments.contains { $0.hasPrefix("initcall_blacklist") })
     }
 
     @Test func exitStatusesAreDistinct() {

@@ -69,4 +69,8 @@ long corral_launch_find_bytes(const void *haystack, size_t haystack_len, const v
 /// isatty(fd): 1 for a terminal, 0 otherwise.
 int corral_launch_isatty(int fd);
 
+/// 1 when fd is closed or is /dev/null (nothing can ever be read from it),
+/// 0 otherwise.
+int corral_launch_reads_nothing(int fd);
+
 #endif

@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COWEngine
+
+/// Whether the guest kernel benchmarks its RAID-6 routines at boot.
+///
+/// `raid6_select_algo` times every RAID-6 implementation for ~0.85 s, over
+/// half of a ~1.6 s UML boot here, and nothing but md RAID-6 (also under
+/// LVM) and btrfs RAID5/6 uses the result. Skipping it
+/// (`initcall_blacklist=raid6_select_algo`) leaves those without parity
+/// functions: the guest kernel crashes at its first RAID-6 parity
+/// operation. So by default corral skips it only when no disk could hold
+/// such an array (``RAIDProbe``).
+public enum RAID6Benchmark: String, Sendable, Equatable, CaseIterable {
+    /// Skip it unless a disk shows an md, LVM, btrfs or partition-table signature.
+    case auto
+    /// Always run it (the kernel's own behaviour).
+    case on
+    /// Always skip it, whatever the disks hold.
+    case off
+
+    static let initcall = "raid6_select_algo"
+
+    /// The decision for these disks: whether to skip, and why not when kept.
+    public func resolve(disks: [DiskSpec]) -> (skip: Bool, keptFor: String?) {
+        switch self {
+        case .on: return (false, "--raid6 on")
+        case .off: return (true, nil)
+        case .auto:
+            for disk in disks {
+                // A COW the kernel will create shows its backing.
+                let found = access(disk.file, F_OK) == 0
+                    ? RAIDProbe.signature(disk.file, backing: disk.backing)
+                    : disk.backing.flatMap { RAIDProbe.signature($0) }
+                if let found {
+                    return (false, "ubd\(disk.unit) (\(disk.file)) holds \(found)")
+                }
+            }
+            return (true, nil)
+        }
+    }
+}
