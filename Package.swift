@@ -87,24 +87,27 @@ let package = Package(
             dependencies: ["Sandbox", "CSandboxShim"],
             swiftSettings: strict
         ),
+        // Helpers every test target shares: scratch directories, running a
+        // program or the built corral and capturing its output, package paths.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
-        .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat"], swiftSettings: strict),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine"], swiftSettings: strict),
+        .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
-            dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe"],
+            dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance"], swiftSettings: strict),
+        .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "TestSupport"], swiftSettings: strict),
         // Kernel faults and stress through the built corral binary (root, linux.uml).
-        .testTarget(name: "ReliabilityTests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "ReliabilityTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // The man pages against the built corral's --help, groff, the
         // user-facing error and version output, and a staged install.
-        .testTarget(name: "DocumentationTests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["COWFormat", "COWEngine"],
+            dependencies: ["COWFormat", "COWEngine", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -107,15 +107,6 @@ public enum Flatten {
                       cloned: cloned, warnings: warnings)
     }
 
-    /// Reads backing bytes; past the backing's end (a forced size mismatch) the image is zeros.
-    static func readBacking(_ file: OpenFile, size: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) {
-        if offset >= size {
-            buffer.initializeMemory(as: UInt8.self, repeating: 0)
-            return
-        }
-        try file.readZeroFilled(into: buffer, at: offset)
-    }
-
     /// Copies each COW segment's data into `buffer` (indexed from `windowStart`).
     /// Many small segments are read as one span and copied out, to keep the
     /// syscall count low for fragmented bitmaps.

@@ -66,7 +66,7 @@ public enum Normalize {
                 let held = b & mask
                 if held == 0 || held == mask { continue }
                 mixed += 1
-                try Flatten.readBacking(backingFile, size: backingSize, into: page.bytes, at: p * COWGeometry.pageSize)
+                try backingFile.readBacking(into: page.bytes, at: p * COWGeometry.pageSize, size: backingSize)
                 try fill.fill(page: p, bits: b, mask: mask, from: UnsafeRawBufferPointer(page.bytes))
             }
             first += UInt64(count)

@@ -60,6 +60,17 @@ public final class OpenFile {
         }
     }
 
+    /// Reads a backing file as the guest sees it: `buffer.count` bytes at
+    /// `offset`, zeros past `size`, the backing's end (a size mismatch
+    /// forced with --force, where the disk is larger than its backing).
+    func readBacking(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, size: UInt64) throws(EngineError) {
+        if offset >= size {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            return
+        }
+        try readZeroFilled(into: buffer, at: offset)
+    }
+
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(EngineError) {
         FaultInjection.beforeWrite()
         var done = 0

@@ -122,7 +122,7 @@ public enum Rebase {
         let limit = min(size, g.mappablePages * page)
         if limit < size {
             let n = Int(size - limit)
-            try Flatten.readBacking(old, size: oldSize, into: a.slice(0, n), at: limit)
+            try old.readBacking(into: a.slice(0, n), at: limit, size: oldSize)
             try new.readZeroFilled(into: b.slice(0, n), at: limit)
             if let at = Compare.firstDifference(a, b, n) {
                 throw .invalidArgument("\(cow.path): the backings differ at byte \(limit + UInt64(at)), in the last \(g.sectorCount % 8) sector(s), which have no bit in this \(cow.header.layout.rawValue) bitmap (spec §2.1), so the guest's view cannot be kept; flatten it and use from-image instead")
@@ -149,7 +149,7 @@ public enum Rebase {
             if anyClear {
                 let length = Int(end - pos)
                 let padded = pageCount * Int(page)
-                try Flatten.readBacking(old, size: oldSize, into: a.slice(0, length), at: pos)
+                try old.readBacking(into: a.slice(0, length), at: pos, size: oldSize)
                 try new.readZeroFilled(into: b.slice(0, length), at: pos)
                 // The partial last sector's tail is not part of the disk: keep it zero.
                 a.zero(length, padded - length)

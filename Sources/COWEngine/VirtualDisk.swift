@@ -68,7 +68,7 @@ final class VirtualDisk {
     func read(into buffer: IOBuffer, length: Int, at offset: UInt64) throws(EngineError) {
         let target = buffer.slice(0, length)
         guard let cow, var cur = cursor, let scratch else {
-            try Flatten.readBacking(file, size: fileSize, into: target, at: offset)
+            try file.readBacking(into: target, at: offset, size: fileSize)
             return
         }
         let window = offset..<(offset + UInt64(length))
@@ -76,7 +76,7 @@ final class VirtualDisk {
         cursor = cur
         let covered = segments.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
         if covered < UInt64(length) {
-            try Flatten.readBacking(file, size: fileSize, into: target, at: offset)
+            try file.readBacking(into: target, at: offset, size: fileSize)
         }
         try Flatten.readCOW(cow, segments: segments, windowStart: offset, into: buffer, scratch: scratch)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import COWEngine
 @testable import COWFormat
 
@@ -12,8 +13,8 @@ struct BadInputTests {
 
     /// A healthy COW over a healthy backing in a fresh directory.
     static func setUp() throws -> Scratch {
-        let dir = Scratch()
-        Fixture.write(Fixture.pattern(size: size), to: dir.file("back.img"))
+        let dir = try Scratch()
+        try Fixture.write(Fixture.pattern(size: size), to: dir.file("back.img"))
         try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(size), sectors: [1: 9, 700: 7])
         return dir
     }
@@ -26,7 +27,7 @@ struct BadInputTests {
             files = [:]
             mtimes = [:]
             for name in dir.entries {
-                files[name] = Fixture.read(dir.file(name))
+                files[name] = (try? Fixture.read(dir.file(name))) ?? []
                 mtimes[name] = (try? FileStatus.of(dir.file(name)))??.mtime ?? -1
             }
         }
@@ -36,7 +37,7 @@ struct BadInputTests {
     /// contains `expect`, and the directory exactly as before.
     static func expectRefused(_ dir: Scratch, _ args: [String], status: Int32 = 1, mentions expect: String) throws {
         let before = Snapshot(dir)
-        let r = try Corral.run(args, cwd: dir.path)
+        let r = try runCorral(args, cwd: dir.path)
         #expect(r.status == status, "\(args): status \(r.status), stderr: \(r.stderr)")
         let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("corral:") }
         #expect(lines.count == 1, "\(args): \(r.stderr)")
@@ -46,7 +47,7 @@ struct BadInputTests {
     }
 
     static func corrupt(_ dir: Scratch, _ edit: (inout [UInt8]) -> Void) {
-        var bytes = Fixture.read(dir.file("a.cow"))
+        var bytes = (try? Fixture.read(dir.file("a.cow"))) ?? []
         edit(&bytes)
         FileManager.default.createFile(atPath: dir.file("a.cow"), contents: Data(bytes))
     }
@@ -102,7 +103,7 @@ struct BadInputTests {
         let expect = ss == 0 ? "sector size is 0" : "sector size 4096 is not supported"
         try Self.expectRefused(dir, ["cow", "flatten", "a.cow", "out.img"], mentions: expect)
         try Self.expectRefused(dir, ["cow", "commit", "a.cow"], mentions: expect)
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains(ss == 0 ? "sector-size" : "[sector-size]"))
     }
@@ -111,13 +112,13 @@ struct BadInputTests {
         let dir = try Self.setUp()
         // Cut inside the data of sector 700: its data is gone.
         Self.corrupt(dir) { $0 = Array($0.prefix(12288 + 700 * 512 + 100)) }
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains("[data-truncated]"))
         // Flatten follows the kernel: data past EOF reads as zeros (§3.2), no crash.
-        let r = try Corral.run(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        let r = try runCorral(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
         #expect(r.status == 0)
-        let out = Fixture.read(dir.file("out.img"))
+        let out = try Fixture.read(dir.file("out.img"))
         #expect(out.count == Self.size)
         #expect(out[700 * 512 + 100..<701 * 512].allSatisfy { $0 == 0 })
     }
@@ -127,33 +128,33 @@ struct BadInputTests {
         try FileManager.default.removeItem(atPath: dir.file("back.img"))
         try Self.expectRefused(dir, ["cow", "flatten", "a.cow", "out.img"], mentions: "back.img does not exist")
         try Self.expectRefused(dir, ["cow", "commit", "a.cow"], mentions: "back.img does not exist")
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains("[backing-missing]"))
     }
 
     @Test func backingChangedSinceTheCOWWasMade() throws {
         let dir = try Self.setUp()
-        Fixture.setMtime(dir.file("back.img"), Fixture.mtime + 3600)
+        try Fixture.setMtime(dir.file("back.img"), Fixture.mtime + 3600)
         try Self.expectRefused(dir, ["cow", "flatten", "a.cow", "out.img"], mentions: "mtime is 1704070800 but the COW header says 1704067200")
         try Self.expectRefused(dir, ["cow", "commit", "a.cow"], mentions: "mtime")
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains("[mtime-mismatch]"))
         // Grown backing: size mismatch.
         let dir2 = try Self.setUp()
-        Fixture.write(Fixture.pattern(size: Self.size + 512), to: dir2.file("back.img"))
+        try Fixture.write(Fixture.pattern(size: Self.size + 512), to: dir2.file("back.img"))
         try Self.expectRefused(dir2, ["cow", "flatten", "a.cow", "out.img"], mentions: "1049088 bytes but the COW header says 1048576")
     }
 
     @Test func outputExists() throws {
         let dir = try Self.setUp()
-        Fixture.write([1, 2, 3], to: dir.file("out.img"))
+        try Fixture.write([1, 2, 3], to: dir.file("out.img"))
         try Self.expectRefused(dir, ["cow", "flatten", "a.cow", "out.img"], mentions: "out.img: output already exists")
         try Self.expectRefused(dir, ["cow", "create", "a.cow", "back.img"], mentions: "a.cow: output already exists")
-        let r = try Corral.run(["cow", "flatten", "--force", "a.cow", "out.img"], cwd: dir.path)
+        let r = try runCorral(["cow", "flatten", "--force", "a.cow", "out.img"], cwd: dir.path)
         #expect(r.status == 0)
-        #expect(Fixture.read(dir.file("out.img")).count == Self.size)
+        #expect(try Fixture.read(dir.file("out.img")).count == Self.size)
     }
 
     @Test func outputIsAnInput() throws {
@@ -166,16 +167,16 @@ struct BadInputTests {
     }
 
     @Test func createRefusesUnrepresentableMtime() throws {
-        let dir = Scratch()
-        Fixture.write([UInt8](repeating: 1, count: 65536), to: dir.file("old.img"), mtime: -60)
+        let dir = try Scratch()
+        try Fixture.write([UInt8](repeating: 1, count: 65536), to: dir.file("old.img"), mtime: -60)
         try Self.expectRefused(dir, ["cow", "create", "n.cow", "old.img"], mentions: "mtime -60 is outside")
-        Fixture.write([UInt8](repeating: 1, count: 65536), to: dir.file("future.img"), mtime: 4_417_977_600)
+        try Fixture.write([UInt8](repeating: 1, count: 65536), to: dir.file("future.img"), mtime: 4_417_977_600)
         try Self.expectRefused(dir, ["cow", "create", "n.cow", "future.img"], mentions: "mtime 4417977600 is outside")
     }
 
     @Test func createForceStartsEmpty() throws {
         let dir = try Self.setUp()
-        let r = try Corral.run(["cow", "create", "--force", "a.cow", "back.img"], cwd: dir.path)
+        let r = try runCorral(["cow", "create", "--force", "a.cow", "back.img"], cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         let info = try COWInfo.read(path: dir.file("a.cow"))
         #expect(info.dirtySectors == 0)
@@ -185,18 +186,18 @@ struct BadInputTests {
 
     @Test(.enabled(if: isRoot, "mounts a 1 MiB tmpfs: needs root"))
     func fullOutputFilesystem() throws {
-        let dir = Scratch()
+        let dir = try Scratch()
         // Random data so nothing can be left sparse.
         var rng = SystemRandomNumberGenerator()
         let data = (0..<(4 << 20)).map { _ in UInt8.random(in: 1...255, using: &rng) }
-        Fixture.write(data, to: dir.file("back.img"))
+        try Fixture.write(data, to: dir.file("back.img"))
         try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(data.count), sectors: [3: 3])
         let small = dir.file("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
         #expect(mount("tmpfs", small, "tmpfs", 0, "size=1m") == 0)
         defer { umount(small) }
         let before = Snapshot(dir)
-        let r = try Corral.run(["cow", "flatten", "a.cow", "small/out.img"], cwd: dir.path)
+        let r = try runCorral(["cow", "flatten", "a.cow", "small/out.img"], cwd: dir.path)
         #expect(r.status == 1)
         #expect(r.stderr.contains("no space left on device"))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: small)) ?? ["?"]).isEmpty)
@@ -216,9 +217,9 @@ struct BadInputTests {
         defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
         _ = pipe.fileHandleForReading.availableData
         try Self.expectRefused(dir, ["cow", "commit", "a.cow"], mentions: "in use by process \(holder.processIdentifier) (python3)")
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.stdout.contains("[in-use]"))
-        let flat = try Corral.run(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        let flat = try runCorral(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
         #expect(flat.status == 0)
         #expect(flat.stderr.contains("warning"))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import COWEngine
 @testable import COWFormat
 
@@ -9,7 +10,7 @@ import Testing
 struct ContentionTests {
     static func spawn(_ args: [String], cwd: String, env: [String: String] = [:]) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Corral.binary)
+        p.executableURL = URL(fileURLWithPath: TestPaths.corral)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: cwd)
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
@@ -22,9 +23,9 @@ struct ContentionTests {
     /// The first commit is paused (SIGSTOP by the fault hook) at its first
     /// data write, holding its locks; a second commit must be refused.
     @Test func secondCommitIsRefusedNamingTheFirst() throws {
-        let dir = Scratch()
+        let dir = try Scratch()
         let size = 4 << 20
-        Fixture.write(Fixture.pattern(size: size), to: dir.file("back.img"))
+        try Fixture.write(Fixture.pattern(size: size), to: dir.file("back.img"))
         try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(size), sectors: [1: 1, 4000: 2])
         // First commit: paused right after taking its locks, at its first write.
         let first = try Self.spawn(["cow", "commit", "a.cow"], cwd: dir.path, env: ["CORRAL_FAULT_STOP_AT_WRITE": "1"])
@@ -37,18 +38,18 @@ struct ContentionTests {
             stopped = stat.split(separator: ")").last?.split(separator: " ").first == "T"
         }
         #expect(stopped)
-        let before = Fixture.read(dir.file("back.img"))
-        let second = try Corral.run(["cow", "commit", "a.cow"], cwd: dir.path)
+        let before = try Fixture.read(dir.file("back.img"))
+        let second = try runCorral(["cow", "commit", "a.cow"], cwd: dir.path)
         #expect(second.status == 1)
         #expect(second.stderr.contains("in use by process \(first.processIdentifier) (corral)"), "\(second.stderr)")
-        #expect(Fixture.read(dir.file("back.img")) == before)
+        #expect(try Fixture.read(dir.file("back.img")) == before)
     }
 
     @Test func lockOfAKilledProcessDoesNotBlock() throws {
-        let dir = Scratch()
+        let dir = try Scratch()
         let size = 1 << 20
         let backing = Fixture.pattern(size: size)
-        Fixture.write(backing, to: dir.file("back.img"))
+        try Fixture.write(backing, to: dir.file("back.img"))
         try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(size), sectors: [5: 5])
         let first = try Self.spawn(["cow", "commit", "a.cow"], cwd: dir.path, env: ["CORRAL_FAULT_STOP_AT_WRITE": "1"])
         var held = false
@@ -61,14 +62,14 @@ struct ContentionTests {
         first.waitUntilExit()
         // fcntl locks die with their process: nothing to clean up by hand.
         #expect((try? OpenFile(dir.file("back.img"), flags: O_RDONLY))?.lockHolder(conflictingWith: .write) == nil)
-        let again = try Corral.run(["cow", "commit", "a.cow"], cwd: dir.path)
+        let again = try runCorral(["cow", "commit", "a.cow"], cwd: dir.path)
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(Fixture.read(dir.file("back.img")) == Fixture.referenceMerge(backing: backing, size: size, sectors: [5: 5]))
+        #expect(try Fixture.read(dir.file("back.img")) == Fixture.referenceMerge(backing: backing, size: size, sectors: [5: 5]))
     }
 
     @Test(.enabled(if: isRoot, "mounts a small tmpfs: needs root"))
     func commitIntoAFullFilesystemChangesNothing() throws {
-        let dir = Scratch()
+        let dir = try Scratch()
         let small = dir.file("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
         #expect(mount("tmpfs", small, "tmpfs", 0, "size=512k") == 0)
@@ -78,21 +79,21 @@ struct ContentionTests {
         let backing = small + "/back.img"
         #expect(truncate(backing, 8 << 20) == 0 || FileManager.default.createFile(atPath: backing, contents: nil))
         _ = truncate(backing, 8 << 20)
-        Fixture.setMtime(backing, Fixture.mtime)
+        try Fixture.setMtime(backing, Fixture.mtime)
         var sectors: [UInt64: UInt8] = [:]
         for s in 0..<4096 { sectors[UInt64(s * 4)] = 0x5A }
         try Fixture.makeCOW(dir.file("a.cow"), backing: backing, size: 8 << 20, sectors: sectors)
-        let cowBefore = Fixture.read(dir.file("a.cow"))
-        let r = try Corral.run(["cow", "commit", "a.cow"], cwd: dir.path)
+        let cowBefore = try Fixture.read(dir.file("a.cow"))
+        let r = try runCorral(["cow", "commit", "a.cow"], cwd: dir.path)
         #expect(r.status == 1)
         #expect(r.stderr.contains("no space left on device"), "\(r.stderr)")
         let st = try #require(try FileStatus.of(backing))
         #expect(st.mtime == Fixture.mtime, "the backing's mtime must be restored")
-        #expect(Fixture.read(backing).allSatisfy { $0 == 0 })
-        #expect(Fixture.read(dir.file("a.cow")) == cowBefore)
+        #expect(try Fixture.read(backing).allSatisfy { $0 == 0 })
+        #expect(try Fixture.read(dir.file("a.cow")) == cowBefore)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: small)) ?? []) == ["back.img"])
         // The COW still works on its backing afterwards.
-        let check = try Corral.run(["cow", "check", "a.cow"], cwd: dir.path)
+        let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 0, "\(check.stdout)")
     }
 
@@ -100,10 +101,10 @@ struct ContentionTests {
     /// refused (the boot's lease), naming the boot, and readers only warn.
     @Test(.enabled(if: kernelTestsEnabled, "boots linux.uml: needs the kernel and root"))
     func writersAreRefusedWhileABootHoldsTheDisk() throws {
-        let dir = Scratch()
+        let dir = try Scratch()
         let size = 1 << 20
         let backing = Fixture.pattern(size: size)
-        Fixture.write(backing, to: dir.file("back.img"))
+        try Fixture.write(backing, to: dir.file("back.img"))
         try Fixture.makeCOW(dir.file("a.cow"), backing: dir.file("back.img"), size: UInt64(size), sectors: [3: 3])
         let boot = try Self.spawn(["boot", "--timeout", "60", "--disk", "1=\(dir.file("a.cow"))", "--command", "sleep 6"], cwd: dir.path)
         defer { kill(boot.processIdentifier, SIGTERM); boot.waitUntilExit() }
@@ -113,16 +114,16 @@ struct ContentionTests {
             leased = OpenFile.flockHolder(inode: (try? FileStatus.of(dir.file("a.cow")))??.inode ?? 0) != nil
         }
         #expect(leased)
-        let before = Fixture.read(dir.file("back.img"))
+        let before = try Fixture.read(dir.file("back.img"))
         for args in [["cow", "commit", "a.cow"], ["cow", "normalize", "a.cow"]] {
-            let r = try Corral.run(args, cwd: dir.path)
+            let r = try runCorral(args, cwd: dir.path)
             #expect(r.status == 1, "\(args)")
             #expect(r.stderr.contains("in use by process \(boot.processIdentifier) (corral)"), "\(args): \(r.stderr)")
         }
-        let flat = try Corral.run(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        let flat = try runCorral(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
         #expect(flat.status == 0)
         #expect(flat.stderr.contains("warning"))
-        #expect(Fixture.read(dir.file("back.img")) == before)
+        #expect(try Fixture.read(dir.file("back.img")) == before)
     }
 }
 

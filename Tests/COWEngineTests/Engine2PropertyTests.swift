@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import COWEngine
 import COWFormat
 
@@ -18,18 +19,18 @@ struct Engine2PropertyTests {
     @Test(arguments: Array(UInt64(1)...12))
     func operationsAgreeWithTheReference(seed: UInt64) throws {
         var rng = Rand(state: 0x9E37_79B9_7F4A_7C15 &* seed)
-        let t = E2.TempDir()
+        let t = try Scratch()
         let size = 65 * 512 + rng.next(300_000)
-        let a = E2.pattern(size: size)
-        try E2.write(a, to: t("a.img"))
+        let a = Fixture.pattern(size: size)
+        try Fixture.write(a, to: t("a.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("a.img"))
         let sectors = (size + 511) / 512
         for _ in 0..<(1 + rng.next(40)) {
             let s = rng.next(sectors)
-            try E2.writeSector(cow: t("d.cow"), sector: s, data: (0..<512).map { _ in UInt8(rng.next(3)) })
+            try Fixture.writeSector(cow: t("d.cow"), sector: s, data: (0..<512).map { _ in UInt8(rng.next(3)) })
         }
-        let view = try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img"))
-        try E2.write(view, to: t("view.img"))
+        let view = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("a.img"))
+        try Fixture.write(view, to: t("view.img"))
 
         // compare: first difference found byte by byte
         let expectedDiff = zip(view, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset
@@ -52,19 +53,19 @@ struct Engine2PropertyTests {
 
         // from-image over a.img reproduces the view with whole pages
         _ = try FromImage.run(image: t("view.img"), backing: t("a.img"), output: t("e.cow"))
-        #expect(try E2.referenceMerge(cow: t("e.cow"), backing: t("a.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("e.cow"), backing: t("a.img")) == view)
         #expect(try BitmapSurvey(COWFile(path: t("e.cow"))).mixedPages == 0)
 
         // safe rebase onto a randomly changed backing keeps the view
         var b = a
         for _ in 0..<(1 + rng.next(30)) { b[rng.next(size)] ^= 0xA5 }
-        try E2.write(b, to: t("b.img"))
+        try Fixture.write(b, to: t("b.img"))
         _ = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
 
         // normalize keeps it too, and leaves no mixed page
         _ = try Normalize.run(cow: t("d.cow"))
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
         #expect(try BitmapSurvey(COWFile(path: t("d.cow"))).mixedPages == 0)
     }
 }

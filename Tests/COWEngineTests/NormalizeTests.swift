@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import COWEngine
 import COWFormat
 
@@ -8,27 +9,27 @@ struct NormalizeTests {
     /// Mixed pages in the middle, on a page whose COW sector is last, and on
     /// a partial last page with a partial last sector (1 MiB + 1000 bytes).
     @Test func makesEveryPageWholeWithoutChangingTheView() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let size = 1_049_576  // N = 2050 sectors: the last page has 2 sectors, the last one partial
-        try E2.write(E2.pattern(size: size), to: t("back.img"))
+        try Fixture.write(Fixture.pattern(size: size), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         for (sector, ch) in [(0, "A"), (9, "B"), (15, "C"), (100, "D"), (101, "E"), (2049, "Z")] {
-            try E2.writeSector(cow: t("d.cow"), sector: sector, data: Array(repeating: Character(ch).asciiValue!, count: 512))
+            try Fixture.writeSector(cow: t("d.cow"), sector: sector, data: Array(repeating: Character(ch).asciiValue!, count: 512))
         }
-        let before = try E2.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
+        let before = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
         #expect(try BitmapSurvey(COWFile(path: t("d.cow"))).mixedPages == 4)
 
         let r = try Normalize.run(cow: t("d.cow"))
         #expect(r.mixedPages == 4)
         // page 0: 7 copied; page 1: 9 and 15 set → 6; page 12: 100,101 → 6; last page: 2049 set → 1
         #expect(r.sectorsCopied == 7 + 6 + 6 + 1)
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("back.img")) == before)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img")) == before)
         let cow = try COWFile(path: t("d.cow"))
         #expect(try BitmapSurvey(cow).mixedPages == 0)
         #expect(try cow.dirtySectorCount() == 8 + 8 + 8 + 2)
         // flatten (another reader) agrees
         _ = try Flatten.run(cow: t("d.cow"), output: t("flat.img"))
-        #expect(try E2.read(t("flat.img")) == before)
+        #expect(try Fixture.read(t("flat.img")) == before)
         // idempotent
         #expect(try Normalize.run(cow: t("d.cow")).mixedPages == 0)
     }
@@ -36,10 +37,10 @@ struct NormalizeTests {
     /// v2 with N % 8 != 0: the last page has no bits at all (spec §2.1), so it is
     /// never mixed and nothing is written past the short bitmap (it would be sector 0's data).
     @Test func v2ShortBitmapIsLeftAlone() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let size = 3907 * 512
-        try E2.write(E2.pattern(size: size), to: t("back.img"))
-        let header = COWHeader(layout: .v2, mtime: UInt32(E2.mtime), size: UInt64(size), sectorSize: 512,
+        try Fixture.write(Fixture.pattern(size: size), to: t("back.img"))
+        let header = COWHeader(layout: .v2, mtime: UInt32(Fixture.mtime), size: UInt64(size), sectorSize: 512,
                                backingPath: Array(t("back.img").utf8))
         let g = try COWGeometry(header: header)
         var file = try header.encode()
@@ -47,46 +48,46 @@ struct NormalizeTests {
         // sector 1 in the COW (page 0 mixed)
         file[Int(g.bitmapOffset)] = 0b10
         for i in 0..<512 { file[Int(g.dataOffset) + 512 + i] = 0x41 }
-        try E2.write(file, to: t("v2.cow"), mtime: nil)
+        try Fixture.write(file, to: t("v2.cow"), mtime: nil)
         let r = try Normalize.run(cow: t("v2.cow"))
         #expect(r.mixedPages == 1)
         #expect(r.sectorsCopied == 7)
         #expect(!r.notes.isEmpty)
-        let after = try E2.read(t("v2.cow"))
+        let after = try Fixture.read(t("v2.cow"))
         #expect(after.count == file.count)
         #expect(after[Int(g.bitmapOffset)] == 0xFF)
         // header and the first data bytes (where a stray bitmap write would land) are intact
         #expect(Array(after[0..<4120]) == Array(file[0..<4120]))
-        let back = try E2.read(t("back.img"))
+        let back = try Fixture.read(t("back.img"))
         #expect(Array(after[Int(g.dataOffset)..<Int(g.dataOffset) + 512]) == Array(back[0..<512]))
         #expect(try BitmapSurvey(COWFile(path: t("v2.cow"))).mixedPages == 0)
     }
 
     @Test func refusesACOWHeldByAnotherProcess() throws {
-        let t = E2.TempDir()
-        try E2.write(E2.pattern(size: 1 << 20), to: t("back.img"))
+        let t = try Scratch()
+        try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
-        try E2.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
-        let hashes = (try E2.sha(t("d.cow")), try E2.sha(t("back.img")))
-        let holder = try E2.holdLock(t("d.cow"))
-        defer { E2.release(holder) }
+        try Fixture.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
+        let hashes = (try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img")))
+        let holder = try Fixture.holdLock(t("d.cow"))
+        defer { Fixture.release(holder) }
         #expect(throws: EngineError.self) { try Normalize.run(cow: t("d.cow")) }
-        let r = try E2.corral("cow", "normalize", t("d.cow"))
+        let r = try runCorral(["cow", "normalize", t("d.cow")])
         #expect(r.status == 1)
-        #expect(r.err.hasPrefix("corral: ") && r.err.contains("in use by process \(holder.processIdentifier)"))
-        #expect(r.err.split(separator: "\n").first.map { !$0.isEmpty } == true)
-        #expect((try E2.sha(t("d.cow")), try E2.sha(t("back.img"))) == hashes)
+        #expect(r.stderr.hasPrefix("corral: ") && r.stderr.contains("in use by process \(holder.processIdentifier)"))
+        #expect(r.stderr.split(separator: "\n").first.map { !$0.isEmpty } == true)
+        #expect((try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img"))) == hashes)
     }
 
     /// A real UML holding the disk open (its fcntl write lock, §4.2): refused, nothing written.
-    @Test(.enabled(if: E2.kernelTests)) func refusesACOWUsedByARunningUML() throws {
-        try #require(E2.hasKernel, "CORRAL_REQUIRE_UML=1 but \(E2.kernel) is missing")
-        let t = E2.TempDir()
-        try E2.write(E2.pattern(size: 1 << 20), to: t("back.img"))
+    @Test(.enabled(if: Fixture.kernelTests)) func refusesACOWUsedByARunningUML() throws {
+        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+        let t = try Scratch()
+        try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
-        try E2.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
-        let hashes = (try E2.sha(t("d.cow")), try E2.sha(t("back.img")))
-        let uml = try E2.startBoot(t, """
+        try Fixture.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
+        let hashes = (try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img")))
+        let uml = try Fixture.startBoot(t, """
             exec 3<>/dev/ubdb; touch \(t("ready"))
             n=0; while [ ! -e \(t("done")) ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
             exec 3>&-
@@ -102,32 +103,32 @@ struct NormalizeTests {
         }
         try #require(FileManager.default.fileExists(atPath: t("ready")), "the guest never opened the disk")
         #expect(throws: EngineError.self) { try Normalize.run(cow: t("d.cow")) }
-        let r = try E2.corral("cow", "normalize", t("d.cow"))
-        #expect(r.status == 1 && r.err.hasPrefix("corral: ") && r.err.contains("in use by process"))
-        #expect((try E2.sha(t("d.cow")), try E2.sha(t("back.img"))) == hashes)
+        let r = try runCorral(["cow", "normalize", t("d.cow")])
+        #expect(r.status == 1 && r.stderr.hasPrefix("corral: ") && r.stderr.contains("in use by process"))
+        #expect((try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img"))) == hashes)
     }
 
     /// Spec §4.7-A with the real kernel: single-sector O_DIRECT writes make
     /// mixed pages; a buffered 64 KiB read in the guest returns wrong bytes
     /// before normalize and the correct merge after it.
-    @Test(.enabled(if: E2.kernelTests)) func kernelReadsCorrectlyAfterNormalize() throws {
-        try #require(E2.hasKernel, "CORRAL_REQUIRE_UML=1 but \(E2.kernel) is missing")
-        let t = E2.TempDir()
-        try E2.write(E2.pattern(size: 8 << 20), to: t("back.img"))
-        try E2.boot(t, "W A 0 1; W B 9 1; W C 100 3; W D 5000 1; W E 16383 1", ubd: ["ubd1=\(t("d.cow")),\(t("back.img"))"])
-        let expected = try E2.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
+    @Test(.enabled(if: Fixture.kernelTests)) func kernelReadsCorrectlyAfterNormalize() throws {
+        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+        let t = try Scratch()
+        try Fixture.write(Fixture.pattern(size: 8 << 20), to: t("back.img"))
+        try Fixture.boot(t, "W A 0 1; W B 9 1; W C 100 3; W D 5000 1; W E 16383 1", ubd: ["ubd1=\(t("d.cow")),\(t("back.img"))"])
+        let expected = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
         #expect(try COWFile(path: t("d.cow")).dirtySectorCount() == 7)
         let read64k = "dd if=/dev/ubdb of=\(t("view.img")) bs=65536 2>/dev/null"
 
-        try E2.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
-        let before = try E2.read(t("view.img"))
+        try Fixture.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
+        let before = try Fixture.read(t("view.img"))
         #expect(before.count == expected.count)
         #expect(before != expected, "the 6.1 kernel should misread mixed pages (spec §4.7-A)")
 
         let r = try Normalize.run(cow: t("d.cow"))
         #expect(r.mixedPages == 5)
         try FileManager.default.removeItem(atPath: t("view.img"))
-        try E2.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
-        #expect(try E2.read(t("view.img")) == expected)
+        try Fixture.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
+        #expect(try Fixture.read(t("view.img")) == expected)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import COWEngine
 import COWFormat
 
@@ -10,21 +11,21 @@ struct RebaseTests {
     /// backing-held (sector 41; 40 in COW), a page the COW holds fully
     /// (48-55), and the partial last sector.
     static let size = 1_049_576
-    static func setUp(_ t: E2.TempDir) throws -> [UInt8] {
-        let a = E2.pattern(size: size)
+    static func setUp(_ t: Scratch) throws -> [UInt8] {
+        let a = Fixture.pattern(size: size)
         var b = a
         for s in [20, 41, 50] { for i in (s * 512)..<(s * 512 + 100) { b[i] = 0x2A } }
         for i in (size - 7)..<size { b[i] = 0x2B }
-        try E2.write(a, to: t("a.img"))
-        try E2.write(b, to: t("b.img"), mtime: E2.mtime + 100)
+        try Fixture.write(a, to: t("a.img"))
+        try Fixture.write(b, to: t("b.img"), mtime: Fixture.mtime + 100)
         _ = try Create.run(cow: t("d.cow"), backing: t("a.img"))
-        try E2.writeSector(cow: t("d.cow"), sector: 40, data: Array(repeating: 0x43, count: 512))
-        for s in 48..<56 { try E2.writeSector(cow: t("d.cow"), sector: s, data: Array(repeating: 0x44, count: 512)) }
-        return try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img"))
+        try Fixture.writeSector(cow: t("d.cow"), sector: 40, data: Array(repeating: 0x43, count: 512))
+        for s in 48..<56 { try Fixture.writeSector(cow: t("d.cow"), sector: s, data: Array(repeating: 0x44, count: 512)) }
+        return try Fixture.referenceMerge(cow: t("d.cow"), backing: t("a.img"))
     }
 
     @Test func safeRebaseKeepsTheGuestView() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let view = try Self.setUp(t)
         let r = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
         // pages 2 (sector 20), 5 (41; 40 already COW) and the last page; page 6 is all COW
@@ -32,9 +33,9 @@ struct RebaseTests {
         #expect(r.sectorsCopied == 8 + 7 + 2)
         let cow = try COWFile(path: t("d.cow"))
         #expect(cow.header.backingPathString == t("b.img"))
-        #expect(Int64(cow.header.mtime) == E2.mtime + 100)
+        #expect(Int64(cow.header.mtime) == Fixture.mtime + 100)
         #expect(try BitmapSurvey(cow).mixedPages == 0)
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
         #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true).hasProblems == false)
         // again: nothing left to move
         #expect(try Rebase.run(cow: t("d.cow"), newBacking: t("b.img")).pagesCopied == 0)
@@ -43,7 +44,7 @@ struct RebaseTests {
     /// Killed after data and bits but before the header: the header still
     /// names A, which still matches; re-running completes the job.
     @Test func resumesAfterACrashBeforeTheHeader() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let view = try Self.setUp(t)
         do {
             let cow = try COWFile(path: t("d.cow"), writable: true)
@@ -54,23 +55,23 @@ struct RebaseTests {
             try fill.flush()
         }
         #expect(try COWFile(path: t("d.cow")).header.backingPathString == t("a.img"))
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("a.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("a.img")) == view)
         let r = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
         #expect(r.pagesCopied == 0)
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("b.img")) == view)
     }
 
     @Test func unsafeProvesTheContentFirst() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let view = try Self.setUp(t)
         // a copy without its mtime, at another path: compared with A
-        _ = try E2.run(["/bin/cp", t("a.img"), t("copy.img")])
+        _ = try Fixture.run(["/bin/cp", t("a.img"), t("copy.img")])
         var r = try Rebase.run(cow: t("d.cow"), newBacking: t("copy.img"), unsafe: true)
         #expect(r.verification == "compared" && r.pagesCopied == 0)
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("copy.img")) == view)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("copy.img")) == view)
 
         // the header's own file re-touched: check suggests the re-stamp, the fingerprint proves it
-        try E2.setMtime(t("copy.img"), E2.mtime + 5000)
+        try Fixture.setMtime(t("copy.img"), Fixture.mtime + 5000)
         let report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true)
         let fix = report.findings.first { $0.code == "mtime-mismatch" }?.fix
         #expect(fix == "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(t("copy.img")) \(t("d.cow"))")
@@ -79,56 +80,56 @@ struct RebaseTests {
         #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true).hasProblems == false)
 
         // the old backing gone: the fingerprint decides
-        _ = try E2.run(["/bin/cp", t("copy.img"), t("moved.img")])
+        _ = try Fixture.run(["/bin/cp", t("copy.img"), t("moved.img")])
         try FileManager.default.removeItem(atPath: t("copy.img"))
         r = try Rebase.run(cow: t("d.cow"), newBacking: t("moved.img"), unsafe: true)
         #expect(r.verification == "fingerprint")
         try FileManager.default.copyItem(atPath: t("moved.img"), toPath: t("gone.img"))
         _ = try Rebase.run(cow: t("d.cow"), newBacking: t("gone.img"), unsafe: true)
         try FileManager.default.removeItem(atPath: t("gone.img"))
-        try E2.write(try E2.read(t("b.img")), to: t("other.img"))
-        let hash = try E2.sha(t("d.cow"))
+        try Fixture.write(try Fixture.read(t("b.img")), to: t("other.img"))
+        let hash = try Fixture.sha(t("d.cow"))
         #expect(throws: EngineError.self) { try Rebase.run(cow: t("d.cow"), newBacking: t("other.img"), unsafe: true) }
-        #expect(try E2.sha(t("d.cow")) == hash)
-        #expect(try E2.referenceMerge(cow: t("d.cow"), backing: t("moved.img")) == view)
+        #expect(try Fixture.sha(t("d.cow")) == hash)
+        #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("moved.img")) == view)
     }
 
     @Test func badInputLeavesEverythingUnchanged() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         _ = try Self.setUp(t)
-        try E2.write(E2.pattern(size: 1 << 20), to: t("small.img"))
+        try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("small.img"))
         let files = ["a.img", "b.img", "d.cow", "small.img"]
-        let hashes = try files.map(E2.sha)
+        let hashes = try files.map(Fixture.sha)
         let listing = t.entries
         func fails(_ args: String..., saying text: String) throws {
-            let r = try E2.run([E2.corral, "cow", "rebase"] + args)
+            let r = try Fixture.run([TestPaths.corral, "cow", "rebase"] + args)
             #expect(r.status == 1, "\(args)")
-            let lines = r.err.split(separator: "\n")
-            #expect(lines.first?.hasPrefix("corral: ") == true && lines.first?.contains(text) == true, "\(r.err)")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.first?.hasPrefix("corral: ") == true && lines.first?.contains(text) == true, "\(r.stderr)")
             #expect(lines.count <= 2)  // the error, and at most one hint
         }
         try fails("--backing", t("missing.img"), t("d.cow"), saying: "new backing file \(t("missing.img")) does not exist")
         try fails("--backing", t("small.img"), t("d.cow"), saying: "the size is part of the COW's geometry")
         try fails("--unsafe", "--backing", t("b.img"), t("d.cow"), saying: "differs from the current backing")
-        let holder = try E2.holdLock(t("d.cow"))
+        let holder = try Fixture.holdLock(t("d.cow"))
         try fails("--backing", t("b.img"), t("d.cow"), saying: "in use by process \(holder.processIdentifier)")
-        E2.release(holder)
-        #expect(try files.map(E2.sha) == hashes)
+        Fixture.release(holder)
+        #expect(try files.map(Fixture.sha) == hashes)
         #expect(t.entries == listing)
     }
 
     /// v2 stays v2 (the kernel's switch would make it v3 and corrupt it, §4.3);
     /// v1 refuses a path its 256-byte field cannot hold.
     @Test func oldLayoutsKeepTheirLayout() throws {
-        let t = E2.TempDir()
+        let t = try Scratch()
         let size = 3907 * 512
-        let a = E2.pattern(size: size)
+        let a = Fixture.pattern(size: size)
         var b = a
         for i in 3000..<3100 { b[i] = 0 }
-        try E2.write(a, to: t("a.img"))
-        try E2.write(b, to: t("b.img"))
+        try Fixture.write(a, to: t("a.img"))
+        try Fixture.write(b, to: t("b.img"))
         for layout in [COWLayout.v2, .v1] {
-            let header = COWHeader(layout: layout, mtime: UInt32(E2.mtime), size: UInt64(size), sectorSize: 512,
+            let header = COWHeader(layout: layout, mtime: UInt32(Fixture.mtime), size: UInt64(size), sectorSize: 512,
                                    backingPath: Array(t("a.img").utf8))
             let g = try COWGeometry(header: header)
             var file = try header.encode()
@@ -136,7 +137,7 @@ struct RebaseTests {
             file[Int(g.bitmapOffset)] = 0b1
             for i in 0..<512 { file[Int(g.dataOffset) + i] = 0x41 }
             let name = "\(layout.rawValue).cow"
-            try E2.write(file, to: t(name), mtime: nil)
+            try Fixture.write(file, to: t(name), mtime: nil)
             _ = try Flatten.run(cow: t(name), output: t("\(name).before"))
             let r = try Rebase.run(cow: t(name), newBacking: t("b.img"))
             #expect(r.pagesCopied == 1)
@@ -144,27 +145,27 @@ struct RebaseTests {
             #expect(cow.header.layout == layout && cow.header.backingPathString == t("b.img"))
             #expect(cow.geometry == g)
             _ = try Flatten.run(cow: t(name), output: t("\(name).after"))
-            #expect(try E2.read(t("\(name).before")) == E2.read(t("\(name).after")))
+            #expect(try Fixture.read(t("\(name).before")) == Fixture.read(t("\(name).after")))
         }
         let deep = t(String(repeating: "d", count: 200))
         try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
-        try E2.write(a, to: deep + "/" + String(repeating: "n", count: 80) + ".img")
-        let hash = try E2.sha(t("v1.cow"))
+        try Fixture.write(a, to: deep + "/" + String(repeating: "n", count: 80) + ".img")
+        let hash = try Fixture.sha(t("v1.cow"))
         #expect(throws: EngineError.self) {
             try Rebase.run(cow: t("v1.cow"), newBacking: deep + "/" + String(repeating: "n", count: 80) + ".img", unsafe: true, force: true)
         }
-        #expect(try E2.sha(t("v1.cow")) == hash)
+        #expect(try Fixture.sha(t("v1.cow")) == hash)
     }
 
     /// The kernel accepts the rewritten headers (path, size, mtime; v3 with a
     /// fingerprint, v2 in its own layout) and shows the same disk.
-    @Test(.enabled(if: E2.kernelTests)) func kernelAcceptsRebasedCOWs() throws {
-        try #require(E2.hasKernel, "CORRAL_REQUIRE_UML=1 but \(E2.kernel) is missing")
-        let t = E2.TempDir()
+    @Test(.enabled(if: Fixture.kernelTests)) func kernelAcceptsRebasedCOWs() throws {
+        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+        let t = try Scratch()
         let view = try Self.setUp(t)
         _ = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
         // v2 over a.img, re-stamped onto a copy without its mtime
-        let header = COWHeader(layout: .v2, mtime: UInt32(E2.mtime), size: UInt64(Self.size), sectorSize: 512,
+        let header = COWHeader(layout: .v2, mtime: UInt32(Fixture.mtime), size: UInt64(Self.size), sectorSize: 512,
                                backingPath: Array(t("a.img").utf8))
         let g = try COWGeometry(header: header)
         var file = try header.encode()
@@ -173,17 +174,17 @@ struct RebaseTests {
             file[Int(g.bitmapOffset) + 1] = 0xFF
             for i in 0..<512 { file[Int(g.dataOffset) + s * 512 + i] = 0x56 }
         }
-        try E2.write(file, to: t("v2.cow"), mtime: nil)
-        var v2view = try E2.read(t("a.img"))
+        try Fixture.write(file, to: t("v2.cow"), mtime: nil)
+        var v2view = try Fixture.read(t("a.img"))
         for i in 4096..<8192 { v2view[i] = 0x56 }
-        _ = try E2.run(["/bin/cp", t("a.img"), t("a2.img")])
+        _ = try Fixture.run(["/bin/cp", t("a.img"), t("a2.img")])
         _ = try Rebase.run(cow: t("v2.cow"), newBacking: t("a2.img"), unsafe: true)
         #expect(try COWFile(path: t("v2.cow")).header.layout == .v2)
 
         let dump = "dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null; dd if=/dev/ubdc of=\(t("v2view.img")) bs=4096 iflag=direct 2>/dev/null"
-        try E2.boot(t, dump, ubd: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"])
+        try Fixture.boot(t, dump, ubd: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"])
         // the kernel's device is rounded up to whole sectors (§4.6): compare the disk's bytes
-        #expect(Array(try E2.read(t("view.img")).prefix(Self.size)) == view)
-        #expect(Array(try E2.read(t("v2view.img")).prefix(Self.size)) == v2view)
+        #expect(Array(try Fixture.read(t("view.img")).prefix(Self.size)) == view)
+        #expect(Array(try Fixture.read(t("v2view.img")).prefix(Self.size)) == v2view)
     }
 }

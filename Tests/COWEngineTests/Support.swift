@@ -1,36 +1,29 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import COWEngine
 @testable import COWFormat
 
-/// A scratch directory removed at the end of a test.
-final class Scratch {
-    let path: String
-
-    init() {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        path = "\(base)/corral-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    /// Names of the files in the directory (hidden ones included).
-    var entries: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-}
-
+/// Test data for the engine: backing patterns, COW files written
+/// independently of the engine's writers, reference merges, lock holders and
+/// kernel boots. Data goes into a ``Scratch`` directory under /tmp, which the
+/// UML guest reaches at the same path (hostfs root "/").
 enum Fixture {
     static let mtime: Int64 = 1_704_067_200
 
-    /// Spec §7 backing pattern: sector i is "back:%012d:" repeated, cut to 512 bytes.
-    static func pattern(size: Int) -> [UInt8] {
+    static let kernel = TestEnvironment.kernel
+    static let hasKernel = FileManager.default.isExecutableFile(atPath: kernel)
+    /// CI sets CORRAL_REQUIRE_UML=1: a missing kernel then fails kernel tests.
+    static var kernelTests: Bool { hasKernel || TestEnvironment.requireUML }
+
+    /// Spec §7 backing pattern: sector i is "tag:%012d:" repeated, cut to 512
+    /// bytes; the file is cut to `size`.
+    static func pattern(size: Int, tag: String = "back") -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(size)
         var i = 0
         while out.count < size {
-            let unit = Array(String(format: "back:%012d:", i).utf8)
+            let unit = Array("\(tag):\(String(format: "%012d", i)):".utf8)
             var sector: [UInt8] = []
             while sector.count < 512 { sector += unit }
             out += sector.prefix(min(512, size - out.count))
@@ -39,18 +32,20 @@ enum Fixture {
         return out
     }
 
-    static func write(_ bytes: [UInt8], to path: String, mtime: Int64? = Fixture.mtime) {
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        if let mtime { setMtime(path, mtime) }
+    static func write(_ bytes: [UInt8], to path: String, mtime: Int64? = Fixture.mtime) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        if let mtime { try setMtime(path, mtime) }
     }
 
-    static func setMtime(_ path: String, _ t: Int64) {
+    static func setMtime(_ path: String, _ t: Int64) throws {
         var times = [timespec(tv_sec: Int(t), tv_nsec: 0), timespec(tv_sec: Int(t), tv_nsec: 0)]
-        utimensat(AT_FDCWD, path, &times, 0)
+        guard utimensat(AT_FDCWD, path, &times, 0) == 0 else {
+            throw TestFailure("utimensat \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
-    static func read(_ path: String) -> [UInt8] {
-        (FileManager.default.contents(atPath: path)).map { [UInt8]($0) } ?? []
+    static func read(_ path: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     /// Writes a COW of `layout` over `backing` with the given sectors set to
@@ -87,39 +82,122 @@ enum Fixture {
         }
         return out
     }
-}
 
-/// Runs the built `corral` binary (make check builds it before testing).
-enum Corral {
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static var binary: String { packageRoot + "/.build/debug/corral" }
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    static func sha(_ path: String) throws -> String {
+        let r = try run(["/usr/bin/sha256sum", path])
+        return String(r.stdout.prefix(64))
     }
 
-    static func run(_ args: [String], cwd: String? = nil) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+    /// Patches bytes into a file in place (keeps its mtime unless told).
+    static func patch(_ path: String, at offset: UInt64, _ bytes: [UInt8]) throws {
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try h.seek(toOffset: offset)
+        try h.write(contentsOf: Data(bytes))
+        try h.close()
+    }
+
+    /// Runs `argv[0]` with the rest as arguments.
+    @discardableResult
+    static func run(_ argv: [String]) throws -> ProcessResult {
+        try runProcess(argv[0], Array(argv.dropFirst()))
+    }
+
+    /// Runs the corral binary. `swift test` does not rebuild executables:
+    /// run `swift build` first (make check does).
+    static func corral(_ args: String...) throws -> ProcessResult {
+        try runCorral(args)
+    }
+
+    /// Ends a lock holder from ``holdLock(_:)``.
+    static func release(_ p: Process) {
+        kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Holds a POSIX (fcntl) write lock on `path` from another process, as a
+    /// running UML does, until ``release(_:)``.
+    static func holdLock(_ path: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import fcntl,time,sys; f=open(sys.argv[1],'r+b'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked',flush=True); time.sleep(60)", path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        _ = out.fileHandleForReading.availableData  // blocks until "locked"
+        return p
+    }
+
+    /// Boots the UML kernel with `script` as the guest's work, the disks as
+    /// `ubd` arguments (e.g. "ubd1=x.cow"), and returns the console log.
+    /// The guest helpers `W CHAR|zero SECTOR COUNT` (O_DIRECT sector
+    /// writes to /dev/ubdb) are defined.
+    @discardableResult
+    static func boot(_ dir: Scratch, _ script: String, ubd: [String]) throws -> String {
+        let p = try startBoot(dir, script, ubd: ubd)
+        let out = (p.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+        p.waitUntilExit()
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Starts a boot like ``boot(_:_:ubd:)`` without waiting; the console
+    /// (stdout and stderr) is on the process's `standardOutput` pipe.
+    static func startBoot(_ dir: Scratch, _ script: String, ubd: [String]) throws -> Process {
+        let initPath = dir("init.sh")
+        let text = """
+            #!/bin/sh
+            export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+            mount -t proc proc /proc
+            W() { if [ "$1" = zero ]; then head -c $((512*$3)) /dev/zero; else head -c $((512*$3)) /dev/zero | tr '\\0' "$1"; fi | dd of=/dev/ubdb bs=512 seek=$2 count=$3 oflag=direct conv=notrunc 2>/dev/null; }
+            \(script)
+            sync
+            echo o > /proc/sysrq-trigger
+            sleep 10
+
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: initPath))
+        chmod(initPath, 0o755)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["120", kernel, "mem=128M", "rootfstype=hostfs", "rootflags=/", "rw",
+                       "init=\(initPath)"] + ubd + ["con=null", "con0=null,fd:1"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// An independent merge (spec §3.5) of a v3 COW with 512-byte sectors:
+    /// bit i set → the COW's data, else the backing's. Whole files in memory (tests only).
+    static func referenceMerge(cow: String, backing: String) throws -> [UInt8] {
+        let c = try read(cow)
+        let b = try read(backing)
+        func be32(_ o: Int) -> Int { Int(c[o]) << 24 | Int(c[o + 1]) << 16 | Int(c[o + 2]) << 8 | Int(c[o + 3]) }
+        let size = (0..<8).reduce(0) { $0 << 8 | Int(c[12 + $1]) }
+        let align = be32(24)
+        let sectors = (size + 511) / 512
+        let bitmapOffset = (4128 + align - 1) / align * align
+        let dataOffset = (bitmapOffset + (sectors + 7) / 8 + align - 1) / align * align
+        var out = b
+        for s in 0..<sectors where c[bitmapOffset + s / 8] >> (s % 8) & 1 == 1 {
+            for k in (s * 512)..<min(s * 512 + 512, size) {
+                let at = dataOffset + k
+                out[k] = at < c.count ? c[at] : 0
+            }
+        }
+        return out
+    }
+
+    /// Sets bit `sector` and stores `data` (≤ 512 bytes) for it in a v3 COW,
+    /// as the kernel would after a single-sector write.
+    static func writeSector(cow: String, sector: Int, data: [UInt8]) throws {
+        let file = try COWFile(path: cow)
+        let g = file.geometry
+        try patch(cow, at: g.dataOffset + UInt64(sector) * 512, data)
+        var byte = [UInt8](repeating: 0, count: 1)
+        _ = try file.file.read(into: &byte, at: g.bitmapOffset + UInt64(sector / 8))
+        try patch(cow, at: g.bitmapOffset + UInt64(sector / 8), [byte[0] | UInt8(1 << (sector % 8))])
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// One command the CLI shows, found by walking `--help` from the root.
 struct CLICommand: Sendable {
@@ -16,10 +17,10 @@ struct CLICommand: Sendable {
 enum CLI {
     /// `corral <path> --help`, parsed.
     static func help(_ path: [String]) throws -> CommandHelp {
-        guard FileManager.default.isExecutableFile(atPath: PackagePaths.corral) else {
-            throw TestFailure("\(PackagePaths.corral) is missing: run swift build first")
+        guard FileManager.default.isExecutableFile(atPath: TestPaths.corral) else {
+            throw TestFailure("\(TestPaths.corral) is missing: run swift build first")
         }
-        let result = try runProcess(PackagePaths.corral, path + ["--help"])
+        let result = try runProcess(TestPaths.corral, path + ["--help"])
         guard result.status == 0, !result.stdout.isEmpty else {
             throw TestFailure("corral \((path + ["--help"]).joined(separator: " ")) failed: \(result.summary)")
         }

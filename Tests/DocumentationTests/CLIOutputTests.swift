@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What a user sees when something goes wrong, and from --version: the
@@ -14,7 +15,7 @@ import Testing
     }
 
     @Test func usageErrorIsOneLinePlusHint() throws {
-        let r = try runProcess(PackagePaths.corral, ["cow", "create"], environment: Self.environment())
+        let r = try runProcess(TestPaths.corral, ["cow", "create"], environment: Self.environment())
         #expect(r.status == 64, "\(r.summary)")
         #expect(r.stdout.isEmpty)
         #expect(r.stderr == """
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func validationErrorNamesTheValue() throws {
-        let r = try runProcess(PackagePaths.corral, ["boot", "--disk", "x", "--dry-run"], environment: Self.environment())
+        let r = try runProcess(TestPaths.corral, ["boot", "--disk", "x", "--dry-run"], environment: Self.environment())
         #expect(r.status == 64, "\(r.summary)")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 2, "\(r.summary)")
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func unknownOptionAtTheRoot() throws {
-        let r = try runProcess(PackagePaths.corral, ["--no-such-option"], environment: Self.environment())
+        let r = try runProcess(TestPaths.corral, ["--no-such-option"], environment: Self.environment())
         #expect(r.status == 64)
         #expect(r.stderr == "corral: unknown option '--no-such-option'\nhint: run 'corral --help' for usage\n", "\(r.summary)")
     }
@@ -43,7 +44,7 @@ import Testing
     /// a Swift crash report.
     @Test func engineErrorIsOneLine() throws {
         let missing = "/nonexistent-\(UUID().uuidString)/guest.cow"
-        let r = try runProcess(PackagePaths.corral, ["cow", "info", missing], environment: Self.environment())
+        let r = try runProcess(TestPaths.corral, ["cow", "info", missing], environment: Self.environment())
         #expect(r.status == 1, "\(r.summary)")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(r.summary)")
@@ -58,9 +59,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try #require(FileManager.default.createFile(atPath: "\(dir)/base.img", contents: Data(count: 1 << 20)))
         try #require(FileManager.default.createFile(atPath: "\(dir)/out.img", contents: nil))
-        let created = try runProcess(PackagePaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/base.img"])
+        let created = try runProcess(TestPaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/base.img"])
         #expect(created.status == 0, "\(created.summary)")
-        let r = try runProcess(PackagePaths.corral, ["cow", "flatten", "\(dir)/g.cow", "\(dir)/out.img"],
+        let r = try runProcess(TestPaths.corral, ["cow", "flatten", "\(dir)/g.cow", "\(dir)/out.img"],
                                environment: Self.environment())
         #expect(r.status == 1, "\(r.summary)")
         let lines = r.stderr.split(separator: "\n")
@@ -73,7 +74,7 @@ import Testing
     /// for a COW whose backing moved.
     @Test func createOverMissingBacking() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-doc-\(UUID().uuidString)").path
-        let r = try runProcess(PackagePaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/missing.img"],
+        let r = try runProcess(TestPaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/missing.img"],
                                environment: Self.environment())
         #expect(r.status == 1, "\(r.summary)")
         #expect(r.stderr == "corral: \(dir)/missing.img: backing file does not exist; a COW can only be made over an existing file\n",
@@ -83,16 +84,16 @@ import Testing
 
     /// Not a terminal: no escape sequences, whatever TERM says.
     @Test func noColourWhenNotATerminal() throws {
-        let r = try runProcess(PackagePaths.corral, ["cow", "bogus"], environment: Self.environment())
+        let r = try runProcess(TestPaths.corral, ["cow", "bogus"], environment: Self.environment())
         #expect(r.status == 64)
         #expect(!r.stderr.contains("\u{1B}["), "\(r.summary)")
     }
 
     /// On a terminal, colour unless NO_COLOR; script(1) provides the pty.
-    @Test(.enabled(if: findExecutable("script") != nil, "script(1) is not installed (util-linux)"))
+    @Test(.enabled(if: TestEnvironment.which("script") != nil, "script(1) is not installed (util-linux)"))
     func colourOnlyOnATerminalAndNeverWithNoColor() throws {
-        let script = try #require(findExecutable("script"))
-        let command = "\(PackagePaths.corral) cow bogus"
+        let script = try #require(TestEnvironment.which("script"))
+        let command = "\(TestPaths.corral) cow bogus"
         let coloured = try runProcess(script, ["-qec", command, "/dev/null"], environment: Self.environment())
         #expect(coloured.stdout.contains("\u{1B}[1;31mcorral:\u{1B}[0m unexpected argument 'bogus'"), "\(coloured.summary)")
         let plain = try runProcess(script, ["-qec", command, "/dev/null"], environment: Self.environment(["NO_COLOR": "1"]))
@@ -102,14 +103,14 @@ import Testing
 
     /// `corral --version` names the commit the checkout is at: the binary
     /// under .build/ reads the checkout's .git by itself.
-    @Test(.enabled(if: findExecutable("git") != nil && FileManager.default.fileExists(atPath: "\(PackagePaths.root)/.git"),
+    @Test(.enabled(if: TestEnvironment.which("git") != nil && FileManager.default.fileExists(atPath: "\(TestPaths.packageRoot)/.git"),
                    "needs git and a git checkout"))
     func versionNamesTheCheckoutsCommit() throws {
-        let git = try #require(findExecutable("git"))
-        let head = try runProcess(git, ["-C", PackagePaths.root, "rev-parse", "HEAD"])
+        let git = try #require(TestEnvironment.which("git"))
+        let head = try runProcess(git, ["-C", TestPaths.packageRoot, "rev-parse", "HEAD"])
         try #require(head.status == 0, "not a git checkout: \(head.summary)")
         let hash = head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let r = try runProcess(PackagePaths.corral, ["--version"], directory: "/")
+        let r = try runProcess(TestPaths.corral, ["--version"], cwd: "/")
         #expect(r.status == 0)
         #expect(r.stdout == "corral 0.1.0 (commit \(hash.prefix(12)))\n", "\(r.summary)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `corral cow check` promises stable finding codes; every code the checker
@@ -7,7 +8,7 @@ import Testing
 /// `Finding(code: "code", …)` or a `case …: "code"` of `code(for:)`.
 @Suite struct FindingCodesTests {
     static func codesInSource() throws -> Set<String> {
-        let path = "\(PackagePaths.root)/Sources/COWEngine/DiskCheck.swift"
+        let path = "\(TestPaths.packageRoot)/Sources/COWEngine/DiskCheck.swift"
         let source = try String(contentsOfFile: path, encoding: .utf8)
         var codes = Set<String>()
         let patterns = [#/add\("([a-z0-9-]+)"/#, #/code: "([a-z0-9-]+)"/#, #/case [^:\n]+: "([a-z0-9-]+)"/#]

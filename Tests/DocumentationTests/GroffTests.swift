@@ -1,10 +1,11 @@
 import Testing
+import TestSupport
 
 /// Every page formats without a single groff warning (`-ww` turns all of
 /// them on; `-z` discards the output), which catches unknown macros,
 /// unbalanced fonts and bad escapes before a reader does.
 @Suite struct GroffTests {
-    static let groff = findExecutable("groff")
+    static let groff = TestEnvironment.which("groff")
 
     @Test(.enabled(if: GroffTests.groff != nil, "groff is not installed (make deps installs it)"))
     func everyPageFormatsWithoutWarnings() throws {
@@ -21,7 +22,7 @@ import Testing
     /// name says, so `man corral-cow` shows the right header, and carries
     /// the version `corral --version` prints (bump them together).
     @Test func titleLineMatchesFileNameAndVersion() throws {
-        let version = try runProcess(PackagePaths.corral, ["--version"])
+        let version = try runProcess(TestPaths.corral, ["--version"])
         let number = try #require(version.stdout.split(separator: " ").dropFirst().first, "\(version.summary)")
         for name in try PackagePaths.manPages() {
             let page = try ManPage.load(name)

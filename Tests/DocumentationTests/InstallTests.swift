@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 /// `make install` into a staging directory, with the debug binary (a release
 /// build would take minutes): the installed corral must find hostfs-init
@@ -6,9 +7,9 @@ import Testing
 /// The checks themselves are in scripts/install (`check`), shared with
 /// `make install-check`.
 @Suite struct InstallTests {
-    @Test(.enabled(if: findExecutable("bash") != nil, "bash is not installed"))
+    @Test(.enabled(if: TestEnvironment.which("bash") != nil, "bash is not installed"))
     func stagedInstallFindsItsDataAndUninstallsCleanly() throws {
-        let r = try runProcess("\(PackagePaths.root)/scripts/install", ["check", PackagePaths.corral], directory: "/")
+        let r = try runProcess("\(TestPaths.packageRoot)/scripts/install", ["check", TestPaths.corral], cwd: "/")
         #expect(r.status == 0, "\(r.summary)")
         #expect(r.stdout.contains("install-check: ok"), "\(r.summary)")
     }

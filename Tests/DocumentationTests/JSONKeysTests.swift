@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The JSON that `corral cow info --json`, `check --json` and `map --json`
@@ -22,9 +23,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: "\(dir)/base.img"))
-        let created = try runProcess(PackagePaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/base.img"])
+        let created = try runProcess(TestPaths.corral, ["cow", "create", "\(dir)/g.cow", "\(dir)/base.img"])
         try #require(created.status == 0, "\(created.summary)")
-        let r = try runProcess(PackagePaths.corral, ["cow", verb, "--json", "\(dir)/g.cow"])
+        let r = try runProcess(TestPaths.corral, ["cow", verb, "--json", "\(dir)/g.cow"])
         try #require(r.status == 0, "\(r.summary)")
         return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
     }

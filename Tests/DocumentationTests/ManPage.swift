@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A roff man page read as the words a reader sees, so a test can ask
 /// whether `--no-fingerprint` is documented without caring how it was

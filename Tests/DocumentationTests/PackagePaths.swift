@@ -1,17 +1,9 @@
 import Foundation
+import TestSupport
 
-/// Where the things these tests read live, found from this file's path
-/// (`Tests/DocumentationTests/PackagePaths.swift`), so the tests work from
-/// any working directory.
+/// Where the man pages these tests read live.
 enum PackagePaths {
-    static let root: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// The binary `swift build` (and so `swift test`) produced. CORRAL_BINARY
-    /// points elsewhere, e.g. at a release build.
-    static let corral: String = ProcessInfo.processInfo.environment["CORRAL_BINARY"] ?? "\(root)/.build/debug/corral"
-
-    static let manDirectory = "\(root)/man"
+    static let manDirectory = "\(TestPaths.packageRoot)/man"
 
     /// Every roff page in man/, sorted: `corral.1`, `corral-cow.1`, …
     static func manPages() throws -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// How `corral --version` finds its commit without running git: a copy of
@@ -22,8 +23,8 @@ import Testing
         }
         let copy = "\(root)/\(binary)"
         try fm.createDirectory(atPath: (copy as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try fm.copyItem(atPath: PackagePaths.corral, toPath: copy)
-        let result = try runProcess(copy, ["--version"], directory: "/")
+        try fm.copyItem(atPath: TestPaths.corral, toPath: copy)
+        let result = try runProcess(copy, ["--version"], cwd: "/")
         guard result.status == 0 else { throw TestFailure("--version failed: \(result.summary)") }
         return result.stdout
     }

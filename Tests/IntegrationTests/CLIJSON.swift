@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// `corral cow info --json` (the fields the tests look at).
 struct InfoJSON: Decodable {
@@ -40,7 +41,7 @@ struct CheckJSON: Decodable {
     var problems: [Finding] { findings.filter { $0.severity == "problem" } }
 }
 
-func decodeJSON<T: Decodable>(_ type: T.Type, from result: CommandResult) throws -> T {
+func decodeJSON<T: Decodable>(_ type: T.Type, from result: ProcessResult) throws -> T {
     do {
         return try JSONDecoder().decode(T.self, from: Data(result.stdout.utf8))
     } catch {
@@ -49,12 +50,12 @@ func decodeJSON<T: Decodable>(_ type: T.Type, from result: CommandResult) throws
 }
 
 func corralInfo(_ cow: String) async throws -> InfoJSON {
-    let r = try await runCorral(["cow", "info", "--json", cow])
+    let r = try await runCorralAsync(["cow", "info", "--json", cow])
     guard r.status == 0 else { throw TestFailure("corral cow info failed: \(r.summary)") }
     return try decodeJSON(InfoJSON.self, from: r)
 }
 
-func corralCheck(_ cow: String, backing: String? = nil) async throws -> (CommandResult, CheckJSON) {
-    let r = try await runCorral(["cow", "check", "--json"] + (backing.map { ["--backing", $0] } ?? []) + [cow])
+func corralCheck(_ cow: String, backing: String? = nil) async throws -> (ProcessResult, CheckJSON) {
+    let r = try await runCorralAsync(["cow", "check", "--json"] + (backing.map { ["--backing", $0] } ?? []) + [cow])
     return (r, try decodeJSON(CheckJSON.self, from: r))
 }

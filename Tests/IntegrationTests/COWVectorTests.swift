@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `corral cow` against COW files the real kernel wrote (and re-encodings the kernel
@@ -38,10 +39,10 @@ struct COWVectorTests {
     @Test("flatten == the kernel's guest view == the spec hash", arguments: ["v1", "v2", "v3", "v5"] + reencodings)
     func flattenMatchesGuestView(name: String) async throws {
         let v = try await KernelVectors.shared.load()[name]
-        let dir = try ScratchDir("flatten-\(name)")
+        let dir = try Scratch("corral-it-flatten-\(name)")
         defer { dir.remove() }
         let out = dir.file("flat.img")
-        let r = try await runCorral(["cow", "flatten", v.cow, out])
+        let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == v.size)
         let flat = try await sha256(out)
@@ -82,10 +83,10 @@ struct COWVectorTests {
     @Test("V5: the flattened ext4 image is a clean filesystem holding the guest's files")
     func v5Filesystem() async throws {
         let v = try await KernelVectors.shared.load()["v5"]
-        let dir = try ScratchDir("v5")
+        let dir = try Scratch("corral-it-v5")
         defer { dir.remove() }
         let out = dir.file("flat.img")
-        let r = try await runCorral(["cow", "flatten", v.cow, out])
+        let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         let fsck = try await run("/sbin/e2fsck", ["-fn", out])
         #expect(fsck.status == 0, "\(fsck.summary)")
@@ -97,10 +98,10 @@ struct COWVectorTests {
     @Test("V2: flatten keeps the partial last sector (1,049,576 B); uml_moo drops it (1,049,088 B)")
     func v2PartialSector() async throws {
         let v = try await KernelVectors.shared.load()["v2"]
-        let dir = try ScratchDir("v2")
+        let dir = try Scratch("corral-it-v2")
         defer { dir.remove() }
         let out = dir.file("flat.img")
-        let r = try await runCorral(["cow", "flatten", v.cow, out])
+        let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == 1_049_576)
         let moo = try #require(v.moo)
@@ -116,10 +117,10 @@ struct COWVectorTests {
     func v4BigSparse() async throws {
         let set = try await KernelVectors.shared.load()
         let v = try set["v4"]
-        let dir = try ScratchDir("v4")
+        let dir = try Scratch("corral-it-v4")
         defer { dir.remove() }
         let out = dir.file("flat.img")
-        let r = try await runCorral(["cow", "flatten", v.cow, out])
+        let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == 5_368_710_656)
         let allocated = try await allocatedBytes(out)
@@ -138,7 +139,7 @@ struct COWVectorTests {
           arguments: ["v1", "v2", "v3", "v1_v1_a512", "v1_v2_a512", "v1_v3broken_a4096", "v1_v3_a65536"])
     func commitIntoBackingCopy(name: String) async throws {
         let v = try await KernelVectors.shared.load()[name]
-        let dir = try ScratchDir("commit-\(name)")
+        let dir = try Scratch("corral-it-commit-\(name)")
         defer { dir.remove() }
         // work on copies: commit must not touch the shared vectors
         let cow = dir.file("disk.cow"), ours = dir.file("ours.img"), moos = dir.file("moo.img")
@@ -146,7 +147,7 @@ struct COWVectorTests {
         try await copyKeepingMtime(v.backing, to: ours)
         try await copyKeepingMtime(v.backing, to: moos)
 
-        let r = try await runCorral(["cow", "commit", "--backing", ours, cow])
+        let r = try await runCorralAsync(["cow", "commit", "--backing", ours, cow])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(ours) == v.size)
         let committed = try await sha256(ours)
@@ -186,7 +187,7 @@ struct COWVectorTests {
     @Test("check: touching the backing gives mtime-mismatch, exit 1")
     func checkMtimeMismatch() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("mtime")
+        let dir = try Scratch("corral-it-mtime")
         defer { dir.remove() }
         let backing = dir.file("back.img")
         try await copyKeepingMtime(v.backing, to: backing)
@@ -203,7 +204,7 @@ struct COWVectorTests {
     @Test("check: a grown backing (mtime kept) gives size-mismatch, exit 1")
     func checkSizeMismatch() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("size")
+        let dir = try Scratch("corral-it-size")
         defer { dir.remove() }
         let backing = dir.file("back.img")
         try await copyKeepingMtime(v.backing, to: backing)
@@ -216,7 +217,7 @@ struct COWVectorTests {
     @Test("check: a missing backing is reported as backing-missing")
     func checkBackingMissing() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("missing")
+        let dir = try Scratch("corral-it-missing")
         defer { dir.remove() }
         let (r, report) = try await corralCheck(v.cow, backing: dir.file("gone.img"))
         // a finding, so 1 ("problems found") rather than 2 ("could not check")
@@ -229,10 +230,10 @@ struct COWVectorTests {
         let v = try await KernelVectors.shared.load()["v2"]
         let stamp = { (p: String) async throws -> String in try await shOK(#"stat -c '%s %Y' "$1"; sha256sum < "$1""#, p) }
         let cowBefore = try await stamp(v.cow), backingBefore = try await stamp(v.backing)
-        let dir = try ScratchDir("ro")
+        let dir = try Scratch("corral-it-ro")
         defer { dir.remove() }
         _ = try await corralInfo(v.cow)
-        _ = try await runCorral(["cow", "flatten", v.cow, dir.file("out.img")])
+        _ = try await runCorralAsync(["cow", "flatten", v.cow, dir.file("out.img")])
         _ = try await corralCheck(v.cow)
         #expect(try await stamp(v.cow) == cowBefore)
         #expect(try await stamp(v.backing) == backingBefore)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `corral cow create`, then the real kernel writes into the new COW, then corral
@@ -8,7 +9,7 @@ struct CreateTests {
     @Test("a created COW (8 MiB and odd 1 MiB+1000 backings) is accepted and written by the kernel")
     func kernelWritesIntoCreatedCOW() async throws {
         let vectors = try await KernelVectors.shared.load()
-        let dir = try ScratchDir("create")
+        let dir = try Scratch("corral-it-create")
         defer { dir.remove() }
         let backA = dir.file("a_back.img"), backB = dir.file("b_back.img")
         let cowA = dir.file("a.cow"), cowB = dir.file("b.cow")
@@ -16,7 +17,7 @@ struct CreateTests {
         try await copyKeepingMtime(try vectors["v2"].backing, to: backB)   // 1 MiB + 1000 pattern
 
         for (cow, back) in [(cowA, backA), (cowB, backB)] {
-            let r = try await runCorral(["cow", "create", cow, back])
+            let r = try await runCorralAsync(["cow", "create", cow, back])
             try #require(r.status == 0, "create \(cow): \(r.summary)")
         }
         // exact length data_offset + S, sparse (spec 3.3)
@@ -33,9 +34,9 @@ struct CreateTests {
         #expect(info.backing.matches)
 
         // refuses to overwrite without --force; --force makes a fresh one
-        let again = try await runCorral(["cow", "create", cowA, backA])
+        let again = try await runCorralAsync(["cow", "create", cowA, backA])
         #expect(again.status != 0, "create over an existing file must fail: \(again.summary)")
-        let forced = try await runCorral(["cow", "create", "--force", cowA, backA])
+        let forced = try await runCorralAsync(["cow", "create", "--force", cowA, backA])
         #expect(forced.status == 0, "\(forced.summary)")
 
         let viewA = dir.file("a_view.img"), viewB = dir.file("b_view.img")
@@ -63,7 +64,7 @@ struct CreateTests {
 
         for (cow, view, size) in [(cowA, viewA, UInt64(8_388_608)), (cowB, viewB, UInt64(1_049_576))] {
             let out = cow + ".flat"
-            let r = try await runCorral(["cow", "flatten", cow, out])
+            let r = try await runCorralAsync(["cow", "flatten", cow, out])
             try #require(r.status == 0, "\(r.summary)")
             #expect(try fileSize(out) == size)
             #expect(try await sha256(out) == (try await sha256(view, limit: size)), "flatten of \(cow)")
@@ -71,7 +72,7 @@ struct CreateTests {
         // corral's header is the kernel's: the same bytes up to the path's NUL (the kernel
         // leaves heap garbage after it, spec 1.7), the same length, the same sparseness
         let fresh = dir.file("fresh.cow")
-        let made = try await runCorral(["cow", "create", fresh, backA])
+        let made = try await runCorralAsync(["cow", "create", fresh, backA])
         try #require(made.status == 0, "\(made.summary)")
         let meaningful = String(32 + backA.utf8.count + 1)
         let same = try await sh(#"cmp -n "$3" "$1" "$2""#, fresh, cowK, meaningful)
@@ -97,12 +98,12 @@ struct CheckAgainstKernelTests {
     @Test("healthy opens; touched backing (mtime-mismatch) and grown backing (size-mismatch) are refused")
     func checkPredictsKernelRefusal() async throws {
         let vectors = try await KernelVectors.shared.load()
-        let dir = try ScratchDir("refuse")
+        let dir = try Scratch("corral-it-refuse")
         defer { dir.remove() }
         let cases = ["ok", "touched", "grown"]
         for name in cases {
             try await copyKeepingMtime(try vectors["v1"].backing, to: dir.file("\(name).img"))
-            let r = try await runCorral(["cow", "create", dir.file("\(name).cow"), dir.file("\(name).img")])
+            let r = try await runCorralAsync(["cow", "create", dir.file("\(name).cow"), dir.file("\(name).img")])
             try #require(r.status == 0, "\(r.summary)")
         }
         try await shOK(#"touch -d '2025-06-01 12:00:00 UTC' "$1""#, dir.file("touched.img"))
@@ -145,7 +146,7 @@ struct OldLayoutWriteTests {
     @Test("after kernel writes, flatten of every layout == the guest's O_DIRECT view")
     func kernelWritesOldLayouts() async throws {
         let vectors = try await KernelVectors.shared.load()
-        let dir = try ScratchDir("layouts")
+        let dir = try Scratch("corral-it-layouts")
         defer { dir.remove() }
         var disks: [GuestDisk] = []
         var script: [String] = []
@@ -169,7 +170,7 @@ struct OldLayoutWriteTests {
             let info = try await corralInfo(cow)
             #expect(info.version == (try vectors[name]).layout, "the kernel must not rewrite the header")
             #expect(info.dirtySectors == 76 + 2 + 1, "\(name)")   // 16383 was already set
-            let r = try await runCorral(["cow", "flatten", cow, out])
+            let r = try await runCorralAsync(["cow", "flatten", cow, out])
             try #require(r.status == 0, "\(r.summary)")
             #expect(try await sha256(out) == (try await sha256(view)), "\(name)")
         }
@@ -184,28 +185,28 @@ struct SafetyTests {
     @Test("flatten never overwrites its backing, and replaces an existing output only with --force")
     func flattenOutputSafety() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("safety")
+        let dir = try Scratch("corral-it-safety")
         defer { dir.remove() }
         let backing = dir.file("back.img")
         try await copyKeepingMtime(v.backing, to: backing)
         let before = try await sha256(backing)
         for force in [[], ["--force"]] {
-            let r = try await runCorral(["cow", "flatten", "--backing", backing] + force + [v.cow, backing])
+            let r = try await runCorralAsync(["cow", "flatten", "--backing", backing] + force + [v.cow, backing])
             #expect(r.status != 0, "flatten onto its own backing must fail \(force): \(r.summary)")
             #expect(try await sha256(backing) == before)
         }
         // the same file under another name (hard link) is still the backing
         try await shOK(#"ln "$1" "$2""#, backing, dir.file("alias.img"))
-        let alias = try await runCorral(["cow", "flatten", "--backing", backing, "--force", v.cow, dir.file("alias.img")])
+        let alias = try await runCorralAsync(["cow", "flatten", "--backing", backing, "--force", v.cow, dir.file("alias.img")])
         #expect(alias.status != 0, "\(alias.summary)")
         #expect(try await sha256(backing) == before)
 
         let out = dir.file("out.img")
         try "keep me".write(toFile: out, atomically: true, encoding: .utf8)
-        let refused = try await runCorral(["cow", "flatten", v.cow, out])
+        let refused = try await runCorralAsync(["cow", "flatten", v.cow, out])
         #expect(refused.status != 0, "\(refused.summary)")
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep me")
-        let forced = try await runCorral(["cow", "flatten", "--force", v.cow, out])
+        let forced = try await runCorralAsync(["cow", "flatten", "--force", v.cow, out])
         #expect(forced.status == 0, "\(forced.summary)")
         #expect(try await sha256(out) == v.expectedSHA256)
     }
@@ -213,25 +214,25 @@ struct SafetyTests {
     @Test("flatten --backing: a same-mtime copy works; a touched one needs --force; a missing one leaves no output")
     func flattenBackingOverride() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("override")
+        let dir = try Scratch("corral-it-override")
         defer { dir.remove() }
         let copy = dir.file("copy.img"), touched = dir.file("touched.img")
         try await copyKeepingMtime(v.backing, to: copy)
         try await copyKeepingMtime(v.backing, to: touched)
         try await shOK(#"touch "$1""#, touched)
 
-        let ok = try await runCorral(["cow", "flatten", "--backing", copy, v.cow, dir.file("a.img")])
+        let ok = try await runCorralAsync(["cow", "flatten", "--backing", copy, v.cow, dir.file("a.img")])
         try #require(ok.status == 0, "\(ok.summary)")
         #expect(try await sha256(dir.file("a.img")) == v.expectedSHA256)
 
-        let refused = try await runCorral(["cow", "flatten", "--backing", touched, v.cow, dir.file("b.img")])
+        let refused = try await runCorralAsync(["cow", "flatten", "--backing", touched, v.cow, dir.file("b.img")])
         #expect(refused.status != 0, "a backing with another mtime must be refused: \(refused.summary)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("b.img")))
-        let forced = try await runCorral(["cow", "flatten", "--force", "--backing", touched, v.cow, dir.file("b.img")])
+        let forced = try await runCorralAsync(["cow", "flatten", "--force", "--backing", touched, v.cow, dir.file("b.img")])
         #expect(forced.status == 0, "\(forced.summary)")
         #expect(try await sha256(dir.file("b.img")) == v.expectedSHA256)
 
-        let missing = try await runCorral(["cow", "flatten", "--backing", dir.file("gone.img"), v.cow, dir.file("c.img")])
+        let missing = try await runCorralAsync(["cow", "flatten", "--backing", dir.file("gone.img"), v.cow, dir.file("c.img")])
         #expect(missing.status != 0, "\(missing.summary)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("c.img")), "no partial output after a failure")
     }
@@ -239,14 +240,14 @@ struct SafetyTests {
     @Test("commit refuses a backing whose mtime differs from the header, and leaves it alone")
     func commitRefusesMismatch() async throws {
         let v = try await KernelVectors.shared.load()["v1"]
-        let dir = try ScratchDir("commit-refuse")
+        let dir = try Scratch("corral-it-commit-refuse")
         defer { dir.remove() }
         let cow = dir.file("disk.cow"), backing = dir.file("back.img")
         try await shOK(#"cp --sparse=always "$1" "$2""#, v.cow, cow)
         try await copyKeepingMtime(v.backing, to: backing)
         try await shOK(#"touch "$1""#, backing)
         let before = try await sha256(backing)
-        let r = try await runCorral(["cow", "commit", "--backing", backing, cow])
+        let r = try await runCorralAsync(["cow", "commit", "--backing", backing, cow])
         #expect(r.status != 0, "\(r.summary)")
         #expect(try await sha256(backing) == before)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A disk attached to a UML guest as `ubd<unit>[r]=cow[,backing]`; the guest sees it
 /// as /dev/ubd<letter> (unit 1 = /dev/ubdb).
@@ -34,7 +35,7 @@ private actor BootCounter {
 /// DEV defaults to /dev/ubdb. Paths must be absolute host paths (the guest's / is the
 /// host's / through hostfs). `workDir` must be such a path too.
 func bootGuest(script: String, disks: [GuestDisk], workDir: String) async throws -> GuestRun {
-    guard Host.hasKernelTools else { throw TestFailure("\(Host.kernel) is not installed") }
+    guard Host.hasKernelTools else { throw TestFailure("\(TestEnvironment.kernel) is not installed") }
     let n = await bootCounter.take()
     let umid = "corral-it-\(getpid())-\(n)"
     let statusFile = "\(workDir)/guest-\(n).status"
@@ -65,7 +66,7 @@ func bootGuest(script: String, disks: [GuestDisk], workDir: String) async throws
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: initFile)
     let result = try await run(
         "/usr/bin/timeout",
-        ["300", Host.kernel, "mem=256M", "rootfstype=hostfs", "rootflags=/", "rw", "init=\(initFile)",
+        ["300", TestEnvironment.kernel, "mem=256M", "rootfstype=hostfs", "rootflags=/", "rw", "init=\(initFile)",
          "uml_dir=\(umlDir)", "umid=\(umid)"] + disks.map(\.argument) + ["con=null", "con0=null,fd:1"],
         cwd: workDir)
     let console = result.stdout + result.stderr

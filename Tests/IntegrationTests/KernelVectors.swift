@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// One COW test vector written (or read back) by the real kernel.
@@ -62,13 +63,13 @@ actor KernelVectors {
     private static func generate() async throws -> VectorSet {
         guard Host.hasKernelTools else {
             throw TestFailure("""
-                kernel vectors need \(Host.kernel), uml_moo, python3 and e2fsprogs \
+                kernel vectors need \(TestEnvironment.kernel), uml_moo, python3 and e2fsprogs \
                 (CORRAL_REQUIRE_UML=1 is set, so this is a failure, not a skip)
                 """)
         }
         let fm = FileManager.default
         let dir: String
-        if let fixed = Host.environment["CORRAL_VECTORS_DIR"], !fixed.isEmpty {
+        if let fixed = TestEnvironment.variables["CORRAL_VECTORS_DIR"], !fixed.isEmpty {
             dir = fixed
             if fm.fileExists(atPath: "\(dir)/manifest.tsv") { return try parse(dir) }
         } else {
@@ -78,10 +79,10 @@ actor KernelVectors {
         }
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let script = Host.fixtures.appendingPathComponent("make-vectors.sh").path
+        let script = TestPaths.fixtures.appendingPathComponent("make-vectors.sh").path
         let result = try await run(
             "/bin/bash", [script, dir],
-            environment: ["CORRAL_VECTORS_MOO_V4": Host.environment["CORRAL_VECTORS_MOO_V4"] ?? "0"])
+            environment: ["CORRAL_VECTORS_MOO_V4": TestEnvironment.variables["CORRAL_VECTORS_MOO_V4"] ?? "0"])
         guard result.status == 0 else {
             throw TestFailure("make-vectors.sh \(dir) failed (exit \(result.status)):\n\(result.stderr)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The v1/v2 bitmap is one byte short when N mod 8 != 0 (cow-format.md 2.1). The
@@ -10,14 +11,14 @@ struct ShortBitmapQuirkTests {
     @Test("3907-sector v2 COW: flatten == the kernel's reboot view wherever the file has a bit")
     func v2ShortBitmap() async throws {
         let vectors = try await KernelVectors.shared.load()
-        let dir = try ScratchDir("quirk")
+        let dir = try Scratch("corral-it-quirk")
         defer { dir.remove() }
         let back = dir.file("back.img"), base = dir.file("base.cow"), cow = dir.file("quirk.cow")
         // the first 3907 sectors of V1's pattern, with the 2024-01-01 mtime
         try await shOK(#"head -c 2000384 "$1" > "$2" && touch -r "$1" "$2""#, try vectors["v1"].backing, back)
-        let made = try await runCorral(["cow", "create", base, back])
+        let made = try await runCorralAsync(["cow", "create", base, back])
         try #require(made.status == 0, "\(made.summary)")
-        let craft = Host.fixtures.appendingPathComponent("craft-cow.py").path
+        let craft = TestPaths.fixtures.appendingPathComponent("craft-cow.py").path
         try await shOK(#"python3 "$1" "$2" "$3" v2"#, craft, base, cow)
 
         let info = try await corralInfo(cow)
@@ -49,7 +50,7 @@ struct ShortBitmapQuirkTests {
         // determined by the file, and corral must match it byte for byte.
         let covered: UInt64 = 3904 * 512
         let out = dir.file("flat.img")
-        let r = try await runCorral(["cow", "flatten", "--force", cow, out])
+        let r = try await runCorralAsync(["cow", "flatten", "--force", cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == 2_000_384)
         #expect(try await sha256(out, limit: covered) == (try await sha256(view, limit: covered)))

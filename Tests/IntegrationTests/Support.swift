@@ -1,40 +1,19 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// What this host offers the integration tests, and where things live.
+/// What this host offers the integration tests.
 enum Host {
-    static let environment = ProcessInfo.processInfo.environment
-
-    /// The package root, found from this file's path (Tests/IntegrationTests/Support.swift).
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
-
-    /// The corral binary that `swift build` produced (`make check` builds it first).
-    static let corralBinary: String = environment["CORRAL_BINARY"]
-        ?? packageRoot.appendingPathComponent(".build/debug/corral").path
-
-    static let kernel = environment["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
-
-    /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails the kernel tests
-    /// instead of skipping them.
-    static let requireUML = environment["CORRAL_REQUIRE_UML"] == "1"
-
     /// The kernel and the host tools the vector generator drives.
     static let hasKernelTools: Bool = {
         let fm = FileManager.default
-        guard fm.isExecutableFile(atPath: kernel) else { return false }
-        return ["uml_moo", "python3", "mkfs.ext4", "debugfs", "blkdiscard", "timeout"].allSatisfy { tool in
-            ((environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin").split(separator: ":").contains {
-                fm.isExecutableFile(atPath: "\($0)/\(tool)")
-            }
-        }
+        guard fm.isExecutableFile(atPath: TestEnvironment.kernel) else { return false }
+        return ["uml_moo", "python3", "mkfs.ext4", "debugfs", "blkdiscard", "timeout"].allSatisfy(TestEnvironment.has)
     }()
 
     /// Gate for tests that boot linux.uml or use kernel-written vectors. Enabled when
     /// the kernel is installed, or when CI demands it (so its absence is a failure).
-    static let kernelTestsEnabled = hasKernelTools || requireUML
+    static let kernelTestsEnabled = hasKernelTools || TestEnvironment.requireUML
 }
 
 extension Trait where Self == ConditionTrait {
@@ -45,61 +24,17 @@ extension Trait where Self == ConditionTrait {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-struct CommandResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    /// One line for expectation messages.
-    var summary: String { "exit \(status); stdout: \(stdout.prefix(2000)); stderr: \(stderr.prefix(2000))" }
-}
-
-/// Runs a program to completion without blocking a cooperative thread.
-/// Output goes through temporary files, so large outputs cannot dead-lock a pipe.
+/// Runs a program to completion without blocking a cooperative thread, with
+/// the sbin directories on PATH (e2fsprogs tools).
 func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
-         environment extra: [String: String] = [:]) async throws -> CommandResult {
-    let scratch = FileManager.default.temporaryDirectory
-        .appendingPathComponent("corral-run-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    let outURL = scratch.appendingPathComponent("out")
-    let errURL = scratch.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    var environment = Host.environment.merging(extra) { $1 }
-    environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"   // e2fsprogs tools
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: TestFailure("cannot run \(executable): \(error)"))
-        }
-    }
-    try out.close()
-    try err.close()
-    return CommandResult(
-        status: status,
-        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+         environment extra: [String: String] = [:]) async throws -> ProcessResult {
+    var environment = TestEnvironment.variables.merging(extra) { $1 }
+    environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+    return try await runProcessAsync(executable, arguments, cwd: cwd, environment: environment)
 }
 
 /// Runs a shell snippet; `args` become $1, $2, ... (no quoting games).
-func sh(_ script: String, _ args: String...) async throws -> CommandResult {
+func sh(_ script: String, _ args: String...) async throws -> ProcessResult {
     try await run("/bin/sh", ["-c", script, "sh"] + args)
 }
 
@@ -115,7 +50,7 @@ func shOK(_ script: String, _ args: String...) async throws -> String {
 /// Uses Tests/Fixtures/sha256.py: hashlib is much faster than sha256sum on this
 /// machine and does not read holes, which matters for the 5 GiB vector.
 func sha256(_ path: String, limit: UInt64? = nil) async throws -> String {
-    let script = Host.fixtures.appendingPathComponent("sha256.py").path
+    let script = TestPaths.fixtures.appendingPathComponent("sha256.py").path
     let r = try await run("/usr/bin/env", ["python3", script, path] + (limit.map { [String($0)] } ?? []))
     guard r.status == 0, r.stdout.count >= 64 else { throw TestFailure("sha256 \(path): \(r.summary)") }
     return String(r.stdout.prefix(64))
@@ -129,27 +64,6 @@ func fileSize(_ path: String) throws -> UInt64 {
 /// Bytes actually allocated on disk (`stat -c %b` × 512).
 func allocatedBytes(_ path: String) async throws -> UInt64 {
     UInt64(try await shOK(#"stat -c %b "$1""#, path))! * 512
-}
-
-/// Runs the built corral binary.
-func runCorral(_ arguments: [String], cwd: String? = nil) async throws -> CommandResult {
-    guard FileManager.default.isExecutableFile(atPath: Host.corralBinary) else {
-        throw TestFailure("\(Host.corralBinary) not found: run `swift build` first (make check does)")
-    }
-    return try await run(Host.corralBinary, arguments, cwd: cwd)
-}
-
-/// A scratch directory under /tmp, reachable by a UML guest at the same path
-/// (hostfs root is the host's /). Removed by `remove()`.
-struct ScratchDir: Sendable {
-    let path: String
-    init(_ label: String) throws {
-        let base = FileManager.default.temporaryDirectory.resolvingSymlinksInPath().path
-        path = "\(base)/corral-it-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> String { "\(path)/\(name)" }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// Copies a file keeping holes and its mtime (the COW header pins the backing's mtime).

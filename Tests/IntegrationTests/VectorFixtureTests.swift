@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The fixture itself: the kernel reproduced the spec's vectors. These run without
@@ -41,7 +42,7 @@ struct VectorFixtureTests {
     @Test("bootGuest: the kernel creates a COW, writes it, and uml_moo agrees with the dump")
     func bootGuestHelper() async throws {
         let vectors = try await KernelVectors.shared.load()
-        let dir = try ScratchDir("boot")
+        let dir = try Scratch("corral-it-boot")
         defer { dir.remove() }
         let back = dir.file("back.img"), cow = dir.file("k.cow"), view = dir.file("view.img")
         try await copyKeepingMtime(try vectors["v1"].backing, to: back)

@@ -1,31 +1,21 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `corral` binary the way a user would, for tests that boot
 /// the real kernel.
 enum Harness {
-    /// `<package>/.build/debug/corral`; `make check` builds it before testing.
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let corral = packageRoot.appendingPathComponent(".build/debug/corral").path
+    static let packageRoot: URL = TestPaths.packageRootURL
+    static let corral = TestPaths.corral
 
-    static var kernelPath: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = "\(dir)/linux.uml"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    static var kernelPath: String? { which("linux.uml") }
 
     static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        TestEnvironment.which(name, path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
     }
 
     /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
-    static let requireUML = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
+    static let requireUML = TestEnvironment.requireUML
     static var kernelUsable: Bool {
         kernelPath != nil && FileManager.default.isExecutableFile(atPath: corral)
     }
@@ -37,45 +27,16 @@ enum Harness {
         try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     /// Runs corral with `arguments`; stdin is /dev/null unless given.
-    static func run(_ arguments: [String], cwd: URL? = nil, stdin: FileHandle? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: corral)
-        process.arguments = arguments
-        if let cwd { process.currentDirectoryURL = cwd }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        // Read both pipes concurrently so neither fills up.
-        let errData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData.set(err.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData.get(), as: UTF8.self))
+    static func run(_ arguments: [String], cwd: URL? = nil, stdin: FileHandle? = nil) throws -> ProcessResult {
+        try runCorral(arguments, cwd: cwd?.path, stdin: stdin)
     }
 
     /// Runs a shell script (for mkfs, touch, script(1), tmux) through system(3),
     /// its output collected in a file: a daemon it starts (the tmux server)
     /// then cannot hold a pipe open and stall the test.
     @discardableResult
-    static func shell(_ script: String, cwd: URL? = nil) throws -> Result {
+    static func shell(_ script: String, cwd: URL? = nil) throws -> ProcessResult {
         let output = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("corral-shell-\(UUID().uuidString.prefix(8)).out")
         defer { try? FileManager.default.removeItem(at: output) }
@@ -87,7 +48,7 @@ enum Harness {
         let raw = system(command)
         let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        return Result(status: status, stdout: text, stderr: "")
+        return ProcessResult(status: status, stdout: text, stderr: "")
     }
 
     /// A fresh directory, removed by `body`'s end.
@@ -106,11 +67,7 @@ enum Harness {
     }
 
     static func withTempDir<T>(_ body: (URL) throws -> T) throws -> T {
-        let dir = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("corral-launcher-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        return try body(dir)
+        try Scratch.with("corral-launcher-test", body)
     }
 
     /// Processes whose session id is `session`, read from /proc; zombies
@@ -133,11 +90,4 @@ enum Harness {
         guard let range = stderr.range(of: "helper pid ") else { return nil }
         return Int32(stderr[range.upperBound...].prefix { $0.isNumber })
     }
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `corral maint` against the real kernel, on images the tests make.
 /// 14 boots in all; serialized so the two shared cores are not oversubscribed.
@@ -9,11 +10,11 @@ import Testing
     /// flatten-rsync must give the tree `corral cow flatten` gives; rebuild-cow
     /// of that image over the same backing must flatten to it again. 3 boots.
     @Test func flattenRsyncAndRebuildCOWKeepTheTree() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let base = try makeImage(in: s)
         let cow = s("g.cow")
-        #expect(try corral(["cow", "create", cow, base]).status == 0)
-        let change = try corral(["maint", "run", "--disk", "1=\(cow)", "--mount", "1=/run/g", "--",
+        #expect(try runCorral(["cow", "create", cow, base]).status == 0)
+        let change = try runCorral(["maint", "run", "--disk", "1=\(cow)", "--mount", "1=/run/g", "--",
             """
             set -e
             echo new > /run/g/d/new.txt
@@ -28,14 +29,14 @@ import Testing
         let baseBefore = try sha256(base)
 
         let flat = s("flat.img")
-        let result = try corral(["maint", "flatten-rsync", "--cow", cow, "--output", flat, "--json"])
+        let result = try runCorral(["maint", "flatten-rsync", "--cow", cow, "--output", flat, "--json"])
         #expect(result.status == 0, "\(result.summary)")
         #expect(result.stdout.contains("\"ok\" : true"))
         let reference = s("ref.img")
-        #expect(try corral(["cow", "flatten", cow, reference]).status == 0)
+        #expect(try runCorral(["cow", "flatten", cow, reference]).status == 0)
         let expected = try treeListing(reference, scratch: s)
         #expect(expected.contains { $0.hasPrefix("/d/new.txt ") && $0.contains("Links: 2") })
-        if TestHost.has("setfattr") { #expect(expected.contains { $0.contains("user.tag") }) }
+        if TestEnvironment.has("setfattr") { #expect(expected.contains { $0.contains("user.tag") }) }
         #expect(try treeListing(flat, scratch: s) == expected)
         #expect(try inode(flat, "/hard") == inode(flat, "/d/a.txt"))
         #expect(try inode(flat, "/newhard") == inode(flat, "/d/new.txt"))
@@ -44,12 +45,12 @@ import Testing
         #expect(try s.leftovers().isEmpty)
 
         let rebuilt = s("r.cow")
-        let rebuild = try corral(["maint", "rebuild-cow", "--image", flat, "--backing", base, "--output", rebuilt])
+        let rebuild = try runCorral(["maint", "rebuild-cow", "--image", flat, "--backing", base, "--output", rebuilt])
         #expect(rebuild.status == 0, "\(rebuild.summary)")
         #expect(rebuild.stderr.contains("dirty data is"))
         #expect(rebuild.stderr.contains("from-image"))
         let reflat = s("reflat.img")
-        #expect(try corral(["cow", "flatten", rebuilt, reflat]).status == 0)
+        #expect(try runCorral(["cow", "flatten", rebuilt, reflat]).status == 0)
         #expect(try treeListing(reflat, scratch: s) == expected)
         #expect(try sha256(base) == baseBefore)
     }
@@ -57,14 +58,14 @@ import Testing
     /// An existing output too small for the tree (--force): the rsync step
     /// fails, is named, and nothing changes. 1 boot.
     @Test func flattenRsyncIntoTooSmallOutputFailsAtRsync() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let base = try makeImage(in: s, bigBytes: 3_000_000)
         let cow = s("g.cow")
-        #expect(try corral(["cow", "create", cow, base]).status == 0)
+        #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let small = s("small.img")
         try shell(#"mkfs.ext4 -q -F "$1" 1M"#, small)
         let before = try [sha256(cow), sha256(base), sha256(small)]
-        let result = try corral(["maint", "flatten-rsync", "--cow", cow, "--output", small, "--force", "--json"])
+        let result = try runCorral(["maint", "flatten-rsync", "--cow", cow, "--output", small, "--force", "--json"])
         #expect(result.status != 0, "\(result.summary)")
         #expect(result.stdout.contains("\"failedStep\" : \"rsync\""), "\(result.summary)")
         #expect(try [sha256(cow), sha256(base), sha256(small)] == before)
@@ -74,18 +75,18 @@ import Testing
     /// install-modules leaves modules.dep and every .ko; a copy that runs out
     /// of space half-way leaves the guest's COW exactly as before. 2 boots.
     @Test func installModulesAndAHalfWayFailure() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let tree = "/usr/lib/uml/modules/6.1.176"
         let release = "6.1.176"
         let few = s("few/\(release)")
         try shell(#"mkdir -p "$2" && cd "$1" && find kernel -name '*.ko' | sort | head -6 | xargs cp --parents -t "$2""#, tree, few)
         let base = try makeImage(in: s, size: "32M")
         let cow = s("g.cow")
-        #expect(try corral(["cow", "create", cow, base]).status == 0)
-        let result = try corral(["maint", "install-modules", "--cow", cow, "--modules", few])
+        #expect(try runCorral(["cow", "create", cow, base]).status == 0)
+        let result = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", few])
         #expect(result.status == 0, "\(result.summary)")
         let flat = s("flat.img")
-        #expect(try corral(["cow", "flatten", cow, flat]).status == 0)
+        #expect(try runCorral(["cow", "flatten", cow, flat]).status == 0)
         let dep = try shell(#"debugfs -R "cat /lib/modules/$1/modules.dep" "$2" 2>/dev/null"#, release, flat)
         let modules = try shell(#"cd "$1" && find . -name '*.ko' | sort"#, few).split(separator: "\n").map { String($0.dropFirst(2)) }
         #expect(modules.count == 6)
@@ -100,9 +101,9 @@ import Testing
         try shell(#"mkdir -p "$2" && cd "$1" && find kernel -name '*.ko' -size +300k | sort | head -12 | xargs cp --parents -t "$2""#, tree, big)
         let tiny = try makeImage(in: s, name: "tiny.img", size: "4M", bigBytes: 1000)
         let guest = s("tiny.cow")
-        #expect(try corral(["cow", "create", guest, tiny]).status == 0)
+        #expect(try runCorral(["cow", "create", guest, tiny]).status == 0)
         let before = try [sha256(guest), sha256(tiny)]
-        let failed = try corral(["maint", "install-modules", "--cow", guest, "--modules", big, "--json"])
+        let failed = try runCorral(["maint", "install-modules", "--cow", guest, "--modules", big, "--json"])
         #expect(failed.status != 0, "\(failed.summary)")
         #expect(failed.stdout.contains("\"failedStep\" : \"copy\""), "\(failed.summary)")
         #expect(try [sha256(guest), sha256(tiny)] == before)
@@ -117,25 +118,25 @@ import Testing
     /// page boundaries: a normalized COW is misread too), so maint gives the
     /// guest a flat temporary image. 4 boots.
     @Test func smallBlockGuestsAreReadThroughAFlatImage() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let base = try makeImage(in: s, size: "64M", blockSize: 1024, bigBytes: 4_000_000)
         let cow = s("g.cow")
-        #expect(try corral(["cow", "create", cow, base]).status == 0)
+        #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         // A plain boot writes, as a guest in production would: the COW gets mixed pages.
-        let write = try corral(["boot", "--disk", "1=\(cow)", "--command",
+        let write = try runCorral(["boot", "--disk", "1=\(cow)", "--command",
             "mkdir -p /run/g && mount /dev/ubdb /run/g && for n in 5 77 301 1023 2047 3001; do dd if=/dev/urandom of=/run/g/big bs=1024 seek=$n count=1 conv=notrunc oflag=direct 2>/dev/null || exit 1; done; umount /run/g"])
         #expect(write.status == 0, "\(write.summary)")
-        let check = try corral(["cow", "check", cow])
+        let check = try runCorral(["cow", "check", cow])
         #expect((check.stdout + check.stderr).contains("mixed"), "\(check.summary)")
         // The truth: the file in the host-side merge of COW and backing.
         let flat = s("flat.img")
-        #expect(try corral(["cow", "flatten", cow, flat]).status == 0)
+        #expect(try runCorral(["cow", "flatten", cow, flat]).status == 0)
         let truth = try shell(#"debugfs -R "cat /big" "$1" 2>/dev/null | sha256sum | cut -c1-64"#, flat)
         let original = try shell(#"debugfs -R "cat /big" "$1" 2>/dev/null | sha256sum | cut -c1-64"#, base)
         #expect(truth != original, "the guest's writes must have reached the COW")
         let cowBefore = try sha256(cow)
 
-        let plain = try corral(["boot", "--disk", "1=\(cow):r", "--command",
+        let plain = try runCorral(["boot", "--disk", "1=\(cow):r", "--command",
             "mkdir -p /run/g && mount -o ro,noload /dev/ubdb /run/g && sha256sum /run/g/big"])
         #expect(plain.status == 0, "\(plain.summary)")
         #expect(String(plain.stdout.prefix(64)) != truth, "the 6.1 kernel is expected to misread mixed pages (spec §4.7)")
@@ -143,13 +144,13 @@ import Testing
         // Normalizing pages alone does not help on 1 KiB blocks (the finding above).
         let normalized = s("n.cow")
         try shell(#"cp --sparse=always "$1" "$2""#, cow, normalized)
-        #expect(try corral(["cow", "normalize", normalized]).status == 0)
-        let still = try corral(["boot", "--disk", "1=\(normalized):r", "--command",
+        #expect(try runCorral(["cow", "normalize", normalized]).status == 0)
+        let still = try runCorral(["boot", "--disk", "1=\(normalized):r", "--command",
             "mkdir -p /run/g && mount -o ro,noload /dev/ubdb /run/g && sha256sum /run/g/big"])
         #expect(String(still.stdout.prefix(64)) != truth, "normalized pages were expected not to suffice on 1 KiB blocks")
         try FileManager.default.removeItem(atPath: normalized)
 
-        let job = try corral(["maint", "run", "--disk", "1=\(cow):r", "--mount", "1=/run/g", "--",
+        let job = try runCorral(["maint", "run", "--disk", "1=\(cow):r", "--mount", "1=/run/g", "--",
             "sha256sum /run/g/big; exit 7"])
         #expect(job.status == 7, "\(job.summary)")
         #expect(String(job.stdout.prefix(64)) == truth)
@@ -161,7 +162,7 @@ import Testing
     /// --each -j 2 over three guests, one with a damaged filesystem: one line
     /// per guest, exit 1, and a JSON report naming the failing step. 3 boots.
     @Test func fsckEachOverThreeGuests() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let base = try makeImage(in: s)
         var guests: [String] = []
         for i in 1...3 {
@@ -171,7 +172,7 @@ import Testing
         }
         try shell(#"debugfs -w -R "clri <12>" "$1" >/dev/null 2>&1"#, guests[1])
         let before = try guests.map(sha256)
-        let result = try corral(["maint", "fsck", "--each"] + guests + ["-j", "2", "--json"])
+        let result = try runCorral(["maint", "fsck", "--each"] + guests + ["-j", "2", "--json"])
         #expect(result.status == 1, "\(result.summary)")
         let reports = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
         #expect(reports.count == 3)
@@ -187,7 +188,7 @@ import Testing
     /// A user template (--templates, maint job) whose step sleeps past its
     /// `-t` limit: the host stops the guest, exit 124, the step named. 1 boot.
     @Test func aStepOverItsLimitIsStoppedAndNamed() throws {
-        let s = try Scratch()
+        let s = try Scratch("corral-maint")
         let dir = s("templates")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try """
@@ -199,7 +200,7 @@ import Testing
             step nap -t 2 -- sleep "$secs"
             """.write(toFile: "\(dir)/nap.sh", atomically: true, encoding: .utf8)
         let started = Date()
-        let result = try corral(["maint", "job", "nap", "--templates", dir, "--set", "secs=60", "--json"])
+        let result = try runCorral(["maint", "job", "nap", "--templates", dir, "--set", "secs=60", "--json"])
         #expect(result.status == 124, "\(result.summary)")
         #expect(result.stdout.contains("\"failedStep\" : \"nap\""), "\(result.summary)")
         #expect(Date().timeIntervalSince(started) < 30)
@@ -209,7 +210,7 @@ import Testing
     /// named. Without it the command has no limit (run is for long jobs). 1 boot.
     @Test func runTimeoutStopsAHungCommand() throws {
         let started = Date()
-        let result = try corral(["maint", "run", "--timeout", "3", "--json", "--", "sleep 300"])
+        let result = try runCorral(["maint", "run", "--timeout", "3", "--json", "--", "sleep 300"])
         #expect(result.status == 124, "\(result.summary)")
         #expect(result.stdout.contains("\"failedStep\" : \"run\""), "\(result.summary)")
         #expect(Date().timeIntervalSince(started) < 30)

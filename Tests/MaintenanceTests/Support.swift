@@ -1,26 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// Where the tests find corral, the kernel and the tools, and how they run them.
+/// The kernel and tools the maintenance tests need.
 enum TestHost {
-    static let environment = ProcessInfo.processInfo.environment
-    /// Tests/MaintenanceTests/Support.swift → the package root.
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let corral = environment["CORRAL_BINARY"] ?? "\(packageRoot)/.build/debug/corral"
-    static let kernel = environment["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
-    static let requireUML = environment["CORRAL_REQUIRE_UML"] == "1"
-    static let path = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
-
-    static func has(_ tool: String) -> Bool {
-        path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
-    }
-
     /// Kernel tests run when the kernel and tools are here, or when CI demands
     /// them (CORRAL_REQUIRE_UML=1), so that their absence fails instead of skipping.
-    static let kernelTestsEnabled: Bool = requireUML
-        || (FileManager.default.isExecutableFile(atPath: kernel)
-            && ["mkfs.ext4", "debugfs", "rsync", "e2fsck", "depmod"].allSatisfy(has))
+    static let kernelTestsEnabled: Bool = TestEnvironment.requireUML
+        || (FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel)
+            && ["mkfs.ext4", "debugfs", "rsync", "e2fsck", "depmod"].allSatisfy(TestEnvironment.has))
 }
 
 extension Trait where Self == ConditionTrait {
@@ -29,70 +17,20 @@ extension Trait where Self == ConditionTrait {
     }
 }
 
-struct Failure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-struct Output {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var summary: String { "exit \(status)\nstdout: \(stdout.suffix(3000))\nstderr: \(stderr.suffix(3000))" }
-}
-
-/// Runs a program to the end; output through files so nothing can block on a pipe.
-func execute(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> Output {
-    let dir = NSTemporaryDirectory() + "corral-maint-test-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    _ = FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
-    _ = FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    var env = TestHost.environment
-    env["PATH"] = TestHost.path
-    process.environment = env
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/out"))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/err"))
-    try process.run()
-    process.waitUntilExit()
-    return Output(status: process.terminationStatus,
-                  stdout: (try? String(contentsOfFile: "\(dir)/out", encoding: .utf8)) ?? "",
-                  stderr: (try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "")
-}
-
+/// Runs a shell script that must succeed, with the sbin directories on PATH;
+/// returns its stdout without the trailing newline.
 @discardableResult
 func shell(_ script: String, _ args: String...) throws -> String {
-    let r = try execute("/bin/sh", ["-c", script, "sh"] + args)
-    guard r.status == 0 else { throw Failure("`\(script)` failed: \(r.summary)") }
+    let r = try runProcess("/bin/sh", ["-c", script, "sh"] + args, environment: TestEnvironment.childEnvironment)
+    guard r.status == 0 else { throw TestFailure("`\(script)` failed: \(r.summary)") }
     return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
-func corral(_ arguments: [String], cwd: String? = nil) throws -> Output {
-    guard FileManager.default.isExecutableFile(atPath: TestHost.corral) else {
-        throw Failure("\(TestHost.corral) not built: run swift build first (make check does)")
-    }
-    return try execute(TestHost.corral, arguments, cwd: cwd)
 }
 
 func sha256(_ path: String) throws -> String {
     String(try shell(#"sha256sum "$1""#, path).prefix(64))
 }
 
-/// A scratch directory removed at the end of the test.
-final class Scratch {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "corral-maint-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func callAsFunction(_ name: String) -> String { "\(path)/\(name)" }
-
+extension Scratch {
     /// Files that are not what the test made: temporary copies left behind.
     func leftovers() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.contains(".corral-") }

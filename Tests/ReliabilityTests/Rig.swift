@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -15,12 +16,9 @@ import Glibc
 /// threads and stubs) carries the scratch path in its command line or
 /// environment. "Ours" means exactly that: processes are never picked by name.
 enum Rig {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     /// The package's debug build; CORRAL_RELIABILITY_BINARY points the tests at
     /// another build (e.g. a branch's) for a one-off comparison.
-    static let corral = ProcessInfo.processInfo.environment["CORRAL_RELIABILITY_BINARY"]
-        ?? packageRoot.appendingPathComponent(".build/debug/corral").path
+    static let corral = ProcessInfo.processInfo.environment["CORRAL_RELIABILITY_BINARY"] ?? TestPaths.corral
 
     /// Whether this build has `corral maint run` (the maint branch adds it).
     static let hasMaintRun: Bool = {
@@ -30,15 +28,11 @@ enum Rig {
     }()
 
     static var kernelPath: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/linux.uml") {
-            return "\(dir)/linux.uml"
-        }
-        return nil
+        TestEnvironment.which("linux.uml", path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
     }
 
     /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
-    static let requireUML = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
+    static let requireUML = TestEnvironment.requireUML
     static var enabled: Bool {
         requireUML || (kernelPath != nil && geteuid() == 0 && FileManager.default.isExecutableFile(atPath: corral))
     }
@@ -54,45 +48,21 @@ enum Rig {
     /// A fresh directory under /tmp with a short unique name (the kernel limits
     /// disk path lengths), removed by `body`'s end.
     static func withScratch<T>(_ body: (URL) throws -> T) throws -> T {
-        let dir = URL(fileURLWithPath: "/tmp/crl-\(UUID().uuidString.prefix(8).lowercased())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        return try body(dir)
+        try Scratch.with("crl", in: "/tmp", body)
     }
 
     /// Runs a shell script; fails the test on a non-zero status.
     @discardableResult
     static func sh(_ script: String, cwd: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-ec", script]
-        process.currentDirectoryURL = cwd
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        try #require(process.terminationStatus == 0, "sh failed (\(process.terminationStatus)): \(script)\n\(text)")
-        return text
+        let r = try runProcess("/bin/sh", ["-ec", script], cwd: cwd.path, mergeStderr: true)
+        try #require(r.status == 0, "sh failed (\(r.status)): \(script)\n\(r.stdout)")
+        return r.stdout
     }
 
     /// `corral ARGS` to completion (for `cow` subcommands).
     static func corralTool(_ arguments: [String], cwd: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: corral)
-        process.arguments = arguments
-        process.currentDirectoryURL = cwd
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runProcess(corral, arguments, cwd: cwd.path, mergeStderr: true)
+        return (r.status, r.stdout)
     }
 
     /// A 16 MiB backing file with random content, and its SHA-256 and mtime.

@@ -1,6 +1,7 @@
 import Foundation
 import Sandbox
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +27,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(2)))
     func rsyncBetweenTwoDisksUnderEnforceWithEveryTaskFiltered() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("rsync")
+        let dir = try Scratch("corral-sbx-rsync", in: "/tmp")
         let tree = dir.file("tree")
         try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
         try "alpha\n".write(toFile: tree + "/a.txt", atomically: false, encoding: .utf8)
@@ -91,7 +92,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func guestCannotChangeHostEtcTmpOrProcSys() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("hostfiles")
+        let dir = try Scratch("corral-sbx-hostfiles", in: "/tmp")
         let id = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let etcSentinel = "/etc/corral-sentinel-\(id)", tmpSentinel = "/tmp/corral-sentinel-\(id)"
         let created = ["/etc/corral-created-\(id)", "/tmp/corral-created-\(id)", "/etc/corral-created2-\(id)"]
@@ -167,7 +168,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func killingTheSupervisorLeavesNothing() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("killsup")
+        let dir = try Scratch("corral-sbx-killsup", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             while true; do /bin/true; sleep 0.2; done &
             touch $DIR/ready
@@ -185,7 +186,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func killingTheKernelLeavesNothingAndItsStatusReachesTheLauncher() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("killkernel")
+        let dir = try Scratch("corral-sbx-killkernel", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             while true; do /bin/true; sleep 0.2; done &
             touch $DIR/ready
@@ -205,7 +206,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func sigtermToTheHelperReachesTheKernel() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("term")
+        let dir = try Scratch("corral-sbx-term", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             touch $DIR/ready
             sleep 60
@@ -222,7 +223,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func guestRebootEndsTheKernelCleanly() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("reboot")
+        let dir = try Scratch("corral-sbx-reboot", in: "/tmp")
         // UML re-execs itself on reboot; execve gets EPERM, so it exits.
         let boot = try KernelBoot(dir: dir, script: "mount -t proc proc /proc\necho b > /proc/sysrq-trigger\nsleep 10")
         let end = boot.finish(seconds: 30)
@@ -234,7 +235,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func guestPanicEndsWithSIGABRTAndNothingLeft() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("panic")
+        let dir = try Scratch("corral-sbx-panic", in: "/tmp")
         // init exits: "Attempted to kill init", UML panics and abort()s. Under
         // a kernel-as-PID-1 design this would spin forever (sandbox.md §0.5).
         let boot = try KernelBoot(dir: dir, script: "exit 3")
@@ -246,7 +247,7 @@ struct KernelSandboxTests {
     @Test(.timeLimit(.minutes(1)))
     func kernelRunsAsTheUnprivilegedUser() throws {
         try TestKernel.requirePresent()
-        let dir = try TestDir("user")
+        let dir = try Scratch("corral-sbx-user", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             touch $DIR/ready
             sleep 2

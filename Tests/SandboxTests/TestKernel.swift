@@ -1,6 +1,7 @@
 import Foundation
 import Sandbox
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +13,8 @@ import Glibc
 /// missing, except under `CORRAL_REQUIRE_UML=1` (CI), where they run and fail.
 enum TestKernel {
     /// `CORRAL_UML_KERNEL` overrides the kernel (e.g. to check the gating).
-    static let path = ProcessInfo.processInfo.environment["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
-    static let required = ProcessInfo.processInfo.environment["CORRAL_REQUIRE_UML"] == "1"
+    static let path = TestEnvironment.kernel
+    static let required = TestEnvironment.requireUML
     static let present = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: path)
     static let enabled = present || required
 
@@ -33,18 +34,7 @@ enum TestKernel {
     }
 }
 
-/// A fresh directory under /tmp, removed at the end of the test.
-final class TestDir {
-    let path: String
-    init(_ label: String) throws {
-        var template = Array("/tmp/corral-sbx-\(label)-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SandboxError("mkdtemp failed") }
-        path = String(cString: made)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
+extension Scratch {
     func write(_ name: String, _ text: String, executable: Bool = false) throws {
         try text.write(toFile: file(name), atomically: false, encoding: .utf8)
         if executable { chmod(file(name), 0o755) }
@@ -54,31 +44,23 @@ final class TestDir {
 /// Runs a command to completion and returns its stdout (for mkfs, debugfs).
 @discardableResult
 func run(_ command: String, _ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: command)
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw SandboxError("\(command) \(args.joined(separator: " ")) exited \(p.terminationStatus)")
+    let r = try runProcess(command, args)
+    guard r.status == 0 else {
+        throw SandboxError("\(command) \(args.joined(separator: " ")) exited \(r.status)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return r.stdout
 }
 
 /// One kernel boot through `corral-sandbox-probe`, i.e. through
 /// `SandboxRunner.execKernel`, with the console on a file.
 final class KernelBoot {
-    let dir: TestDir
+    let dir: Scratch
     let process = Process()
     let consolePath: String
 
     /// `script` is the guest's init body; `$DIR` in it is the test directory.
     /// `owner`: run the kernel as this user (the directory is chowned to it).
-    init(dir: TestDir, script: String, extraArgs: [String] = [],
+    init(dir: Scratch, script: String, extraArgs: [String] = [],
          policy: SandboxPolicy? = nil, owner: String? = nil) throws {
         self.dir = dir
         consolePath = dir.file("console.txt")

@@ -1,0 +1,171 @@
+import Foundation
+
+/// What a finished program printed and how it ended.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    /// Empty when the run merged stderr into stdout.
+    public var stderr: String
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        (self.status, self.stdout, self.stderr) = (status, stdout, stderr)
+    }
+
+    /// For expectation messages: the ends of the outputs, where a failure shows.
+    public var summary: String { "exit \(status)\nstdout: \(stdout.suffix(3000))\nstderr: \(stderr.suffix(3000))" }
+}
+
+/// How a run is set up: arguments, directory, environment, stdin, and whether
+/// stderr goes into stdout (one interleaved transcript).
+struct ProcessSpec {
+    public var executable: String
+    public var arguments: [String]
+    public var cwd: String?
+    /// The whole environment; nil inherits the test's.
+    public var environment: [String: String]?
+    /// nil is /dev/null.
+    public var stdin: FileHandle?
+    public var mergeStderr: Bool
+
+    public init(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                environment: [String: String]? = nil, stdin: FileHandle? = nil, mergeStderr: Bool = false) {
+        self.executable = executable
+        self.arguments = arguments
+        self.cwd = cwd
+        self.environment = environment
+        self.stdin = stdin
+        self.mergeStderr = mergeStderr
+    }
+}
+
+/// Runs a program to completion. Output goes through temporary files, so a
+/// large output cannot fill a pipe and stall the child, and a daemon it
+/// leaves behind cannot hold the test up.
+public func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                       environment: [String: String]? = nil, stdin: FileHandle? = nil,
+                       mergeStderr: Bool = false) throws -> ProcessResult {
+    let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
+                           mergeStderr: mergeStderr)
+    let captured = try Captured(mergeStderr: mergeStderr)
+    let process = try start(spec) { captured.process(spec) }
+    process.waitUntilExit()
+    return try captured.result(status: process.terminationStatus)
+}
+
+/// ``runProcess(_:_:cwd:environment:stdin:mergeStderr:)`` without blocking a
+/// cooperative thread while the program runs.
+public func runProcessAsync(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                            environment: [String: String]? = nil, stdin: FileHandle? = nil,
+                            mergeStderr: Bool = false) async throws -> ProcessResult {
+    let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
+                           mergeStderr: mergeStderr)
+    let captured = try Captured(mergeStderr: mergeStderr)
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        do {
+            _ = try start(spec) {
+                let process = captured.process(spec)
+                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+                return process
+            }
+        } catch {
+            continuation.resume(throwing: error)
+        }
+    }
+    return try captured.result(status: status)
+}
+
+/// Runs the built corral binary (``TestPaths/corral``), by default with
+/// ``TestEnvironment/childEnvironment``.
+public func runCorral(_ arguments: [String], cwd: String? = nil,
+                      environment: [String: String] = TestEnvironment.childEnvironment,
+                      stdin: FileHandle? = nil, mergeStderr: Bool = false) throws -> ProcessResult {
+    try requireCorral()
+    return try runProcess(TestPaths.corral, arguments, cwd: cwd, environment: environment, stdin: stdin,
+                          mergeStderr: mergeStderr)
+}
+
+/// ``runCorral(_:cwd:environment:stdin:mergeStderr:)`` for async tests.
+public func runCorralAsync(_ arguments: [String], cwd: String? = nil,
+                           environment: [String: String] = TestEnvironment.childEnvironment)
+    async throws -> ProcessResult {
+    try requireCorral()
+    return try await runProcessAsync(TestPaths.corral, arguments, cwd: cwd, environment: environment)
+}
+
+private func requireCorral() throws {
+    guard FileManager.default.isExecutableFile(atPath: TestPaths.corral) else {
+        throw TestFailure("\(TestPaths.corral) not found: run `swift build` first (make check does)")
+    }
+}
+
+/// The output files of one run, in a directory of their own (removed with it).
+private final class Captured: @unchecked Sendable {
+    let directory: URL
+    let outURL: URL
+    let errURL: URL
+    let out: FileHandle
+    let err: FileHandle
+
+    init(mergeStderr: Bool) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("corral-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        outURL = directory.appendingPathComponent("out")
+        errURL = directory.appendingPathComponent("err")
+        guard FileManager.default.createFile(atPath: outURL.path, contents: nil),
+              FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        else { throw TestFailure("cannot create output files in \(directory.path)") }
+        out = try FileHandle(forWritingTo: outURL)
+        err = mergeStderr ? out : try FileHandle(forWritingTo: errURL)
+    }
+
+    deinit {
+        try? out.close()
+        try? err.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A process set up to run `spec` with its output here.
+    func process(_ spec: ProcessSpec) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: spec.executable)
+        process.arguments = spec.arguments
+        process.standardInput = spec.stdin ?? FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        if let environment = spec.environment { process.environment = environment }
+        if let cwd = spec.cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        return process
+    }
+
+    func result(status: Int32) throws -> ProcessResult {
+        ProcessResult(
+            status: status,
+            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+}
+
+/// Starts a process from `make`, retrying while exec fails with ETXTBSY: a
+/// binary the tests just copied can still be open for writing in a child that
+/// another test forked meanwhile (it inherited the descriptor before exec
+/// closed it).
+private func start(_ spec: ProcessSpec, _ make: () -> Process) throws -> Process {
+    var attempts = 0
+    while true {
+        let process = make()
+        do {
+            try process.run()
+            return process
+        } catch let error as NSError where attempts < 50 && isTextBusy(error) {
+            attempts += 1
+            usleep(20_000)
+        } catch {
+            throw TestFailure("cannot run \(spec.executable): \(error)")
+        }
+    }
+}
+
+private func isTextBusy(_ error: NSError) -> Bool {
+    if error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY) { return true }
+    return (error.userInfo[NSUnderlyingErrorKey] as? NSError).map(isTextBusy) ?? false
+}
