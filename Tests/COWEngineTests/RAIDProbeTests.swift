@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import COWEngine
 
 /// The signatures that keep the kernel's RAID-6 benchmark, found where each
@@ -14,15 +15,8 @@ import Testing
         return url.path
     }
 
-    func withDirectory(_ body: (URL) throws -> Void) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-raid-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try body(dir)
-    }
-
     @Test func eachSignatureIsFoundWhereItsFormatPutsIt() throws {
-        try withDirectory { dir in
+        try Scratch.with("corral-raid") { dir in
             let md: [UInt8] = [0xfc, 0x4e, 0x2b, 0xa9]
             let size = (1 << 20) + 12345  // not 64 KiB aligned: the end superblocks round down
             let cases: [(String, [UInt8], Int, String)] = [
@@ -50,7 +44,7 @@ import Testing
     }
 
     @Test func aCOWShowsItsBackingUnlessItsOwnSectorsCoverIt() throws {
-        try withDirectory { dir in
+        try Scratch.with("corral-raid") { dir in
             let backing = try image(dir, "base.img", writing: Array("_BHRfS_M".utf8), at: 65536 + 64)
             let cow = dir.appendingPathComponent("guest.cow").path
             _ = try Create.run(cow: cow, backing: backing, fingerprint: false)

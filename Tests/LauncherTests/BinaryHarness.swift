@@ -52,20 +52,6 @@ enum Harness {
     }
 
     /// A fresh directory, removed by `body`'s end.
-    /// Runs argv (no shell unless argv says so) with stdin /dev/null; its stdout bytes.
-    static func shellOutput(_ argv: [String]) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Array(data)
-    }
-
     static func withTempDir<T>(_ body: (URL) throws -> T) throws -> T {
         try Scratch.with("corral-launcher-test", body)
     }

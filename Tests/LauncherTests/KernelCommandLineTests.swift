@@ -1,5 +1,6 @@
 import COWEngine
 import Testing
+import TestSupport
 @testable import Launcher
 
 @Suite struct KernelCommandLineTests {
@@ -97,8 +98,8 @@ import Testing
             #expect(KernelCommandLine.unsafeReason(encoded) == nil, "\(encoded)")
             #expect(!encoded.unicodeScalars.contains { $0.value > 0x7e })
             // hostfs-init: command_text=$(printf '%b_' "$corral_cmd"); command_text=${command_text%_}
-            let decoded = try Harness.shellOutput(["/bin/sh", "-c", "x=$(printf '%b_' \"$1\"); printf '%s' \"${x%_}\"", "sh", encoded])
-            #expect(decoded == Array(text.utf8), "\(text.debugDescription)")
+            let decoded = try runProcess("/bin/sh", ["-c", "x=$(printf '%b_' \"$1\"); printf '%s' \"${x%_}\"", "sh", encoded])
+            #expect(decoded.stdout == text, "\(text.debugDescription)")
         }
         #expect(InitCommandEncoding.escape(Array("a b\"\\".utf8)) == "a\\0040b\\0042\\0134")
     }
@@ -106,8 +107,8 @@ import Testing
     @Test func base64FormDecodesWithTheHostsBase64() throws {
         let encoded = InitCommandEncoding.base64(Array(Self.everyByte.utf8))
         #expect(KernelCommandLine.unsafeReason(encoded) == nil)
-        let decoded = try Harness.shellOutput(["/bin/sh", "-c", "x=$(printf '%s' \"$1\" | base64 -d && echo _); printf '%s' \"${x%_}\"", "sh", encoded])
-        #expect(decoded == Array(Self.everyByte.utf8))
+        let decoded = try runProcess("/bin/sh", ["-c", "x=$(printf '%s' \"$1\" | base64 -d && echo _); printf '%s' \"${x%_}\"", "sh", encoded])
+        #expect(decoded.stdout == Self.everyByte)
     }
 
     @Test func skippedInitcallsBecomeOneBlacklist() throws {
