@@ -85,8 +85,8 @@ public final class StepMonitor: BootObserver {
     ///     stdout (`run`), byte for byte; otherwise it is kept for the report
     ///     only. The monitor never writes: the boot queues what it hands back
     ///     and writes it without blocking, so a stdout nobody reads stalls
-    ///     neither the step limits nor a stop signal. When that queue is full
-    ///     (256 KiB) the boot stops reading the console and the guest waits,
+    ///     neither the step limits nor a stop signal. Once that queue holds
+    ///     256 KiB the boot stops reading the console and the guest waits,
     ///     as any writer to a full pipe does; nothing is dropped while the job
     ///     runs. What is still queued when the boot ends gets at most 2 s
     ///     after a stop (a signal, a step limit); the rest is dropped with one
