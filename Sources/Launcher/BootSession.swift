@@ -24,12 +24,16 @@ struct BootSession: ~Copyable {
     private var helperError: [UInt8] = []
     private var guestStatus: Int32?
     private var started = false
-    /// The command's output not yet written to stdout. corral never blocks
-    /// writing it (a reader that stops reading would otherwise stall the
-    /// timeout and signals); while this is full the console is not read, so
-    /// the guest waits instead and memory stays bounded.
+    /// The command's output not yet written to stdout (with an observer,
+    /// what it hands back). corral never blocks writing it (a reader that
+    /// stops reading would otherwise stall the timeout, the observer's stop
+    /// check and signals); while this is full the console is not read, so
+    /// the guest waits instead and memory stays bounded. Nothing is dropped
+    /// while the boot runs; what is left when it ends gets a bounded flush.
     private var pendingOutput: [UInt8] = []
     private var outputBroken = false
+    /// A stop signal cut the final flush short: some output was never written.
+    private var flushInterrupted: Int32?
     private static let outputLimit = 256 * 1024
 
     init(plan: BootPlan) throws {
@@ -232,6 +236,7 @@ struct BootSession: ~Copyable {
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
         for event in demux.finish() { deliver(event) }
+        if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
         switch stop {
         case .none: flushOutput(signals: signals, giveUpAt: nil)
         case .timeout, .signal, .escape: flushOutput(signals: signals, giveUpAt: SystemCall.monotonicNow() + 2)
@@ -261,6 +266,10 @@ struct BootSession: ~Copyable {
     }
 
     private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
+        // The command had ended, but corral was stopped before it delivered
+        // what the command printed: the signal's status, not the command's
+        // (a maintenance job must not commit what nobody saw finish).
+        if case .none = stop, let flushInterrupted { return .interrupted(signal: flushInterrupted) }
         if let guestStatus { return .guest(guestStatus) }
         switch stop {
         case .timeout: return .timedOut
@@ -319,11 +328,8 @@ struct BootSession: ~Copyable {
             }
         case .output(let bytes):
             transcript?.append(.output, bytes)
-            if let observer = plan.options.observer {
-                observer.output(bytes)
-            } else if !outputBroken {
-                pendingOutput += bytes
-            }
+            let shown = plan.options.observer.map { $0.output(bytes) } ?? bytes
+            if !outputBroken { pendingOutput += shown }
         case .started:
             started = true
             kernelTail.removeAll()
@@ -349,8 +355,8 @@ struct BootSession: ~Copyable {
     }
 
     /// Writes the rest of the output once the kernel is gone. Gives up on a
-    /// stop signal (SIGINT, SIGTERM, ...) and, when given, at `giveUpAt`,
-    /// saying how much was not written.
+    /// stop signal (SIGINT, SIGTERM, ...; noted in `flushInterrupted`) and,
+    /// when given, at `giveUpAt`, saying how much was not written.
     private mutating func flushOutput(signals: Int32, giveUpAt: Double?) {
         while !pendingOutput.isEmpty && !outputBroken {
             var wait: Int32 = 1000
@@ -364,13 +370,16 @@ struct BootSession: ~Copyable {
                 pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 2, wait) < 0 && corral_errno() != EINTR { break }
-            var stopSignal = false
+            var stopSignal: Int32?
             if fds[1].revents != 0 {
                 while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
-                    if signal != SIGCHLD && signal != SIGWINCH { stopSignal = true }
+                    if signal != SIGCHLD && signal != SIGWINCH { stopSignal = signal }
                 }
             }
-            if stopSignal { break }
+            if let stopSignal {
+                flushInterrupted = stopSignal
+                break
+            }
             if fds[0].revents != 0 { writeOutput() }
         }
         if !pendingOutput.isEmpty && !outputBroken {

@@ -48,8 +48,10 @@ public enum Job {
         }
 
         // 3. The boot.
+        // With passOutput the boot shows the command's output on stdout
+        // through its non-blocking queue (StepMonitor.init says how it is bounded).
         let monitor = StepMonitor(nonce: script.nonce, nonceFile: script.nonceFile, limits: request.limits,
-                                  passthroughFD: request.passOutput ? 1 : nil)
+                                  passthrough: request.passOutput)
         var options = BootOptions()
         options.kernel = request.kernel
         options.memory = request.memory
@@ -180,5 +182,16 @@ public enum Job {
 
     static func isYes(_ value: String?) -> Bool {
         ["yes", "1", "true", "on"].contains(value?.lowercased() ?? "")
+    }
+}
+
+/// Writes all of `bytes` to `fd` (the failing step's tail on stderr, after the boot).
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        offset += n
     }
 }

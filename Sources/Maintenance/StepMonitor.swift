@@ -44,6 +44,9 @@ public final class StepMonitor: BootObserver {
 
     struct State {
         var partial: [UInt8] = []
+        /// The line in `partial` began before a cut at `longestLine`: its
+        /// rest is ordinary output, never a marker.
+        var midLine = false
         var heldEmptyLine = false
         /// The protocol follows each marker with an empty line (so the
         /// console does not hold the marker's line break back); drop it.
@@ -58,26 +61,41 @@ public final class StepMonitor: BootObserver {
         var tailBetweenSteps: [String] = []
         var stoppedStep: String?
         var stopReason: String?
+        /// Passthrough bytes for the current `output` call, handed back to the boot.
+        var shown: [UInt8] = []
     }
 
     let nonce: String
     let nonceFile: String?
     let limits: Limits
-    let passthroughFD: Int32?
+    let passthrough: Bool
     let started: Double
     let state: Mutex<State>
     static let tailLines = 30
+    /// A line longer than this is passed on in pieces as it arrives (and is
+    /// never a marker), so a guest printing without line breaks cannot make
+    /// the monitor hold an unbounded line.
+    static let longestLine = 64 * 1024
 
     /// - Parameters:
     ///   - nonceFile: deleted on READY, so nothing in the guest can read the
     ///     nonce through hostfs once the first step runs.
-    ///   - passthroughFD: where ordinary output goes as it arrives (`run`), or
-    ///     nil to keep it for the report only.
-    public init(nonce: String, nonceFile: String?, limits: Limits, passthroughFD: Int32?) {
+    ///   - passthrough: whether ordinary output (everything but this job's
+    ///     markers) is handed back from ``output(_:)`` for the boot to show on
+    ///     stdout (`run`), byte for byte; otherwise it is kept for the report
+    ///     only. The monitor never writes: the boot queues what it hands back
+    ///     and writes it without blocking, so a stdout nobody reads stalls
+    ///     neither the step limits nor a stop signal. Once that queue holds
+    ///     256 KiB the boot stops reading the console and the guest waits,
+    ///     as any writer to a full pipe does; nothing is dropped while the job
+    ///     runs. What is still queued when the boot ends gets at most 2 s
+    ///     after a stop (a signal, a step limit); the rest is dropped with one
+    ///     line on stderr, and a signal that cuts it short fails the job.
+    public init(nonce: String, nonceFile: String?, limits: Limits, passthrough: Bool) {
         self.nonce = nonce
         self.nonceFile = nonceFile
         self.limits = limits
-        self.passthroughFD = passthroughFD
+        self.passthrough = passthrough
         let now = StepMonitor.now()
         self.started = now
         self.state = Mutex(State(lastMarker: now))
@@ -89,17 +107,34 @@ public final class StepMonitor: BootObserver {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    public func output(_ bytes: [UInt8]) {
+    /// Follows the markers in `bytes`; returns the ordinary output to show
+    /// (empty without passthrough).
+    @discardableResult
+    public func output(_ bytes: [UInt8]) -> [UInt8] {
         state.withLock { state in
-            for byte in bytes {
-                if byte == 10 {
-                    let line = String(decoding: state.partial, as: UTF8.self)
-                    state.partial.removeAll(keepingCapacity: true)
-                    handle(line: line, &state)
-                } else {
-                    state.partial.append(byte)
-                }
+            var start = bytes.startIndex
+            while let newline = bytes[start...].firstIndex(of: 10) {
+                state.partial += bytes[start..<newline]
+                let line = state.partial
+                state.partial.removeAll(keepingCapacity: true)
+                handle(line: line, &state)
+                start = newline + 1
             }
+            state.partial += bytes[start...]
+            if state.partial.count >= StepMonitor.longestLine {
+                let piece = state.partial
+                state.partial.removeAll(keepingCapacity: true)
+                handle(line: piece, &state, terminated: false, cut: true)
+            }
+            return takeShown(&state)
+        }
+    }
+
+    /// The end of the stream: a last line without its line break, to show.
+    public func outputEnded() -> [UInt8] {
+        state.withLock { state in
+            endOfStream(&state)
+            return takeShown(&state)
         }
     }
 
@@ -124,14 +159,12 @@ public final class StepMonitor: BootObserver {
         }
     }
 
-    /// The end of the stream: any partial line is ordinary output.
+    /// What the monitor saw; the end of the stream if ``outputEnded()`` did
+    /// not come first (its partial line then counts but is not shown).
     public func finish() -> Outcome {
         state.withLock { state in
-            if !state.partial.isEmpty {
-                let line = String(decoding: state.partial, as: UTF8.self)
-                state.partial.removeAll()
-                handle(line: line, &state, terminated: false)
-            }
+            endOfStream(&state)
+            state.shown.removeAll()
             var steps = state.steps
             if let running = state.running {
                 steps.append(StepResult(name: running.name, status: nil,
@@ -144,13 +177,44 @@ public final class StepMonitor: BootObserver {
         }
     }
 
+    /// Any partial line is ordinary output (or a marker missing its line break).
+    private func endOfStream(_ state: inout State) {
+        if !state.partial.isEmpty {
+            let line = state.partial
+            state.partial.removeAll()
+            handle(line: line, &state, terminated: false)
+        }
+    }
+
+    private func takeShown(_ state: inout State) -> [UInt8] {
+        let shown = state.shown
+        state.shown.removeAll()
+        return shown
+    }
+
     /// Output lines seen outside any step (template code, a failing prelude).
     public func tailBetweenSteps() -> [String] {
         state.withLock { $0.tailBetweenSteps }
     }
 
-    private func handle(line: String, _ state: inout State, terminated: Bool = true) {
-        if let marker = StepMarker.parse(line, nonce: nonce) {
+    /// One line without its line break (`terminated`: it had one). A `cut`
+    /// is the start of an overlong line, passed on before its end arrives.
+    private func handle(line: [UInt8], _ state: inout State, terminated: Bool = true, cut: Bool = false) {
+        if state.midLine || cut {
+            // Part of an overlong line: ordinary output, kept apart from the
+            // empty-line handling below (an empty rest is no empty line).
+            if !state.midLine {
+                state.afterMarker = false
+                if state.heldEmptyLine {
+                    state.heldEmptyLine = false
+                    emit([], &state)
+                }
+            }
+            state.midLine = cut
+            emit(line, &state, terminated: terminated)
+            return
+        }
+        if let marker = StepMarker.parse(String(decoding: line, as: UTF8.self), nonce: nonce) {
             // The protocol puts a line break before each marker; drop that empty line.
             state.heldEmptyLine = false
             state.afterMarker = true
@@ -185,39 +249,31 @@ public final class StepMonitor: BootObserver {
         }
         state.afterMarker = false
         if line.isEmpty && terminated {
-            if state.heldEmptyLine { emit("", &state) }
+            if state.heldEmptyLine { emit([], &state) }
             state.heldEmptyLine = true
             return
         }
         if state.heldEmptyLine {
             state.heldEmptyLine = false
-            emit("", &state)
+            emit([], &state)
         }
         emit(line, &state, terminated: terminated)
     }
 
-    private func emit(_ line: String, _ state: inout State, terminated: Bool = true) {
+    private func emit(_ line: [UInt8], _ state: inout State, terminated: Bool = true) {
+        let text = String(decoding: line, as: UTF8.self)
         if state.running != nil {
-            state.running?.tail.append(line)
+            state.running?.tail.append(text)
             if let count = state.running?.tail.count, count > StepMonitor.tailLines {
                 state.running?.tail.removeFirst()
             }
         } else {
-            state.tailBetweenSteps.append(line)
+            state.tailBetweenSteps.append(text)
             if state.tailBetweenSteps.count > StepMonitor.tailLines { state.tailBetweenSteps.removeFirst() }
         }
-        if let fd = passthroughFD {
-            writeAll(fd, Array((terminated ? line + "\n" : line).utf8))
+        if passthrough {
+            state.shown += line
+            if terminated { state.shown.append(10) }
         }
-    }
-}
-
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        offset += n
     }
 }

@@ -18,8 +18,9 @@ struct MaintCommand: ParsableCommand {
             §4.7) are normalized first (or read through a normalized copy).
 
             Exit status: 0 ok; the failing step's status; 124 a step ran over its time
-            limit; 240-244 the boot itself failed (see corral boot --help); 1 setup error.
-            With --each: 1 if any guest failed.
+            limit; 128+N stopped by signal N (nothing committed); 240-244 the boot itself
+            failed (see corral boot --help); 1 setup error. With --each: 1 if any guest
+            failed.
             """,
         subcommands: [
             MaintListCommand.self, MaintShowCommand.self, MaintFlattenRsyncCommand.self,
