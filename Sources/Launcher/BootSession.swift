@@ -155,6 +155,13 @@ struct BootSession: ~Copyable {
 
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
                 && (plan.interactive || started || plan.nonce == nil)
+            if forwardInput && plan.options.input == ConsoleInput.none {
+                // Told that nothing will be typed (maint jobs): stdin is not
+                // read, whatever it is, and the guest sees end of input at once.
+                inputOpen = false
+                outgoing += [4]
+                continue
+            }
             let readMaster = pendingOutput.count < Self.outputLimit
             let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [

@@ -58,6 +58,9 @@ public enum Job {
         options.command = script.bootstrap
         options.logPath = request.logPath
         options.interactive = false
+        // A job reads no input: the user's keystrokes stay out of it, and
+        // hostfs-init starts no stty or setsid for it.
+        options.input = ConsoleInput.none
         options.environment = request.environment
         options.verbose = request.verbose
         options.observer = monitor

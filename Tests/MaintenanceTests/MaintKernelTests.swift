@@ -215,4 +215,17 @@ import TestSupport
         #expect(result.stdout.contains("\"failedStep\" : \"run\""), "\(result.summary)")
         #expect(Date().timeIntervalSince(started) < 30)
     }
+
+    /// A job reads no input: corral does not read its stdin, whatever it
+    /// is, and the guest's command sees end of input at once. 1 boot.
+    @Test func jobsReadNoInputFromCorralsStdin() throws {
+        let scratch = try Scratch("corral-maint-stdin")
+        let typed = scratch.file("typed")
+        try "typed-secret\n".write(toFile: typed, atomically: true, encoding: .utf8)
+        let result = try runCorral(["maint", "run", "--", "cat; echo after-cat"],
+                                   stdin: try FileHandle(forReadingFrom: URL(fileURLWithPath: typed)))
+        #expect(result.status == 0, "\(result.summary)")
+        #expect(result.stdout.contains("after-cat"), "\(result.summary)")
+        #expect(!result.stdout.contains("typed-secret"), "\(result.summary)")
+    }
 }
