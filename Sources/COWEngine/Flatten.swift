@@ -83,7 +83,8 @@ public enum Flatten {
                 // zeros, which the fresh output already holds.
                 var ranges: [Range<UInt64>] = []
                 if covered < end - pos {
-                    ranges = try extents.extents(in: pos..<min(end, backingSize))
+                    // Nor where the COW covers them: those bytes come from the COW.
+                    ranges = subtract(try extents.extents(in: pos..<min(end, backingSize)), segments)
                     for r in ranges {
                         try backingFile.readZeroFilled(
                             into: buffer.slice(Int(r.lowerBound - pos), Int(r.upperBound - r.lowerBound)), at: r.lowerBound)
@@ -130,6 +131,28 @@ public enum Flatten {
                 try cow.file.readZeroFilled(into: buffer.slice(to, n), at: data + seg.lowerBound)
             }
         }
+    }
+
+    /// The parts of `a` not covered by `b` (both sorted lists of disjoint ranges).
+    static func subtract(_ a: [Range<UInt64>], _ b: [Range<UInt64>]) -> [Range<UInt64>] {
+        guard !b.isEmpty else { return a }
+        var out: [Range<UInt64>] = []
+        var j = 0
+        for r in a {
+            var lo = r.lowerBound
+            while j < b.count && b[j].upperBound <= lo { j += 1 }
+            var k = j
+            while lo < r.upperBound {
+                guard k < b.count, b[k].lowerBound < r.upperBound else {
+                    out.append(lo..<r.upperBound)
+                    break
+                }
+                if b[k].lowerBound > lo { out.append(lo..<b[k].lowerBound) }
+                lo = max(lo, b[k].upperBound)
+                k += 1
+            }
+        }
+        return out
     }
 
     /// Sorted union of two sorted lists of disjoint ranges.
