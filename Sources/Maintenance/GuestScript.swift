@@ -23,7 +23,9 @@ final class GuestScript {
 
     /// The command hostfs-init runs.
     var bootstrap: String {
-        "mkdir -p \(Self.guestDirectory) && mount -t hostfs -o ro,\(directory) none \(Self.guestDirectory) && exec /bin/sh \(Self.guestDirectory)/job.sh"
+        // X-mount.mkdir: mount makes the directory itself, one program start
+        // fewer (each costs 0.05-0.1 s under UML).
+        "mount -t hostfs -o ro,X-mount.mkdir,\(directory) none \(Self.guestDirectory) && exec /bin/sh \(Self.guestDirectory)/job.sh"
     }
 
     init(library: String, variables: [(String, String)], template: String, environment: [String: String]) throws(MaintenanceError) {

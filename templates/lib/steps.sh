@@ -13,7 +13,8 @@
 # Kernel messages and file contents printed on the console cannot forge
 # them without the nonce.
 
-corral_nonce_value=$(cat /run/corral-job/nonce) || exit 250
+# `read`, not `cat`: a builtin, so no program start (0.05-0.1 s under UML).
+read -r corral_nonce_value < /run/corral-job/nonce || [ -n "$corral_nonce_value" ] || exit 250
 printf '\nCORRAL-%s READY\n\n' "$corral_nonce_value"
 # The host believes a job finished only from this line: hostfs-init's own
 # EXIT marker carries a nonce that is on the kernel command line.
