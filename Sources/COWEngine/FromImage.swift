@@ -81,13 +81,9 @@ public enum FromImage {
         var sectors: UInt64 = 0
         var pos: UInt64 = 0
         while pos < size {
-            // Where both files are holes both read as zeros: nothing differs.
-            let next = min(try backingFile.nextData(from: pos) ?? size, try imageFile.nextData(from: pos) ?? size)
-            if next >= size { break }
-            pos = max(pos, next / page * page)
-            // Stop where both files are holes again: those pages are equal.
-            let dataEnd = roundUpToPage(max(try backingFile.nextHole(from: pos), try imageFile.nextHole(from: pos)))
-            let end = min(pos + UInt64(window), size, max(dataEnd, pos + page))
+            guard let data = try JointData.window(backingFile, imageFile, from: pos, limit: size, maximum: window) else { break }
+            pos = data.lowerBound
+            let end = data.upperBound
             let length = Int(end - pos)
             try backingFile.readZeroFilled(into: old.slice(0, length), at: pos)
             try imageFile.readZeroFilled(into: new.slice(0, length), at: pos)
@@ -147,10 +143,4 @@ public enum FromImage {
         return Result(output: output, backingFile: stamp.storedPath, size: size, pages: pages,
                       sectors: sectors, allocatedBytes: allocated, fingerprint: print != nil)
     }
-}
-
-/// `offset` rounded up to a 4 KiB page, saturating (SEEK_HOLE's "no holes" is UInt64.max).
-func roundUpToPage(_ offset: UInt64) -> UInt64 {
-    let page = COWGeometry.pageSize
-    return offset > UInt64.max - page ? UInt64.max : (offset + page - 1) / page * page
 }

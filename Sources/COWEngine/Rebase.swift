@@ -132,12 +132,9 @@ public enum Rebase {
         var throttle = ProgressThrottle(progress, total: limit)
         var pos: UInt64 = 0
         while pos < limit {
-            // Holes in both backings read as zeros in both: nothing differs.
-            let next = min(try old.nextData(from: pos) ?? limit, try new.nextData(from: pos) ?? limit)
-            if next >= limit { break }
-            pos = max(pos, next / page * page)
-            let dataEnd = roundUpToPage(max(try old.nextHole(from: pos), try new.nextHole(from: pos)))
-            let end = min(pos + UInt64(window), limit, max(dataEnd, pos + page))
+            guard let data = try JointData.window(old, new, from: pos, limit: limit, maximum: window) else { break }
+            pos = data.lowerBound
+            let end = data.upperBound
             let firstPage = pos / page
             let pageCount = Int((end - pos + page - 1) / page)
             try readPageBits(cow, pages: firstPage..<(firstPage + UInt64(pageCount)), into: bits.slice(0, pageCount))
@@ -222,11 +219,9 @@ public enum Rebase {
         let bufB = IOBuffer(size: window)
         var pos: UInt64 = 0
         while pos < size {
-            let next = min(try a.nextData(from: pos) ?? size, try b.nextData(from: pos) ?? size)
-            if next >= size { break }
-            pos = max(pos, next / 4096 * 4096)
-            let dataEnd = roundUpToPage(max(try a.nextHole(from: pos), try b.nextHole(from: pos)))
-            let n = Int(min(UInt64(window), size - pos, max(dataEnd, pos + 4096) - pos))
+            guard let data = try JointData.window(a, b, from: pos, limit: size, maximum: window) else { break }
+            pos = data.lowerBound
+            let n = Int(data.upperBound - pos)
             try a.readZeroFilled(into: bufA.slice(0, n), at: pos)
             try b.readZeroFilled(into: bufB.slice(0, n), at: pos)
             if let at = Compare.firstDifference(bufA, bufB, n) { return pos + UInt64(at) }
