@@ -31,7 +31,8 @@ public struct BootOptions: Sendable {
     /// terminals" (output piped elsewhere gets plain "\n" line ends instead).
     public var interactive: Bool?
     /// What hostfs-init is told about console input; nil: from stdin.
-    /// `.none` also keeps corral from reading its stdin at all.
+    /// `.none` also keeps corral from reading its stdin at all (the console's
+    /// input is then /dev/null).
     public var input: ConsoleInput?
     public var raid6: RAID6Benchmark = .auto
     public var environment: [String: String] = [:]

@@ -13,7 +13,10 @@ struct BootSession: ~Copyable {
     let plan: BootPlan
     let out: Int32 = 1
     let err: Int32 = 2
-    let input: Int32 = 0
+    /// corral's stdin, or /dev/null when init was told nothing will be typed
+    /// (`ConsoleInput.none`, maint jobs): then whatever stdin is stays
+    /// unread, and the guest sees end of input at once.
+    let input: Int32
 
     private var transcript: Transcript?
     private var demux: ConsoleDemux
@@ -37,11 +40,18 @@ struct BootSession: ~Copyable {
     private static let outputLimit = 256 * 1024
 
     init(plan: BootPlan) throws {
+        // Everything that can throw first: once a property is set, deinit may run.
+        let transcript = try plan.options.logPath.map { try Transcript(path: $0) }
+        let input = plan.options.input == ConsoleInput.none
+            ? try SystemCall.check("open", "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) } : 0
         self.plan = plan
+        self.input = input
+        self.transcript = transcript
         self.demux = ConsoleDemux(nonce: plan.nonce, normalizeNewlines: !plan.interactive)
-        if let path = plan.options.logPath {
-            transcript = try Transcript(path: path)
-        }
+    }
+
+    deinit {
+        if input != 0 { close(input) }
     }
 
     enum Stop { case none, timeout, signal(Int32), escape }
@@ -155,13 +165,6 @@ struct BootSession: ~Copyable {
 
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
                 && (plan.interactive || started || plan.nonce == nil)
-            if forwardInput && plan.options.input == ConsoleInput.none {
-                // Told that nothing will be typed (maint jobs): stdin is not
-                // read, whatever it is, and the guest sees end of input at once.
-                inputOpen = false
-                outgoing += [4]
-                continue
-            }
             let readMaster = pendingOutput.count < Self.outputLimit
             let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [
