@@ -10,7 +10,7 @@ import CCorralShim
 /// final name and fsyncs the directory. If the value is dropped without a
 /// commit (an error, a full disk), the temporary file is removed. A SIGKILL
 /// leaves only a `.name.corral-*` file behind, never a half-written final
-/// name.
+/// name; ``LeftoverOutputs`` removes it on a later run.
 public final class AtomicOutput {
     public let finalPath: String
     public let temporaryPath: String
@@ -47,6 +47,9 @@ public final class AtomicOutput {
         self.temporaryPath = tmp
         do {
             self.file = try OpenFile(tmp, flags: O_RDWR)
+            // Held until the file is renamed or removed: LeftoverOutputs
+            // removes only unlocked ones, so never the file of a live run.
+            _ = flock(file.fd, LOCK_EX | LOCK_NB)
             _ = fchmod(file.fd, 0o644 & ~Self.umask)
         } catch {
             unlink(tmp)

@@ -284,9 +284,7 @@ struct BootSession: ~Copyable {
         switch stop {
         case .timeout: return .timedOut
         case .signal(let signal): return .interrupted(signal: signal)
-        case .escape:
-            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
-            return .interrupted(signal: SIGINT)
+        case .escape: return .stoppedByUser
         case .none: break
         }
         if !helperError.isEmpty { return .launchFailed }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import COWEngine
 import Launcher
 import Synchronization
 
@@ -102,9 +103,7 @@ public final class StepMonitor: BootObserver {
     }
 
     public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        MonotonicClock.seconds()
     }
 
     /// Follows the markers in `bytes`; returns the ordinary output to show

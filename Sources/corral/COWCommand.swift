@@ -25,6 +25,7 @@ struct COWCreate: ParsableCommand {
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
     func run() throws {
+        LeftoverNotes.sweep(output: cow)
         let r: Create.Result
         do {
             r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
@@ -92,6 +93,7 @@ struct COWCheck: ParsableCommand {
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
+        LeftoverNotes.sweep(directory: PathResolution.split(cow).directory)
         let report: CheckReport
         do {
             report = try DiskCheck.check(path: cow, backing: backing, requireWritable: false, expectCOW: true, deep: deep)
@@ -125,6 +127,7 @@ struct COWFlatten: ParsableCommand {
     @Argument(help: "The new image.") var output: String
 
     func run() throws {
+        LeftoverNotes.sweep(output: output)
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
         for w in r.warnings { Console.warning("\(w)") }

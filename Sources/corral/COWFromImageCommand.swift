@@ -15,6 +15,7 @@ struct COWFromImage: ParsableCommand {
     @Argument(help: "The new COW file.") var cow: String
 
     func run() throws {
+        LeftoverNotes.sweep(output: cow)
         let r: FromImage.Result
         do {
             r = try FromImage.run(image: image, backing: backing, output: cow, force: force,
