@@ -33,6 +33,11 @@ public struct MonotonicClock: Sendable {
             Double(nanoseconds(since: earlier)) / 1e9
         }
 
+        /// This instant plus `seconds` (negative or NaN counts as 0).
+        public func advanced(bySeconds seconds: Double) -> Instant {
+            Instant(nanoseconds: nanoseconds &+ UInt64(max(0, seconds.isFinite ? seconds : 0) * 1e9))
+        }
+
         public static func < (a: Instant, b: Instant) -> Bool { a.nanoseconds < b.nanoseconds }
     }
 
