@@ -38,3 +38,12 @@ public struct FileInfo: Equatable, Sendable {
         device == other.device && inode == other.inode
     }
 }
+
+extension FileInfo {
+    /// fstat of a descriptor corral does not own through a ``Descriptor``.
+    public static func of(descriptor fd: Int32, name: String) throws(SystemError) -> FileInfo {
+        var raw = stat()
+        try systemCall("fstat", name) { fstat(fd, &raw) }
+        return FileInfo(raw)
+    }
+}
