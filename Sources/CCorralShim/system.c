@@ -24,6 +24,10 @@ int corral_openat(int dirfd, const char *name, int flags, unsigned int mode) {
     return openat(dirfd, name, flags, (mode_t)mode);
 }
 
+int corral_dup(int fd) {
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 const int corral_o_nofollow = O_NOFOLLOW;
 const int corral_o_directory = O_DIRECTORY;
 const int corral_o_path = O_PATH;

@@ -103,7 +103,7 @@ final class StagedDisk {
             copy = try TemporaryFile(near: path, tag: "normalized")
             let from = try OpenFile(path, flags: O_RDONLY)
             try from.lock(.read)
-            try SparseCopy.copy(from, into: try OpenFile(copy.path, flags: O_RDWR))
+            try SparseCopy.copy(from, into: try copy.open())
         } catch {
             throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
         }
@@ -204,7 +204,7 @@ final class StagedDisk {
             // kernel's mixed-read bug on small-block filesystems (§4.7).
             let flat = try TemporaryFile(near: path, tag: "flat")
             let from = try OpenFile(cowBacking, flags: O_RDONLY)
-            let to = try OpenFile(flat.path, flags: O_RDWR)
+            let to = try flat.open()
             try SparseCopy.copy(from, into: to)
             let image = flat.path
             return StagedDisk(
@@ -233,7 +233,7 @@ final class StagedDisk {
     /// TMPDIR when its directory is not writable).
     static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
         let flat = try TemporaryFile(near: path, tag: "flat")
-        unlink(flat.path)
+        flat.releaseName()
         _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
         return flat
     }

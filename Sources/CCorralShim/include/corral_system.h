@@ -14,6 +14,8 @@ int corral_link_fd(int fd, int dirfd, const char *name);
 int corral_renameat2(int olddirfd, const char *oldname, int newdirfd, const char *newname, int no_replace);
 /// openat(dirfd, name, flags, mode): non-variadic, so Swift can pass a mode.
 int corral_openat(int dirfd, const char *name, int flags, unsigned int mode);
+/// fcntl(fd, F_DUPFD_CLOEXEC, 0).
+int corral_dup(int fd);
 /// The flag values Swift does not import.
 extern const int corral_o_nofollow;
 extern const int corral_o_directory;
