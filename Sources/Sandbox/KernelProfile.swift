@@ -9,29 +9,33 @@
 public struct KernelProfile: Sendable {
     /// Debian package and upstream version, for messages.
     public var kernel: String
+    /// The kernel's release ("6.12.113"), nil for the union.
+    public var release: String?
     /// GNU build ids of the builds this profile was traced on.
     public var buildIDs: [String]
     public var allowlist: Allowlist
 
-    public init(kernel: String, buildIDs: [String], allowlist: Allowlist) {
+    public init(kernel: String, release: String?, buildIDs: [String], allowlist: Allowlist) {
         self.kernel = kernel
+        self.release = release
         self.buildIDs = buildIDs
         self.allowlist = allowlist
     }
 
     /// Every profile corral ships, oldest kernel first.
     public static let known: [KernelProfile] = [
-        KernelProfile(kernel: "user-mode-linux 6.1um4+b13 (Debian bookworm, 6.1.176)",
+        KernelProfile(kernel: "user-mode-linux 6.1um4+b13 (Debian bookworm, 6.1.176)", release: "6.1.176",
                       buildIDs: ["b52ff9c705804d2d214a2963019951333adfdeeb"], allowlist: .uml61),
-        KernelProfile(kernel: "user-mode-linux 6.12um1+b22 (Debian trixie, 6.12.113)",
+        KernelProfile(kernel: "user-mode-linux 6.12um1+b22 (Debian trixie, 6.12.113)", release: "6.12.113",
                       buildIDs: ["17e7246d9fe70b6439c39a5a4a3bae9eb4615166"], allowlist: .uml612),
-        KernelProfile(kernel: "user-mode-linux 7.2um1 (Debian sid, 7.2.7)",
+        KernelProfile(kernel: "user-mode-linux 7.2um1 (Debian sid, 7.2.7)", release: "7.2.7",
                       buildIDs: ["3f094ddd58fcd948624a205a4c7f547873804804"], allowlist: .uml72),
     ]
 
     /// The union of every known profile: what an unknown kernel runs under.
     public static let union = KernelProfile(
         kernel: "any kernel (union of the known profiles)",
+        release: nil,
         buildIDs: [],
         allowlist: known.dropFirst().reduce(known[0].allowlist) { $0.merged(with: $1.allowlist) }
             .renamed("union of the linux.uml 6.1, 6.12 and 7.2 profiles (x86_64)"))
@@ -57,6 +61,9 @@ public struct KernelProfile: Sendable {
         public var kernelName: String {
             "\(kernelPath) (build id \(buildID ?? "none"))"
         }
+
+        /// The kernel's release when its profile is known.
+        public var release: String? { known ? profile.release : nil }
 
         /// For an unknown kernel: one line saying so and what to do.
         public var warning: String? {
