@@ -43,13 +43,21 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
+        // The one system layer every module reaches the host through: typed
+        // syscall errors, owned descriptors, descriptor-relative walks,
+        // creation that never reopens by name, randomness, shell quoting.
+        .target(
+            name: "CorralSystem",
+            dependencies: ["CCorralShim", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
         // Pure value types: header codec, geometry, bitmap. No I/O.
         .target(name: "COWFormat", swiftSettings: strict),
         // Operations on files: create, info, check, flatten, commit, ...
         .target(
             name: "COWEngine",
             dependencies: [
-                "COWFormat", "CCorralShim", "CLibcrypto",
+                "COWFormat", "CorralSystem", "CCorralShim", "CLibcrypto",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
@@ -57,19 +65,19 @@ let package = Package(
         // seccomp allowlist, namespaces, the sandbox loader.
         .target(
             name: "Sandbox",
-            dependencies: ["CSeccomp", "CCorralShim", "CSandboxShim"],
+            dependencies: ["CorralSystem", "CSeccomp", "CCorralShim", "CSandboxShim"],
             swiftSettings: strict
         ),
         // Kernel command line, preflight, pty console, spawn, supervision.
         .target(
             name: "Launcher",
-            dependencies: ["COWEngine", "Sandbox", "CCorralShim"],
+            dependencies: ["CorralSystem", "COWEngine", "Sandbox", "CCorralShim"],
             swiftSettings: strict
         ),
         // Session protocol, templates, built-in maintenance jobs.
         .target(
             name: "Maintenance",
-            dependencies: ["Launcher", "COWEngine", "CCorralShim"],
+            dependencies: ["CorralSystem", "Launcher", "COWEngine", "CCorralShim"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -90,6 +98,7 @@ let package = Package(
         // Helpers every test target shares: scratch directories, running a
         // program or the built corral and capturing its output, package paths.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "TestSupport"], swiftSettings: strict),

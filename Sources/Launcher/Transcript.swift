@@ -2,6 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCorralShim
+import CorralSystem
 
 /// The `--log FILE` console transcript: every console line, prefixed with
 /// where it came from, so kernel messages can be told apart from the
@@ -16,17 +18,33 @@ import Glibc
 public struct Transcript: ~Copyable {
     public enum Source: String, Sendable { case kernel, output, corral }
 
-    private let fd: Int32
+    private let file: Descriptor
+    private var fd: Int32 { file.fd }
     private var partial: [UInt8] = []
     private var partialSource: Source = .kernel
 
-    /// Creates or truncates `path`.
+    /// Creates or truncates `path`: a regular file only, never through a
+    /// symbolic link (root would otherwise truncate whatever a user's link
+    /// points at), and opened O_NONBLOCK so a FIFO put there cannot hang
+    /// the boot before the type check refuses it.
     public init(path: String) throws {
-        let fd = try SystemCall.check("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        self.fd = Int32(fd)
+        do {
+            let file = try Descriptor(open: path, flags: O_WRONLY | O_CREAT | O_NONBLOCK, mode: 0o644, noFollow: true)
+            guard try file.status().isRegular else {
+                throw LauncherError.invalidPath(path, reason: "is not a regular file; give --log the name of a file")
+            }
+            try systemCall("ftruncate", path) { ftruncate(file.fd, 0) }
+            _ = corral_set_nonblock(file.fd, 0)
+            self.file = file
+        } catch let error as SystemError where error.errno == .tooManySymbolicLinkLevels {
+            throw LauncherError.invalidPath(path, reason: "is a symbolic link, which corral does not follow; give --log the file's own path")
+        } catch let error as SystemError where error.errno == .noSuchAddressOrDevice {
+            // O_NONBLOCK|O_WRONLY on a FIFO nobody reads.
+            throw LauncherError.invalidPath(path, reason: "is not a regular file; give --log the name of a file")
+        } catch let error as SystemError {
+            throw LauncherError.system(call: error.call, object: error.object, errno: error.errno.rawValue)
+        }
     }
-
-    deinit { close(fd) }
 
     public mutating func append(_ source: Source, _ bytes: [UInt8]) {
         if source != partialSource { flush() }
