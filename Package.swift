@@ -113,6 +113,9 @@ let package = Package(
         // The man pages against the built corral's --help, groff, the
         // user-facing error and version output, and a staged install.
         .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        // A real Debian guest (debootstrap, cached under .build/guest):
+        // disk-root commands, install-modules, flatten-rsync, a .deb offline.
+        .testTarget(name: "GuestTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",
