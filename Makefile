@@ -3,14 +3,17 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine attr kmod
+                util-linux qemu-utils python3 tmux hyperfine attr kmod patchelf
 
-.PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
+.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check
 
 all: build
 
 # groff: DocumentationTests check every man page with groff -ww.
 APT_PACKAGES += groff
+# debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
+# from apt's configured mirror, cached in .build/guest).
+APT_PACKAGES += debootstrap
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.
@@ -24,6 +27,11 @@ deps:
 
 build: deps
 	$(SWIFT) build
+
+# trixie's 6.12 and sid's 7.2 user-mode-linux under .build/kernels/, each with
+# its own libc (scripts/kernels; cached, the host's apt state is untouched).
+kernels: deps
+	scripts/kernels
 
 release: deps
 	$(SWIFT) build -c release

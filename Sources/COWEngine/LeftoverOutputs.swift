@@ -4,7 +4,7 @@ import Glibc
 
 /// Half-written outputs a crashed corral left behind, found and removed.
 ///
-/// ``AtomicOutput`` writes `.NAME.corral-XXXXXX` next to the final NAME and
+/// ``AtomicOutput`` writes `.NAME.corral-RANDOM` next to the final NAME and
 /// holds an exclusive flock on it while it lives. A run killed by a signal
 /// (or a trap) cannot unlink it, and the file can be as large as the whole
 /// disk. A later run of the same verb, or `corral cow check`, calls this to
@@ -36,21 +36,28 @@ public enum LeftoverOutputs {
         sweep(directory: directory) { _ in true }
     }
 
-    /// The output name a leftover was for: `.NAME.corral-XXXXXX` gives NAME,
-    /// with exactly six letters or digits after `corral-` (mkstemp's), else
-    /// nil. An interrupted commit's marker (`corral-commit`) is not one.
+    /// The output name a leftover was for: `.NAME.corral-RANDOM` gives NAME,
+    /// where RANDOM is what ``NewFile`` draws (12 lowercase hex digits) or
+    /// what older corral drew with mkstemp (6 letters or digits); else nil.
+    /// Tagged scratch files (`.NAME.corral-TAG-RANDOM`, a maintenance job's)
+    /// and an interrupted commit's marker (`corral-commit`) are not leftovers.
     public static func outputName(ofLeftover entry: String) -> String? {
-        let suffix = ".corral-"
-        guard entry.hasPrefix("."), entry.utf8.count > 1 + suffix.utf8.count + 6 else { return nil }
-        let random = entry.utf8.suffix(6)
-        guard random.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) })
-        else { return nil }
-        // `.BACKING.corral-commit` is Commit's resume marker: never a leftover.
-        guard !random.elementsEqual("commit".utf8) else { return nil }
-        let head = entry.utf8.dropLast(6)
-        guard head.count > suffix.utf8.count + 1, head.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) else { return nil }
-        let name = String(decoding: head.dropFirst().dropLast(suffix.utf8.count), as: UTF8.self)
-        return name.isEmpty ? nil : name
+        let marker = Array(".corral-".utf8)
+        let bytes = Array(entry.utf8)
+        guard bytes.first == UInt8(ascii: "."), bytes.count > 1 + marker.count else { return nil }
+        func isAlnum(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+        func isHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
+        for (length, valid) in [(12, isHex), (6, isAlnum)] as [(Int, (UInt8) -> Bool)] {
+            guard bytes.count > 1 + marker.count + length else { continue }
+            let random = bytes.suffix(length)
+            let head = bytes.dropLast(length)
+            guard random.allSatisfy(valid), head.suffix(marker.count).elementsEqual(marker) else { continue }
+            if random.elementsEqual("commit".utf8) { return nil }
+            let name = head.dropFirst().dropLast(marker.count)
+            guard !name.isEmpty else { return nil }
+            return String(decoding: name, as: UTF8.self)
+        }
+        return nil
     }
 
     private static func sweep(directory: String, matching: (String) -> Bool) -> [Leftover] {

@@ -58,8 +58,11 @@ struct BootSession: ~Copyable {
 
     mutating func run() -> BootExitStatus {
         let verbose = plan.options.verbose
+        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            SystemCall.writeAll(err, "corral: warning: \(warning)\n")
+        }
         if verbose {
-            for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
             let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
@@ -268,11 +271,15 @@ struct BootSession: ~Copyable {
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
             }
-            if case .none = stop, status != .launchFailed, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
+            if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
                 // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
                 let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
                 SystemCall.writeAll(err, "corral: \(line)\n")
                 transcript?.note(line)
+            }
+            if status == .kernelPanic, let advice = panic.advice {
+                SystemCall.writeAll(err, "corral: \(advice)\n")
+                transcript?.note(advice)
             }
             SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
@@ -292,6 +299,12 @@ struct BootSession: ~Copyable {
         return picked.isEmpty ? nil : picked.joined(separator: "\n") + "\n"
     }
 
+    /// The helper's report is the seccomp profile stopping the running
+    /// kernel (``SeccompDenial``), not a failure to start it.
+    private var sandboxDenial: Bool {
+        helperError.starts(with: Array(SeccompDenial.prefix.utf8))
+    }
+
     private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
         // The command had ended, but corral was stopped before it delivered
         // what the command printed: the signal's status, not the command's
@@ -304,7 +317,7 @@ struct BootSession: ~Copyable {
         case .escape: return .stoppedByUser
         case .none: break
         }
-        if !helperError.isEmpty { return .launchFailed }
+        if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
         // hostfs-init ends PID 1 when it cannot set the guest up: init was
         // not reached in the sense that matters (the command never ran).
         if panic.seen, !started, hostfsInitFailure() != nil { return .initNotReached }

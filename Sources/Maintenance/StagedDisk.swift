@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWEngine
+import CorralSystem
 import Launcher
 
 /// One disk of a job, made ready to attach: the file the kernel opens (the
@@ -83,7 +84,8 @@ final class StagedDisk {
     }
 
     /// A source: attached read-only; with mixed pages, a normalized copy.
-    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil) throws -> StagedDisk {
+    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
             let flat = try flatCopy(of: path, backing: backing)
             return StagedDisk(
@@ -102,9 +104,9 @@ final class StagedDisk {
             copy = try TemporaryFile(near: path, tag: "normalized")
             let from = try OpenFile(path, flags: O_RDONLY)
             try from.lock(.read)
-            try SparseCopy.copy(from, into: try OpenFile(copy.path, flags: O_RDWR))
+            try SparseCopy.copy(from, into: try copy.open())
         } catch {
-            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
+            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
         let result = try Normalize.run(cow: copy.path, backing: backing)
         return StagedDisk(
@@ -117,14 +119,15 @@ final class StagedDisk {
     /// A target: a sparse copy renamed over the original at the end, or the
     /// original itself with `inPlace`; mixed pages are normalized either way
     /// (normalizing keeps the disk's content).
-    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool) throws -> StagedDisk {
+    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         guard let status = try FileStatus.of(path) else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []
         if let block = smallBlocks(path, backing: backing) {
             if inPlace {
-                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which the 6.1 kernel misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
             }
             let guardLock = try OpenFile(path, flags: O_RDONLY)
             try guardLock.lock(.read)
@@ -152,7 +155,7 @@ final class StagedDisk {
         let copy = try AtomicOutput(path: path, replace: true, inputs: [])
         let from = try OpenFile(path, flags: O_RDONLY)
         try from.lock(.read)
-        _ = fchmod(copy.file.fd, mode_t(status.mode & 0o7777))
+        try keepOwnership(of: from, on: copy)
         try SparseCopy.copy(from, into: copy.file)
         if mixed > 0 {
             let result = try Normalize.run(cow: copy.temporaryPath, backing: backing)
@@ -161,6 +164,24 @@ final class StagedDisk {
         // Normalize opened and closed the copy, never the original: our lock holds.
         return StagedDisk(declaration: declaration, original: path, attached: copy.temporaryPath, readOnly: false,
                           backing: backing, output: copy, scratch: nil, guardLock: from, notes: notes, isNew: false)
+    }
+
+    /// The staged copy replaces the user's file, so it gets the original's
+    /// owner and group (root's copy would otherwise take the file from its
+    /// owner) and its permission bits without set-user-ID, set-group-ID and
+    /// sticky: a user's `chmod 4755` file must never come back as a
+    /// root-owned set-id program. Both on the copy's descriptor.
+    static func keepOwnership(of original: OpenFile, on copy: AtomicOutput) throws {
+        do {
+            let info = try FileInfo.of(descriptor: original.fd, name: original.path)
+            let target = try FileInfo.of(descriptor: copy.file.fd, name: copy.temporaryPath)
+            if target.owner != info.owner || target.group != info.group {
+                try systemCall("fchown", copy.temporaryPath) { fchown(copy.file.fd, uid_t(info.owner), gid_t(info.group)) }
+            }
+            try systemCall("fchmod", copy.temporaryPath) { fchmod(copy.file.fd, mode_t(info.permissions & 0o777)) }
+        } catch {
+            throw MaintenanceError.io("cannot give the copy of '\(original.path)' its owner and mode: \(error)")
+        }
     }
 
     /// An output: a new sparse raw file of `size` bytes, or a new COW over
@@ -185,7 +206,7 @@ final class StagedDisk {
             // kernel's mixed-read bug on small-block filesystems (§4.7).
             let flat = try TemporaryFile(near: path, tag: "flat")
             let from = try OpenFile(cowBacking, flags: O_RDONLY)
-            let to = try OpenFile(flat.path, flags: O_RDWR)
+            let to = try flat.open()
             try SparseCopy.copy(from, into: to)
             let image = flat.path
             return StagedDisk(
@@ -214,7 +235,7 @@ final class StagedDisk {
     /// TMPDIR when its directory is not writable).
     static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
         let flat = try TemporaryFile(near: path, tag: "flat")
-        unlink(flat.path)
+        flat.releaseName()
         _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
         return flat
     }

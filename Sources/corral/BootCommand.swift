@@ -16,7 +16,10 @@ struct BootCommand: ParsableCommand {
             /dev, /tmp and /run, runs the command (or a shell) and powers off. The
             command comes after -- (corral boot -- ls /) or as one shell string
             (--command 'ls /'); extra kernel arguments go in --kernel-arg. Booting
-            needs root.
+            needs root. With --root ubdN, the command runs in the disk's own root
+            (hostfs-init mounts it, read-write only with --root-rw, and chroots into
+            it); without a command a disk root boots its own init (--init, default
+            /sbin/init).
 
             Disks: --disk N=FILE[,BACKING][:FLAGS], N 0-15 (ubd0 is /dev/ubda), FLAGS
             from r (read-only), s (sync), d (raw, no COW), c (no locking), t (no trim).

@@ -13,6 +13,9 @@ import Glibc
 struct LeftoverOutputsTests {
     @Test func namePattern() {
         #expect(LeftoverOutputs.outputName(ofLeftover: ".flat.img.corral-9uXWV1") == "flat.img")
+        #expect(LeftoverOutputs.outputName(ofLeftover: ".flat.img.corral-0123456789ab") == "flat.img")
+        #expect(LeftoverOutputs.outputName(ofLeftover: ".flat.img.corral-0123456789aB") == nil)
+        #expect(LeftoverOutputs.outputName(ofLeftover: ".g.cow.corral-copy-0123456789ab") == nil)
         #expect(LeftoverOutputs.outputName(ofLeftover: "..corral-9uXWV1") == nil)
         #expect(LeftoverOutputs.outputName(ofLeftover: ".flat.img.corral-9uXWV") == nil)
         #expect(LeftoverOutputs.outputName(ofLeftover: ".flat.img.corral-9uX-V1") == nil)
