@@ -84,7 +84,15 @@ struct TerminalTests {
         let job = try runCorralOnTerminal(["maint", "fsck", "--cow", dir.file("g.cow")], cwd: dir.path)
         #expect(job.status == 0, "\(job.plainText.suffix(2000))")
         #expect(!job.stdout.contains("Fatal error"), "\(job.plainText.suffix(2000))")
-        #expect(job.plainText.contains("fsck"), "\(job.plainText.suffix(2000))")
+        // Each step's name and time while it runs, and a line when it ends.
+        #expect(job.stdout.contains("fsck: e2fsck … "), "\(job.stdout.debugDescription.suffix(2000))")
+        #expect(job.plainText.contains("fsck: e2fsck: ok in "), "\(job.plainText.suffix(2000))")
+        let quiet = try runCorralOnTerminal(["maint", "fsck", "-q", "--cow", dir.file("g.cow")], cwd: dir.path)
+        #expect(quiet.status == 0, "\(quiet.plainText.suffix(2000))")
+        #expect(!quiet.plainText.contains("fsck: e2fsck"), "\(quiet.plainText.suffix(2000))")
+        // On a pipe: only the summary.
+        let piped = try runCorral(["maint", "fsck", "--cow", dir.file("g.cow")], cwd: dir.path)
+        #expect(piped.status == 0 && !piped.stderr.contains("e2fsck: ok in") && !piped.stderr.contains("\u{1B}"), "\(piped.summary)")
     }
 
     @Test("with stderr on a pipe, no progress line and no escape codes")
