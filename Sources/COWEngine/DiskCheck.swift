@@ -203,7 +203,7 @@ public enum DiskCheck {
             let who = EngineError.processName(pid)
             findings.append(Finding(
                 code: "in-use", severity: writable ? .problem : .warning,
-                message: "\(path) is open in process \(pid)\(who) (a running UML holds a lock on its disks)",
+                message: "\(path) is in use by process \(pid)\(who): a running guest holds a lock on its disks",
                 fix: "stop that guest first"))
         }
     }

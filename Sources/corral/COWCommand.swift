@@ -123,7 +123,7 @@ struct COWFlatten: ParsableCommand {
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
-    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header.")
+    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.") var cow: String
