@@ -88,7 +88,9 @@ public enum Preflight {
                     // The kernel creates the COW (§4.5); make sure it can.
                     checkCreation(disk, backing: backing, name: name, cwd: cwd, &issues)
                     var bst = corral_stat()
-                    if corral_stat(backing, &bst) == 0 {
+                    if corral_stat(backing, &bst) == 0, let kind = FileStatus.nonDiskKind(mode: bst.mode) {
+                        issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
+                    } else if corral_stat(backing, &bst) == 0 {
                         uses.append(([bst.dev, bst.ino], Use(path: backing, role: "backing of \(name)", writable: false, locks: locks)))
                         checkLock(backing, writable: false, name: name, locks: locks, &issues)
                     }
@@ -97,8 +99,8 @@ public enum Preflight {
                 }
                 continue
             }
-            if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
-                issues.append(.init(.failure, "\(name): '\(disk.file)' is a directory", fix: "give an image or COW file"))
+            if let kind = FileStatus.nonDiskKind(mode: st.mode) {
+                issues.append(.init(.failure, "\(name): '\(disk.file)' is \(kind), not a disk image or COW file", fix: "give an image or COW file"))
                 continue
             }
             if access(disk.file, R_OK) != 0 {
@@ -112,6 +114,11 @@ public enum Preflight {
 
             if disk.flags.contains(.raw) {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+                continue
+            }
+            var given = corral_stat()
+            if let backing = disk.backing, corral_stat(backing, &given) == 0, let kind = FileStatus.nonDiskKind(mode: given.mode) {
+                issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
                 continue
             }
             let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease, &issues)
@@ -196,7 +203,8 @@ public enum Preflight {
     /// reading (§4.2 b, h); a lock someone else holds means a running UML.
     static func checkLock(_ path: String, writable: Bool, name: String, locks: Bool, _ issues: inout [PreflightIssue]) {
         guard locks else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO here must not wait for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let holder = corral_lock_holder(fd, writable ? 1 : 0)
