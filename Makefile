@@ -11,6 +11,9 @@ all: build
 
 # groff: DocumentationTests check every man page with groff -ww.
 APT_PACKAGES += groff
+# debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
+# from apt's configured mirror, cached in .build/guest).
+APT_PACKAGES += debootstrap
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.

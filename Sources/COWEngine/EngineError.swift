@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import COWFormat
+import CorralSystem
 
 /// Everything that can stop an engine operation, each with the file it is
 /// about. ``description`` is the one line the CLI prints after `corral:`;
@@ -108,5 +112,18 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     static func processName(_ pid: Int32) -> String {
         guard let comm = try? ReadSmallFile.text("/proc/\(pid)/comm") else { return "" }
         return " (\(comm.trimmed))"
+    }
+}
+
+extension EngineError {
+    /// A ``SystemError`` from the system layer, as the engine reports it:
+    /// a full disk as ``noSpace(path:)``, anything else naming the call.
+    public init(_ error: SystemError, path: String? = nil) {
+        let code = error.errno.rawValue
+        if code == ENOSPC || code == EDQUOT {
+            self = .noSpace(path: path ?? error.object)
+        } else {
+            self = .system(call: error.call, path: error.object, errno: code)
+        }
     }
 }

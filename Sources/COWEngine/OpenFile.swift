@@ -14,6 +14,13 @@ public final class OpenFile {
         self.fd = try checked("open", path) { open(path, flags | O_CLOEXEC, mode) }
     }
 
+    /// A second descriptor for a file already open (`fcntl(F_DUPFD_CLOEXEC)`):
+    /// for a file corral created and must not reopen by name.
+    public init(duplicating other: Int32, path: String) throws(EngineError) {
+        self.path = path
+        self.fd = try checked("dup", path) { corral_dup(other) }
+    }
+
     deinit { close(fd) }
 
     public func status() throws(EngineError) -> FileStatus {

@@ -75,13 +75,13 @@ public struct BootPlan: Sendable {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
 
-        let root: KernelCommandLine.Root
+        let requestedRoot: KernelCommandLine.Root
         if let unit = parseRootUnit(options.root) {
-            root = .ubd(unit: unit, writable: options.rootWritable)
+            requestedRoot = .ubd(unit: unit, writable: options.rootWritable)
         } else if options.root.hasPrefix("/") {
             var path = options.root
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            root = .hostfs(path: path, writable: options.rootWritable)
+            requestedRoot = .hostfs(path: path, writable: options.rootWritable)
         } else {
             throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
         }
@@ -100,6 +100,25 @@ public struct BootPlan: Sendable {
         var hostfsInit: String?
         var variables: [KernelCommandLine.InitVariable] = []
         var markerNonce: String?
+        var root = requestedRoot
+        if initPath == nil, options.command != nil, case let .ubd(unit, writable) = root {
+            // A command for a disk-root guest: the kernel boots the host's /
+            // (read-only) with hostfs-init, which mounts the disk and runs the
+            // command chrooted into it (DiskRootCommand), so the command gets
+            // the guest's own programs, the nonce-framed exit status and a
+            // clean unmount; the guest's own init never runs.
+            guard options.disks.contains(where: { $0.unit == unit }) else {
+                throw LauncherError.invalidRoot("ubd\(unit)", reason: "no --disk \(unit)=FILE gives that unit; add one")
+            }
+            variables += DiskRootCommand(unit: unit, writable: writable).initVariables
+            root = .hostfs(path: "/", writable: false)
+        } else if initPath == nil, case .ubd = root {
+            // The kernel's own search would fall back to /bin/sh on a disk
+            // without /sbin/init (Debian minbase), a shell that never hears the
+            // end of a console it opened late: a boot that hangs. Naming the
+            // init makes that a panic that says which program is missing.
+            initPath = DiskRootCommand.defaultInit
+        }
         if initPath == nil, case let .hostfs(rootPath, _) = root {
             let hostPath = try Resources.hostfsInit(environment: env, executable: Resources.currentExecutable())
             hostfsInit = hostPath

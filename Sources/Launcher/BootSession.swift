@@ -272,6 +272,10 @@ struct BootSession: ~Copyable {
                 SystemCall.writeAll(err, "corral: \(line)\n")
                 transcript?.note(line)
             }
+            if status == .kernelPanic, let advice = panic.advice {
+                SystemCall.writeAll(err, "corral: \(advice)\n")
+                transcript?.note(advice)
+            }
             SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
         transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWEngine
+import CorralSystem
 import Launcher
 
 /// One disk of a job, made ready to attach: the file the kernel opens (the
@@ -103,7 +104,7 @@ final class StagedDisk {
             copy = try TemporaryFile(near: path, tag: "normalized")
             let from = try OpenFile(path, flags: O_RDONLY)
             try from.lock(.read)
-            try SparseCopy.copy(from, into: try OpenFile(copy.path, flags: O_RDWR))
+            try SparseCopy.copy(from, into: try copy.open())
         } catch {
             throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
@@ -154,7 +155,7 @@ final class StagedDisk {
         let copy = try AtomicOutput(path: path, replace: true, inputs: [])
         let from = try OpenFile(path, flags: O_RDONLY)
         try from.lock(.read)
-        _ = fchmod(copy.file.fd, mode_t(status.mode & 0o7777))
+        try keepOwnership(of: from, on: copy)
         try SparseCopy.copy(from, into: copy.file)
         if mixed > 0 {
             let result = try Normalize.run(cow: copy.temporaryPath, backing: backing)
@@ -163,6 +164,24 @@ final class StagedDisk {
         // Normalize opened and closed the copy, never the original: our lock holds.
         return StagedDisk(declaration: declaration, original: path, attached: copy.temporaryPath, readOnly: false,
                           backing: backing, output: copy, scratch: nil, guardLock: from, notes: notes, isNew: false)
+    }
+
+    /// The staged copy replaces the user's file, so it gets the original's
+    /// owner and group (root's copy would otherwise take the file from its
+    /// owner) and its permission bits without set-user-ID, set-group-ID and
+    /// sticky: a user's `chmod 4755` file must never come back as a
+    /// root-owned set-id program. Both on the copy's descriptor.
+    static func keepOwnership(of original: OpenFile, on copy: AtomicOutput) throws {
+        do {
+            let info = try FileInfo.of(descriptor: original.fd, name: original.path)
+            let target = try FileInfo.of(descriptor: copy.file.fd, name: copy.temporaryPath)
+            if target.owner != info.owner || target.group != info.group {
+                try systemCall("fchown", copy.temporaryPath) { fchown(copy.file.fd, uid_t(info.owner), gid_t(info.group)) }
+            }
+            try systemCall("fchmod", copy.temporaryPath) { fchmod(copy.file.fd, mode_t(info.permissions & 0o777)) }
+        } catch {
+            throw MaintenanceError.io("cannot give the copy of '\(original.path)' its owner and mode: \(error)")
+        }
     }
 
     /// An output: a new sparse raw file of `size` bytes, or a new COW over
@@ -187,7 +206,7 @@ final class StagedDisk {
             // kernel's mixed-read bug on small-block filesystems (§4.7).
             let flat = try TemporaryFile(near: path, tag: "flat")
             let from = try OpenFile(cowBacking, flags: O_RDONLY)
-            let to = try OpenFile(flat.path, flags: O_RDWR)
+            let to = try flat.open()
             try SparseCopy.copy(from, into: to)
             let image = flat.path
             return StagedDisk(
@@ -216,7 +235,7 @@ final class StagedDisk {
     /// TMPDIR when its directory is not writable).
     static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
         let flat = try TemporaryFile(near: path, tag: "flat")
-        unlink(flat.path)
+        flat.releaseName()
         _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
         return flat
     }

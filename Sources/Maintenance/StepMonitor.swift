@@ -26,6 +26,8 @@ public final class StepMonitor: BootObserver {
         public var readyAfter: Double?
         public var steps: [StepResult]
         public var notes: [String]
+        /// The template said nothing needed changing (`unchanged TEXT`): TEXT.
+        public var unchanged: String?
         /// Set when the monitor stopped the boot: which step, and why.
         public var stoppedStep: String?
         public var stopReason: String?
@@ -57,6 +59,7 @@ public final class StepMonitor: BootObserver {
         var running: Running?
         var steps: [StepResult] = []
         var notes: [String] = []
+        var unchanged: String?
         var done: Int32?
         var tailBetweenSteps: [String] = []
         var stoppedStep: String?
@@ -172,7 +175,7 @@ public final class StepMonitor: BootObserver {
             }
             return Outcome(
                 ready: state.ready, readyAfter: state.readyAt.map { $0 - started }, steps: steps,
-                notes: state.notes, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
+                notes: state.notes, unchanged: state.unchanged, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
                 unfinishedStep: state.running?.name, done: state.done)
         }
     }
@@ -238,6 +241,8 @@ public final class StepMonitor: BootObserver {
                 state.running = nil
             case let .note(text):
                 state.notes.append(text)
+            case let .unchanged(text):
+                state.unchanged = text
             case let .done(status):
                 state.done = status
             }

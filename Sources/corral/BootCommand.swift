@@ -12,6 +12,9 @@ struct BootCommand: ParsableCommand {
             By default the guest's / is the host's / through hostfs, read-only, and
             corral's hostfs-init runs as PID 1: it mounts the guest's own /proc, /sys,
             /dev, /tmp and /run, runs --command (or a shell) and powers off.
+            With --root ubdN, --command runs in the disk's own root (hostfs-init
+            mounts it, read-write only with --root-rw, and chroots into it); without
+            --command a disk root boots its own init (--init, default /sbin/init).
 
             Disks: --disk N=FILE[,BACKING][:FLAGS], N 0-15 (ubd0 is /dev/ubda), FLAGS
             from r (read-only), s (sync), d (raw, no COW), c (no locking), t (no trim).

@@ -29,7 +29,7 @@ import Testing
         #expect(plan.policy.writablePaths == ["/var/tmp/corral-boot-plan1"])
     }
 
-    @Test func diskRootLeavesInitToTheGuest() throws {
+    @Test func diskRootNamesItsInit() throws {
         let plan = try BootPlan.make(options {
             $0.root = "ubd0"
             $0.disks = [try! DiskSpec(parsing: "0=/images/root.img")]
@@ -38,11 +38,46 @@ import Testing
         #expect(plan.nonce == nil)
         #expect(plan.hostfsInitPath == nil)
         #expect(plan.argv.contains("root=/dev/ubda"))
-        #expect(!plan.argv.contains { $0.hasPrefix("init=") || $0.hasPrefix("corral_") })
+        // Named, so a disk without it panics with its name instead of
+        // falling back to a /bin/sh that waits forever.
+        #expect(plan.argv.contains("init=/sbin/init"))
+        #expect(!plan.argv.contains { $0.hasPrefix("corral_") })
         #expect(plan.policy.writablePaths == ["/images", "/var/tmp/corral-boot-plan1"])
+        // Its own --init still cannot be given a command.
         #expect(throws: LauncherError.commandNeedsHostfsInit) {
             try BootPlan.make(options {
                 $0.root = "ubdb"
+                $0.initPath = "/bin/sh"
+                $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+                $0.command = "true"
+            })
+        }
+    }
+
+    @Test func diskRootCommandRunsThroughHostfsInitChrootedIntoTheDisk() throws {
+        let plan = try BootPlan.make(options {
+            $0.root = "ubdb"
+            $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+            $0.command = "dpkg -l"
+        })
+        let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
+        #expect(plan.hostfsInitPath == hostfsInit)
+        #expect(plan.nonce == "ab12")
+        #expect(plan.argv.contains("rootflags=/") && plan.argv.contains("ro"))
+        #expect(!plan.argv.contains("root=/dev/ubdb"))
+        #expect(plan.argv.contains("corral_chroot=/dev/ubdb"))
+        #expect(plan.argv.contains("corral_chroot_mode=ro"))
+        let writable = try BootPlan.make(options {
+            $0.root = "ubd1"
+            $0.rootWritable = true
+            $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+            $0.command = "true"
+        })
+        #expect(writable.argv.contains("corral_chroot_mode=rw"))
+        // The unit must be one of the disks.
+        #expect(throws: LauncherError.self) {
+            try BootPlan.make(options {
+                $0.root = "ubd2"
                 $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
                 $0.command = "true"
             })
