@@ -53,7 +53,7 @@ struct MountJail: Sendable {
     /// (/proc is replaced by the reaper, inside the new PID namespace.)
     func hideHostSecrets() throws(SandboxError) {
         if WritablePaths.isDirectory("/dev/shm") {
-            try syscall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777", 0) }
+            try syscall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
         }
         for path in Self.emptied where access(path, F_OK) == 0 {
             try syscall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
