@@ -63,7 +63,7 @@ struct BootSession: ~Copyable {
         }
         if verbose {
             for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
