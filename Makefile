@@ -3,9 +3,9 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine attr kmod
+                util-linux qemu-utils python3 tmux hyperfine attr kmod patchelf
 
-.PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check
+.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check
 
 all: build
 
@@ -27,6 +27,11 @@ deps:
 
 build: deps
 	$(SWIFT) build
+
+# trixie's 6.12 and sid's 7.2 user-mode-linux under .build/kernels/, each with
+# its own libc (scripts/kernels; cached, the host's apt state is untouched).
+kernels: deps
+	scripts/kernels
 
 release: deps
 	$(SWIFT) build -c release

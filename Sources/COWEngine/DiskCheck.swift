@@ -53,9 +53,11 @@ public enum DiskCheck {
     /// - Throws: only when the check itself could not run.
     ///   - deep: also recompute the backing's fingerprint (one read of its
     ///     data) to catch content changed under an unchanged size and mtime.
+    ///   - kernelRelease: the kernel that will read the disk, for the
+    ///     mixed-page warnings (``MixedPageBug``); nil when not known.
     public static func check(
         path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false,
-        deep: Bool = false
+        deep: Bool = false, kernelRelease: String? = nil
     ) throws(EngineError) -> CheckReport {
         var findings: [Finding] = []
         func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
@@ -154,13 +156,13 @@ public enum DiskCheck {
             // block, so even whole-page COW data is misread (found by the
             // maintenance tests); only a flat image is safe.
             add("small-block-fs", .warning,
-                "the disk holds ext with \(blockSize)-byte blocks: the 6.1 kernel can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it (spec §4.7)",
+                "the disk holds ext with \(blockSize)-byte blocks: \(MixedPageBug.kernel(kernelRelease)) can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it (spec §4.7)",
                 fix: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
         }
         if survey.mixedPages > 0 {
             let first = (survey.firstMixedPage ?? 0) * 4096
             add("mixed-pages", .warning,
-                "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): the 6.1 kernel returns wrong bytes for them in multi-page reads (spec §4.7)",
+                "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): \(MixedPageBug.kernel(kernelRelease)) returns wrong bytes for them in multi-page reads (spec §4.7)",
                 fix: "corral cow normalize \(q)")
         }
         try checkLock(path: path, writable: requireWritable, into: &findings)

@@ -61,8 +61,11 @@ struct BootSession: ~Copyable {
 
     mutating func run() -> BootExitStatus {
         let verbose = plan.options.verbose
+        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            SystemCall.writeAll(err, "corral: warning: \(warning)\n")
+        }
         if verbose {
-            for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
             let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
@@ -275,7 +278,7 @@ struct BootSession: ~Copyable {
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
             }
-            if case .none = stop, status != .launchFailed, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
+            if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
                 // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
                 let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
                 SystemCall.writeAll(err, "corral: \(line)\n")
@@ -289,6 +292,12 @@ struct BootSession: ~Copyable {
         }
         transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
         return status
+    }
+
+    /// The helper's report is the seccomp profile stopping the running
+    /// kernel (``SeccompDenial``), not a failure to start it.
+    private var sandboxDenial: Bool {
+        helperError.starts(with: Array(SeccompDenial.prefix.utf8))
     }
 
     private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
@@ -305,7 +314,7 @@ struct BootSession: ~Copyable {
             return .interrupted(signal: SIGINT)
         case .none: break
         }
-        if !helperError.isEmpty { return .launchFailed }
+        if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
         if panic.seen { return .kernelPanic }
         if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
         if plan.nonce == nil {

@@ -37,7 +37,7 @@ public enum Preflight {
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
-        checkDisks(plan.commandLine.disks, &issues)
+        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath), &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
@@ -68,7 +68,7 @@ public enum Preflight {
         var locks: Bool
     }
 
-    static func checkDisks(_ disks: [DiskSpec], _ issues: inout [PreflightIssue]) {
+    static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
 
@@ -114,7 +114,7 @@ public enum Preflight {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
                 continue
             }
-            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, &issues)
+            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease, &issues)
             if !engineCheckedLocks {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
             }
@@ -143,11 +143,12 @@ public enum Preflight {
 
     /// The backing file the kernel will use, after checking the COW header,
     /// and whether DiskCheck already reported on locks.
-    static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
+    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
         var engineCheckedLocks = false
         do {
-            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
+            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
+                                             kernelRelease: kernelRelease)
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 if finding.code == inUseCode {

@@ -161,10 +161,16 @@ public enum Job {
         return ["nothing was replaced; the sources are unchanged"]
     }
 
+    /// The release of the kernel the job boots, when corral has its profile.
+    static func kernelRelease(_ request: JobRequest) -> String? {
+        Resources.kernelRelease(named: request.kernel)
+    }
+
     /// Stages every disk the template declares, then the command line's.
     static func stage(_ request: JobRequest, values: [String: String]) throws -> [StagedDisk] {
         var staged: [StagedDisk] = []
         var inputs: [(status: FileStatus, role: String)] = []
+        let release = kernelRelease(request)
         for disk in request.template.disks where disk.role != .output {
             guard let path = values[disk.parameter], !path.isEmpty else {
                 throw MaintenanceError.missingParameter(template: request.template.name, name: disk.parameter)
@@ -175,8 +181,8 @@ public enum Job {
             inputs.append((status, "--\(disk.parameter)"))
             let writable = disk.role == .target || disk.writableIf.map { isYes(values[$0]) } == true
             staged.append(writable
-                ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace)
-                : try StagedDisk.source(disk, path: path))
+                ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace, kernelRelease: release)
+                : try StagedDisk.source(disk, path: path, kernelRelease: release))
         }
         for disk in request.template.disks where disk.role == .output {
             guard let path = values[disk.parameter], !path.isEmpty else {
@@ -196,8 +202,9 @@ public enum Job {
             let declaration = TemplateDisk(unit: spec.unit, role: spec.isReadOnly ? .source : .target,
                                            parameter: "disk\(spec.unit)")
             staged.append(spec.isReadOnly
-                ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing)
-                : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace))
+                ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing, kernelRelease: release)
+                : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace,
+                                        kernelRelease: release))
         }
         return staged
     }

@@ -7,7 +7,7 @@ public enum MaintenanceError: Error, Sendable, Equatable, CustomStringConvertibl
     case unknownParameter(template: String, name: String)
     case outputExists(path: String)
     case inputMissing(option: String, path: String)
-    case mixedPagesReadOnly(path: String, pages: UInt64)
+    case mixedPagesReadOnly(path: String, pages: UInt64, kernel: String)
     case io(String)
     case invalidArgument(String)
 
@@ -27,8 +27,8 @@ public enum MaintenanceError: Error, Sendable, Equatable, CustomStringConvertibl
             // Not the boot preflight's "create it": a job works on an
             // existing guest, and an empty file would only fail later.
             return "\(option) '\(path)' does not exist; give the path of the guest's existing COW or image"
-        case let .mixedPagesReadOnly(path, pages):
-            return "'\(path)' has \(pages) mixed 4 KiB page(s) that the 6.1 kernel reads wrongly (spec §4.7), and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
+        case let .mixedPagesReadOnly(path, pages, kernel):
+            return "'\(path)' has \(pages) mixed 4 KiB page(s) that \(kernel) reads wrongly (spec §4.7), and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
         case let .io(message):
             return message
         case let .invalidArgument(message):

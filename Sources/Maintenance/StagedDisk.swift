@@ -84,7 +84,8 @@ final class StagedDisk {
     }
 
     /// A source: attached read-only; with mixed pages, a normalized copy.
-    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil) throws -> StagedDisk {
+    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
             let flat = try flatCopy(of: path, backing: backing)
             return StagedDisk(
@@ -105,7 +106,7 @@ final class StagedDisk {
             try from.lock(.read)
             try SparseCopy.copy(from, into: try copy.open())
         } catch {
-            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
+            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
         let result = try Normalize.run(cow: copy.path, backing: backing)
         return StagedDisk(
@@ -118,14 +119,15 @@ final class StagedDisk {
     /// A target: a sparse copy renamed over the original at the end, or the
     /// original itself with `inPlace`; mixed pages are normalized either way
     /// (normalizing keeps the disk's content).
-    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool) throws -> StagedDisk {
+    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         guard let status = try FileStatus.of(path) else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []
         if let block = smallBlocks(path, backing: backing) {
             if inPlace {
-                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which the 6.1 kernel misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
             }
             let guardLock = try OpenFile(path, flags: O_RDONLY)
             try guardLock.lock(.read)
