@@ -144,7 +144,7 @@ public struct BootPlan: Sendable {
             umid: umid,
             umlDir: umlDir,
             quiet: !options.verbose,
-            skippedInitcalls: raid6.skip ? [RAID6Benchmark.initcall] : [],
+            skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             initVariables: variables,
             extraArguments: options.extraArguments
         )

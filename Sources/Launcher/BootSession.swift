@@ -27,6 +27,9 @@ struct BootSession: ~Copyable {
     private var helperError: [UInt8] = []
     private var guestStatus: Int32?
     private var started = false
+    /// A custom init's console, probed until it echoes (ConsoleProbe); nil
+    /// with hostfs-init (its START marker says when) or a person typing.
+    private var probe: ConsoleProbe?
     /// The command's output not yet written to stdout (with an observer,
     /// what it hands back). corral never blocks writing it (a reader that
     /// stops reading would otherwise stall the timeout, the observer's stop
@@ -63,7 +66,7 @@ struct BootSession: ~Copyable {
         }
         if verbose {
             for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
@@ -102,6 +105,11 @@ struct BootSession: ~Copyable {
         // of the boot is told by the helper's exit instead.
         var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
         defer { if slaveHold >= 0 { close(slaveHold) } }
+        // Raw from the start (UML makes it raw only when its console opens):
+        // the host's line discipline must not echo what corral types (the
+        // ConsoleProbe would take that for the guest's echo) nor turn ^D
+        // into a zero-length read, which UML takes as a hangup.
+        if slaveHold >= 0 { _ = corral_tty_make_raw(slaveHold) }
 
         if plan.interactive {
             SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
@@ -143,6 +151,7 @@ struct BootSession: ~Copyable {
         transcript?.note("helper pid \(helper)")
 
         let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? SystemCall.monotonicNow()) + $0 }
+        if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: SystemCall.monotonicNow()) }
         var stop = Stop.none
         var helperExit: (exited: Bool, code: Int32)?
         var inputOpen = true
@@ -166,8 +175,9 @@ struct BootSession: ~Copyable {
             }
             if let grace = exitGraceDeadline, now >= grace { break }
 
+            if outgoing.isEmpty, masterOpen, let bytes = probe?.due(now: now) { outgoing += bytes }
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
-                && (plan.interactive || started || plan.nonce == nil)
+                && (plan.interactive || started || (plan.nonce == nil && probe?.ready != false))
             let readMaster = pendingOutput.count < Self.outputLimit
             let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [
@@ -182,6 +192,7 @@ struct BootSession: ~Copyable {
             if demux.isHolding { wait = 100 }
             if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
             if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
+            if let next = probe?.wait(now: now) { wait = min(wait, next * 1000) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
             if ready < 0 && corral_errno() != EINTR { break }
             if ready == 0 && demux.isHolding {
@@ -248,6 +259,7 @@ struct BootSession: ~Copyable {
         if helperExit == nil { helperExit = killed }
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
+        if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
         for event in demux.finish() { deliver(event) }
         if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
         switch stop {
@@ -354,7 +366,12 @@ struct BootSession: ~Copyable {
 
     private mutating func consume(_ bytes: [UInt8]) {
         panic.scan(bytes)
-        for event in demux.feed(bytes) { deliver(event) }
+        var shown = bytes
+        if var current = probe {
+            shown = current.filter(bytes, now: SystemCall.monotonicNow())
+            probe = current
+        }
+        for event in demux.feed(shown) { deliver(event) }
     }
 
     private mutating func deliver(_ event: ConsoleDemux.Event) {

@@ -34,6 +34,7 @@ public enum Preflight {
     public static func run(_ plan: BootPlan) -> [PreflightIssue] {
         var issues: [PreflightIssue] = []
         checkKernel(plan.kernelPath, &issues)
+        checkMemory(plan.commandLine.memory, hostBytes: hostMemory(), &issues)
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
@@ -45,6 +46,43 @@ public enum Preflight {
             }
         }
         return issues
+    }
+
+    /// `mem=` in bytes ("256M" → 268435456); nil when not of that form.
+    static func memoryBytes(_ value: String) -> UInt64? {
+        var digits = Substring(value)
+        var unit: UInt64 = 1
+        if let last = digits.last, let shift = ["k": 10, "K": 10, "m": 20, "M": 20, "g": 30, "G": 30][last] {
+            unit = 1 << UInt64(shift)
+            digits = digits.dropLast()
+        }
+        guard let number = UInt64(digits) else { return nil }
+        let (product, overflow) = number.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : product
+    }
+
+    /// The host's RAM (MemTotal), which backs the guest's memory file.
+    static func hostMemory() -> UInt64? {
+        let fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+              let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kib * 1024
+    }
+
+    /// A guest whose memory the host cannot back fails late and badly (its
+    /// memory file fills the tmpfs, and the guest dies of SIGBUS mid-work),
+    /// so more than the host's RAM is refused before anything starts.
+    static func checkMemory(_ value: String, hostBytes: UInt64?, _ issues: inout [PreflightIssue]) {
+        guard let wanted = memoryBytes(value), let host = hostBytes, wanted > host else { return }
+        let gib = { (bytes: UInt64) in String(Double(bytes * 10 / (1 << 30)) / 10) + " GiB" }
+        issues.append(.init(.failure, "--memory \(value) is more than this host's \(gib(host)) of RAM can back",
+                            fix: "give at most --memory \(host / (1 << 20))M"))
     }
 
     static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {

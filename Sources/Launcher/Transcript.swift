@@ -118,6 +118,12 @@ struct PanicDetector {
         if reason.hasPrefix("Requested init") || reason.hasPrefix("No working init found") {
             return "the guest's root has no init to run (\(reason)); pass --init PROGRAM, or --command CMD to run one command in the disk's root"
         }
+        if reason.hasPrefix("Attempted to kill init!") {
+            // exitcode= is the wait status: the exit status is its second byte.
+            let code = reason.split(separator: "=").last.flatMap { UInt32($0.dropFirst(2), radix: 16) }
+            let status = code.map { " with status \(($0 >> 8) & 0xff)" } ?? ""
+            return "the guest's init exited\(status); the kernel panics when PID 1 ends, so an init must power off (echo o > /proc/sysrq-trigger), or use --command"
+        }
         return nil
     }
 }

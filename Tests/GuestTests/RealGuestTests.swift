@@ -37,6 +37,33 @@ import TestSupport
         #expect(try shell(#"stat -c '%s %Y' "$1""#, backing) == stamp)
     }
 
+    /// `--init /bin/sh` with a script on stdin: the script and its end of
+    /// input reach the shell once it reads its terminal (before, both went
+    /// by while the guest's console was not yet open, and the shell sat at
+    /// its prompt until the timeout). The probe corral types to find that
+    /// moment leaves no trace in the output. 2 boots.
+    @Test func aScriptPipedToAnInitShellArrivesWithItsEnd() throws {
+        let s = try Scratch("corral-guest")
+        let cow = try guestCOW(s)
+        let script = s("script.sh")
+        try "cat /etc/hostname\necho the-end-of-the-script\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let input = try #require(FileHandle(forReadingAtPath: script))
+        defer { try? input.close() }
+        let r = try runCorral(["boot", "--root", "ubd0", "--disk", "0=\(cow)", "--init", "/bin/sh", "--timeout", "60"],
+                              stdin: input)
+        // The shell ran the script, then read the end of input and exited:
+        // PID 1 exiting is a kernel panic (243), not a timeout (124).
+        #expect(r.status == 243, "\(r.summary)")
+        #expect(r.stderr.contains("the guest's init exited with status 0"), "\(r.summary)")
+        #expect(r.stdout.contains("corral-guest\n"), "\(r.summary)")
+        #expect(r.stdout.contains("the-end-of-the-script\n"), "\(r.summary)")
+        #expect(!r.stdout.contains("\u{8} \u{8}") && !r.stdout.contains("\u{15}"), "the probe's echo is in the output: \(r.summary)")
+
+        // Nothing to read (stdin /dev/null): the end of input reaches it too.
+        let idle = try runCorral(["boot", "--root", "ubd0", "--disk", "0=\(cow)", "--init", "/bin/sh", "--timeout", "60"])
+        #expect(idle.status == 243, "\(idle.summary)")
+    }
+
     /// minbase has no /sbin/init: a disk-root boot without --init or
     /// --command ends at once with a message that names the fix, instead of
     /// a /bin/sh that waits forever. 1 boot.

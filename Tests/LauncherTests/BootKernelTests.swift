@@ -330,7 +330,7 @@ struct BootKernelTests {
             kernel, "mem=128M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             "ubd0=/v/root.img", "ubd1rt=/v/guest.cow,/v/base.img",
             "umid=dry1", "uml_dir=\(tmp)/corral-boot-dry1",
-            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo",
+            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo,raid6_init",
             "init=\(initPath)", "corral_nonce=c0ffee", "corral_input=none",
             // Shell-quoted: the escaped command holds quotes and backslashes.
             #"'corral_cmd=echo\0040'\''hi\0040there'\'''"#, "loglevel=4",
