@@ -36,11 +36,23 @@ kernels: deps
 release: deps
 	$(SWIFT) build -c release
 
-# The whole test suite. Kernel tests boot /usr/bin/linux.uml for real; with
-# CORRAL_REQUIRE_UML=1 (CI) a missing kernel fails them instead of skipping.
-check: deps
+# The kernel-facing suites make check runs again on each newer kernel
+# (boot, sandbox and profiles, maint, reliability, the quirk and the COW
+# vectors the kernel writes); everything else is kernel-independent.
+KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|DenialTableTests|MaintKernelTests|ReliabilityTests|QuirkTests|COWVectorTests
+NEWER_KERNELS := $(CURDIR)/.build/kernels/6.12/bin/linux.uml $(CURDIR)/.build/kernels/7.2/bin/linux.uml
+
+# The whole test suite on bookworm's /usr/bin/linux.uml (6.1), then the
+# kernel suites on trixie's 6.12 and sid's 7.2 (CORRAL_TEST_KERNEL). Kernel
+# tests boot the kernels for real; with CORRAL_REQUIRE_UML=1 (CI) a missing
+# kernel fails them instead of skipping.
+check: deps kernels
 	$(SWIFT) build
 	$(SWIFT) test --no-parallel
+	for kernel in $(NEWER_KERNELS); do \
+	  echo "== kernel suites on $$kernel"; \
+	  CORRAL_TEST_KERNEL=$$kernel $(SWIFT) test --skip-build --no-parallel --filter '$(KERNEL_SUITES)' || exit 1; \
+	done
 	scripts/fuzz 30
 
 test: check

@@ -97,7 +97,10 @@ let package = Package(
         ),
         // Helpers every test target shares: scratch directories, running a
         // program or the built corral and capturing its output, package paths.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["CTestPTY"], path: "Tests/TestSupport", swiftSettings: strict),
+        // posix_openpt and friends for TestSupport's TerminalSession (glibc
+        // declares them only under _GNU_SOURCE).
+        .target(name: "CTestPTY", path: "Tests/CTestPTY"),
         .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),

@@ -11,7 +11,7 @@ import CorralSystem
 /// final name and fsyncs the directory. If the value is dropped without a
 /// commit (an error, a full disk), the temporary file is removed. A SIGKILL
 /// leaves only a `.name.corral-*` file behind, never a half-written final
-/// name.
+/// name; ``LeftoverOutputs`` removes it on a later run.
 public final class AtomicOutput {
     public let finalPath: String
     /// The temporary file's path, for readers that need a name (the UML
@@ -49,6 +49,9 @@ public final class AtomicOutput {
         do {
             let directory = try Directory(dir)
             created = try NewFile(in: directory, for: name)
+            // Held until the file is published or removed: LeftoverOutputs
+            // removes only unlocked ones, so never the file of a live run.
+            _ = flock(created.fd, LOCK_EX | LOCK_NB)
             try created.descriptor.setPermissions(0o644 & ~UInt32(Self.umask))
         } catch {
             throw EngineError(error, path: path)

@@ -114,6 +114,9 @@ public enum DiskCheck {
         if !match.exists {
             add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
                 fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
+        } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
+            add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
+                fix: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
             add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(Errno.describe(errno))")
         } else {

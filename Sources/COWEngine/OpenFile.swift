@@ -9,9 +9,28 @@ public final class OpenFile {
     public let path: String
     public let fd: Int32
 
+    /// Opens `path`, which must be a regular file or a block device.
+    ///
+    /// The open itself never waits: O_NONBLOCK keeps a FIFO from blocking
+    /// until a writer comes (and O_NOCTTY keeps a terminal from becoming
+    /// ours), then fstat refuses anything that is not a disk before a byte
+    /// is read. O_NONBLOCK is cleared again unless `flags` asked for it.
     public init(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(EngineError) {
         self.path = path
-        self.fd = try checked("open", path) { open(path, flags | O_CLOEXEC, mode) }
+        let fd: Int32
+        do {
+            fd = try checked("open", path) { open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode) }
+        } catch .system(_, _, ENXIO) {
+            // A FIFO opened for writing without a reader.
+            throw .notADiskFile(path: path, kind: "a FIFO")
+        }
+        var raw = corral_stat()
+        if corral_fstat(fd, &raw) == 0, let kind = FileStatus.nonDiskKind(mode: raw.mode) {
+            close(fd)
+            throw .notADiskFile(path: path, kind: kind)
+        }
+        if flags & O_NONBLOCK == 0 { _ = corral_set_nonblock(fd, 0) }
+        self.fd = fd
     }
 
     /// A second descriptor for a file already open (`fcntl(F_DUPFD_CLOEXEC)`):

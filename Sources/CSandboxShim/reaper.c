@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -111,6 +112,14 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
         if (setresuid(spec->uid, spec->uid, spec->uid) != 0) { report_failure(error_fd, CORRAL_STEP_SETUID); _exit(127); }
     }
 
+    if (spec->landlock_fd >= 0) {
+        if (syscall(SYS_landlock_restrict_self, spec->landlock_fd, 0) != 0) {
+            report_failure(error_fd, CORRAL_STEP_LANDLOCK);
+            _exit(127);
+        }
+        close(spec->landlock_fd);
+    }
+
     // Last step before exec: from here on only the allowlist applies, and the
     // one exec it allows is execveat(exec_fd, "", AT_EMPTY_PATH).
     if (spec->bpf && spec->notify_mode) {
@@ -147,15 +156,23 @@ static void answer_notification(int listener, int mode, pid_t kernel, int event_
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return;  // the caller died meanwhile
     struct corral_seccomp_event event = { .nr = req.data.nr, .arch = req.data.arch };
     for (int i = 0; i < 6; i++) event.args[i] = req.data.args[i];
-    if (mode == 2 || !*denied) write_all(event_fd, &event, sizeof event);
+    // A kernel that has already died (e.g. killed from outside) releases its
+    // stubs, which then run guest code natively until the namespace goes:
+    // their calls are refused, but they are not the kernel's, so not reported.
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int kernel_gone = waitid(P_PID, (id_t)kernel, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == kernel;
+    if (mode == 2 || (!*denied && !kernel_gone)) write_all(event_fd, &event, sizeof event);
     struct seccomp_notif_resp resp;
     memset(&resp, 0, sizeof resp);
     resp.id = req.id;
     if (mode == 2) {
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else {
-        *denied = 1;
-        kill(kernel, SIGKILL);
+        if (!kernel_gone) {
+            *denied = 1;
+            kill(kernel, SIGKILL);
+        }
         resp.error = -EPERM;
     }
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
@@ -168,6 +185,12 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
     struct pollfd p = { .fd = lifeline_fd, .events = POLLIN };
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN | POLLERR))) _exit(1);
     prctl(PR_SET_NAME, "corral-reaper", 0, 0, 0);
+    // The host's /proc shows every host process (environ, cmdline, fds);
+    // this one shows the reaper, the kernel and its stubs only.
+    if (spec->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        report_failure(error_fd, CORRAL_STEP_PROC);
+        _exit(127);
+    }
 
     // Blocked until the kernel's pid is known; the kernel child clears its mask.
     // SIGCHLD stays blocked except inside ppoll, which it then wakes.

@@ -20,6 +20,10 @@ public struct BootOptions: Sendable {
     /// Run this in the guest through hostfs-init.
     public var command: String?
     public var timeout: Double?
+    /// When the `timeout` clock started (``MonotonicClock`` seconds): the
+    /// CLI starts it before any file is opened, so preflight time counts.
+    /// nil: when the session starts.
+    public var timeoutStart: Double?
     public var logPath: String?
     public var sandbox: SandboxPolicy.Mode = .enforce
     /// Kernel messages on stderr (and no `quiet`), sandbox report.
@@ -140,7 +144,7 @@ public struct BootPlan: Sendable {
             umid: umid,
             umlDir: umlDir,
             quiet: !options.verbose,
-            skippedInitcalls: raid6.skip ? [RAID6Benchmark.initcall] : [],
+            skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             initVariables: variables,
             extraArguments: options.extraArguments
         )

@@ -66,7 +66,7 @@ struct BootSession: ~Copyable {
         }
         if verbose {
             for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
@@ -150,7 +150,7 @@ struct BootSession: ~Copyable {
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
-        let deadline = plan.options.timeout.map { SystemCall.monotonicNow() + $0 }
+        let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? SystemCall.monotonicNow()) + $0 }
         if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: SystemCall.monotonicNow()) }
         var stop = Stop.none
         var helperExit: (exited: Bool, code: Int32)?
@@ -272,8 +272,13 @@ struct BootSession: ~Copyable {
         let status = resolve(stop: stop, helperExit: helperExit)
         if let explanation = status.explanation {
             if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
-                SystemCall.writeAll(err, kernelTail)
-                if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                if let initLines = hostfsInitFailure() {
+                    // hostfs-init said why it gave up: that, not the panic it caused.
+                    SystemCall.writeAll(err, initLines)
+                } else {
+                    SystemCall.writeAll(err, kernelTail)
+                    if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                }
             }
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
@@ -294,6 +299,18 @@ struct BootSession: ~Copyable {
         return status
     }
 
+    /// The `hostfs-init: …` lines (with the line before each, the failed
+    /// program's own message) in the kernel's output, or nil when there are none.
+    private func hostfsInitFailure() -> String? {
+        let lines = String(decoding: kernelTail, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var picked: [Substring] = []
+        for (i, line) in lines.enumerated() where line.hasPrefix("hostfs-init: ") {
+            if i > 0, !lines[i - 1].hasPrefix("hostfs-init: "), !lines[i - 1].hasPrefix(" ") { picked.append(lines[i - 1]) }
+            picked.append(line)
+        }
+        return picked.isEmpty ? nil : picked.joined(separator: "\n") + "\n"
+    }
+
     /// The helper's report is the seccomp profile stopping the running
     /// kernel (``SeccompDenial``), not a failure to start it.
     private var sandboxDenial: Bool {
@@ -309,12 +326,13 @@ struct BootSession: ~Copyable {
         switch stop {
         case .timeout: return .timedOut
         case .signal(let signal): return .interrupted(signal: signal)
-        case .escape:
-            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
-            return .interrupted(signal: SIGINT)
+        case .escape: return .stoppedByUser
         case .none: break
         }
         if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
+        // hostfs-init ends PID 1 when it cannot set the guest up: init was
+        // not reached in the sense that matters (the command never ran).
+        if panic.seen, !started, hostfsInitFailure() != nil { return .initNotReached }
         if panic.seen { return .kernelPanic }
         if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
         if plan.nonce == nil {

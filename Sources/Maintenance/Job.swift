@@ -53,7 +53,7 @@ public enum Job {
         // With passOutput the boot shows the command's output on stdout
         // through its non-blocking queue (StepMonitor.init says how it is bounded).
         let monitor = StepMonitor(nonce: script.nonce, nonceFile: script.nonceFile, limits: request.limits,
-                                  passthrough: request.passOutput)
+                                  passthrough: request.passOutput, events: request.events)
         var options = BootOptions()
         options.kernel = request.kernel
         options.memory = request.memory

@@ -11,8 +11,20 @@ public enum KernelBuildID {
     /// not a 64-bit little-endian ELF file. Reads the program headers and
     /// notes only.
     public static func read(path: String) -> String? {
+        scan(path: path).buildID
+    }
+
+    /// The ELF interpreter (PT_INTERP) of the file at `path`, nil for a
+    /// static binary: the one other file the kernel's exec must be allowed
+    /// to open for execution (``Landlock``).
+    public static func interpreter(path: String) -> String? {
+        scan(path: path).interpreter
+    }
+
+    private static func scan(path: String) -> (buildID: String?, interpreter: String?) {
+        var interpreter: String?
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return (nil, nil) }
         defer { close(fd) }
         func bytes(_ offset: UInt64, _ count: Int) -> [UInt8]? {
             guard count > 0, count <= 1 << 20 else { return nil }
@@ -21,10 +33,16 @@ public enum KernelBuildID {
             return n == count ? buffer : nil
         }
         guard let header = bytes(0, 64), header[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]),
-              header[4] == 2 /* ELFCLASS64 */, header[5] == 1 /* little-endian */ else { return nil }
+              header[4] == 2 /* ELFCLASS64 */, header[5] == 1 /* little-endian */ else { return (nil, nil) }
         let phoff = header.le64(32), phentsize = Int(header.le16(54)), phnum = Int(header.le16(56))
         guard phentsize >= 56, phnum <= 256,
-              let table = bytes(phoff, phentsize * phnum) else { return nil }
+              let table = bytes(phoff, phentsize * phnum) else { return (nil, nil) }
+        for index in 0..<phnum {
+            let entry = Array(table[(index * phentsize)..<((index + 1) * phentsize)])
+            if entry.le32(0) == 3 /* PT_INTERP */, let text = bytes(entry.le64(8), Int(entry.le64(32))) {
+                interpreter = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
         for index in 0..<phnum {
             let entry = Array(table[(index * phentsize)..<((index + 1) * phentsize)])
             guard entry.le32(0) == 4 /* PT_NOTE */, let notes = bytes(entry.le64(8), Int(entry.le64(32))) else { continue }
@@ -35,15 +53,16 @@ public enum KernelBuildID {
                 let end = descStart + (descSize + 3) / 4 * 4
                 guard descStart + descSize <= notes.count else { break }
                 if type == 3 /* NT_GNU_BUILD_ID */, nameSize == 4, notes[nameStart..<(nameStart + 3)].elementsEqual(Array("GNU".utf8)) {
-                    return notes[descStart..<(descStart + descSize)].map { byte in
+                    let id = notes[descStart..<(descStart + descSize)].map { byte in
                         let hex = String(byte, radix: 16)
                         return hex.count == 1 ? "0" + hex : hex
                     }.joined()
+                    return (id, interpreter)
                 }
                 at = end
             }
         }
-        return nil
+        return (nil, interpreter)
     }
 }
 

@@ -16,7 +16,7 @@ struct ReapedKernel {
     /// Spawns the kernel; returns once it has been exec'd, or throws the
     /// child's setup failure.
     init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
-         notify: NotifyMode = .none) throws(SandboxError) {
+         notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -40,7 +40,9 @@ struct ReapedKernel {
             gid: user?.gid ?? 0,
             groups: UnsafePointer(groups),
             group_count: user?.groups.count ?? 0,
-            notify_mode: notify.rawValue
+            notify_mode: notify.rawValue,
+            mount_proc: mountProc ? 1 : 0,
+            landlock_fd: landlockRuleset
         )
         var out = corral_reaper()
         var step: Int32 = 0
@@ -86,6 +88,8 @@ struct ReapedKernel {
         case 7: "seccomp(SECCOMP_SET_MODE_FILTER)"
         case 8: "execveat"
         case 9: "pidfd_getfd(seccomp listener)"
+        case 10: "mount(proc, /proc)"
+        case 11: "landlock_restrict_self"
         default: "kernel start-up"
         }
     }

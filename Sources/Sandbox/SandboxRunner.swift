@@ -84,11 +84,11 @@ public enum SandboxRunner {
             lines.append("network and ipc namespaces: unavailable (\(why.description))")
         }
         switch host.mountJail {
-        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included)")
+        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow, /etc/gshadow and /dev/kmsg empty)")
         case .failure(let why): lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
         }
         switch host.landlock {
-        case .success(let abi): lines.append("landlock: applied (ABI \(abi), writes only to the writable paths)")
+        case .success(let abi): lines.append("landlock: applied (ABI \(abi), writes only to the writable paths; executes only the kernel and its interpreter)")
         case .failure(let why): lines.append("landlock: unavailable (\(why.description))")
         }
         let writable = (try? WritablePaths(policy: policy, argv: [], environment: currentEnvironment()).paths)
@@ -139,16 +139,20 @@ public enum SandboxRunner {
         }
         let execFD = try syscall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
+        var jail = false
         if case .success = host.namespaces {
-            let jail = (try? host.mountJail.get()) != nil
+            jail = (try? host.mountJail.get()) != nil
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail { try MountJail(writable: writable).apply() }
         }
         try syscall("prctl(PR_SET_NO_NEW_PRIVS)") { corral_set_no_new_privs() }
+        var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
-            try Landlock(abi: abi, writable: writable).restrictSelf()
+            let executables = [kernelPath] + (KernelBuildID.interpreter(path: kernelPath).map { [$0] } ?? [])
+            landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
-        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user, notify: notify)
+        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user, notify: notify,
+                                      mountProc: jail, landlockRuleset: landlock)
         let (status, first) = kernel.wait(learnFD: learnFD)
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,

@@ -1,3 +1,5 @@
+import COWEngine
+
 /// An argument-parser failure (unknown option, missing argument, a value a
 /// `validate()` refused) reworded into corral's one-line form.
 ///
@@ -35,5 +37,24 @@ struct UsageError: Sendable, Equatable {
             }
         }
         return "run 'corral --help' for usage"
+    }
+
+    /// The words the parser did not expect ("2 unexpected arguments: 'ls',
+    /// '/'"), or nil for another mistake.
+    var unexpectedWords: [String]? {
+        guard line.lowercased().contains("unexpected argument") else { return nil }
+        let parts = line.split(separator: "'", omittingEmptySubsequences: false)
+        let words = stride(from: 1, to: parts.count, by: 2).map { String(parts[$0]) }
+        return words.isEmpty ? nil : words
+    }
+
+    /// The hint for `arguments` (the command line without the program):
+    /// `corral boot ls /` is someone used to `vng -- ls /` or `maint run --
+    /// ls /`; tell them the form that runs it.
+    func hint(arguments: [String]) -> String {
+        if arguments.first == "boot", let words = unexpectedWords, !words.contains(where: { $0.hasPrefix("-") }) {
+            return "to run a command in the guest, put it after --: corral boot -- \(words.map(Shell.quote).joined(separator: " "))"
+        }
+        return hint
     }
 }

@@ -137,7 +137,7 @@ import Testing
             let plain = dir.appendingPathComponent("plain.img").path
             let btrfs = dir.appendingPathComponent("btrfs.img").path
             #expect(try Harness.shell("truncate -s 1M '\(plain)' '\(btrfs)' && printf '_BHRfS_M' | dd of='\(btrfs)' bs=1 seek=65600 conv=notrunc status=none").status == 0)
-            let skip = "initcall_blacklist=raid6_select_algo"
+            let skip = "initcall_blacklist=raid6_select_algo,raid6_init"
             let none = try BootPlan.make(options { _ in })
             #expect(none.argv.contains(skip))
             #expect(none.raid6KeptFor == nil)

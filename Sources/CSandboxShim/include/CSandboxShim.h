@@ -59,6 +59,13 @@ int corral_clone_mount_tree(const char *path);
 int corral_set_tree_readonly(const char *path);
 /// move_mount(fd, "", path, MOVE_MOUNT_F_EMPTY_PATH): attach a cloned tree.
 int corral_attach_mount_tree(int fd, const char *path);
+/// A fresh tmpfs on `path` (nosuid, nodev; read-only and noexec if asked).
+int corral_mount_tmpfs(const char *path, const char *options, int readonly);
+/// /dev/null bound read-only over the file `path`: reads give nothing.
+int corral_bind_null(const char *path);
+/// A new devpts instance on `pts` and its ptmx bound over `ptmx`: the
+/// process tree sees no other terminal than the ones it opens itself.
+int corral_mount_private_devpts(const char *pts, const char *ptmx);
 /// 1 if the kernel has mount_setattr (Linux 5.12+), else 0.
 int corral_mount_api_available(void);
 
@@ -98,6 +105,12 @@ struct corral_kernel_spec {
     /// 0: the filter has no notify action; 1: deny (the reaper records the
     /// call and kills the kernel); 2: learn (records it and lets it run).
     int notify_mode;
+    /// Nonzero: the reaper mounts a fresh /proc for the new PID namespace
+    /// before forking the kernel (host processes are then invisible).
+    int mount_proc;
+    /// A Landlock ruleset fd the kernel child applies before the filter
+    /// (-1: none). Not in the reaper: a Landlock-restricted process may not mount.
+    int landlock_fd;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
@@ -118,6 +131,8 @@ enum corral_kernel_step {
     CORRAL_STEP_SECCOMP = 7,
     CORRAL_STEP_EXEC = 8,
     CORRAL_STEP_LISTENER = 9,
+    CORRAL_STEP_PROC = 10,
+    CORRAL_STEP_LANDLOCK = 11,
 };
 
 struct corral_reaper {
