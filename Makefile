@@ -5,7 +5,8 @@ SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
                 util-linux qemu-utils python3 tmux hyperfine attr kmod patchelf
 
-.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check
+.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check \
+        deb deb-deps deb-check
 
 all: build
 
@@ -89,6 +90,22 @@ completions: build
 # must find its hostfs-init from /, report its commit, and uninstall cleanly.
 install-check: build
 	scripts/install check .build/debug/corral
+
+# The Debian package corral_VERSION_amd64.deb: the release binary with the
+# Swift runtime linked in, man pages, completions and share/corral under /usr;
+# Depends from dpkg-shlibdeps. Details: scripts/deb.
+deb: deps deb-deps
+	scripts/deb build
+
+# What building and testing the package needs (debootstrap, lintian, dpkg-dev, …).
+deb-deps:
+	scripts/deb deps
+
+# lintian on the package, then apt-get install ./corral_….deb into a fresh
+# debootstrapped bookworm root without Swift and use corral there (the root
+# is cached under .build/deb-root).
+deb-check: deb
+	scripts/deb check
 
 clean:
 	rm -rf .build

@@ -49,9 +49,6 @@ public final class AtomicOutput {
         do {
             let directory = try Directory(dir)
             created = try NewFile(in: directory, for: name)
-            // Held until the file is published or removed: LeftoverOutputs
-            // removes only unlocked ones, so never the file of a live run.
-            _ = flock(created.fd, LOCK_EX | LOCK_NB)
             try created.descriptor.setPermissions(0o644 & ~UInt32(Self.umask))
         } catch {
             throw EngineError(error, path: path)

@@ -5,7 +5,7 @@ import Glibc
 /// Half-written outputs a crashed corral left behind, found and removed.
 ///
 /// ``AtomicOutput`` writes `.NAME.corral-RANDOM` next to the final NAME and
-/// holds an exclusive flock on it while it lives. A run killed by a signal
+/// holds it open while it lives. A run killed by a signal
 /// (or a trap) cannot unlink it, and the file can be as large as the whole
 /// disk. A later run of the same verb, or `corral cow check`, calls this to
 /// name and remove such files.
@@ -14,8 +14,13 @@ import Glibc
 /// pattern exactly, the file is opened through the directory's descriptor
 /// without following a symlink (a FIFO or device would fail the type check
 /// before anything blocks), it must be a regular file with one link owned by
-/// the caller, and nobody may hold its lock (a live writer does). The name is
-/// unlinked only if it still refers to the inode that was checked.
+/// the caller, and no process may have it open (a live writer, or a kernel
+/// booted on it, does; /proc/PID/fd says). The name is unlinked only if it
+/// still refers to the inode that was checked.
+///
+/// A lock cannot mark a live file here: a maintenance job boots the kernel
+/// on its AtomicOutput, and the boot's own disk lease (flock) or the
+/// kernel's fcntl lock would then conflict with it.
 public enum LeftoverOutputs {
     /// A removed (or, on failure, found) leftover.
     public struct Leftover: Sendable, Equatable, Encodable {
@@ -100,13 +105,37 @@ public enum LeftoverOutputs {
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid()
         else { return nil }
-        // A live AtomicOutput holds LOCK_EX for as long as it writes.
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return nil }
+        guard !isOpen(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), except: fd) else { return nil }
         var now = stat()
         guard fstatat(dirfd, entry, &now, AT_SYMLINK_NOFOLLOW) == 0,
               now.st_dev == st.st_dev, now.st_ino == st.st_ino else { return nil }
         let removed = unlinkat(dirfd, entry, 0) == 0
         return Leftover(path: directory == "/" ? "/" + entry : directory + "/" + entry,
                         size: UInt64(max(0, st.st_size)), removed: removed)
+    }
+
+    /// Whether any process has the file open, other than through this
+    /// process's descriptor `except` (the one the check itself opened).
+    /// Root sees every process; another user sees only their own, which is
+    /// where a leftover they own is normally open.
+    static func isOpen(device: UInt64, inode: UInt64, except: Int32) -> Bool {
+        let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard proc >= 0 else { return true }  // cannot tell: keep the file
+        defer { close(proc) }
+        let me = getpid()
+        for entry in entries(of: proc) {
+            guard let pid = Int32(entry) else { continue }
+            let fds = openat(proc, "\(entry)/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fds >= 0 else { continue }
+            defer { close(fds) }
+            for name in entries(of: fds) where !(pid == me && name == String(except)) {
+                var st = stat()
+                // fstatat follows the /proc magic link to the open file itself.
+                if fstatat(fds, name, &st, 0) == 0, UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode {
+                    return true
+                }
+            }
+        }
+        return false
     }
 }

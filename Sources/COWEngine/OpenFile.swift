@@ -211,13 +211,16 @@ public final class OpenFile {
         }
     }
 
-    /// The pid of a process holding a flock on `inode`, from /proc/locks.
-    static func flockHolder(inode: UInt64) -> Int32? {
+    /// The pid of a process holding a flock on `inode`, from /proc/locks;
+    /// with `exclusiveOnly`, only an exclusive (WRITE) one. This process's
+    /// own locks are not counted.
+    static func flockHolder(inode: UInt64, exclusiveOnly: Bool = false) -> Int32? {
         guard let text = try? ReadSmallFile.text("/proc/locks", limit: 1 << 20) else { return nil }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-            guard f.count >= 6, f[1] == "FLOCK", let pid = Int32(f[4]),
+            guard f.count >= 6, f[1] == "FLOCK", let pid = Int32(f[4]), pid != getpid(),
+                  !exclusiveOnly || f[3] == "WRITE",
                   let ino = f[5].split(separator: ":").last.flatMap({ UInt64($0) }), ino == inode
             else { continue }
             return pid
@@ -225,9 +228,14 @@ public final class OpenFile {
         return nil
     }
 
-    /// The pid holding a lock that conflicts with `kind`, or nil.
+    /// The pid holding a lock that conflicts with `kind`, or nil: a POSIX
+    /// lock (the UML kernel's, while its guest has the disk open) or a flock
+    /// lease (`corral boot`'s, for the whole boot), so every verb answers
+    /// "in use" the same way.
     public func lockHolder(conflictingWith kind: LockKind) -> Int32? {
         let pid = corral_lock_holder(fd, kind.rawValue)
-        return pid > 0 ? pid : nil
+        if pid > 0 { return pid }
+        guard let inode = try? status().inode else { return nil }
+        return Self.flockHolder(inode: inode, exclusiveOnly: kind == .read)
     }
 }

@@ -230,10 +230,10 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", fix: "choose a writable directory"))
         }
         if cwd.utf8.count >= 256 {
-            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more (§4.4)", fix: "cd to a shorter directory"))
+            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more", fix: "cd to a shorter directory"))
         }
         if PathResolution.split(backing).directory == "/" {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it (§4.4)", fix: "move it into a directory"))
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it", fix: "move it into a directory"))
         }
     }
 

@@ -28,7 +28,7 @@ public enum MaintenanceError: Error, Sendable, Equatable, CustomStringConvertibl
             // existing guest, and an empty file would only fail later.
             return "\(option) '\(path)' does not exist; give the path of the guest's existing COW or image"
         case let .mixedPagesReadOnly(path, pages, kernel):
-            return "'\(path)' has \(pages) mixed 4 KiB page(s) that \(kernel) reads wrongly (spec §4.7), and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
+            return "'\(path)' has \(pages) mixed 4 KiB page(s) that \(kernel) reads wrongly, and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
         case let .io(message):
             return message
         case let .invalidArgument(message):

@@ -91,7 +91,7 @@ final class StagedDisk {
             return StagedDisk(
                 declaration: declaration, original: path, attached: flat.path, readOnly: true, backing: nil,
                 output: nil, scratch: nil, guardLock: nil,
-                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW (spec §4.7); the original is unchanged"],
+                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW; the original is unchanged"],
                 isNew: false, flat: flat)
         }
         let mixed = try mixedPages(path, backing: backing)
@@ -127,7 +127,7 @@ final class StagedDisk {
         var notes: [String] = []
         if let block = smallBlocks(path, backing: backing) {
             if inPlace {
-                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing; drop --in-place so corral works on a flat copy")
             }
             let guardLock = try OpenFile(path, flags: O_RDONLY)
             try guardLock.lock(.read)
@@ -138,7 +138,7 @@ final class StagedDisk {
             return StagedDisk(
                 declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
                 output: nil, scratch: nil, guardLock: guardLock,
-                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW, spec §4.7) and rebuilt the COW from it over the same backing (corral cow from-image)"],
+                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW) and rebuilt the COW from it over the same backing (corral cow from-image)"],
                 isNew: false, flat: flat,
                 rebuild: { _ = try FromImage.run(image: image, backing: backingPath, output: path, force: true) })
         }

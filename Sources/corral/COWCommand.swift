@@ -25,14 +25,30 @@ struct COWCreate: ParsableCommand {
     @Argument(help: "The new COW file.") var cow: String
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
+    func validate() throws {
+        // A COW `corral boot --disk N=COW` could not attach is no use: the
+        // kernel's ubd option splits on ',' and ':' and its command line on
+        // whitespace, wherever they are in the path it is given.
+        let absolute = PathResolution.absolute(cow)
+        if let bad = absolute.first(where: { $0 == ":" || $0 == "," || $0.isWhitespace }) {
+            throw ValidationError("'\(cow)': a path with \(bad == " " ? "a space" : "'\(bad)'") cannot be given to the kernel, so corral boot could not attach this COW; choose a name (and directory) without ',', ':' or spaces")
+        }
+    }
+
     func run() throws {
         LeftoverNotes.sweep(output: cow)
         let r: Create.Result
         do {
             r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
-        } catch .backingMissing(let backing, _) {
+        } catch .backingMissing(let missing, _) {
             // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
-            throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
+            if let existing = try? FileStatus.of(cow), existing.isRegular, !COWFile.hasMagic(path: cow) {
+                // `create base.img new.cow`: the image first, the new COW second.
+                throw CLIError(
+                    message: "\(missing) does not exist, and \(cow) is an existing image, not a COW: the arguments look swapped",
+                    hint: "the new COW comes first: corral cow create \(Shell.quote(backing)) \(Shell.quote(cow))")
+            }
+            throw CLIError(message: "\(missing): backing file does not exist; a COW can only be made over an existing file")
         }
         for w in r.warnings { Console.warning("\(w)") }
         if format.isJSON { return try Console.json(CreateJSON(r)) }
@@ -123,7 +139,7 @@ struct COWFlatten: ParsableCommand {
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
-    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header.")
+    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.") var cow: String

@@ -36,11 +36,15 @@ struct LeftoverOutputsTests {
         #expect(symlink(victim, dir.file(".out.img.corral-Sym111")) == 0)
         #expect(mkfifo(dir.file(".out.img.corral-Fifo11"), 0o600) == 0)
         #expect(mkdir(dir.file(".out.img.corral-Dir111"), 0o700) == 0)
-        // A live writer: it holds the lock, as AtomicOutput does.
+        // A live writer: another process has it open (a run still writing,
+        // or the kernel a maintenance job booted on it).
         try Data(count: 10).write(to: URL(fileURLWithPath: dir.file(".out.img.corral-Live11")))
-        let live = open(dir.file(".out.img.corral-Live11"), O_RDONLY)
-        #expect(flock(live, LOCK_EX) == 0)
-        defer { close(live) }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        holder.arguments = ["30"]
+        holder.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file(".out.img.corral-Live11")))
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
         // Another user's file (only meaningful as root, where chown works).
         try Data(count: 10).write(to: URL(fileURLWithPath: dir.file(".out.img.corral-Them11")))
         let chowned = chown(dir.file(".out.img.corral-Them11"), 65534, 65534) == 0

@@ -53,6 +53,12 @@ struct NoHangTests {
             #expect(r.status == 240, "\(c.arguments): \(r.summary)")
             #expect(r.stderr.contains(c.says), "\(c.arguments): \(r.summary)")
         }
+        // --each names each guest's real reason, in the summary and the JSON.
+        let each = try Self.corral(["maint", "fsck", "--json", "--each", dir.file("fifo")], cwd: dir.path, limit: 60)
+        #expect(each.status == 1, "\(each.summary)")
+        let reports = try JSONSerialization.jsonObject(with: Data(each.stdout.utf8)) as? [[String: Any]] ?? []
+        let reason = reports.first?["reason"] as? String ?? ""
+        #expect(reason.contains("is a FIFO, not a disk image or COW file"), "\(each.summary)")
     }
 }
 
