@@ -33,15 +33,7 @@ public final class DiskLeases {
                 let fd = open(target.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
                 if fd < 0 { continue }  // a COW the kernel will create; preflight vouched for it
                 if flock(fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-                    let pid = holder(of: fd)
-                    if pid == getpid() {
-                        // This process holds it already: a maint job's staged
-                        // copy or new output, locked by its AtomicOutput until
-                        // published, which keeps other boots out as well.
-                        close(fd)
-                        continue
-                    }
-                    let holder = pid.map { " (process \($0))" } ?? ""
+                    let holder = holder(of: fd).map { " (process \($0))" } ?? ""
                     close(fd)
                     return .failure(Refusal(
                         message: "disk \(disk.unit) (\(disk.deviceName)): '\(target.path)' is in use by another corral boot\(holder)",
