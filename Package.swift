@@ -97,7 +97,10 @@ let package = Package(
         ),
         // Helpers every test target shares: scratch directories, running a
         // program or the built corral and capturing its output, package paths.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["CTestPTY"], path: "Tests/TestSupport", swiftSettings: strict),
+        // posix_openpt and friends for TestSupport's TerminalSession (glibc
+        // declares them only under _GNU_SOURCE).
+        .target(name: "CTestPTY", path: "Tests/CTestPTY"),
         .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
@@ -113,6 +116,9 @@ let package = Package(
         // The man pages against the built corral's --help, groff, the
         // user-facing error and version output, and a staged install.
         .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        // A real Debian guest (debootstrap, cached under .build/guest):
+        // disk-root commands, install-modules, flatten-rsync, a .deb offline.
+        .testTarget(name: "GuestTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",

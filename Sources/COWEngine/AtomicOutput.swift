@@ -11,7 +11,7 @@ import CorralSystem
 /// final name and fsyncs the directory. If the value is dropped without a
 /// commit (an error, a full disk), the temporary file is removed. A SIGKILL
 /// leaves only a `.name.corral-*` file behind, never a half-written final
-/// name.
+/// name; ``LeftoverOutputs`` removes it on a later run.
 public final class AtomicOutput {
     public let finalPath: String
     /// The temporary file's path, for readers that need a name (the UML

@@ -31,6 +31,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// An interrupted commit of another COW into this backing is unfinished.
     case commitPending(backing: String, cow: String)
     case invalidArgument(String)
+    /// A directory, FIFO, socket or character device where a disk file belongs.
+    case notADiskFile(path: String, kind: String)
     /// from-image: the image and the backing differ in size; a COW disk is exactly its backing's size.
     case imageSizeMismatch(image: String, imageSize: UInt64, backing: String, backingSize: UInt64)
     /// rebase: the new backing file does not exist.
@@ -76,6 +78,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(backing): an interrupted commit of \(cow) into this backing is unfinished"
         case .invalidArgument(let text):
             text
+        case .notADiskFile(let path, let kind):
+            "\(path): is \(kind), not a disk image or COW file"
         case .imageSizeMismatch(let image, let imageSize, let backing, let backingSize):
             "\(image) is \(imageSize) bytes but the backing \(backing) is \(backingSize): a COW disk has exactly its backing's size"
         case .newBackingMissing(let path):
@@ -97,6 +101,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .backingSizeMismatch: "pass the right file with --backing PATH; --force reads this one anyway"
         case .backingMtimeMismatch(let backing, let header, _):
             "if its content did not change, restore the mtime: touch -d @\(header) \(Shell.quote(backing)) (or use --force)"
+        case .notADiskFile: "give a regular file (an image or a COW) or a block device"
         case .outputExists: "choose another name, or pass --force to replace it"
         case .inUse: "stop the UML guest that uses it, then retry"
         case .otherCOWsOnBacking: "flatten those guests first (corral cow flatten), or pass --force to invalidate them"

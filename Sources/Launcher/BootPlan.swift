@@ -21,6 +21,10 @@ public struct BootOptions: Sendable {
     /// Run this in the guest through hostfs-init.
     public var command: String?
     public var timeout: Double?
+    /// When the `timeout` clock started (``MonotonicClock`` seconds): the
+    /// CLI starts it before any file is opened, so preflight time counts.
+    /// nil: when the session starts.
+    public var timeoutStart: Double?
     public var logPath: String?
     public var sandbox: SandboxPolicy.Mode = .enforce
     /// Kernel messages on stderr (and no `quiet`), sandbox report.
@@ -80,13 +84,13 @@ public struct BootPlan: Sendable {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
 
-        let root: KernelCommandLine.Root
+        let requestedRoot: KernelCommandLine.Root
         if let unit = parseRootUnit(options.root) {
-            root = .ubd(unit: unit, writable: options.rootWritable)
+            requestedRoot = .ubd(unit: unit, writable: options.rootWritable)
         } else if options.root.hasPrefix("/") {
             var path = options.root
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            root = .hostfs(path: path, writable: options.rootWritable)
+            requestedRoot = .hostfs(path: path, writable: options.rootWritable)
         } else {
             throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
         }
@@ -105,6 +109,25 @@ public struct BootPlan: Sendable {
         var variables: [KernelCommandLine.InitVariable] = []
         var markerNonce: String?
         var nonceFile: String?
+        var root = requestedRoot
+        if initPath == nil, options.command != nil, case let .ubd(unit, writable) = root {
+            // A command for a disk-root guest: the kernel boots the host's /
+            // (read-only) with hostfs-init, which mounts the disk and runs the
+            // command chrooted into it (DiskRootCommand), so the command gets
+            // the guest's own programs, the nonce-framed exit status and a
+            // clean unmount; the guest's own init never runs.
+            guard options.disks.contains(where: { $0.unit == unit }) else {
+                throw LauncherError.invalidRoot("ubd\(unit)", reason: "no --disk \(unit)=FILE gives that unit; add one")
+            }
+            variables += DiskRootCommand(unit: unit, writable: writable).initVariables
+            root = .hostfs(path: "/", writable: false)
+        } else if initPath == nil, case .ubd = root {
+            // The kernel's own search would fall back to /bin/sh on a disk
+            // without /sbin/init (Debian minbase), a shell that never hears the
+            // end of a console it opened late: a boot that hangs. Naming the
+            // init makes that a panic that says which program is missing.
+            initPath = DiskRootCommand.defaultInit
+        }
         if initPath == nil, case let .hostfs(rootPath, _) = root {
             let hostPath = try Resources.hostfsInit(environment: env, executable: Resources.currentExecutable())
             hostfsInit = hostPath
@@ -137,7 +160,7 @@ public struct BootPlan: Sendable {
             umid: umid,
             umlDir: umlDir,
             quiet: !options.verbose,
-            skippedInitcalls: raid6.skip ? [RAID6Benchmark.initcall] : [],
+            skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             initVariables: variables,
             extraArguments: options.extraArguments
         )

@@ -28,6 +28,9 @@ struct BootSession: ~Copyable {
     private var helperError: [UInt8] = []
     private var guestStatus: Int32?
     private var started = false
+    /// A custom init's console, probed until it echoes (ConsoleProbe); nil
+    /// with hostfs-init (its START marker says when) or a person typing.
+    private var probe: ConsoleProbe?
     /// The command's output not yet written to stdout (with an observer,
     /// what it hands back). corral never blocks writing it (a reader that
     /// stops reading would otherwise stall the timeout, the observer's stop
@@ -61,9 +64,12 @@ struct BootSession: ~Copyable {
 
     mutating func run() -> BootExitStatus {
         let verbose = plan.options.verbose
+        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            SystemCall.writeAll(err, "corral: warning: \(warning)\n")
+        }
         if verbose {
-            for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
@@ -128,6 +134,11 @@ struct BootSession: ~Copyable {
         // of the boot is told by the helper's exit instead.
         var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
         defer { if slaveHold >= 0 { close(slaveHold) } }
+        // Raw from the start (UML makes it raw only when its console opens):
+        // the host's line discipline must not echo what corral types (the
+        // ConsoleProbe would take that for the guest's echo) nor turn ^D
+        // into a zero-length read, which UML takes as a hangup.
+        if slaveHold >= 0 { _ = corral_tty_make_raw(slaveHold) }
 
         if plan.interactive {
             SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
@@ -168,7 +179,8 @@ struct BootSession: ~Copyable {
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
-        let deadline = plan.options.timeout.map { SystemCall.monotonicNow() + $0 }
+        let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? SystemCall.monotonicNow()) + $0 }
+        if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: SystemCall.monotonicNow()) }
         var stop = Stop.none
         var helperExit: (exited: Bool, code: Int32)?
         var inputOpen = true
@@ -192,8 +204,9 @@ struct BootSession: ~Copyable {
             }
             if let grace = exitGraceDeadline, now >= grace { break }
 
+            if outgoing.isEmpty, masterOpen, let bytes = probe?.due(now: now) { outgoing += bytes }
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
-                && (plan.interactive || started || plan.nonce == nil)
+                && (plan.interactive || started || (plan.nonce == nil && probe?.ready != false))
             let readMaster = pendingOutput.count < Self.outputLimit
             let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [
@@ -209,6 +222,7 @@ struct BootSession: ~Copyable {
             if demux.isHolding { wait = 100 }
             if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
             if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
+            if let next = probe?.wait(now: now) { wait = min(wait, next * 1000) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
             if ready < 0 && corral_errno() != EINTR { break }
             if ready == 0 && demux.isHolding {
@@ -281,6 +295,7 @@ struct BootSession: ~Copyable {
         if helperExit == nil { helperExit = killed }
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
+        if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
         for event in demux.finish() { deliver(event) }
         if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
         switch stop {
@@ -293,22 +308,49 @@ struct BootSession: ~Copyable {
         let status = resolve(stop: stop, helperExit: helperExit)
         if let explanation = status.explanation {
             if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
-                SystemCall.writeAll(err, kernelTail)
-                if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                if let initLines = hostfsInitFailure() {
+                    // hostfs-init said why it gave up: that, not the panic it caused.
+                    SystemCall.writeAll(err, initLines)
+                } else {
+                    SystemCall.writeAll(err, kernelTail)
+                    if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                }
             }
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
             }
-            if case .none = stop, status != .launchFailed, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
+            if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
                 // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
                 let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
                 SystemCall.writeAll(err, "corral: \(line)\n")
                 transcript?.note(line)
             }
+            if status == .kernelPanic, let advice = panic.advice {
+                SystemCall.writeAll(err, "corral: \(advice)\n")
+                transcript?.note(advice)
+            }
             SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
         transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
         return status
+    }
+
+    /// The `hostfs-init: …` lines (with the line before each, the failed
+    /// program's own message) in the kernel's output, or nil when there are none.
+    private func hostfsInitFailure() -> String? {
+        let lines = String(decoding: kernelTail, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var picked: [Substring] = []
+        for (i, line) in lines.enumerated() where line.hasPrefix("hostfs-init: ") {
+            if i > 0, !lines[i - 1].hasPrefix("hostfs-init: "), !lines[i - 1].hasPrefix(" ") { picked.append(lines[i - 1]) }
+            picked.append(line)
+        }
+        return picked.isEmpty ? nil : picked.joined(separator: "\n") + "\n"
+    }
+
+    /// The helper's report is the seccomp profile stopping the running
+    /// kernel (``SeccompDenial``), not a failure to start it.
+    private var sandboxDenial: Bool {
+        helperError.starts(with: Array(SeccompDenial.prefix.utf8))
     }
 
     private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
@@ -320,12 +362,13 @@ struct BootSession: ~Copyable {
         switch stop {
         case .timeout: return .timedOut
         case .signal(let signal): return .interrupted(signal: signal)
-        case .escape:
-            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
-            return .interrupted(signal: SIGINT)
+        case .escape: return .stoppedByUser
         case .none: break
         }
-        if !helperError.isEmpty { return .launchFailed }
+        if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
+        // hostfs-init ends PID 1 when it cannot set the guest up: init was
+        // not reached in the sense that matters (the command never ran).
+        if panic.seen, !started, hostfsInitFailure() != nil { return .initNotReached }
         if panic.seen { return .kernelPanic }
         if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
         if plan.nonce == nil {
@@ -364,7 +407,12 @@ struct BootSession: ~Copyable {
 
     private mutating func consume(_ bytes: [UInt8]) {
         panic.scan(bytes)
-        for event in demux.feed(bytes) { deliver(event) }
+        var shown = bytes
+        if var current = probe {
+            shown = current.filter(bytes, now: SystemCall.monotonicNow())
+            probe = current
+        }
+        for event in demux.feed(shown) { deliver(event) }
     }
 
     private mutating func deliver(_ event: ConsoleDemux.Event) {

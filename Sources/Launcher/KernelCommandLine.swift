@@ -196,7 +196,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         return nil
     }
 
-    static func isValidMemory(_ value: String) -> Bool {
+    public static func isValidMemory(_ value: String) -> Bool {
         var digits = Substring(value)
         if let last = digits.last, "KkMmGg".contains(last) { digits = digits.dropLast() }
         return !digits.isEmpty && digits.count <= 12 && digits.allSatisfy { $0.isASCII && $0.isNumber }

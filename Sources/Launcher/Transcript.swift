@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,18 +79,51 @@ struct PanicDetector {
     private static let needle = Array("Kernel panic - not syncing".utf8)
     private var tail: [UInt8] = []
     private(set) var seen = false
+    /// The panic's own words ("Requested init /sbin/init failed (error -2)."),
+    /// once their line has ended; corral names the fix for the ones it knows.
+    private(set) var reason: String?
+    private var reasonBytes: [UInt8] = []
 
     mutating func scan(_ bytes: [UInt8]) {
-        guard !seen else { return }
+        guard !seen else { collectReason(bytes[...]); return }
         let window = tail + bytes
         if window.count >= PanicDetector.needle.count {
             for i in 0...(window.count - PanicDetector.needle.count)
             where window[i] == PanicDetector.needle[0]
                 && window[i..<(i + PanicDetector.needle.count)].elementsEqual(PanicDetector.needle) {
                 seen = true
+                collectReason(window[(i + PanicDetector.needle.count)...])
                 return
             }
         }
         tail = Array(window.suffix(PanicDetector.needle.count - 1))
+    }
+
+    private mutating func collectReason(_ bytes: ArraySlice<UInt8>) {
+        guard reason == nil else { return }
+        for byte in bytes {
+            if byte == 10 || byte == 13 || reasonBytes.count >= 300 {
+                var text = String(decoding: reasonBytes, as: UTF8.self)
+                if text.hasPrefix(":") { text.removeFirst() }
+                reason = text.trimmingCharacters(in: .whitespaces)
+                return
+            }
+            reasonBytes.append(byte)
+        }
+    }
+
+    /// What to do about a panic whose cause corral recognises.
+    var advice: String? {
+        guard let reason else { return nil }
+        if reason.hasPrefix("Requested init") || reason.hasPrefix("No working init found") {
+            return "the guest's root has no init to run (\(reason)); pass --init PROGRAM, or --command CMD to run one command in the disk's root"
+        }
+        if reason.hasPrefix("Attempted to kill init!") {
+            // exitcode= is the wait status: the exit status is its second byte.
+            let code = reason.split(separator: "=").last.flatMap { UInt32($0.dropFirst(2), radix: 16) }
+            let status = code.map { " with status \(($0 >> 8) & 0xff)" } ?? ""
+            return "the guest's init exited\(status); the kernel panics when PID 1 ends, so an init must power off (echo o > /proc/sysrq-trigger), or use --command"
+        }
+        return nil
     }
 }

@@ -13,14 +13,19 @@ public struct JobReport: Sendable, Codable {
     public var steps: [StepResult]
     /// What changed (or, on failure, what was left untouched).
     public var changes: [String]
+    /// Whether a user's file was written: false for a read-only job, a failed
+    /// job that replaced nothing, and a job that found nothing to do (its
+    /// template said `unchanged`, e.g. install-modules of a tree already
+    /// there), so callers such as configuration tools can report "no change".
+    public var changed: Bool
     public var seconds: Double
     /// From the start of the boot to the guest's READY (boot overhead).
     public var secondsToReady: Double?
     public var log: String?
 
     public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, failedStep: String? = nil,
-                reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], seconds: Double = 0,
-                secondsToReady: Double? = nil, log: String? = nil) {
+                reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], changed: Bool = false,
+                seconds: Double = 0, secondsToReady: Double? = nil, log: String? = nil) {
         self.job = job
         self.guest = guest
         self.ok = ok
@@ -29,6 +34,7 @@ public struct JobReport: Sendable, Codable {
         self.reason = reason
         self.steps = steps
         self.changes = changes
+        self.changed = changed
         self.seconds = seconds
         self.secondsToReady = secondsToReady
         self.log = log

@@ -76,6 +76,6 @@ public enum RescueShell {
             if !disk.readOnly && !request.inPlace { changes.append("wrote '\(disk.original)'") }
         }
         return JobReport(job: "shell", guest: guest, ok: true, exitStatus: 0, changes: changes,
-                         seconds: StepMonitor.now() - started, log: request.logPath)
+                         changed: staged.contains { !$0.readOnly }, seconds: StepMonitor.now() - started, log: request.logPath)
     }
 }

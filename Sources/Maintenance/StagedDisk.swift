@@ -84,13 +84,14 @@ final class StagedDisk {
     }
 
     /// A source: attached read-only; with mixed pages, a normalized copy.
-    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil) throws -> StagedDisk {
+    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
             let flat = try flatCopy(of: path, backing: backing)
             return StagedDisk(
                 declaration: declaration, original: path, attached: flat.path, readOnly: true, backing: nil,
                 output: nil, scratch: nil, guardLock: nil,
-                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW (spec §4.7); the original is unchanged"],
+                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW; the original is unchanged"],
                 isNew: false, flat: flat)
         }
         let mixed = try mixedPages(path, backing: backing)
@@ -105,7 +106,7 @@ final class StagedDisk {
             try from.lock(.read)
             try SparseCopy.copy(from, into: try copy.open())
         } catch {
-            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
+            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
         let result = try Normalize.run(cow: copy.path, backing: backing)
         return StagedDisk(
@@ -118,14 +119,15 @@ final class StagedDisk {
     /// A target: a sparse copy renamed over the original at the end, or the
     /// original itself with `inPlace`; mixed pages are normalized either way
     /// (normalizing keeps the disk's content).
-    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool) throws -> StagedDisk {
+    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         guard let status = try FileStatus.of(path) else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []
         if let block = smallBlocks(path, backing: backing) {
             if inPlace {
-                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which the 6.1 kernel misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing; drop --in-place so corral works on a flat copy")
             }
             let guardLock = try OpenFile(path, flags: O_RDONLY)
             try guardLock.lock(.read)
@@ -136,7 +138,7 @@ final class StagedDisk {
             return StagedDisk(
                 declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
                 output: nil, scratch: nil, guardLock: guardLock,
-                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW, spec §4.7) and rebuilt the COW from it over the same backing (corral cow from-image)"],
+                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW) and rebuilt the COW from it over the same backing (corral cow from-image)"],
                 isNew: false, flat: flat,
                 rebuild: { _ = try FromImage.run(image: image, backing: backingPath, output: path, force: true) })
         }

@@ -313,7 +313,7 @@ struct BootKernelTests {
         let r = try Harness.run([
             "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
             "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
-            "--command", "echo 'hi there'", "--", "loglevel=4", "FOO=x y",
+            "--command", "echo 'hi there'", "--kernel-arg", "loglevel=4", "--kernel-arg", "FOO=x y",
         ])
         // "FOO=x y" holds a space: the kernel would split it, so it is refused.
         #expect(r.status == 240)
@@ -322,7 +322,7 @@ struct BootKernelTests {
         let ok = try Harness.run([
             "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
             "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
-            "--command", "echo 'hi there'", "--", "loglevel=4",
+            "--command", "echo 'hi there'", "--kernel-arg", "loglevel=4",
         ])
         #expect(ok.status == 0, "\(ok.stderr)")
         let initPath = Harness.packageRoot.appendingPathComponent("hostfs-init/hostfs-init").path
@@ -331,7 +331,7 @@ struct BootKernelTests {
             kernel, "mem=128M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             "ubd0=/v/root.img", "ubd1rt=/v/guest.cow,/v/base.img",
             "umid=dry1", "uml_dir=\(tmp)/corral-boot-dry1",
-            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo",
+            "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo,raid6_init",
             "init=\(initPath)", "corral_nonce_file=\(tmp)/corral-boot-dry1/nonce", "corral_input=none",
             // Shell-quoted: the escaped command holds quotes and backslashes.
             #"'corral_cmd=echo\0040'\''hi\0040there'\'''"#, "loglevel=4",

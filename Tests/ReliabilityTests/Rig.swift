@@ -28,7 +28,7 @@ enum Rig {
     }()
 
     static var kernelPath: String? {
-        TestEnvironment.which("linux.uml", path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
+        FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel) ? TestEnvironment.kernel : nil
     }
 
     /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
@@ -38,7 +38,7 @@ enum Rig {
     }
 
     static func requireKernel() throws {
-        try #require(kernelPath != nil, "linux.uml is not on PATH but CORRAL_REQUIRE_UML=1")
+        try #require(kernelPath != nil, "\(TestEnvironment.kernel) is missing but CORRAL_REQUIRE_UML=1")
         try #require(geteuid() == 0, "the reliability tests need root (the sandbox's namespaces, /proc of every process)")
         try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
     }
@@ -61,7 +61,7 @@ enum Rig {
 
     /// `corral ARGS` to completion (for `cow` subcommands).
     static func corralTool(_ arguments: [String], cwd: URL) throws -> (status: Int32, output: String) {
-        let r = try runProcess(corral, arguments, cwd: cwd.path, mergeStderr: true)
+        let r = try runProcess(corral, arguments, cwd: cwd.path, environment: TestEnvironment.childEnvironment, mergeStderr: true)
         return (r.status, r.stdout)
     }
 
@@ -219,7 +219,7 @@ final class CorralRun {
         process.executableURL = URL(fileURLWithPath: Rig.corral)
         process.arguments = arguments
         process.currentDirectoryURL = cwd
-        var environment = ProcessInfo.processInfo.environment
+        var environment = TestEnvironment.childEnvironment  // the test kernel first on PATH
         environment["TMPDIR"] = tmpdir.path
         process.environment = environment
         process.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")
