@@ -1,6 +1,7 @@
 import Foundation
 import Launcher
 import Testing
+import CorralSystem
 
 /// Boots the real linux.uml through the built corral binary. Needs the
 /// kernel on PATH (user-mode-linux); skipped without it, except under
