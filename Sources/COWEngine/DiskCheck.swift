@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWFormat
+import CorralSystem
 
 /// One reason the kernel would refuse or misread a disk, found before boot.
 public struct Finding: Sendable, Equatable, Codable {
