@@ -102,7 +102,7 @@ struct COWCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Find every reason the kernel would refuse or misread a COW disk.",
-        discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check.")
+        discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check (qemu-img check says 0, 2 and 1 for these; see corral-cow(1)).")
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
     @OptionGroup var format: JSONOutputOptions

@@ -49,6 +49,7 @@ struct MaintInstallModulesCommand: ParsableCommand {
 
     func validate() throws {
         if (cow == nil) == each.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+        try HostInputCheck.modules(PathResolution.absolute(modules))
     }
 
     func run() throws {
@@ -116,6 +117,7 @@ struct MaintRunCommand: ParsableCommand {
                   parts[1].hasPrefix("/"), !parts[1].contains(" "), !parts[1].contains(":") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR an absolute path without spaces or ':'")
             }
+            try HostInputCheck.mountPoint(parts[1])
             mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
         }
         let text = command.count == 1 ? command[0] : command.map(Shell.quote).joined(separator: " ")
@@ -174,6 +176,7 @@ struct MaintShellCommand: ParsableCommand {
             guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
             }
+            try HostInputCheck.mountPoint(parts[1])
             mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
         }
         let library = try source.library()
