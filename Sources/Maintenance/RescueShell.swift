@@ -19,18 +19,19 @@ public enum RescueShell {
         }
     }
 
-    /// The shell command hostfs-init runs: mounts, then an interactive shell.
+    /// The shell command hostfs-init runs: mounts, then an interactive shell
+    /// only if every mount worked (a shell over a missing mount would let
+    /// the user "fix" the wrong tree; status 1 drops the copies).
     static func command(_ mounts: [Mount]) -> String {
-        var lines: [String] = []
+        var lines: [String] = ["corral_failed="]
         for m in mounts {
             let device = "/dev/ubd" + String(UnicodeScalar(UInt8(97 + m.unit)))
             let dir = GuestScript.quote(m.directory)
             let options = m.readOnly ? "-o ro,noload " : ""
-            lines.append("mkdir -p \(dir) && { mount \(options)\(device) \(dir) || mount -o ro \(device) \(dir); } && echo \"corral: \(device) on \(m.directory)\"")
+            lines.append("{ mkdir -p \(dir) && { mount \(options)\(device) \(dir) || mount -o ro \(device) \(dir); } && echo \"corral: \(device) on \(m.directory)\"; } || { echo \"corral: cannot mount \(device) on \(m.directory); no shell started\"; corral_failed=1; }")
         }
-        lines.append("echo 'corral: exit 0 keeps the changes to writable disks; exit 1 drops them'")
         // Not exec: the disks are unmounted cleanly after the shell ends.
-        lines.append("/bin/sh -i; corral_status=$?")
+        lines.append("if [ -z \"$corral_failed\" ]; then echo 'corral: exit 0 keeps the changes to writable disks; exit 1 drops them'; /bin/sh -i; corral_status=$?; else corral_status=1; fi")
         for m in mounts.reversed() {
             lines.append("umount \(GuestScript.quote(m.directory)) 2>/dev/null")
         }

@@ -37,7 +37,7 @@ struct BootCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path, or a name looked up on PATH.", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path, or a name looked up on PATH.", valueName: "PATH"), completion: .file())
     var kernel: String = Resources.defaultKernel
 
     @Option(name: .long, help: "Guest memory (mem=), e.g. 256M or 1G.")
@@ -52,7 +52,7 @@ struct BootCommand: ParsableCommand {
     @Option(name: .customLong("init"), help: ArgumentHelp("Init program in the guest instead of corral's hostfs-init (e.g. /bin/bash).", valueName: "PATH"))
     var initPath: String?
 
-    @Option(name: .long, help: ArgumentHelp("A ubd disk: N=FILE[,BACKING][:FLAGS]. Repeatable.", valueName: "SPEC"))
+    @Option(name: .long, help: ArgumentHelp("A ubd disk: N=FILE[,BACKING][:FLAGS]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk)
     var disk: [String] = []
 
     @Option(name: .long, help: "UML instance id (umid=); random by default.")
@@ -67,15 +67,15 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Stop the guest after this many seconds, counted from corral's start (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Keep the full console transcript here, each line tagged kernel|, output| or corral|.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Keep the full console transcript here, each line tagged kernel|, output| or corral|.", valueName: "FILE"), completion: .file())
     var log: String?
 
     // A plain String, not an ExpressibleByArgument conformance on
     // SandboxPolicy.Mode, so other commands can make their own choice.
-    @Option(name: .long, help: ArgumentHelp("Sandbox for the kernel process tree: enforce or off.", valueName: "MODE"))
+    @Option(name: .long, help: ArgumentHelp("Sandbox for the kernel process tree: enforce or off.", valueName: "MODE"), completion: CompletionValues.sandboxModes)
     var sandbox: String = SandboxPolicy.Mode.enforce.rawValue
 
-    @Option(name: .long, help: ArgumentHelp("The kernel's 0.85 s RAID-6 benchmark: auto (run it only when a disk shows md, LVM, btrfs or a partition table), on, or off.", valueName: "MODE"))
+    @Option(name: .long, help: ArgumentHelp("The kernel's 0.85 s RAID-6 benchmark: auto (run it only when a disk shows md, LVM, btrfs or a partition table), on, or off.", valueName: "MODE"), completion: CompletionValues.raid6Modes)
     var raid6: String = RAID6Benchmark.auto.rawValue
 
     @Flag(name: .long, help: "Show kernel messages on stderr (no 'quiet') and the sandbox report.")

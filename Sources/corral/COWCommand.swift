@@ -23,8 +23,8 @@ struct COWCreate: ParsableCommand {
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The new COW file.") var cow: String
-    @Argument(help: "The backing file (read-only from now on).") var backing: String
+    @Argument(help: "The new COW file.", completion: .file()) var cow: String
+    @Argument(help: "The backing file (read-only from now on).", completion: .file()) var backing: String
 
     func validate() throws {
         // A COW `corral boot --disk N=COW` could not attach is no use: the
@@ -62,8 +62,8 @@ struct COWInfoCommand: ParsableCommand {
         commandName: "info", abstract: "Show a COW file's header, geometry, dirty data and backing status.")
 
     @OptionGroup var format: JSONOutputOptions
-    @Option(help: "Backing file to compare against instead of the header's path.") var backing: String?
-    @Argument(help: "The COW file.") var cow: String
+    @Option(help: "Backing file to compare against instead of the header's path.", completion: .file()) var backing: String?
+    @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
         let info = try COWInfo.read(path: cow, backing: backing)
@@ -103,13 +103,13 @@ struct COWCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Find every reason the kernel would refuse or misread a COW disk.",
-        discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check.")
+        discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check (qemu-img check says 0, 2 and 1 for these; see corral-cow(1)).")
 
-    @Option(help: "Backing file to use instead of the header's path.") var backing: String?
+    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
     @OptionGroup var format: JSONOutputOptions
     @Flag(help: "Also verify the backing's content against the fingerprint corral recorded (reads its data).")
     var deep = false
-    @Argument(help: "The COW file.") var cow: String
+    @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
         LeftoverNotes.sweep(directory: PathResolution.split(cow).directory)
@@ -139,12 +139,12 @@ struct COWFlatten: ParsableCommand {
         commandName: "flatten",
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
-    @Option(help: "Backing file to use instead of the header's path.") var backing: String?
+    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
     @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The COW file.") var cow: String
-    @Argument(help: "The new image.") var output: String
+    @Argument(help: "The COW file.", completion: .file()) var cow: String
+    @Argument(help: "The new image.", completion: .file()) var output: String
 
     func run() throws {
         LeftoverNotes.sweep(output: output)
@@ -166,10 +166,10 @@ struct COWCommit: ParsableCommand {
             unless --force. Interrupted, re-running the same command finishes the job.
             """)
 
-    @Option(help: "Backing file to write instead of the header's path.") var backing: String?
+    @Option(help: "Backing file to write instead of the header's path.", completion: .file()) var backing: String?
     @Flag(help: "Invalidate other COW files on the backing; accept a size/mtime mismatch.") var force = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The COW file.") var cow: String
+    @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
         let r = try Commit.run(cow: cow, backing: backing, force: force,

@@ -9,8 +9,8 @@ struct COWCompare: ParsableCommand {
 
     @Flag(help: "Accept a COW whose backing's size or mtime differs from its header.") var force = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "First disk (COW or raw image).") var a: String
-    @Argument(help: "Second disk (COW or raw image).") var b: String
+    @Argument(help: "First disk (COW or raw image).", completion: .file()) var a: String
+    @Argument(help: "Second disk (COW or raw image).", completion: .file()) var b: String
 
     func run() throws {
         let r: Compare.Result

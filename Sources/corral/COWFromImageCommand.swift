@@ -7,13 +7,13 @@ struct COWFromImage: ParsableCommand {
         abstract: "Make a new v3 COW over BACKING that holds only what differs in IMAGE (the reverse of flatten).",
         discussion: "Differing 4 KiB pages are stored whole, so the COW has no mixed pages. IMAGE and BACKING must be the same size.")
 
-    @Option(help: "The backing file the new COW sits on.") var backing: String
+    @Option(help: "The backing file the new COW sits on.", completion: .file()) var backing: String
     @Flag(help: "Replace COW if it exists.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The full disk image.") var image: String
-    @Argument(help: "The new COW file.") var cow: String
+    @Argument(help: "The full disk image.", completion: .file()) var image: String
+    @Argument(help: "The new COW file.", completion: .file()) var cow: String
 
     func run() throws {
         LeftoverNotes.sweep(output: cow)

@@ -8,9 +8,9 @@ struct COWMap: ParsableCommand {
         discussion: "`zero` marks ranges that are holes in the file that would supply them. Lengths add up to the disk size.")
 
     @OptionGroup var format: JSONOutputOptions
-    @Option(help: "Backing file to use instead of the header's path.") var backing: String?
+    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
     @Flag(help: "Accept a backing whose size or mtime differs from the header.") var force = false
-    @Argument(help: "The COW file.") var cow: String
+    @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
         if format.isJSON {

@@ -11,9 +11,9 @@ struct COWNormalize: ParsableCommand {
             running UML holds. Interrupted, re-running finishes the job.
             """)
 
-    @Option(help: "Backing file to read instead of the header's path.") var backing: String?
+    @Option(help: "Backing file to read instead of the header's path.", completion: .file()) var backing: String?
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The COW file (modified in place).") var cow: String
+    @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
         let r = try Normalize.run(cow: cow, backing: backing, progress: ProgressDisplay.handler(label: "normalize"))

@@ -14,13 +14,13 @@ struct COWRebase: ParsableCommand {
             v1/v2 files keep their layout. Interrupted, re-running finishes the job.
             """)
 
-    @Option(help: "The new backing file.") var backing: String
+    @Option(help: "The new backing file.", completion: .file()) var backing: String
     @Flag(help: "Rewrite only the header; the new backing must hold the same data.") var unsafe = false
     @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the new backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The COW file (modified in place).") var cow: String
+    @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
         let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force, fingerprint: !noFingerprint,

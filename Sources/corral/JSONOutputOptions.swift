@@ -11,7 +11,7 @@ struct JSONOutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON on stdout.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("Output format: human (default) or json (the same as --json).", valueName: "FORMAT"))
+    @Option(name: .long, help: ArgumentHelp("Output format: human (default) or json (the same as --json).", valueName: "FORMAT"), completion: CompletionValues.outputFormats)
     var output: String?
 
     var isJSON: Bool { json || output == "json" }

@@ -31,7 +31,7 @@ struct MaintCommand: ParsableCommand {
 
 /// Where templates come from, for every maint subcommand.
 struct TemplateOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Also load templates from DIR (before $CORRAL_TEMPLATES). Repeatable.", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("Also load templates from DIR (before $CORRAL_TEMPLATES). Repeatable.", valueName: "DIR"), completion: .directory)
     var templates: [String] = []
 
     func library() throws -> TemplateLibrary {
@@ -65,7 +65,7 @@ struct MaintShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a template's parameters, disks and script.")
     @OptionGroup var source: TemplateOptions
     @OptionGroup var format: JSONOutputOptions
-    @Argument(help: "The template's name.") var name: String
+    @Argument(help: "The template's name.", completion: CompletionValues.templates) var name: String
 
     func run() throws {
         let template = try source.library().template(named: name)

@@ -10,8 +10,8 @@ struct MaintFlattenRsyncCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flatten-rsync",
         abstract: "Flatten a COW at the filesystem level: rsync its view into a new image (corral cow flatten is the block-level route).")
-    @Option(help: ArgumentHelp("The COW to flatten.", valueName: "COW")) var cow: String
-    @Option(help: ArgumentHelp("The new image.", valueName: "IMG")) var output: String
+    @Option(help: ArgumentHelp("The COW to flatten.", valueName: "COW"), completion: .file()) var cow: String
+    @Option(help: ArgumentHelp("The new image.", valueName: "IMG"), completion: .file()) var output: String
     @Flag(help: "Reuse an existing output (rsync --delete into a copy of it).") var force = false
     @OptionGroup var options: MaintJobOptions
 
@@ -26,9 +26,9 @@ struct MaintRebuildCOWCommand: ParsableCommand {
         commandName: "rebuild-cow",
         abstract: "Rebuild a COW over a common backing from a flat image, at the filesystem level.",
         discussion: "When the image is block-related to the backing (a flatten of a COW over it), corral cow from-image does this without a boot and faster.")
-    @Option(help: ArgumentHelp("The guest's flat image.", valueName: "FLAT")) var image: String
-    @Option(help: ArgumentHelp("The common backing.", valueName: "COMMON")) var backing: String
-    @Option(help: ArgumentHelp("The new COW.", valueName: "COW")) var output: String
+    @Option(help: ArgumentHelp("The guest's flat image.", valueName: "FLAT"), completion: .file()) var image: String
+    @Option(help: ArgumentHelp("The common backing.", valueName: "COMMON"), completion: .file()) var backing: String
+    @Option(help: ArgumentHelp("The new COW.", valueName: "COW"), completion: .file()) var output: String
     @OptionGroup var options: MaintJobOptions
 
     func run() throws {
@@ -41,8 +41,8 @@ struct MaintInstallModulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install-modules",
         abstract: "Copy a kernel module tree into the guest's /lib/modules/R and run depmod for it.")
-    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW")) var cow: String?
-    @Option(help: ArgumentHelp("Host module tree, e.g. /usr/lib/uml/modules/6.1.176.", valueName: "DIR")) var modules: String
+    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW"), completion: .file()) var cow: String?
+    @Option(help: ArgumentHelp("Host module tree, e.g. /usr/lib/uml/modules/6.1.176.", valueName: "DIR"), completion: .directory) var modules: String
     @Option(help: ArgumentHelp("Kernel release (default: the last part of --modules).", valueName: "R")) var release: String?
     @OptionGroup var options: MaintJobOptions
     @OptionGroup var inPlace: InPlaceOption
@@ -50,6 +50,7 @@ struct MaintInstallModulesCommand: ParsableCommand {
 
     func validate() throws {
         if (cow == nil) == each.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+        try HostInputCheck.modules(PathResolution.absolute(modules))
     }
 
     func run() throws {
@@ -68,7 +69,7 @@ struct MaintFsckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fsck",
         abstract: "e2fsck a guest (-n; -fy with --repair, on a copy replaced only on success), its exit code explained.")
-    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW")) var cow: String?
+    @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW"), completion: .file()) var cow: String?
     @Flag(help: "Repair (e2fsck -fy).") var repair = false
     @OptionGroup var options: MaintJobOptions
     @OptionGroup var inPlace: InPlaceOption
@@ -92,7 +93,7 @@ struct MaintRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run any command in the guest with disks attached; its exit status is passed through.",
         discussion: "Disks with flag r are sources (read-only); others are changed on a copy renamed over the original only if the command succeeds (--in-place: directly).")
-    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
+    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
     @Option(help: ArgumentHelp("Mount disk N at DIR in the guest before the command (read-only for r disks). Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @Option(help: ArgumentHelp("Stop the command after this many seconds (exit 124); 0: no limit.", valueName: "SECONDS"))
     var timeout: Int = 0
@@ -117,6 +118,7 @@ struct MaintRunCommand: ParsableCommand {
                   parts[1].hasPrefix("/"), !parts[1].contains(" "), !parts[1].contains(":") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR an absolute path without spaces or ':'")
             }
+            try HostInputCheck.mountPoint(parts[1])
             mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
         }
         let text = command.count == 1 ? command[0] : command.map(Shell.quote).joined(separator: " ")
@@ -130,7 +132,7 @@ struct MaintRunCommand: ParsableCommand {
 struct MaintJobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job", abstract: "Run any template by name with KEY=VALUE parameters (see maint show NAME).")
-    @Argument(help: "The template's name.") var name: String
+    @Argument(help: "The template's name.", completion: CompletionValues.templates) var name: String
     @Option(name: .customLong("set"), help: ArgumentHelp("A parameter. Repeatable.", valueName: "KEY=VALUE")) var set: [String] = []
     @OptionGroup var options: MaintJobOptions
     @OptionGroup var inPlace: InPlaceOption
@@ -152,7 +154,7 @@ struct MaintShellCommand: ParsableCommand {
         commandName: "shell",
         abstract: "An interactive rescue shell with the disks attached and mounted where asked.",
         discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
-    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
+    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
     @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @OptionGroup var source: TemplateOptions
     @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE")) var log: String?
@@ -175,6 +177,7 @@ struct MaintShellCommand: ParsableCommand {
             guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
             }
+            try HostInputCheck.mountPoint(parts[1])
             mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
         }
         let library = try source.library()

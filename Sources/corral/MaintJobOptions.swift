@@ -104,7 +104,7 @@ struct InPlaceOption: ParsableArguments {
 
 /// `--each COW… [-j N]`, for the jobs that make sense once per guest.
 struct EachOptions: ParsableArguments {
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"))
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"), completion: .file())
     var each: [String] = []
 
     @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))

@@ -10,6 +10,7 @@ struct UserLanguageTests {
         try await shOK(#"""
             cd "$1"
             head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img
+            mkdir -p 6.1.0/kernel
             cp -p base.img image.img
             printf 'guest' | dd of=image.img bs=4096 seek=3 conv=notrunc status=none
             """#, dir.path)
@@ -26,6 +27,12 @@ struct UserLanguageTests {
             (["cow", "create", "a:b.cow", "base.img"], 64, "a path with ':' cannot be given to the kernel"),
             (["cow", "create", "a,b.cow", "base.img"], 64, "a path with ',' cannot be given to the kernel"),
             (["cow", "info", "base.img"], 1, "base.img: not a UML COW file: it does not start with a COW header"),
+            // Host-side inputs of a job, before any kernel starts.
+            (["maint", "install-modules", "--cow", "g.cow", "--modules", "/nonexistent-modules"], 64, "is not a directory"),
+            (["maint", "install-modules", "--cow", "g.cow", "--modules", "."], 64, "holds release directories (6.1.0), not modules"),
+            (["maint", "run", "--disk", "1=base.img", "--mount", "1=/proc/x", "--", "true"], 64, "is its own kernel file system"),
+            (["maint", "run", "--disk", "1=base.img", "--mount", "1=/nonexistent-dir/x", "--", "true"], 64, "cannot create /nonexistent-dir/x"),
+            (["maint", "shell", "--disk", "1=base.img", "--mount", "1=/sys/x"], 64, "is its own kernel file system"),
         ]
         for c in cases {
             let r = try runCorral(c.arguments, cwd: dir.path)
@@ -35,7 +42,7 @@ struct UserLanguageTests {
         }
         let swapped = try runCorral(["cow", "create", "base.img", "new.cow"], cwd: dir.path)
         #expect(swapped.stderr.contains("hint: the new COW comes first: corral cow create new.cow base.img"), "\(swapped.summary)")
-        #expect(dir.entries == ["base.img", "image.img"])
+        #expect(dir.entries == ["6.1.0", "base.img", "image.img"])
     }
 
     @Test func checkAfterCommitSaysCommitted() async throws {
