@@ -16,6 +16,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case noSpace(path: String)
     case notACOW(path: String)
     case backingMissing(backing: String, cow: String)
+    /// The header names a backing the policy refuses (``BackingPolicy``).
+    case backingRefused(backing: String, cow: String, reason: String)
     case backingSizeMismatch(backing: String, header: UInt64, actual: UInt64)
     case backingMtimeMismatch(backing: String, header: UInt32, actual: Int64)
     /// The format stores mtime as u32 seconds; the kernel would refuse the COW at once (§1.7).
@@ -52,6 +54,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(path): \(call) failed: \(Errno.describe(code))"
         case .noSpace(let path):
             "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
+        case .backingRefused(let backing, let cow, let reason):
+            "\(cow): its header names \(backing) as backing, which \(reason); corral uses it only if you name it yourself with --backing \(Shell.quote(backing))"
         case .notACOW(let path):
             "\(path): not a UML COW file"
         case .backingMissing(let backing, let cow):
