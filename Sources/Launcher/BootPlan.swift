@@ -95,8 +95,8 @@ public struct BootPlan: Sendable {
             throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
         }
 
-        let nonce = options.nonce ?? randomHex(bytes: 16)
-        let umid = options.umid ?? "corral-\(randomHex(bytes: 4))"
+        let nonce = options.nonce ?? Random.hex(bytes: 16)
+        let umid = options.umid ?? "corral-\(Random.hex(bytes: 4))"
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
         let umlDir = "\(RuntimeDirectory.base(environment: env))/\(StaleBoots.directoryPrefix)\(umid)"
 
@@ -202,16 +202,4 @@ public struct BootPlan: Sendable {
             root, reason: "hostfs-init (\(hostPath)) is outside it, so the guest cannot run it; pass --init")
     }
 
-    static func randomHex(bytes count: Int) -> String {
-        var bytes = [UInt8](repeating: 0, count: count)
-        if bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) != 0 {
-            // getrandom cannot fail for small requests on Linux ≥ 3.17; keep going with the clock.
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            var seed = UInt64(ts.tv_nsec) ^ UInt64(ts.tv_sec) << 20 ^ UInt64(getpid())
-            for i in bytes.indices { seed = seed &* 6364136223846793005 &+ 1; bytes[i] = UInt8(seed >> 56) }
-        }
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
 }
