@@ -115,7 +115,13 @@ public enum Job {
 
         // 5. Commit: every step succeeded.
         var changes = staged.flatMap(\.notes) + outcome.notes
+        var changed = false
         for disk in staged {
+            if disk.workUnchanged {
+                changes.append("'\(disk.original)' unchanged: the guest sees the same disk as before")
+                continue
+            }
+            changed = changed || !disk.readOnly
             do {
                 try disk.commit()
             } catch {
@@ -128,7 +134,7 @@ public enum Job {
                 }
             }
         }
-        return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, steps: outcome.steps, changes: changes,
+        return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, changed: changed, steps: outcome.steps, changes: changes,
                          seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
     }
 

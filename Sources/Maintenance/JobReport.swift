@@ -7,6 +7,9 @@ public struct JobReport: Sendable, Codable {
     /// corral's exit status for this job: 0, the failing step's status, or a
     /// boot status (124 step timeout, 240–244, see `corral boot --help`).
     public var exitStatus: Int32
+    /// A file the job writes changed: false when every step succeeded and
+    /// the guest's disks show the same bytes as before (nothing to do).
+    public var changed: Bool
     public var failedStep: String?
     /// One line: why it failed.
     public var reason: String?
@@ -18,13 +21,14 @@ public struct JobReport: Sendable, Codable {
     public var secondsToReady: Double?
     public var log: String?
 
-    public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, failedStep: String? = nil,
+    public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, changed: Bool = false, failedStep: String? = nil,
                 reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], seconds: Double = 0,
                 secondsToReady: Double? = nil, log: String? = nil) {
         self.job = job
         self.guest = guest
         self.ok = ok
         self.exitStatus = exitStatus
+        self.changed = changed
         self.failedStep = failedStep
         self.reason = reason
         self.steps = steps

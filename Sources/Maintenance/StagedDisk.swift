@@ -67,6 +67,16 @@ final class StagedDisk {
         }
     }
 
+    /// The job's working copy shows the guest the same bytes as the original,
+    /// so committing would change nothing but the file's identity: a re-run
+    /// of a job with nothing left to do then leaves the user's file alone and
+    /// reports `changed: false` (what Ansible's idempotency needs). Only for a
+    /// copy of an existing disk whose backing comes from its header.
+    var workUnchanged: Bool {
+        guard !readOnly, !isNew, backing == nil, output != nil || flat != nil else { return false }
+        return (try? Compare.run(attached, original))?.identical ?? false
+    }
+
     /// Makes the new file visible under the original's name.
     func commit() throws {
         if let rebuild { try rebuild() }
