@@ -3,15 +3,18 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
-                util-linux qemu-utils python3 tmux hyperfine attr kmod
+                util-linux qemu-utils python3 tmux hyperfine attr kmod patchelf
 
-.PHONY: all deps build release check test demo bench fuzz clean install uninstall completions install-check \
+.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check \
         deb deb-deps deb-check ansible-check
 
 all: build
 
 # groff: DocumentationTests check every man page with groff -ww.
 APT_PACKAGES += groff
+# debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
+# from apt's configured mirror, cached in .build/guest).
+APT_PACKAGES += debootstrap
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.
@@ -26,14 +29,31 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# trixie's 6.12 and sid's 7.2 user-mode-linux under .build/kernels/, each with
+# its own libc (scripts/kernels; cached, the host's apt state is untouched).
+kernels: deps
+	scripts/kernels
+
 release: deps
 	$(SWIFT) build -c release
 
-# The whole test suite. Kernel tests boot /usr/bin/linux.uml for real; with
-# CORRAL_REQUIRE_UML=1 (CI) a missing kernel fails them instead of skipping.
-check: deps
+# The kernel-facing suites make check runs again on each newer kernel
+# (boot, sandbox, profiles and jail escapes, maint, reliability, the quirk and the COW
+# vectors the kernel writes); everything else is kernel-independent.
+KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|JailEscapeTests|DenialTableTests|MaintKernelTests|ReliabilityTests|QuirkTests|COWVectorTests
+NEWER_KERNELS := $(CURDIR)/.build/kernels/6.12/bin/linux.uml $(CURDIR)/.build/kernels/7.2/bin/linux.uml
+
+# The whole test suite on bookworm's /usr/bin/linux.uml (6.1), then the
+# kernel suites on trixie's 6.12 and sid's 7.2 (CORRAL_TEST_KERNEL). Kernel
+# tests boot the kernels for real; with CORRAL_REQUIRE_UML=1 (CI) a missing
+# kernel fails them instead of skipping.
+check: deps kernels
 	$(SWIFT) build
 	$(SWIFT) test --no-parallel
+	for kernel in $(NEWER_KERNELS); do \
+	  echo "== kernel suites on $$kernel"; \
+	  CORRAL_TEST_KERNEL=$$kernel $(SWIFT) test --skip-build --no-parallel --filter '$(KERNEL_SUITES)' || exit 1; \
+	done
 	scripts/fuzz 30
 
 test: check

@@ -43,13 +43,21 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
+        // The one system layer every module reaches the host through: typed
+        // syscall errors, owned descriptors, descriptor-relative walks,
+        // creation that never reopens by name, randomness, shell quoting.
+        .target(
+            name: "CorralSystem",
+            dependencies: ["CCorralShim", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
         // Pure value types: header codec, geometry, bitmap. No I/O.
         .target(name: "COWFormat", swiftSettings: strict),
         // Operations on files: create, info, check, flatten, commit, ...
         .target(
             name: "COWEngine",
             dependencies: [
-                "COWFormat", "CCorralShim", "CLibcrypto",
+                "COWFormat", "CorralSystem", "CCorralShim", "CLibcrypto",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
@@ -57,25 +65,25 @@ let package = Package(
         // seccomp allowlist, namespaces, the sandbox loader.
         .target(
             name: "Sandbox",
-            dependencies: ["CSeccomp", "CCorralShim", "CSandboxShim"],
+            dependencies: ["CorralSystem", "CSeccomp", "CCorralShim", "CSandboxShim"],
             swiftSettings: strict
         ),
         // Kernel command line, preflight, pty console, spawn, supervision.
         .target(
             name: "Launcher",
-            dependencies: ["COWEngine", "Sandbox", "CCorralShim"],
+            dependencies: ["CorralSystem", "COWEngine", "Sandbox", "CCorralShim"],
             swiftSettings: strict
         ),
         // Session protocol, templates, built-in maintenance jobs.
         .target(
             name: "Maintenance",
-            dependencies: ["Launcher", "COWEngine", "CCorralShim"],
+            dependencies: ["CorralSystem", "Launcher", "COWEngine", "CCorralShim"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "corral",
             dependencies: [
-                "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
+                "CorralSystem", "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -89,10 +97,14 @@ let package = Package(
         ),
         // Helpers every test target shares: scratch directories, running a
         // program or the built corral and capturing its output, package paths.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["CTestPTY"], path: "Tests/TestSupport", swiftSettings: strict),
+        // posix_openpt and friends for TestSupport's TerminalSession (glibc
+        // declares them only under _GNU_SOURCE).
+        .target(name: "CTestPTY", path: "Tests/CTestPTY"),
+        .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
             dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport"],
@@ -104,6 +116,9 @@ let package = Package(
         // The man pages against the built corral's --help, groff, the
         // user-facing error and version output, and a staged install.
         .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        // A real Debian guest (debootstrap, cached under .build/guest):
+        // disk-root commands, install-modules, flatten-rsync, a .deb offline.
+        .testTarget(name: "GuestTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Boots the real linux.uml and runs the built corral binary.
         .testTarget(
             name: "IntegrationTests",

@@ -1,6 +1,6 @@
 #!/bin/sh
 # corral-template: install-modules
-# description: Copy a kernel module tree into the guest's /lib/modules/RELEASE, run depmod for it, verify modules.dep
+# description: Copy a kernel module tree into the guest's /lib/modules/RELEASE (only what differs), run depmod for it, verify modules.dep
 # param: cow                the guest's COW
 # param: modules            host directory holding the module tree (e.g. /usr/lib/uml/modules/6.1.176)
 # param: release=           kernel release; empty: the last component of --modules
@@ -9,45 +9,59 @@
 [ -n "$release" ] || release=${modules##*/}
 root=/run/corral/guest
 tree=/run/corral/modules
+dest=$root/lib/modules/$release
+changes=/run/corral/copied
 
+# noatime: reading the guest's files to compare them must not write their inodes.
+step mount -- sh -c 'mkdir -p "$2" && mount -o noatime "$1" "$2"' - "$disk_cow" "$root"
 step mount-modules -- mount_host "$modules" "$tree"
 
-# Already installed: every file of the tree is in the guest with the same
-# bytes, and modules.dep lists every module. Checked on a read-only mount,
-# so the disk stays as it was and corral reports changed: false.
-current() {
-    dir="$root/lib/modules/$release"
-    dep="$dir/modules.dep"
-    [ -s "$dep" ] || return 1
-    (cd "$tree" && find . -type f) | while IFS= read -r file; do
-        cmp -s "$tree/$file" "$dir/$file" || exit 1
-    done || return 1
-    for ko in $(cd "$tree" && find . -name '*.ko' -o -name '*.ko.*'); do
-        grep -q "^${ko#./}:" "$dep" || return 1
-    done
+# Only what differs is written, and in place: rsync compares contents
+# (--checksum), skips identical files, and overwrites a changed file's own
+# blocks (--inplace) rather than allocating new ones, so a COW grows by what
+# really changed. Directory times are not kept (depmod changes the top one,
+# so a re-run would always find it different); depmod's own outputs are
+# left out: depmod makes them below.
+copy() {
+    mkdir -p "$dest" &&
+        rsync -a --omit-dir-times --checksum --inplace --itemize-changes \
+            --exclude=/modules.dep --exclude=/modules.alias --exclude=/modules.symbols \
+            --exclude=/modules.devname --exclude=/modules.softdep --exclude='/modules.*.bin' \
+            "$tree/" "$dest/" > "$changes"
 }
-step look -- mount_ro "$disk_cow" "$root"
-if current; then
-    step umount-ro -- umount "$root"
-    note "already installed: /lib/modules/$release holds the same tree and modules.dep lists every module"
-    exit 0
-fi
-step umount-ro -- umount "$root"
-step mount -- sh -c 'mkdir -p "$2" && mount "$1" "$2"' - "$disk_cow" "$root"
-step copy -t 0 -- sh -c 'mkdir -p "$1/lib/modules/$2" && cp -a "$3/." "$1/lib/modules/$2/"' - "$root" "$release" "$tree"
-step depmod -- depmod -b "$root" "$release"
+step copy -t 0 -- copy
+changed=$(awk 'END { print NR }' "$changes")
 
+# depmod writes every index anew (new files, new blocks), so it runs only
+# when the tree changed or its index is missing.
+if [ "$changed" -gt 0 ] || [ ! -s "$dest/modules.dep" ]; then
+    step depmod -- depmod -b "$root" "$release"
+    depmod_ran=yes
+fi
+
+# One pass: every module of the tree must be a key of modules.dep.
 verify() {
-    dep="$root/lib/modules/$release/modules.dep"
+    dep=$dest/modules.dep
     [ -s "$dep" ] || { echo "no $dep"; return 1; }
-    missing=0
-    count=0
-    for ko in $(cd "$tree" && find . -name '*.ko' -o -name '*.ko.*'); do
-        count=$((count + 1))
-        grep -q "^${ko#./}:" "$dep" || { echo "modules.dep does not list ${ko#./}"; missing=$((missing + 1)); }
-    done
-    [ "$missing" -eq 0 ] || return 1
-    note "installed $count modules into /lib/modules/$release; modules.dep lists every one"
+    (cd "$tree" && find . -name '*.ko' -o -name '*.ko.*') | awk -v dep="$dep" '
+        BEGIN {
+            while ((getline line < dep) > 0) { sub(/:.*/, "", line); listed[line] = 1 }
+        }
+        {
+            sub(/^\.\//, "")
+            count++
+            if (!($0 in listed)) { print "modules.dep does not list " $0; missing++ }
+        }
+        END {
+            if (missing) exit 1
+            print count > "/run/corral/count"
+        }'
 }
 step verify -- verify
+read -r count < /run/corral/count
 step umount -- umount "$root"
+if [ -z "${depmod_ran-}" ]; then
+    unchanged "already installed: /lib/modules/$release has the same $count modules; nothing written"
+else
+    note "installed $count modules into /lib/modules/$release ($changed files or directories written or updated); modules.dep lists every one"
+fi

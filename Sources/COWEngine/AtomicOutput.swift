@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 
 /// A new file that appears under its final name only when complete.
 ///
@@ -10,18 +11,29 @@ import CCorralShim
 /// final name and fsyncs the directory. If the value is dropped without a
 /// commit (an error, a full disk), the temporary file is removed. A SIGKILL
 /// leaves only a `.name.corral-*` file behind, never a half-written final
-/// name.
+/// name; ``LeftoverOutputs`` removes it on a later run.
 public final class AtomicOutput {
     public let finalPath: String
+    /// The temporary file's path, for readers that need a name (the UML
+    /// kernel opens disks by path); corral itself only uses ``file``.
     public let temporaryPath: String
     public let file: OpenFile
-    private var committed = false
+    private let created: NewFile
+    private let finalName: String
+    private let replace: Bool
 
     /// - Parameters:
     ///   - path: the final name.
-    ///   - replace: an existing file may be replaced (`--force`).
+    ///   - replace: an existing file may be replaced (`--force`); otherwise
+    ///     one that appears meanwhile is not overwritten either
+    ///     (renameat2 RENAME_NOREPLACE).
     ///   - inputs: files that must never be the output, with their roles
     ///     ("COW file", "backing file"), checked by device and inode.
+    ///
+    /// The temporary file is created O_EXCL|O_NOFOLLOW in the output's
+    /// directory, held open, and never reopened by name: its mode is set on
+    /// the descriptor, so a name swapped for a symlink by another user who
+    /// can write that directory is never followed (issue 13).
     public init(path: String, replace: Bool, inputs: [(status: FileStatus, role: String)]) throws(EngineError) {
         if let existing = try FileStatus.of(path) {
             for input in inputs where existing.isSameFile(as: input.status) {
@@ -34,48 +46,35 @@ public final class AtomicOutput {
         guard let dirStatus = try FileStatus.of(dir), dirStatus.isDirectory else {
             throw .invalidArgument("\(path): directory \(dir) does not exist")
         }
-        var template = Array("\(dir)/.\(name).corral-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { corral_mkstemp($0.baseAddress!) }
-        let tmp = String(cString: template)
-        if fd < 0 {
-            let code = errno
-            if code == ENOSPC { throw .noSpace(path: path) }
-            throw .system(call: "mkstemp", path: tmp, errno: code)
-        }
-        close(fd)
-        self.finalPath = path
-        self.temporaryPath = tmp
         do {
-            self.file = try OpenFile(tmp, flags: O_RDWR)
-            _ = fchmod(file.fd, 0o644 & ~Self.umask)
+            let directory = try Directory(dir)
+            created = try NewFile(in: directory, for: name)
+            try created.descriptor.setPermissions(0o644 & ~UInt32(Self.umask))
         } catch {
-            unlink(tmp)
-            throw error
+            throw EngineError(error, path: path)
         }
-    }
-
-    deinit {
-        if !committed { unlink(temporaryPath) }
+        file = try OpenFile(duplicating: created.fd, path: created.temporaryPath ?? path)
+        self.finalPath = path
+        self.finalName = name
+        self.replace = replace
+        self.temporaryPath = created.temporaryPath ?? path
     }
 
     /// Makes the file durable and visible under its final name.
     public func commit() throws(EngineError) {
         try file.sync()
-        guard rename(temporaryPath, finalPath) == 0 else {
-            throw .system(call: "rename", path: finalPath, errno: errno)
+        do {
+            try created.publish(as: finalName, replace: replace)
+        } catch where error.errno == .fileExists {
+            throw .outputExists(path: finalPath)
+        } catch {
+            throw EngineError(error, path: finalPath)
         }
-        committed = true
-        Self.syncDirectory(of: finalPath)
     }
 
     /// fsync the directory holding `path`, so a rename or unlink is durable.
     public static func syncDirectory(of path: String) {
-        let dir = PathResolution.split(path).directory
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+        (try? Directory(PathResolution.split(path).directory))?.sync()
     }
 
     private static let umask: mode_t = {

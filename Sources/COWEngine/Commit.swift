@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 import COWFormat
 
 /// Merges a COW into its backing file in place (`uml_moo -d`), writing only
@@ -107,30 +108,60 @@ extension Commit {
 }
 
 /// The crash-recovery marker of an in-place commit (see ``Commit``).
+///
+/// It lives beside the backing, in a directory other users may write, so
+/// it is handled through that directory's descriptor: written only as a
+/// new file (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600) and read only when it
+/// is a regular file (O_NOFOLLOW|O_NONBLOCK), never through a symlink.
 struct CommitMarker {
     let path: String
+    let directory: String
+    let name: String
 
     init(backing: String) {
         let (dir, name) = PathResolution.split(backing)
-        path = "\(dir)/.\(name).corral-commit"
+        self.directory = dir
+        self.name = ".\(name).corral-commit"
+        path = "\(dir)/\(self.name)"
     }
 
     /// The COW being committed, if a commit was interrupted.
     func read() -> String? {
-        guard let text = try? ReadSmallFile.text(path) else { return nil }
-        let line = text.trimmed
+        guard let dir = try? Directory(directory),
+              let file = try? dir.openFile(name, flags: O_RDONLY | O_NONBLOCK),
+              let info = try? file.status(), info.isRegular,
+              let bytes = try? file.read(upTo: 4096) else { return nil }
+        let line = String(decoding: bytes, as: UTF8.self).trimmed
         return line.isEmpty ? nil : line
     }
 
     func write(cow: String) throws(EngineError) {
-        let file = try OpenFile(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        try file.write(Array((cow + "\n").utf8), at: 0)
-        try file.sync()
-        AtomicOutput.syncDirectory(of: path)
+        do {
+            let dir = try Directory(directory)
+            if let existing = try dir.status(of: name) {
+                // A stale marker of ours is replaced; anything else is not ours to touch.
+                guard existing.isRegular, existing.owner == geteuid() else {
+                    throw EngineError.invalidArgument("\(path) is in the way of the commit marker and is not one corral wrote (a symlink, or another user's file); remove it, then commit again")
+                }
+                try dir.unlink(name)
+            }
+            let file = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            FaultInjection.beforeWrite()
+            try file.writeAll(Array((cow + "\n").utf8))
+            try file.sync()
+            dir.sync()
+        } catch let error as EngineError {
+            throw error
+        } catch let error as SystemError {
+            throw EngineError(error, path: path)
+        } catch {
+            throw .invalidArgument("\(path): \(error)")
+        }
     }
 
     func remove() {
-        unlink(path)
-        AtomicOutput.syncDirectory(of: path)
+        guard let dir = try? Directory(directory) else { return }
+        try? dir.unlink(name)
+        dir.sync()
     }
 }

@@ -48,7 +48,7 @@ public enum Create {
 
         var warnings: [String] = []
         if geometry.bitmapLength <= 8 && status.size > 0 {
-            warnings.append("backing is \(status.size) bytes (≤ 32 KiB): the 6.1 kernel hangs on the first write to such a small COW disk (spec §4.7-F)")
+            warnings.append("backing is \(status.size) bytes (≤ 32 KiB): the 6.1 kernel hangs on the first write to such a small COW disk")
         }
         if stored.contains(",") || stored.contains(":") {
             warnings.append("backing path contains ',' or ':': attach this COW as ubdN=COW without naming the backing on the kernel command line")

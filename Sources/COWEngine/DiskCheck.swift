@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWFormat
+import CorralSystem
 
 /// One reason the kernel would refuse or misread a disk, found before boot.
 public struct Finding: Sendable, Equatable, Codable {
@@ -53,9 +54,11 @@ public enum DiskCheck {
     /// - Throws: only when the check itself could not run.
     ///   - deep: also recompute the backing's fingerprint (one read of its
     ///     data) to catch content changed under an unchanged size and mtime.
+    ///   - kernelRelease: the kernel that will read the disk, for the
+    ///     mixed-page warnings (``MixedPageBug``); nil when not known.
     public static func check(
         path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false,
-        deep: Bool = false
+        deep: Bool = false, kernelRelease: String? = nil
     ) throws(EngineError) -> CheckReport {
         var findings: [Finding] = []
         func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
@@ -102,7 +105,7 @@ public enum DiskCheck {
         }
         if h.layout == .v1 || h.layout == .v2, g.sectorCount % 8 != 0 {
             add("bitmap-rounding", .warning,
-                "\(h.layout.rawValue) bitmap is one byte short: kernel writes to the last \(g.sectorCount % 8) sector(s) are lost and corrupt sector 0 (spec §2.1)",
+                "\(h.layout.rawValue) bitmap is one byte short: kernel writes to the last \(g.sectorCount % 8) sector(s) are lost and corrupt sector 0",
                 fix: "corral cow flatten \(q) IMAGE, then corral cow from-image --backing BACKING IMAGE NEW.cow")
         }
 
@@ -112,6 +115,9 @@ public enum DiskCheck {
         if !match.exists {
             add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
                 fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
+        } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
+            add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
+                fix: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
             add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(Errno.describe(errno))")
         } else {
@@ -120,7 +126,12 @@ public enum DiskCheck {
                     "backing \(match.path) is \(actual) bytes but the header says \(h.size): the kernel refuses the disk (wrong or changed backing file)",
                     fix: "pass the right backing with --backing PATH")
             }
-            if !match.mtimeMatches, let actual = match.actualMtime {
+            if !match.mtimeMatches, match.sizeMatches, let backingFile = try? OpenFile(match.path, flags: O_RDONLY),
+               (try? CommittedCOW.isCommitted(cow, into: backingFile)) == true {
+                add("committed", .problem,
+                    "every sector this COW holds is already in \(match.path) (it was committed with corral cow commit, which changed the backing's mtime): the kernel refuses this COW, and it is no longer needed",
+                    fix: "use \(match.path) itself, or make a fresh COW over it: corral cow create NEW.cow \(b) (then delete \(q))")
+            } else if !match.mtimeMatches, let actual = match.actualMtime {
                 let representable = actual >= 0 && actual <= Int64(UInt32.max)
                 add("mtime-mismatch", .problem,
                     "backing \(match.path) has mtime \(actual) but the header says \(h.mtime): the kernel refuses the disk (\"mtime mismatch\")"
@@ -137,7 +148,7 @@ public enum DiskCheck {
         let bitmapEnd = g.bitmapOffset + g.bitmapLength
         if cow.status.size < bitmapEnd {
             add("bitmap-truncated", .problem,
-                "file is \(cow.status.size) bytes, shorter than its bitmap (ends at \(bitmapEnd)): the kernel reads uninitialised bits (spec §4.7-H)")
+                "file is \(cow.status.size) bytes, shorter than its bitmap (ends at \(bitmapEnd)): the kernel reads uninitialised bits")
         }
         if survey.sectorsPastEOF > 0 {
             add("data-truncated", .problem,
@@ -154,13 +165,13 @@ public enum DiskCheck {
             // block, so even whole-page COW data is misread (found by the
             // maintenance tests); only a flat image is safe.
             add("small-block-fs", .warning,
-                "the disk holds ext with \(blockSize)-byte blocks: the 6.1 kernel can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it (spec §4.7)",
+                "the disk holds ext with \(blockSize)-byte blocks: \(MixedPageBug.kernel(kernelRelease)) can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it",
                 fix: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
         }
         if survey.mixedPages > 0 {
             let first = (survey.firstMixedPage ?? 0) * 4096
             add("mixed-pages", .warning,
-                "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): the 6.1 kernel returns wrong bytes for them in multi-page reads (spec §4.7)",
+                "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): \(MixedPageBug.kernel(kernelRelease)) returns wrong bytes for them in multi-page reads",
                 fix: "corral cow normalize \(q)")
         }
         try checkLock(path: path, writable: requireWritable, into: &findings)
@@ -177,7 +188,7 @@ public enum DiskCheck {
                             message: "no backing fingerprint in the header (not made by corral, or rewritten by the kernel): the backing's content cannot be verified")]
         case .otherPath:
             return [Finding(code: "no-fingerprint", severity: .note,
-                            message: "the header's fingerprint was recorded for another backing path (the kernel switched the backing, spec §4.3): the backing's content cannot be verified")]
+                            message: "the header's fingerprint was recorded for another backing path (the kernel switched the backing): the backing's content cannot be verified")]
         case .present(let fp):
             guard let file = try? OpenFile(match.path, flags: O_RDONLY) else { return [] }
             if try fp.matches(file) {
@@ -187,7 +198,7 @@ public enum DiskCheck {
             let q = Shell.quote(cow.path)
             return [Finding(code: "backing-changed", severity: .problem,
                             message: "backing \(match.path) has changed content since the COW was made"
-                                + (mtimeMatches ? " although its size and mtime did not change: the kernel accepts it and the guest would read corrupt data (spec §4.7-I)" : ""),
+                                + (mtimeMatches ? " although its size and mtime did not change: the kernel accepts it and the guest would read corrupt data" : ""),
                             fix: "restore the original backing, or boot with ubdN=\(cow.path),ORIGINAL (check: corral cow check --deep --backing ORIGINAL \(q))")]
         }
     }
@@ -198,7 +209,7 @@ public enum DiskCheck {
             let who = EngineError.processName(pid)
             findings.append(Finding(
                 code: "in-use", severity: writable ? .problem : .warning,
-                message: "\(path) is open in process \(pid)\(who) (a running UML holds a lock on its disks)",
+                message: "\(path) is in use by process \(pid)\(who): a running guest holds a lock on its disks",
                 fix: "stop that guest first"))
         }
     }

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import COWFormat
+import CorralSystem
 
 /// Everything that can stop an engine operation, each with the file it is
 /// about. ``description`` is the one line the CLI prints after `corral:`;
@@ -27,6 +31,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// An interrupted commit of another COW into this backing is unfinished.
     case commitPending(backing: String, cow: String)
     case invalidArgument(String)
+    /// A directory, FIFO, socket or character device where a disk file belongs.
+    case notADiskFile(path: String, kind: String)
     /// from-image: the image and the backing differ in size; a COW disk is exactly its backing's size.
     case imageSizeMismatch(image: String, imageSize: UInt64, backing: String, backingSize: UInt64)
     /// rebase: the new backing file does not exist.
@@ -72,6 +78,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(backing): an interrupted commit of \(cow) into this backing is unfinished"
         case .invalidArgument(let text):
             text
+        case .notADiskFile(let path, let kind):
+            "\(path): is \(kind), not a disk image or COW file"
         case .imageSizeMismatch(let image, let imageSize, let backing, let backingSize):
             "\(image) is \(imageSize) bytes but the backing \(backing) is \(backingSize): a COW disk has exactly its backing's size"
         case .newBackingMissing(let path):
@@ -93,6 +101,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .backingSizeMismatch: "pass the right file with --backing PATH; --force reads this one anyway"
         case .backingMtimeMismatch(let backing, let header, _):
             "if its content did not change, restore the mtime: touch -d @\(header) \(Shell.quote(backing)) (or use --force)"
+        case .notADiskFile: "give a regular file (an image or a COW) or a block device"
         case .outputExists: "choose another name, or pass --force to replace it"
         case .inUse: "stop the UML guest that uses it, then retry"
         case .otherCOWsOnBacking: "flatten those guests first (corral cow flatten), or pass --force to invalidate them"
@@ -108,5 +117,18 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     static func processName(_ pid: Int32) -> String {
         guard let comm = try? ReadSmallFile.text("/proc/\(pid)/comm") else { return "" }
         return " (\(comm.trimmed))"
+    }
+}
+
+extension EngineError {
+    /// A ``SystemError`` from the system layer, as the engine reports it:
+    /// a full disk as ``noSpace(path:)``, anything else naming the call.
+    public init(_ error: SystemError, path: String? = nil) {
+        let code = error.errno.rawValue
+        if code == ENOSPC || code == EDQUOT {
+            self = .noSpace(path: path ?? error.object)
+        } else {
+            self = .system(call: error.call, path: error.object, errno: code)
+        }
     }
 }

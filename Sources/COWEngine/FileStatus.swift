@@ -44,6 +44,20 @@ public struct FileStatus: Sendable, Equatable {
         return status
     }
 
+    /// What a file of this `st_mode` is, in words, when it cannot hold a
+    /// disk ("a FIFO", "a directory", ...); nil for a regular file or a
+    /// block device.
+    public static func nonDiskKind(mode: UInt32) -> String? {
+        switch mode & UInt32(S_IFMT) {
+        case UInt32(S_IFREG), UInt32(S_IFBLK): nil
+        case UInt32(S_IFDIR): "a directory"
+        case UInt32(S_IFIFO): "a FIFO"
+        case UInt32(S_IFCHR): "a character device"
+        case UInt32(S_IFSOCK): "a socket"
+        default: "not a regular file"
+        }
+    }
+
     /// Same file (device and inode) as `other`.
     public func isSameFile(as other: FileStatus) -> Bool {
         device == other.device && inode == other.inode

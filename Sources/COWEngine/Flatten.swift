@@ -33,10 +33,12 @@ public enum Flatten {
         try cow.requireStandardSectors()
         let backingFile = try cow.openBacking(override: backing, force: force)
         var warnings: [String] = []
-        // A running UML holds a write lock on the COW; reading is still
-        // possible but may catch a half-written guest state.
+        // A running guest holds the COW (the kernel's write lock, corral
+        // boot's lease): what is on disk now may be half-written, so only
+        // --force reads it anyway.
         do { try cow.file.lock(.read) } catch {
-            warnings.append("\(error): flattening what is on disk now; the guest may still be writing")
+            guard force else { throw error }
+            warnings.append("\(error): flattening what is on disk now (--force); the guest may still be writing")
         }
         let out = try AtomicOutput(
             path: output, replace: force,

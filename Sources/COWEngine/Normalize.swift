@@ -47,10 +47,10 @@ public enum Normalize {
         let g = cow.geometry
         var notes: [String] = []
         if g.mappablePages < g.pageCount {
-            notes.append("the last \(g.sectorCount % 8) sector(s) have no bit in this \(cow.header.layout.rawValue) bitmap (spec §2.1): they always read from the backing, so their page is not mixed")
+            notes.append("the last \(g.sectorCount % 8) sector(s) have no bit in this \(cow.header.layout.rawValue) bitmap: they always read from the backing, so their page is not mixed")
         }
         var fill = PageFill(cow: cow)
-        var throttle = ProgressThrottle(progress, total: g.mappablePages)
+        var throttle = ProgressThrottle(progress, total: g.mappablePages, unit: COWGeometry.pageSize)
         let bits = IOBuffer(size: chunk)
         let page = IOBuffer(size: Int(COWGeometry.pageSize))
         var mixed: UInt64 = 0

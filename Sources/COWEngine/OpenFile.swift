@@ -9,9 +9,35 @@ public final class OpenFile {
     public let path: String
     public let fd: Int32
 
+    /// Opens `path`, which must be a regular file or a block device.
+    ///
+    /// The open itself never waits: O_NONBLOCK keeps a FIFO from blocking
+    /// until a writer comes (and O_NOCTTY keeps a terminal from becoming
+    /// ours), then fstat refuses anything that is not a disk before a byte
+    /// is read. O_NONBLOCK is cleared again unless `flags` asked for it.
     public init(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(EngineError) {
         self.path = path
-        self.fd = try checked("open", path) { open(path, flags | O_CLOEXEC, mode) }
+        let fd: Int32
+        do {
+            fd = try checked("open", path) { open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode) }
+        } catch .system(_, _, ENXIO) {
+            // A FIFO opened for writing without a reader.
+            throw .notADiskFile(path: path, kind: "a FIFO")
+        }
+        var raw = corral_stat()
+        if corral_fstat(fd, &raw) == 0, let kind = FileStatus.nonDiskKind(mode: raw.mode) {
+            close(fd)
+            throw .notADiskFile(path: path, kind: kind)
+        }
+        if flags & O_NONBLOCK == 0 { _ = corral_set_nonblock(fd, 0) }
+        self.fd = fd
+    }
+
+    /// A second descriptor for a file already open (`fcntl(F_DUPFD_CLOEXEC)`):
+    /// for a file corral created and must not reopen by name.
+    public init(duplicating other: Int32, path: String) throws(EngineError) {
+        self.path = path
+        self.fd = try checked("dup", path) { corral_dup(other) }
     }
 
     deinit { close(fd) }
@@ -185,13 +211,16 @@ public final class OpenFile {
         }
     }
 
-    /// The pid of a process holding a flock on `inode`, from /proc/locks.
-    static func flockHolder(inode: UInt64) -> Int32? {
+    /// The pid of a process holding a flock on `inode`, from /proc/locks;
+    /// with `exclusiveOnly`, only an exclusive (WRITE) one. This process's
+    /// own locks are not counted.
+    static func flockHolder(inode: UInt64, exclusiveOnly: Bool = false) -> Int32? {
         guard let text = try? ReadSmallFile.text("/proc/locks", limit: 1 << 20) else { return nil }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-            guard f.count >= 6, f[1] == "FLOCK", let pid = Int32(f[4]),
+            guard f.count >= 6, f[1] == "FLOCK", let pid = Int32(f[4]), pid != getpid(),
+                  !exclusiveOnly || f[3] == "WRITE",
                   let ino = f[5].split(separator: ":").last.flatMap({ UInt64($0) }), ino == inode
             else { continue }
             return pid
@@ -199,9 +228,14 @@ public final class OpenFile {
         return nil
     }
 
-    /// The pid holding a lock that conflicts with `kind`, or nil.
+    /// The pid holding a lock that conflicts with `kind`, or nil: a POSIX
+    /// lock (the UML kernel's, while its guest has the disk open) or a flock
+    /// lease (`corral boot`'s, for the whole boot), so every verb answers
+    /// "in use" the same way.
     public func lockHolder(conflictingWith kind: LockKind) -> Int32? {
         let pid = corral_lock_holder(fd, kind.rawValue)
-        return pid > 0 ? pid : nil
+        if pid > 0 { return pid }
+        guard let inode = try? status().inode else { return nil }
+        return Self.flockHolder(inode: inode, exclusiveOnly: kind == .read)
     }
 }

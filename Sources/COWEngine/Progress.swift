@@ -9,38 +9,31 @@ public struct Progress: Sendable {
 
 public typealias ProgressHandler = @Sendable (Progress) -> Void
 
-/// Rate-limits progress callbacks.
+/// Rate-limits progress callbacks to one every ~100 ms (plus the final one).
+///
+/// Operations count in their own unit (bytes, or pages for a bitmap survey);
+/// `unit` turns that count into bytes, so every display shows bytes.
 struct ProgressThrottle {
     let handler: ProgressHandler?
     let total: UInt64
-    var last: UInt64 = 0
+    let unit: UInt64
+    var last: MonotonicClock.Instant?
 
-    init(_ handler: ProgressHandler?, total: UInt64) {
+    init(_ handler: ProgressHandler?, total: UInt64, unit: UInt64 = 1) {
         self.handler = handler
         self.total = total
+        self.unit = unit
     }
 
     mutating func report(_ done: UInt64) {
         guard let handler else { return }
-        let now = Clock.nanoseconds()
-        if now - last >= 100_000_000 {
-            last = now
-            handler(Progress(done: done, total: total, finished: false))
-        }
+        let now = MonotonicClock.now()
+        if let last, now.nanoseconds(since: last) < 100_000_000 { return }
+        last = now
+        handler(Progress(done: done &* unit, total: total &* unit, finished: false))
     }
 
     func finish() {
-        handler?(Progress(done: total, total: total, finished: true))
+        handler?(Progress(done: total &* unit, total: total &* unit, finished: true))
     }
-}
-
-enum Clock {
-    static func nanoseconds() -> UInt64 {
-        let d = ContinuousClock.now - ContinuousClock.Instant.zeroReference
-        return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
-    }
-}
-
-extension ContinuousClock.Instant {
-    static let zeroReference = ContinuousClock.now
 }

@@ -65,7 +65,7 @@ public enum Rebase {
             throw .invalidArgument("\(newBacking): the new backing is the COW file itself")
         }
         if stamp.storedPath.utf8.count > h.layout.pathFieldLength - 1 {
-            throw .invalidArgument("\(path): a \(h.layout.rawValue) header holds a backing path of at most \(h.layout.pathFieldLength - 1) bytes, and \(stamp.storedPath) is \(stamp.storedPath.utf8.count); corral keeps the file's own layout (rewriting it as v3 corrupts it, spec §4.3)")
+            throw .invalidArgument("\(path): a \(h.layout.rawValue) header holds a backing path of at most \(h.layout.pathFieldLength - 1) bytes, and \(stamp.storedPath) is \(stamp.storedPath.utf8.count); corral keeps the file's own layout (rewriting it as v3 corrupts it)")
         }
         let newFile = try OpenFile(newBacking, flags: O_RDONLY)
         try newFile.lock(.read)
@@ -125,7 +125,7 @@ public enum Rebase {
             try old.readBacking(into: a.slice(0, n), at: limit, size: oldSize)
             try new.readZeroFilled(into: b.slice(0, n), at: limit)
             if let at = Compare.firstDifference(a, b, n) {
-                throw .invalidArgument("\(cow.path): the backings differ at byte \(limit + UInt64(at)), in the last \(g.sectorCount % 8) sector(s), which have no bit in this \(cow.header.layout.rawValue) bitmap (spec §2.1), so the guest's view cannot be kept; flatten it and use from-image instead")
+                throw .invalidArgument("\(cow.path): the backings differ at byte \(limit + UInt64(at)), in the last \(g.sectorCount % 8) sector(s), which have no bit in this \(cow.header.layout.rawValue) bitmap, so the guest's view cannot be kept; flatten it and use from-image instead")
             }
         }
         let bits = IOBuffer(size: window / Int(page))

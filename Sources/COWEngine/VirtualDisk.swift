@@ -23,6 +23,9 @@ public struct Extent: Sendable, Equatable, Codable {
     public var source: ExtentSource
     public var end: UInt64 { offset + length }
 
+    /// JSON says `start`, as `qemu-img map` does (`corral cow map --json`).
+    private enum CodingKeys: String, CodingKey { case offset = "start", length, source }
+
     public init(offset: UInt64, length: UInt64, source: ExtentSource) {
         self.offset = offset
         self.length = length

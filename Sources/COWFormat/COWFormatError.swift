@@ -27,9 +27,9 @@ public enum COWFormatError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .shortHeader(let n):
-            "not a COW file: only \(n) bytes, too short for a header"
+            "not a UML COW file: only \(n) bytes, too short for a header"
         case .badMagic(let m):
-            "not a COW file: bad magic 0x\(String(m, radix: 16, uppercase: true)) (expected OOOM)"
+            "not a UML COW file: it does not start with a COW header (its first 4 bytes are 0x\(String(m, radix: 16, uppercase: true)), a COW's are 'OOOM')"
         case .unknownVersion(let v):
             "unknown COW version \(v) (only 1, 2 and 3 exist)"
         case .truncatedHeader(let layout, let n):

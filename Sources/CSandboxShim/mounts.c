@@ -61,3 +61,21 @@ int corral_mount_api_available(void) {
     long rc = syscall(SYS_mount_setattr, -1, "", 0, NULL, 0);
     return !(rc == -1 && errno == ENOSYS);
 }
+
+int corral_mount_tmpfs(const char *path, const char *options, int readonly) {
+    // Writable means UML's memory file: it maps it PROT_EXEC, so no noexec.
+    unsigned long flags = MS_NOSUID | MS_NODEV | (readonly ? MS_RDONLY | MS_NOEXEC : 0);
+    return mount("tmpfs", path, "tmpfs", flags, options);
+}
+
+int corral_bind_null(const char *path) {
+    if (mount("/dev/null", path, NULL, MS_BIND, NULL) != 0) return -1;
+    return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL);
+}
+
+int corral_mount_private_devpts(const char *pts, const char *ptmx) {
+    if (mount("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0) return -1;
+    char path[256];
+    snprintf(path, sizeof path, "%s/ptmx", pts);
+    return mount(path, ptmx, NULL, MS_BIND, NULL);
+}

@@ -16,11 +16,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,7 +93,7 @@ static void report_failure(int fd, int step) {
 }
 
 __attribute__((noreturn))
-static void kernel_child(const struct corral_kernel_spec *spec, int error_fd) {
+static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, int handoff_fd, int go_fd) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -107,9 +112,31 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd) {
         if (setresuid(spec->uid, spec->uid, spec->uid) != 0) { report_failure(error_fd, CORRAL_STEP_SETUID); _exit(127); }
     }
 
+    if (spec->landlock_fd >= 0) {
+        if (syscall(SYS_landlock_restrict_self, spec->landlock_fd, 0) != 0) {
+            report_failure(error_fd, CORRAL_STEP_LANDLOCK);
+            _exit(127);
+        }
+        close(spec->landlock_fd);
+    }
+
     // Last step before exec: from here on only the allowlist applies, and the
     // one exec it allows is execveat(exec_fd, "", AT_EMPTY_PATH).
-    if (spec->bpf && corral_seccomp_install(spec->bpf, spec->bpf_len) != 0) {
+    if (spec->bpf && spec->notify_mode) {
+        // The filter's notify action needs a listener: created here, where
+        // the filter is installed, and taken over by the reaper (pidfd_getfd)
+        // before exec. read/write/close are allowed by every profile.
+        struct sock_fprog prog = {
+            .len = (unsigned short)(spec->bpf_len / sizeof(struct sock_filter)),
+            .filter = (struct sock_filter *)spec->bpf,
+        };
+        int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (listener < 0) { report_failure(error_fd, CORRAL_STEP_SECCOMP); _exit(127); }
+        write_all(handoff_fd, &listener, sizeof listener);
+        char go = 0;
+        if (read_full(go_fd, &go, 1) != 1 || go != 1) _exit(127);  // the reaper reported why
+        close(listener);
+    } else if (spec->bpf && corral_seccomp_install(spec->bpf, spec->bpf_len) != 0) {
         report_failure(error_fd, CORRAL_STEP_SECCOMP);
         _exit(127);
     }
@@ -118,29 +145,105 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd) {
     _exit(127);
 }
 
+static void on_child(int sig) { (void)sig; }
+
+/// Answers one notification: in learn mode the call goes ahead; otherwise
+/// it fails and the kernel is killed (the first denial ends the boot, as
+/// SECCOMP_RET_KILL_PROCESS would, but the helper learns which call it was).
+static void answer_notification(int listener, int mode, pid_t kernel, int event_fd, int *denied) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return;  // the caller died meanwhile
+    struct corral_seccomp_event event = { .nr = req.data.nr, .arch = req.data.arch };
+    for (int i = 0; i < 6; i++) event.args[i] = req.data.args[i];
+    // A kernel that has already died (e.g. killed from outside) releases its
+    // stubs, which then run guest code natively until the namespace goes:
+    // their calls are refused, but they are not the kernel's, so not reported.
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int kernel_gone = waitid(P_PID, (id_t)kernel, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == kernel;
+    if (mode == 2 || (!*denied && !kernel_gone)) write_all(event_fd, &event, sizeof event);
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = req.id;
+    if (mode == 2) {
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+        if (!kernel_gone) {
+            *denied = 1;
+            kill(kernel, SIGKILL);
+        }
+        resp.error = -EPERM;
+    }
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
 __attribute__((noreturn))
-static void reaper(const struct corral_kernel_spec *spec, int error_fd, int status_fd, int lifeline_fd) {
+static void reaper(const struct corral_kernel_spec *spec, int error_fd, int status_fd, int lifeline_fd, int event_fd) {
     // Die with the helper; if it is already gone, the lifeline shows a hang-up.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     struct pollfd p = { .fd = lifeline_fd, .events = POLLIN };
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN | POLLERR))) _exit(1);
     prctl(PR_SET_NAME, "corral-reaper", 0, 0, 0);
+    // The host's /proc shows every host process (environ, cmdline, fds);
+    // this one shows the reaper, the kernel and its stubs only.
+    if (spec->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        report_failure(error_fd, CORRAL_STEP_PROC);
+        _exit(127);
+    }
 
     // Blocked until the kernel's pid is known; the kernel child clears its mask.
+    // SIGCHLD stays blocked except inside ppoll, which it then wakes.
     sigset_t forwarded;
     forwarded_set(&forwarded);
+    sigaddset(&forwarded, SIGCHLD);
     sigprocmask(SIG_BLOCK, &forwarded, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_child;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
 
+    int handoff[2] = { -1, -1 }, go[2] = { -1, -1 };
+    if (spec->notify_mode && (pipe2(handoff, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0)) {
+        report_failure(error_fd, CORRAL_STEP_LISTENER);
+        _exit(127);
+    }
     pid_t kernel = fork();
     if (kernel < 0) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
-    if (kernel == 0) kernel_child(spec, error_fd);
+    if (kernel == 0) kernel_child(spec, error_fd, handoff[1], go[0]);
+
+    int listener = -1;
+    if (spec->notify_mode) {
+        close(handoff[1]);
+        close(go[0]);
+        int number = -1;
+        if (read_full(handoff[0], &number, sizeof number) == (ssize_t)sizeof number) {
+            int pidfd = (int)syscall(SYS_pidfd_open, kernel, 0);
+            listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, number, 0);
+            if (pidfd >= 0) close(pidfd);
+            if (listener < 0) {
+                report_failure(error_fd, CORRAL_STEP_LISTENER);
+                kill(kernel, SIGKILL);
+            } else {
+                char one = 1;
+                write_all(go[1], &one, 1);
+            }
+        }
+        close(handoff[0]);
+        close(go[1]);
+    }
     close(error_fd);
     forward_target = kernel;
     install_forwarding();
+    sigset_t during_wait;
+    sigprocmask(SIG_SETMASK, NULL, &during_wait);
+    sigdelset(&during_wait, SIGCHLD);
 
+    int denied = 0;
     for (;;) {
         int status = 0;
-        pid_t w = waitpid(-1, &status, __WALL);
+        pid_t w = waitpid(-1, &status, __WALL | (listener >= 0 ? WNOHANG : 0));
         if (w < 0) {
             if (errno == EINTR) continue;
             _exit(127);  // ECHILD: the kernel is gone without us seeing it
@@ -150,12 +253,22 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
             // Exiting as PID 1 makes the host kernel SIGKILL the rest.
             _exit(0);
         }
+        if (w > 0) continue;
+        struct pollfd q = { .fd = listener, .events = POLLIN };
+        int n = ppoll(&q, 1, NULL, &during_wait);
+        if (n > 0 && (q.revents & POLLIN)) answer_notification(listener, spec->notify_mode, kernel, event_fd, &denied);
+        if (n > 0 && (q.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(q.revents & POLLIN)) {
+            // No task is left under the filter; only waiting remains.
+            close(listener);
+            listener = -1;
+        }
     }
 }
 
 int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
                                struct corral_reaper *out, int *failed_step) {
-    int errp[2], statp[2], life[2];
+    int errp[2], statp[2], life[2], events[2] = { -1, -1 };
+    if (spec->notify_mode && pipe2(events, O_CLOEXEC) != 0) return -1;
     if (pipe2(errp, O_CLOEXEC) != 0) return -1;
     if (pipe2(statp, O_CLOEXEC) != 0) { close(errp[0]); close(errp[1]); return -1; }
     if (pipe2(life, O_CLOEXEC) != 0) {
@@ -172,9 +285,11 @@ int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
     }
     if (pid == 0) {
         close(errp[0]); close(statp[0]); close(life[1]);
-        reaper(spec, errp[1], statp[1], life[0]);
+        if (events[0] >= 0) close(events[0]);
+        reaper(spec, errp[1], statp[1], life[0], events[1]);
     }
     close(errp[1]); close(statp[1]); close(life[0]);
+    if (events[1] >= 0) close(events[1]);
 
     struct failure f;
     ssize_t n = read_full(errp[0], &f, sizeof f);
@@ -183,6 +298,7 @@ int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         close(statp[0]); close(life[1]);
+        if (events[0] >= 0) close(events[0]);
         *failed_step = f.step;
         errno = f.err;
         return -1;
@@ -190,6 +306,7 @@ int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
     out->pid = pid;
     out->status_fd = statp[0];
     out->lifeline_fd = life[1];
+    out->event_fd = events[0];
     return 0;
 }
 
@@ -206,6 +323,32 @@ int corral_wait_reaper(const struct corral_reaper *r) {
     close(r->lifeline_fd);
     // No report means the reaper itself died (e.g. SIGKILL): pass that on.
     return n == (ssize_t)sizeof kernel_status ? kernel_status : reaper_status;
+}
+
+int corral_wait_reaper_events(const struct corral_reaper *r, int learn_fd,
+                              struct corral_seccomp_event *first, int *seen) {
+    forward_target = r->pid;
+    install_forwarding();
+    *seen = 0;
+    if (r->event_fd >= 0) {
+        // Until EOF: the reaper's end closes when it exits.
+        struct corral_seccomp_event event;
+        for (;;) {
+            ssize_t n = read_full(r->event_fd, &event, sizeof event);
+            if (n != (ssize_t)sizeof event) break;
+            if (!*seen) { *first = event; *seen = 1; }
+            if (learn_fd >= 0) {
+                char line[200];
+                int len = snprintf(line, sizeof line, "%d %x %llx %llx %llx %llx %llx %llx\n", event.nr, event.arch,
+                                   (unsigned long long)event.args[0], (unsigned long long)event.args[1],
+                                   (unsigned long long)event.args[2], (unsigned long long)event.args[3],
+                                   (unsigned long long)event.args[4], (unsigned long long)event.args[5]);
+                if (len > 0) write_all(learn_fd, line, (size_t)len);
+            }
+        }
+        close(r->event_fd);
+    }
+    return corral_wait_reaper(r);
 }
 
 void corral_exit_like(int status) {

@@ -15,6 +15,15 @@
 uint32_t corral_scmp_act_allow(void) { return SCMP_ACT_ALLOW; }
 uint32_t corral_scmp_act_kill_process(void) { return SCMP_ACT_KILL_PROCESS; }
 uint32_t corral_scmp_act_errno(int err) { return SCMP_ACT_ERRNO(err); }
+uint32_t corral_scmp_act_notify(void) { return SCMP_ACT_NOTIFY; }
+
+int corral_seccomp_notify_available(void) {
+    // Bad arguments on purpose: anything but ENOSYS means the call exists.
+    long rc = syscall(SYS_pidfd_getfd, -1, -1, 0);
+    if (rc == -1 && errno == ENOSYS) return 0;
+    unsigned int action = SECCOMP_RET_USER_NOTIF;
+    return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+}
 
 int corral_scmp_export_bpf(void *ctx, uint8_t **out, size_t *len) {
     // libseccomp 2.5 exports only to an fd; a memfd keeps it in memory.

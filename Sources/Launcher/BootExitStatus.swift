@@ -13,7 +13,9 @@ import Glibc
 /// - **124 timed out**: `--timeout` passed; the whole kernel process tree was
 ///   stopped. (The same value as coreutils `timeout`.)
 /// - **128+n interrupted**: corral got signal n (SIGHUP 129, SIGINT 130,
-///   SIGTERM 143) and stopped the kernel; the Ctrl-] q escape counts as SIGINT.
+///   SIGTERM 143) and stopped the kernel.
+/// - **130 stopped by the user**: Ctrl-] q at an interactive console; the
+///   same status as Ctrl-C, with its own line saying who stopped the guest.
 /// - **240 preflight failed**: a disk, the kernel or the command line was
 ///   refused before anything was spawned.
 /// - **241 launch failed**: the kernel could not be started (pty, spawn,
@@ -33,6 +35,7 @@ public enum BootExitStatus: Sendable, Equatable {
     case guest(Int32)
     case timedOut
     case interrupted(signal: Int32)
+    case stoppedByUser
     case preflightFailed
     case launchFailed
     case initNotReached
@@ -44,6 +47,7 @@ public enum BootExitStatus: Sendable, Equatable {
         case let .guest(status): return status & 0xff
         case .timedOut: return 124
         case let .interrupted(signal): return 128 + signal
+        case .stoppedByUser: return 128 + SIGINT
         case .preflightFailed: return 240
         case .launchFailed: return 241
         case .initNotReached: return 242
@@ -59,6 +63,7 @@ public enum BootExitStatus: Sendable, Equatable {
         case .timedOut: return "timed out; stopped the kernel and every process of this boot"
         case let .interrupted(signal):
             return "interrupted (signal \(signal)); stopped the kernel and every process of this boot"
+        case .stoppedByUser: return "you stopped the guest with Ctrl-] q; the kernel and every process of this boot were stopped"
         case .preflightFailed: return "preflight failed; nothing was started"
         case .launchFailed: return "the kernel could not be started"
         case .initNotReached: return "the kernel stopped before init started the command"

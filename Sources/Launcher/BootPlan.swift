@@ -4,6 +4,7 @@ import Glibc
 import CCorralShim
 import COWEngine
 import Sandbox
+import CorralSystem
 
 /// What the user asked `corral boot` for, before anything is resolved.
 public struct BootOptions: Sendable {
@@ -20,6 +21,10 @@ public struct BootOptions: Sendable {
     /// Run this in the guest through hostfs-init.
     public var command: String?
     public var timeout: Double?
+    /// When the `timeout` clock started (``MonotonicClock`` seconds): the
+    /// CLI starts it before any file is opened, so preflight time counts.
+    /// nil: when the session starts.
+    public var timeoutStart: Double?
     public var logPath: String?
     public var sandbox: SandboxPolicy.Mode = .enforce
     /// Kernel messages on stderr (and no `quiet`), sandbox report.
@@ -54,6 +59,10 @@ public struct BootPlan: Sendable {
     public var hostfsInitPath: String?
     /// The per-boot directory given as `uml_dir=`, removed after the boot.
     public var umlDir: String
+    /// The host file holding the nonce for hostfs-init (in `umlDir`), or nil
+    /// when the nonce is on the command line.
+    public var nonceFile: String?
+    static let nonceFileName = "nonce"
     public var policy: SandboxPolicy
     public var options: BootOptions
     /// Raw-mode console with keyboard passthrough.
@@ -75,13 +84,13 @@ public struct BootPlan: Sendable {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
 
-        let root: KernelCommandLine.Root
+        let requestedRoot: KernelCommandLine.Root
         if let unit = parseRootUnit(options.root) {
-            root = .ubd(unit: unit, writable: options.rootWritable)
+            requestedRoot = .ubd(unit: unit, writable: options.rootWritable)
         } else if options.root.hasPrefix("/") {
             var path = options.root
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            root = .hostfs(path: path, writable: options.rootWritable)
+            requestedRoot = .hostfs(path: path, writable: options.rootWritable)
         } else {
             throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
         }
@@ -89,8 +98,7 @@ public struct BootPlan: Sendable {
         let nonce = options.nonce ?? randomHex(bytes: 16)
         let umid = options.umid ?? "corral-\(randomHex(bytes: 4))"
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
-        let tmp = env["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let umlDir = "\(tmp)/corral-boot-\(umid)"
+        let umlDir = "\(RuntimeDirectory.base(environment: env))/\(StaleBoots.directoryPrefix)\(umid)"
 
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
@@ -100,12 +108,43 @@ public struct BootPlan: Sendable {
         var hostfsInit: String?
         var variables: [KernelCommandLine.InitVariable] = []
         var markerNonce: String?
+        var nonceFile: String?
+        var root = requestedRoot
+        if initPath == nil, options.command != nil, case let .ubd(unit, writable) = root {
+            // A command for a disk-root guest: the kernel boots the host's /
+            // (read-only) with hostfs-init, which mounts the disk and runs the
+            // command chrooted into it (DiskRootCommand), so the command gets
+            // the guest's own programs, the nonce-framed exit status and a
+            // clean unmount; the guest's own init never runs.
+            guard options.disks.contains(where: { $0.unit == unit }) else {
+                throw LauncherError.invalidRoot("ubd\(unit)", reason: "no --disk \(unit)=FILE gives that unit; add one")
+            }
+            variables += DiskRootCommand(unit: unit, writable: writable).initVariables
+            root = .hostfs(path: "/", writable: false)
+        } else if initPath == nil, case .ubd = root {
+            // The kernel's own search would fall back to /bin/sh on a disk
+            // without /sbin/init (Debian minbase), a shell that never hears the
+            // end of a console it opened late: a boot that hangs. Naming the
+            // init makes that a panic that says which program is missing.
+            initPath = DiskRootCommand.defaultInit
+        }
         if initPath == nil, case let .hostfs(rootPath, _) = root {
             let hostPath = try Resources.hostfsInit(environment: env, executable: Resources.currentExecutable())
             hostfsInit = hostPath
             initPath = try guestPath(of: hostPath, root: rootPath)
             markerNonce = nonce
-            variables.append(.init(name: "corral_nonce", value: nonce))
+            // The nonce goes in a file that corral removes as soon as the
+            // guest has opened it (BootSession), not on the command line,
+            // which any guest process can read in /proc/cmdline and use to
+            // forge the command's exit status. A hostfs root that does not
+            // hold the runtime directory cannot reach the file: then the
+            // command line carries it (hostfs-init(8)).
+            if let guestFile = try? guestPath(of: "\(umlDir)/\(Self.nonceFileName)", root: rootPath) {
+                nonceFile = "\(umlDir)/\(Self.nonceFileName)"
+                variables.append(.init(name: "corral_nonce_file", value: guestFile))
+            } else {
+                variables.append(.init(name: "corral_nonce", value: nonce))
+            }
             let input = options.input ?? ConsoleInput.of(interactive: interactive)
             variables.append(.init(name: "corral_input", value: input.rawValue))
         } else if options.command != nil {
@@ -121,7 +160,7 @@ public struct BootPlan: Sendable {
             umid: umid,
             umlDir: umlDir,
             quiet: !options.verbose,
-            skippedInitcalls: raid6.skip ? [RAID6Benchmark.initcall] : [],
+            skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             initVariables: variables,
             extraArguments: options.extraArguments
         )
@@ -145,7 +184,7 @@ public struct BootPlan: Sendable {
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
-            hostfsInitPath: hostfsInit, umlDir: umlDir, policy: policy, options: options,
+            hostfsInitPath: hostfsInit, umlDir: umlDir, nonceFile: nonceFile, policy: policy, options: options,
             interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
     }
 

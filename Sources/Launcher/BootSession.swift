@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 import COWEngine
 import Foundation
 import Sandbox
@@ -27,6 +28,9 @@ struct BootSession: ~Copyable {
     private var helperError: [UInt8] = []
     private var guestStatus: Int32?
     private var started = false
+    /// A custom init's console, probed until it echoes (ConsoleProbe); nil
+    /// with hostfs-init (its START marker says when) or a person typing.
+    private var probe: ConsoleProbe?
     /// The command's output not yet written to stdout (with an observer,
     /// what it hands back). corral never blocks writing it (a reader that
     /// stops reading would otherwise stall the timeout, the observer's stop
@@ -37,6 +41,8 @@ struct BootSession: ~Copyable {
     private var outputBroken = false
     /// A stop signal cut the final flush short: some output was never written.
     private var flushInterrupted: Int32?
+    /// The boot directory while it holds the nonce file.
+    private var nonceDirectory: Directory?
     private static let outputLimit = 256 * 1024
 
     init(plan: BootPlan) throws {
@@ -58,9 +64,12 @@ struct BootSession: ~Copyable {
 
     mutating func run() -> BootExitStatus {
         let verbose = plan.options.verbose
+        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            SystemCall.writeAll(err, "corral: warning: \(warning)\n")
+        }
         if verbose {
-            for line in SandboxRunner.report(policy: plan.policy) { SystemCall.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcall)
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
@@ -68,15 +77,41 @@ struct BootSession: ~Copyable {
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
 
-        // Per-boot uml_dir; leftovers of SIGKILLed boots are cleared first.
-        StaleBoots.sweep(parent: PathResolution.split(plan.umlDir).directory)
-        guard mkdir(plan.umlDir, 0o700) == 0 else {
-            if corral_errno() == EEXIST {
-                return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
-            }
-            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemCall.describe(corral_errno())); set TMPDIR to a writable directory")
+        // Per-boot uml_dir in the runtime directory, through its descriptor;
+        // leftovers of SIGKILLed boots are cleared first.
+        let (runtimePath, bootName) = PathResolution.split(plan.umlDir)
+        let runtime: Directory
+        do { runtime = try RuntimeDirectory.open(runtimePath) } catch { return launchFailure("\(error)") }
+        StaleBoots.sweep(runtime)
+        do {
+            try runtime.makeDirectory(bootName, mode: 0o700)
+        } catch where error.errno == .fileExists {
+            return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
+        } catch {
+            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemError.describe(error.errno.rawValue)); set TMPDIR to a writable directory of your own")
         }
-        defer { removeTree(plan.umlDir) }
+        defer { try? runtime.removeTree(bootName) }
+        guard let bootDir = try? runtime.openDirectory(bootName) else {
+            return launchFailure("cannot open \(plan.umlDir) after making it")
+        }
+        // The nonce file: removed once the guest has opened it (inotify
+        // IN_OPEN), and at the latest when the command starts.
+        var nonceWatch: Int32 = -1
+        defer { if nonceWatch >= 0 { close(nonceWatch) } }
+        if let nonce = plan.nonce, let nonceFile = plan.nonceFile {
+            do {
+                let file = try bootDir.openFile(BootPlan.nonceFileName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+                try file.writeAll(Array((nonce + "\n").utf8))
+            } catch {
+                return launchFailure("cannot write the nonce file: \(error)")
+            }
+            nonceDirectory = bootDir
+            nonceWatch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if nonceWatch >= 0 && inotify_add_watch(nonceWatch, nonceFile, UInt32(IN_OPEN)) < 0 {
+                close(nonceWatch)
+                nonceWatch = -1
+            }
+        }
 
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
@@ -99,6 +134,11 @@ struct BootSession: ~Copyable {
         // of the boot is told by the helper's exit instead.
         var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
         defer { if slaveHold >= 0 { close(slaveHold) } }
+        // Raw from the start (UML makes it raw only when its console opens):
+        // the host's line discipline must not echo what corral types (the
+        // ConsoleProbe would take that for the guest's echo) nor turn ^D
+        // into a zero-length read, which UML takes as a hangup.
+        if slaveHold >= 0 { _ = corral_tty_make_raw(slaveHold) }
 
         if plan.interactive {
             SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
@@ -135,11 +175,12 @@ struct BootSession: ~Copyable {
             close(errorPipe)
             return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemCall.describe(spawnError))")
         }
-        StaleBoots.record(session: helper, in: plan.umlDir)
+        StaleBoots.record(session: helper, in: bootDir)
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
-        let deadline = plan.options.timeout.map { SystemCall.monotonicNow() + $0 }
+        let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? SystemCall.monotonicNow()) + $0 }
+        if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: SystemCall.monotonicNow()) }
         var stop = Stop.none
         var helperExit: (exited: Bool, code: Int32)?
         var inputOpen = true
@@ -163,8 +204,9 @@ struct BootSession: ~Copyable {
             }
             if let grace = exitGraceDeadline, now >= grace { break }
 
+            if outgoing.isEmpty, masterOpen, let bytes = probe?.due(now: now) { outgoing += bytes }
             let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
-                && (plan.interactive || started || plan.nonce == nil)
+                && (plan.interactive || started || (plan.nonce == nil && probe?.ready != false))
             let readMaster = pendingOutput.count < Self.outputLimit
             let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
             var fds = [
@@ -173,12 +215,14 @@ struct BootSession: ~Copyable {
                 pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: pendingOutput.isEmpty ? -1 : out, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: nonceWatch, events: Int16(POLLIN), revents: 0),
             ]
             var wait = 1000.0
             // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
             if demux.isHolding { wait = 100 }
             if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
             if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
+            if let next = probe?.wait(now: now) { wait = min(wait, next * 1000) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
             if ready < 0 && corral_errno() != EINTR { break }
             if ready == 0 && demux.isHolding {
@@ -204,6 +248,12 @@ struct BootSession: ~Copyable {
                 if n > 0 { outgoing.removeFirst(n) }
             }
             if fds[4].revents != 0 { writeOutput() }
+            if fds[5].revents != 0 {
+                // The guest opened the nonce file: nobody else may.
+                removeNonceFile()
+                close(nonceWatch)
+                nonceWatch = -1
+            }
             if readMaster && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 if !readConsole(master, bounded: true) { masterOpen = false }
                 if guestStatus != nil && exitGraceDeadline == nil {
@@ -245,6 +295,7 @@ struct BootSession: ~Copyable {
         if helperExit == nil { helperExit = killed }
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
+        if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
         for event in demux.finish() { deliver(event) }
         if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
         switch stop {
@@ -257,22 +308,49 @@ struct BootSession: ~Copyable {
         let status = resolve(stop: stop, helperExit: helperExit)
         if let explanation = status.explanation {
             if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
-                SystemCall.writeAll(err, kernelTail)
-                if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                if let initLines = hostfsInitFailure() {
+                    // hostfs-init said why it gave up: that, not the panic it caused.
+                    SystemCall.writeAll(err, initLines)
+                } else {
+                    SystemCall.writeAll(err, kernelTail)
+                    if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                }
             }
             if !helperError.isEmpty {
                 SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
             }
-            if case .none = stop, status != .launchFailed, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
+            if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
                 // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
                 let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
                 SystemCall.writeAll(err, "corral: \(line)\n")
                 transcript?.note(line)
             }
+            if status == .kernelPanic, let advice = panic.advice {
+                SystemCall.writeAll(err, "corral: \(advice)\n")
+                transcript?.note(advice)
+            }
             SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
         transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
         return status
+    }
+
+    /// The `hostfs-init: …` lines (with the line before each, the failed
+    /// program's own message) in the kernel's output, or nil when there are none.
+    private func hostfsInitFailure() -> String? {
+        let lines = String(decoding: kernelTail, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var picked: [Substring] = []
+        for (i, line) in lines.enumerated() where line.hasPrefix("hostfs-init: ") {
+            if i > 0, !lines[i - 1].hasPrefix("hostfs-init: "), !lines[i - 1].hasPrefix(" ") { picked.append(lines[i - 1]) }
+            picked.append(line)
+        }
+        return picked.isEmpty ? nil : picked.joined(separator: "\n") + "\n"
+    }
+
+    /// The helper's report is the seccomp profile stopping the running
+    /// kernel (``SeccompDenial``), not a failure to start it.
+    private var sandboxDenial: Bool {
+        helperError.starts(with: Array(SeccompDenial.prefix.utf8))
     }
 
     private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
@@ -284,12 +362,13 @@ struct BootSession: ~Copyable {
         switch stop {
         case .timeout: return .timedOut
         case .signal(let signal): return .interrupted(signal: signal)
-        case .escape:
-            SystemCall.writeAll(err, "corral: stopped by Ctrl-] q\n")
-            return .interrupted(signal: SIGINT)
+        case .escape: return .stoppedByUser
         case .none: break
         }
-        if !helperError.isEmpty { return .launchFailed }
+        if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
+        // hostfs-init ends PID 1 when it cannot set the guest up: init was
+        // not reached in the sense that matters (the command never ran).
+        if panic.seen, !started, hostfsInitFailure() != nil { return .initNotReached }
         if panic.seen { return .kernelPanic }
         if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
         if plan.nonce == nil {
@@ -298,6 +377,11 @@ struct BootSession: ~Copyable {
             return .initNotReached
         }
         return started ? .statusLost : .initNotReached
+    }
+
+    private mutating func removeNonceFile() {
+        try? nonceDirectory?.unlink(BootPlan.nonceFileName)
+        nonceDirectory = nil
     }
 
     /// Reads what is available (when `bounded`, only while the output queue
@@ -323,7 +407,12 @@ struct BootSession: ~Copyable {
 
     private mutating func consume(_ bytes: [UInt8]) {
         panic.scan(bytes)
-        for event in demux.feed(bytes) { deliver(event) }
+        var shown = bytes
+        if var current = probe {
+            shown = current.filter(bytes, now: SystemCall.monotonicNow())
+            probe = current
+        }
+        for event in demux.feed(shown) { deliver(event) }
     }
 
     private mutating func deliver(_ event: ConsoleDemux.Event) {
@@ -341,6 +430,7 @@ struct BootSession: ~Copyable {
             let shown = plan.options.observer.map { $0.output(bytes) } ?? bytes
             if !outputBroken { pendingOutput += shown }
         case .started:
+            removeNonceFile()
             started = true
             kernelTail.removeAll()
             transcript?.note("command started")
@@ -415,28 +505,6 @@ struct BootSession: ~Copyable {
         transcript?.note(message)
         SystemCall.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
         return .launchFailed
-    }
-}
-
-/// Removes a directory tree without following symlinks (UML's umid dir holds
-/// a socket and a pid file; a killed kernel leaves them behind).
-func removeTree(_ path: String) {
-    var st = corral_stat()
-    guard corral_lstat(path, &st) == 0 else { return }
-    if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
-        if let dir = opendir(path) {
-            while let item = readdir(dir) {
-                let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
-                removeTree("\(path)/\(name)")
-            }
-            closedir(dir)
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
     }
 }
 

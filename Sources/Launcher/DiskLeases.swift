@@ -29,7 +29,8 @@ public final class DiskLeases {
                 targets.append((backing, false))
             }
             for target in targets {
-                let fd = open(target.path, O_RDONLY | O_CLOEXEC)
+                // O_NONBLOCK: never wait on a FIFO (preflight refuses one anyway).
+                let fd = open(target.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
                 if fd < 0 { continue }  // a COW the kernel will create; preflight vouched for it
                 if flock(fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
                     let holder = holder(of: fd).map { " (process \($0))" } ?? ""

@@ -175,18 +175,28 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     }
 
     /// Why `value` cannot travel on the kernel command line, or nil if it can.
+    ///
+    /// Checked byte by byte, as the kernel reads it: its `isspace` splits
+    /// arguments on 0x09-0x0D, 0x20 and also 0xA0 (Latin-1 no-break space,
+    /// the second byte of UTF-8 U+00A0 and of many other characters), so a
+    /// name holding such a byte would become two arguments, the second one
+    /// chosen by whoever named the file. Every byte from 0x80 up is refused,
+    /// with '"' (quoting) and the control characters.
     static func unsafeReason(_ value: String) -> String? {
-        if value.unicodeScalars.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
-            return "contains whitespace, which splits the kernel command line"
-        }
-        if value.contains("\"") { return "contains '\"', which the kernel command line treats as quoting" }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-            return "contains a control character"
+        for byte in value.utf8 {
+            if byte == 0x20 || (0x09...0x0D).contains(byte) {
+                return "contains whitespace, which splits the kernel command line"
+            }
+            if byte == UInt8(ascii: "\"") { return "contains '\"', which the kernel command line treats as quoting" }
+            if byte < 0x20 || byte == 0x7f { return "contains a control character" }
+            if byte >= 0x80 {
+                return "contains a byte above 0x7F (a non-ASCII character), which the kernel may split the command line on; rename the file or link it under an ASCII name"
+            }
         }
         return nil
     }
 
-    static func isValidMemory(_ value: String) -> Bool {
+    public static func isValidMemory(_ value: String) -> Bool {
         var digits = Substring(value)
         if let last = digits.last, "KkMmGg".contains(last) { digits = digits.dropLast() }
         return !digits.isEmpty && digits.count <= 12 && digits.allSatisfy { $0.isASCII && $0.isNumber }

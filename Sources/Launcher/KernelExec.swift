@@ -74,7 +74,9 @@ public enum KernelExec {
                 try SystemCall.check("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
-            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy)
+            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy) { denial in
+                SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(denial)\n" : "\(denial)")
+            }
         } catch {
             SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
             exit(127)

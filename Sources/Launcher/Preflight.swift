@@ -34,10 +34,11 @@ public enum Preflight {
     public static func run(_ plan: BootPlan) -> [PreflightIssue] {
         var issues: [PreflightIssue] = []
         checkKernel(plan.kernelPath, &issues)
+        checkMemory(plan.commandLine.memory, hostBytes: hostMemory(), &issues)
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
-        checkDisks(plan.commandLine.disks, &issues)
+        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath), &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
@@ -45,6 +46,43 @@ public enum Preflight {
             }
         }
         return issues
+    }
+
+    /// `mem=` in bytes ("256M" → 268435456); nil when not of that form.
+    static func memoryBytes(_ value: String) -> UInt64? {
+        var digits = Substring(value)
+        var unit: UInt64 = 1
+        if let last = digits.last, let shift = ["k": 10, "K": 10, "m": 20, "M": 20, "g": 30, "G": 30][last] {
+            unit = 1 << UInt64(shift)
+            digits = digits.dropLast()
+        }
+        guard let number = UInt64(digits) else { return nil }
+        let (product, overflow) = number.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : product
+    }
+
+    /// The host's RAM (MemTotal), which backs the guest's memory file.
+    static func hostMemory() -> UInt64? {
+        let fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+              let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kib * 1024
+    }
+
+    /// A guest whose memory the host cannot back fails late and badly (its
+    /// memory file fills the tmpfs, and the guest dies of SIGBUS mid-work),
+    /// so more than the host's RAM is refused before anything starts.
+    static func checkMemory(_ value: String, hostBytes: UInt64?, _ issues: inout [PreflightIssue]) {
+        guard let wanted = memoryBytes(value), let host = hostBytes, wanted > host else { return }
+        let gib = { (bytes: UInt64) in String(Double(bytes * 10 / (1 << 30)) / 10) + " GiB" }
+        issues.append(.init(.failure, "--memory \(value) is more than this host's \(gib(host)) of RAM can back",
+                            fix: "give at most --memory \(host / (1 << 20))M"))
     }
 
     static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {
@@ -68,7 +106,7 @@ public enum Preflight {
         var locks: Bool
     }
 
-    static func checkDisks(_ disks: [DiskSpec], _ issues: inout [PreflightIssue]) {
+    static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
 
@@ -88,7 +126,9 @@ public enum Preflight {
                     // The kernel creates the COW (§4.5); make sure it can.
                     checkCreation(disk, backing: backing, name: name, cwd: cwd, &issues)
                     var bst = corral_stat()
-                    if corral_stat(backing, &bst) == 0 {
+                    if corral_stat(backing, &bst) == 0, let kind = FileStatus.nonDiskKind(mode: bst.mode) {
+                        issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
+                    } else if corral_stat(backing, &bst) == 0 {
                         uses.append(([bst.dev, bst.ino], Use(path: backing, role: "backing of \(name)", writable: false, locks: locks)))
                         checkLock(backing, writable: false, name: name, locks: locks, &issues)
                     }
@@ -97,8 +137,8 @@ public enum Preflight {
                 }
                 continue
             }
-            if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
-                issues.append(.init(.failure, "\(name): '\(disk.file)' is a directory", fix: "give an image or COW file"))
+            if let kind = FileStatus.nonDiskKind(mode: st.mode) {
+                issues.append(.init(.failure, "\(name): '\(disk.file)' is \(kind), not a disk image or COW file", fix: "give an image or COW file"))
                 continue
             }
             if access(disk.file, R_OK) != 0 {
@@ -114,7 +154,12 @@ public enum Preflight {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
                 continue
             }
-            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, &issues)
+            var given = corral_stat()
+            if let backing = disk.backing, corral_stat(backing, &given) == 0, let kind = FileStatus.nonDiskKind(mode: given.mode) {
+                issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
+                continue
+            }
+            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease, &issues)
             if !engineCheckedLocks {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
             }
@@ -143,11 +188,12 @@ public enum Preflight {
 
     /// The backing file the kernel will use, after checking the COW header,
     /// and whether DiskCheck already reported on locks.
-    static func checkCOW(_ disk: DiskSpec, name: String, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
+    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
         var engineCheckedLocks = false
         do {
-            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly)
+            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
+                                             kernelRelease: kernelRelease)
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 if finding.code == inUseCode {
@@ -184,10 +230,10 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", fix: "choose a writable directory"))
         }
         if cwd.utf8.count >= 256 {
-            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more (§4.4)", fix: "cd to a shorter directory"))
+            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more", fix: "cd to a shorter directory"))
         }
         if PathResolution.split(backing).directory == "/" {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it (§4.4)", fix: "move it into a directory"))
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it", fix: "move it into a directory"))
         }
     }
 
@@ -195,7 +241,8 @@ public enum Preflight {
     /// reading (§4.2 b, h); a lock someone else holds means a running UML.
     static func checkLock(_ path: String, writable: Bool, name: String, locks: Bool, _ issues: inout [PreflightIssue]) {
         guard locks else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO here must not wait for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let holder = corral_lock_holder(fd, writable ? 1 : 0)

@@ -20,7 +20,10 @@ public enum RAID6Benchmark: String, Sendable, Equatable, CaseIterable {
     /// Always skip it, whatever the disks hold.
     case off
 
-    static let initcall = "raid6_select_algo"
+    /// The benchmark's initcall: `raid6_select_algo` up to 6.12,
+    /// `raid6_init` in 7.x (lib/raid/raid6). Blacklisting a name a kernel
+    /// lacks does nothing, so both go on every command line.
+    static let initcalls = ["raid6_select_algo", "raid6_init"]
 
     /// The decision for these disks: whether to skip, and why not when kept.
     public func resolve(disks: [DiskSpec]) -> (skip: Bool, keptFor: String?) {

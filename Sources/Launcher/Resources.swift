@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCorralShim
 import COWEngine
+import Sandbox
 
 /// Finds the files `corral boot` needs at run time: the kernel and hostfs-init.
 public enum Resources {
@@ -21,6 +22,20 @@ public enum Resources {
             if access(candidate, X_OK) == 0 { return PathResolution.absolute(candidate) }
         }
         throw LauncherError.kernelNotFound(name)
+    }
+
+    /// The release of the kernel at `path` ("6.12.113") when corral ships its
+    /// seccomp profile (matched by build id), else nil.
+    public static func kernelRelease(path: String) -> String? {
+        KernelProfile.select(kernelPath: path).release
+    }
+
+    /// The release of the kernel `name` (a path, or looked up on this
+    /// process's PATH), when corral knows it.
+    public static func kernelRelease(named name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) }
+        guard let resolved = try? kernelPath(name, environment: path.map { ["PATH": $0] } ?? [:]) else { return nil }
+        return kernelRelease(path: resolved)
     }
 
     /// Whether `path` is a User-Mode Linux kernel: an ELF file carrying UML's

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import COWEngine
 
 /// The one place where a C call's -1/errno becomes a typed error, and where an
 /// interrupted call is retried.
@@ -52,8 +53,6 @@ enum SystemCall {
 
     /// Monotonic seconds, for deadlines that must not jump with the wall clock.
     static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        MonotonicClock.seconds()
     }
 }

@@ -64,11 +64,17 @@ public enum EachRunner {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         drained.wait()
+        let stderrText = errorText.withLock { String(decoding: $0, as: UTF8.self) }
         if var report = try? JSONDecoder().decode(JobReport.self, from: data) {
             report.guest = guest
+            // "preflight failed" says only that something was refused; the
+            // child's preflight lines say what ("... does not exist").
+            let refused = stderrText.split(separator: "\n").filter { $0.hasPrefix("corral: preflight: ") }
+            if !report.ok, !refused.isEmpty {
+                report.reason = refused.map { String($0.dropFirst("corral: ".count)) }.joined(separator: "; ")
+            }
             return report
         }
-        let stderrText = errorText.withLock { String(decoding: $0, as: UTF8.self) }
         let lastLine = stderrText.split(separator: "\n").last.map(String.init) ?? "no report"
         return JobReport(job: arguments.first ?? "job", guest: guest, ok: false,
                          exitStatus: process.terminationStatus, reason: lastLine)

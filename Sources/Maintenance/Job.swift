@@ -14,9 +14,11 @@ public enum Job {
         let name = request.template.name
         var guest: String?
         func failure(_ status: Int32, _ reason: String, step: String? = nil, steps: [StepResult] = [],
-                     changes: [String] = [], ready: Double? = nil) -> JobReport {
-            JobReport(job: name, guest: guest, ok: false, exitStatus: status, failedStep: step, reason: reason,
-                      steps: steps, changes: changes, seconds: StepMonitor.now() - started,
+                     changes: [String] = [], ready: Double? = nil, staged: [StagedDisk] = []) -> JobReport {
+            // Only --in-place can have written a user's file before failing.
+            let changed = request.inPlace && staged.contains { !$0.readOnly && !$0.isNew }
+            return JobReport(job: name, guest: guest, ok: false, exitStatus: status, failedStep: step, reason: reason,
+                      steps: steps, changes: changes, changed: changed, seconds: StepMonitor.now() - started,
                       secondsToReady: ready, log: request.logPath)
         }
 
@@ -51,7 +53,7 @@ public enum Job {
         // With passOutput the boot shows the command's output on stdout
         // through its non-blocking queue (StepMonitor.init says how it is bounded).
         let monitor = StepMonitor(nonce: script.nonce, nonceFile: script.nonceFile, limits: request.limits,
-                                  passthrough: request.passOutput)
+                                  passthrough: request.passOutput, events: request.events)
         var options = BootOptions()
         options.kernel = request.kernel
         options.memory = request.memory
@@ -110,22 +112,26 @@ public enum Job {
                 for line in step.outputTail.suffix(12) { writeAll(2, Array("  | \(line)\n".utf8)) }
             }
             return failure(verdict.status, verdict.reason, step: verdict.step, steps: outcome.steps,
-                           changes: staged.flatMap(\.notes) + outcome.notes + guestUnchanged(request, guest, staged: staged), ready: ready)
+                           changes: staged.flatMap(\.notes) + outcome.notes + guestUnchanged(request, guest, staged: staged),
+                           ready: ready, staged: staged)
+        }
+
+        // 5a. Nothing to do: the template said so; no disk is committed, so
+        // the user's files keep their bytes, blocks and inode (a copy is
+        // dropped; with --in-place the template left them as they were).
+        if let unchanged = outcome.unchanged {
+            return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, steps: outcome.steps,
+                             changes: outcome.notes + [unchanged], changed: false,
+                             seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
         }
 
         // 5. Commit: every step succeeded.
         var changes = staged.flatMap(\.notes) + outcome.notes
-        var changed = false
         for disk in staged {
-            if disk.workUnchanged {
-                changes.append("'\(disk.original)' unchanged: the guest sees the same disk as before")
-                continue
-            }
-            changed = changed || !disk.readOnly
             do {
                 try disk.commit()
             } catch {
-                return failure(1, "\(error)", steps: outcome.steps, changes: changes, ready: ready)
+                return failure(1, "\(error)", steps: outcome.steps, changes: changes, ready: ready, staged: staged)
             }
             if !disk.readOnly && !request.inPlace {
                 changes.append("wrote '\(disk.original)'")
@@ -134,8 +140,9 @@ public enum Job {
                 }
             }
         }
-        return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, changed: changed, steps: outcome.steps, changes: changes,
-                         seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
+        let changed = staged.contains { !$0.readOnly }
+        return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, steps: outcome.steps, changes: changes,
+                         changed: changed, seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
     }
 
     static func libraryText(_ request: JobRequest) throws(MaintenanceError) -> String {
@@ -154,19 +161,28 @@ public enum Job {
         return ["nothing was replaced; the sources are unchanged"]
     }
 
+    /// The release of the kernel the job boots, when corral has its profile.
+    static func kernelRelease(_ request: JobRequest) -> String? {
+        Resources.kernelRelease(named: request.kernel)
+    }
+
     /// Stages every disk the template declares, then the command line's.
     static func stage(_ request: JobRequest, values: [String: String]) throws -> [StagedDisk] {
         var staged: [StagedDisk] = []
         var inputs: [(status: FileStatus, role: String)] = []
+        let release = kernelRelease(request)
         for disk in request.template.disks where disk.role != .output {
             guard let path = values[disk.parameter], !path.isEmpty else {
                 throw MaintenanceError.missingParameter(template: request.template.name, name: disk.parameter)
             }
-            if let status = try FileStatus.of(path) { inputs.append((status, "--\(disk.parameter)")) }
+            guard let status = try FileStatus.of(path) else {
+                throw MaintenanceError.inputMissing(option: "--\(disk.parameter)", path: path)
+            }
+            inputs.append((status, "--\(disk.parameter)"))
             let writable = disk.role == .target || disk.writableIf.map { isYes(values[$0]) } == true
             staged.append(writable
-                ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace)
-                : try StagedDisk.source(disk, path: path))
+                ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace, kernelRelease: release)
+                : try StagedDisk.source(disk, path: path, kernelRelease: release))
         }
         for disk in request.template.disks where disk.role == .output {
             guard let path = values[disk.parameter], !path.isEmpty else {
@@ -180,11 +196,15 @@ public enum Job {
                 force: disk.forceParameter.map { isYes(values[$0]) } ?? false, inputs: inputs))
         }
         for spec in request.disks {
+            if spec.backing == nil, try FileStatus.of(spec.file) == nil {
+                throw MaintenanceError.inputMissing(option: "--disk \(spec.unit)", path: spec.file)
+            }
             let declaration = TemplateDisk(unit: spec.unit, role: spec.isReadOnly ? .source : .target,
                                            parameter: "disk\(spec.unit)")
             staged.append(spec.isReadOnly
-                ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing)
-                : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace))
+                ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing, kernelRelease: release)
+                : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace,
+                                        kernelRelease: release))
         }
         return staged
     }

@@ -7,32 +7,34 @@ public struct JobReport: Sendable, Codable {
     /// corral's exit status for this job: 0, the failing step's status, or a
     /// boot status (124 step timeout, 240–244, see `corral boot --help`).
     public var exitStatus: Int32
-    /// A file the job writes changed: false when every step succeeded and
-    /// the guest's disks show the same bytes as before (nothing to do).
-    public var changed: Bool
     public var failedStep: String?
     /// One line: why it failed.
     public var reason: String?
     public var steps: [StepResult]
     /// What changed (or, on failure, what was left untouched).
     public var changes: [String]
+    /// Whether a user's file was written: false for a read-only job, a failed
+    /// job that replaced nothing, and a job that found nothing to do (its
+    /// template said `unchanged`, e.g. install-modules of a tree already
+    /// there), so callers such as configuration tools can report "no change".
+    public var changed: Bool
     public var seconds: Double
     /// From the start of the boot to the guest's READY (boot overhead).
     public var secondsToReady: Double?
     public var log: String?
 
-    public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, changed: Bool = false, failedStep: String? = nil,
-                reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], seconds: Double = 0,
-                secondsToReady: Double? = nil, log: String? = nil) {
+    public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, failedStep: String? = nil,
+                reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], changed: Bool = false,
+                seconds: Double = 0, secondsToReady: Double? = nil, log: String? = nil) {
         self.job = job
         self.guest = guest
         self.ok = ok
         self.exitStatus = exitStatus
-        self.changed = changed
         self.failedStep = failedStep
         self.reason = reason
         self.steps = steps
         self.changes = changes
+        self.changed = changed
         self.seconds = seconds
         self.secondsToReady = secondsToReady
         self.log = log

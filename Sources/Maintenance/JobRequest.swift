@@ -15,6 +15,9 @@ public struct JobRequest: Sendable {
     public var logPath: String?
     /// Ordinary output of the steps goes to stdout as it arrives (`run`).
     public var passOutput = false
+    /// Told of each step's start and end and of each output line (progress
+    /// on a terminal, `maint run --json`'s output).
+    public var events: StepEventHandler?
     public var kernel = Resources.defaultKernel
     public var memory = "256M"
     public var environment: [String: String] = [:]

@@ -6,7 +6,8 @@ public enum MaintenanceError: Error, Sendable, Equatable, CustomStringConvertibl
     case missingParameter(template: String, name: String)
     case unknownParameter(template: String, name: String)
     case outputExists(path: String)
-    case mixedPagesReadOnly(path: String, pages: UInt64)
+    case inputMissing(option: String, path: String)
+    case mixedPagesReadOnly(path: String, pages: UInt64, kernel: String)
     case io(String)
     case invalidArgument(String)
 
@@ -22,8 +23,12 @@ public enum MaintenanceError: Error, Sendable, Equatable, CustomStringConvertibl
             return "template '\(template)' has no parameter '\(name)'; see corral maint show \(template)"
         case let .outputExists(path):
             return "output '\(path)' already exists; pass --force to reuse it, or choose another path"
-        case let .mixedPagesReadOnly(path, pages):
-            return "'\(path)' has \(pages) mixed 4 KiB page(s) that the 6.1 kernel reads wrongly (spec §4.7), and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
+        case let .inputMissing(option, path):
+            // Not the boot preflight's "create it": a job works on an
+            // existing guest, and an empty file would only fail later.
+            return "\(option) '\(path)' does not exist; give the path of the guest's existing COW or image"
+        case let .mixedPagesReadOnly(path, pages, kernel):
+            return "'\(path)' has \(pages) mixed 4 KiB page(s) that \(kernel) reads wrongly, and no normalized copy could be made next to it; run corral cow normalize '\(path)' first"
         case let .io(message):
             return message
         case let .invalidArgument(message):

@@ -75,7 +75,7 @@ public enum RescueShell {
             }
             if !disk.readOnly && !request.inPlace { changes.append("wrote '\(disk.original)'") }
         }
-        return JobReport(job: "shell", guest: guest, ok: true, exitStatus: 0, changed: true, changes: changes,
-                         seconds: StepMonitor.now() - started, log: request.logPath)
+        return JobReport(job: "shell", guest: guest, ok: true, exitStatus: 0, changes: changes,
+                         changed: staged.contains { !$0.readOnly }, seconds: StepMonitor.now() - started, log: request.logPath)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWEngine
+import CorralSystem
 import Launcher
 
 /// One disk of a job, made ready to attach: the file the kernel opens (the
@@ -67,16 +68,6 @@ final class StagedDisk {
         }
     }
 
-    /// The job's working copy shows the guest the same bytes as the original,
-    /// so committing would change nothing but the file's identity: a re-run
-    /// of a job with nothing left to do then leaves the user's file alone and
-    /// reports `changed: false` (what Ansible's idempotency needs). Only for a
-    /// copy of an existing disk whose backing comes from its header.
-    var workUnchanged: Bool {
-        guard !readOnly, !isNew, backing == nil, output != nil || flat != nil else { return false }
-        return (try? Compare.run(attached, original))?.identical ?? false
-    }
-
     /// Makes the new file visible under the original's name.
     func commit() throws {
         if let rebuild { try rebuild() }
@@ -93,13 +84,14 @@ final class StagedDisk {
     }
 
     /// A source: attached read-only; with mixed pages, a normalized copy.
-    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil) throws -> StagedDisk {
+    static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
             let flat = try flatCopy(of: path, backing: backing)
             return StagedDisk(
                 declaration: declaration, original: path, attached: flat.path, readOnly: true, backing: nil,
                 output: nil, scratch: nil, guardLock: nil,
-                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW (spec §4.7); the original is unchanged"],
+                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW; the original is unchanged"],
                 isNew: false, flat: flat)
         }
         let mixed = try mixedPages(path, backing: backing)
@@ -112,9 +104,9 @@ final class StagedDisk {
             copy = try TemporaryFile(near: path, tag: "normalized")
             let from = try OpenFile(path, flags: O_RDONLY)
             try from.lock(.read)
-            try SparseCopy.copy(from, into: try OpenFile(copy.path, flags: O_RDWR))
+            try SparseCopy.copy(from, into: try copy.open())
         } catch {
-            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed)
+            throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
         let result = try Normalize.run(cow: copy.path, backing: backing)
         return StagedDisk(
@@ -127,14 +119,15 @@ final class StagedDisk {
     /// A target: a sparse copy renamed over the original at the end, or the
     /// original itself with `inPlace`; mixed pages are normalized either way
     /// (normalizing keeps the disk's content).
-    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool) throws -> StagedDisk {
+    static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
+                       kernelRelease: String? = nil) throws -> StagedDisk {
         guard let status = try FileStatus.of(path) else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []
         if let block = smallBlocks(path, backing: backing) {
             if inPlace {
-                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which the 6.1 kernel misreads through a COW even after normalizing (spec §4.7); drop --in-place so corral works on a flat copy")
+                throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing; drop --in-place so corral works on a flat copy")
             }
             let guardLock = try OpenFile(path, flags: O_RDONLY)
             try guardLock.lock(.read)
@@ -145,7 +138,7 @@ final class StagedDisk {
             return StagedDisk(
                 declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
                 output: nil, scratch: nil, guardLock: guardLock,
-                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW, spec §4.7) and rebuilt the COW from it over the same backing (corral cow from-image)"],
+                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW) and rebuilt the COW from it over the same backing (corral cow from-image)"],
                 isNew: false, flat: flat,
                 rebuild: { _ = try FromImage.run(image: image, backing: backingPath, output: path, force: true) })
         }
@@ -162,7 +155,7 @@ final class StagedDisk {
         let copy = try AtomicOutput(path: path, replace: true, inputs: [])
         let from = try OpenFile(path, flags: O_RDONLY)
         try from.lock(.read)
-        _ = fchmod(copy.file.fd, mode_t(status.mode & 0o7777))
+        try keepOwnership(of: from, on: copy)
         try SparseCopy.copy(from, into: copy.file)
         if mixed > 0 {
             let result = try Normalize.run(cow: copy.temporaryPath, backing: backing)
@@ -171,6 +164,24 @@ final class StagedDisk {
         // Normalize opened and closed the copy, never the original: our lock holds.
         return StagedDisk(declaration: declaration, original: path, attached: copy.temporaryPath, readOnly: false,
                           backing: backing, output: copy, scratch: nil, guardLock: from, notes: notes, isNew: false)
+    }
+
+    /// The staged copy replaces the user's file, so it gets the original's
+    /// owner and group (root's copy would otherwise take the file from its
+    /// owner) and its permission bits without set-user-ID, set-group-ID and
+    /// sticky: a user's `chmod 4755` file must never come back as a
+    /// root-owned set-id program. Both on the copy's descriptor.
+    static func keepOwnership(of original: OpenFile, on copy: AtomicOutput) throws {
+        do {
+            let info = try FileInfo.of(descriptor: original.fd, name: original.path)
+            let target = try FileInfo.of(descriptor: copy.file.fd, name: copy.temporaryPath)
+            if target.owner != info.owner || target.group != info.group {
+                try systemCall("fchown", copy.temporaryPath) { fchown(copy.file.fd, uid_t(info.owner), gid_t(info.group)) }
+            }
+            try systemCall("fchmod", copy.temporaryPath) { fchmod(copy.file.fd, mode_t(info.permissions & 0o777)) }
+        } catch {
+            throw MaintenanceError.io("cannot give the copy of '\(original.path)' its owner and mode: \(error)")
+        }
     }
 
     /// An output: a new sparse raw file of `size` bytes, or a new COW over
@@ -195,7 +206,7 @@ final class StagedDisk {
             // kernel's mixed-read bug on small-block filesystems (§4.7).
             let flat = try TemporaryFile(near: path, tag: "flat")
             let from = try OpenFile(cowBacking, flags: O_RDONLY)
-            let to = try OpenFile(flat.path, flags: O_RDWR)
+            let to = try flat.open()
             try SparseCopy.copy(from, into: to)
             let image = flat.path
             return StagedDisk(
@@ -224,7 +235,7 @@ final class StagedDisk {
     /// TMPDIR when its directory is not writable).
     static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
         let flat = try TemporaryFile(near: path, tag: "flat")
-        unlink(flat.path)
+        flat.releaseName()
         _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
         return flat
     }

@@ -6,6 +6,9 @@ public enum StepMarker: Sendable, Equatable {
     case begin(step: String, timeout: Double?)
     case exit(step: String, status: Int32)
     case note(String)
+    /// The job found nothing to do: its writable disks are to be left as
+    /// they were (`unchanged TEXT` in the template; TEXT is the summary).
+    case unchanged(String)
     /// The job script ended with this status (its EXIT trap).
     case done(Int32)
 
@@ -17,6 +20,7 @@ public enum StepMarker: Sendable, Equatable {
         let rest = line.dropFirst(prefix.count)
         if rest == "READY" { return .ready }
         if rest.hasPrefix("NOTE ") { return .note(String(rest.dropFirst(5))) }
+        if rest.hasPrefix("UNCHANGED ") { return .unchanged(String(rest.dropFirst(10))) }
         if rest.hasPrefix("DONE ") {
             guard let status = Int32(rest.dropFirst(5)), (0...255).contains(status) else { return nil }
             return .done(status)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import COWEngine
 import Launcher
 import Synchronization
 
@@ -26,6 +27,8 @@ public final class StepMonitor: BootObserver {
         public var readyAfter: Double?
         public var steps: [StepResult]
         public var notes: [String]
+        /// The template said nothing needed changing (`unchanged TEXT`): TEXT.
+        public var unchanged: String?
         /// Set when the monitor stopped the boot: which step, and why.
         public var stoppedStep: String?
         public var stopReason: String?
@@ -57,6 +60,7 @@ public final class StepMonitor: BootObserver {
         var running: Running?
         var steps: [StepResult] = []
         var notes: [String] = []
+        var unchanged: String?
         var done: Int32?
         var tailBetweenSteps: [String] = []
         var stoppedStep: String?
@@ -69,6 +73,7 @@ public final class StepMonitor: BootObserver {
     let nonceFile: String?
     let limits: Limits
     let passthrough: Bool
+    let events: StepEventHandler?
     let started: Double
     let state: Mutex<State>
     static let tailLines = 30
@@ -91,7 +96,9 @@ public final class StepMonitor: BootObserver {
     ///     runs. What is still queued when the boot ends gets at most 2 s
     ///     after a stop (a signal, a step limit); the rest is dropped with one
     ///     line on stderr, and a signal that cuts it short fails the job.
-    public init(nonce: String, nonceFile: String?, limits: Limits, passthrough: Bool) {
+    ///   - events: told of each step's start and end and of each output line.
+    public init(nonce: String, nonceFile: String?, limits: Limits, passthrough: Bool, events: StepEventHandler? = nil) {
+        self.events = events
         self.nonce = nonce
         self.nonceFile = nonceFile
         self.limits = limits
@@ -102,9 +109,7 @@ public final class StepMonitor: BootObserver {
     }
 
     public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        MonotonicClock.seconds()
     }
 
     /// Follows the markers in `bytes`; returns the ordinary output to show
@@ -172,7 +177,7 @@ public final class StepMonitor: BootObserver {
             }
             return Outcome(
                 ready: state.ready, readyAfter: state.readyAt.map { $0 - started }, steps: steps,
-                notes: state.notes, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
+                notes: state.notes, unchanged: state.unchanged, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
                 unfinishedStep: state.running?.name, done: state.done)
         }
     }
@@ -229,6 +234,7 @@ public final class StepMonitor: BootObserver {
                 }
             case let .begin(step, timeout):
                 state.running = Running(name: step, start: now, limit: timeout ?? limits.step)
+                events?(.started(step: step))
             case let .exit(step, status):
                 let running = state.running
                 let seconds = running.map { now - $0.start } ?? 0
@@ -236,8 +242,11 @@ public final class StepMonitor: BootObserver {
                     name: step, status: status, seconds: seconds,
                     outputTail: status == 0 ? [] : (running?.tail ?? [])))
                 state.running = nil
+                events?(.ended(step: step, status: status, seconds: seconds))
             case let .note(text):
                 state.notes.append(text)
+            case let .unchanged(text):
+                state.unchanged = text
             case let .done(status):
                 state.done = status
             }
@@ -261,6 +270,7 @@ public final class StepMonitor: BootObserver {
     }
 
     private func emit(_ line: [UInt8], _ state: inout State, terminated: Bool = true) {
+        events?(.output(terminated ? line + [10] : line))
         let text = String(decoding: line, as: UTF8.self)
         if state.running != nil {
             state.running?.tail.append(text)

@@ -1,14 +1,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCorralShim
 import COWEngine
+import CorralSystem
 
 /// A uniquely named file, removed when the value goes away: next to a
 /// user's file when that directory is writable (same filesystem, cheap
 /// reflinks), otherwise in TMPDIR.
+///
+/// Created O_EXCL|O_NOFOLLOW and held open (``descriptor``), so corral
+/// writes to it without reopening the name; ``path`` is for readers that
+/// need one (the kernel, the engine's verbs, which open it afresh).
 final class TemporaryFile {
     let path: String
+    private let created: NewFile
+
+    var fd: Int32 { created.fd }
 
     init(near original: String, tag: String) throws {
         let (dir, name) = PathResolution.split(PathResolution.absolute(original))
@@ -16,16 +23,33 @@ final class TemporaryFile {
         let tmp = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         if tmp != dir { candidates.append(tmp) }
         for candidate in candidates {
-            var template = Array("\(candidate)/.\(name).corral-\(tag)-XXXXXX".utf8CString)
-            let fd = template.withUnsafeMutableBufferPointer { corral_mkstemp($0.baseAddress!) }
-            if fd >= 0 {
-                close(fd)
-                path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let made = try? NewFile(in: Directory(candidate), for: name, tag: tag), let path = made.temporaryPath {
+                created = made
+                self.path = path
                 return
             }
         }
         throw MaintenanceError.io("cannot create a temporary file next to '\(original)' or in \(tmp); free space or set TMPDIR")
     }
 
-    deinit { unlink(path) }
+    /// The file as an engine `OpenFile`, through a second descriptor (never by name).
+    func open() throws(EngineError) -> OpenFile {
+        try OpenFile(duplicating: created.fd, path: path)
+    }
+
+    /// Frees the name for an engine verb that creates its output there
+    /// itself (O_EXCL and RENAME_NOREPLACE: it never follows what another
+    /// user might put there instead).
+    func releaseName() {
+        if let name = created.temporaryName, created.isStillNamed(name) { try? created.directory.unlink(name) }
+    }
+
+    deinit {
+        // An engine verb may have replaced the name with its own output
+        // (flatCopy): remove what is there if it is a regular file of ours.
+        if let name = created.temporaryName, !created.isStillNamed(name),
+           let info = try? created.directory.status(of: name), info.isRegular, info.owner == geteuid() {
+            try? created.directory.unlink(name)
+        }
+    }
 }

@@ -11,6 +11,9 @@ import Glibc
 struct HostFeatures: Sendable {
     /// SECCOMP_RET_KILL_PROCESS is available (Linux 4.14+).
     var seccompKillProcess: Bool
+    /// SECCOMP_RET_USER_NOTIF and pidfd_getfd (Linux 5.6+): a denied call is
+    /// reported by name instead of only killing with SIGSYS.
+    var seccompNotify: Bool
     /// Landlock ABI version, or why there is none.
     var landlock: Result<Int32, SandboxError>
     /// open_tree/move_mount/mount_setattr exist (Linux 5.12+).
@@ -30,6 +33,7 @@ struct HostFeatures: Sendable {
         let debianClone = readText("/proc/sys/kernel/unprivileged_userns_clone")?.trimmed
         return HostFeatures(
             seccompKillProcess: actions.split(separator: " ").contains { $0.hasPrefix("kill_process") },
+            seccompNotify: corral_seccomp_notify_available() != 0,
             landlock: landlock,
             mountAPI: corral_mount_api_available() != 0,
             isRoot: geteuid() == 0,

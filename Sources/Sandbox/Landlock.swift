@@ -10,9 +10,18 @@ import Glibc
 /// unavailable, and it survives any mount the process could still make.
 ///
 /// Reads are not restricted: with `rootflags=/` the guest runs host binaries.
+///
+/// Execution is handled too: the only files the process tree may execute
+/// are the kernel binary and its ELF interpreter. So a kernel (or a stub
+/// whose tracer died) that fills descriptors until `open` returns the one
+/// fd the seccomp filter lets `execveat` use cannot run any other host
+/// binary (memfds, which 7.2 execs its stub from, are not path-bound and
+/// stay executable).
 struct Landlock: Sendable {
     var abi: Int32
     var writable: WritablePaths
+    /// The kernel binary and its interpreter: the only executable files.
+    var executables: [String] = []
 
     /// Devices UML opens for writing (console, SIGIO self-test, entropy).
     static let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
@@ -20,12 +29,26 @@ struct Landlock: Sendable {
 
     /// Restricts the calling thread and its future children. Needs no_new_privs.
     func restrictSelf() throws(SandboxError) {
-        let handled = corral_landlock_write_rights(abi)
-        let ruleset = try syscall("landlock_create_ruleset") { corral_landlock_create(handled) }
+        let ruleset = try ruleset()
         defer { close(ruleset) }
+        try syscall("landlock_restrict_self") { corral_landlock_restrict(ruleset) }
+    }
+
+    /// The ruleset, for the kernel child to apply between fork and exec
+    /// (`corral_kernel_spec.landlock_fd`): after the reaper has mounted the
+    /// new /proc, which a Landlock-restricted process may not do.
+    func ruleset() throws(SandboxError) -> Int32 {
+        let execute = UInt64(1) << 0  // LANDLOCK_ACCESS_FS_EXECUTE
+        let handled = corral_landlock_write_rights(abi) | (executables.isEmpty ? 0 : execute)
+        let ruleset = try syscall("landlock_create_ruleset") { corral_landlock_create(handled) }
+        var ok = false
+        defer { if !ok { close(ruleset) } }
         // Device nodes: never created, not even in writable directories.
-        let noDevices = handled & ~(UInt64(1) << 6 | UInt64(1) << 11)  // MAKE_CHAR, MAKE_BLOCK
+        let noDevices = handled & ~(UInt64(1) << 6 | UInt64(1) << 11 | execute)  // MAKE_CHAR, MAKE_BLOCK, EXECUTE
         let fileOnly = corral_landlock_device_rights() & handled
+        for path in executables {
+            try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, execute) }
+        }
         for path in writable.paths {
             let rights = WritablePaths.isDirectory(path) ? noDevices : fileOnly
             try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, rights) }
@@ -33,6 +56,7 @@ struct Landlock: Sendable {
         for path in Self.devices where access(path, F_OK) == 0 {
             try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, fileOnly) }
         }
-        try syscall("landlock_restrict_self") { corral_landlock_restrict(ruleset) }
+        ok = true
+        return ruleset
     }
 }

@@ -35,6 +35,31 @@ struct MountJail: Sendable {
         for clone in clones {
             try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
         }
+        try hideHostSecrets()
         if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }
+    }
+
+    /// Host files whose contents the kernel never needs, read as empty in
+    /// its namespace (and so through any hostfs mount a guest makes).
+    static let emptied = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/dev/kmsg"]
+
+    /// What the kernel's namespace replaces on top of the read-only host tree:
+    /// - a private tmpfs on /dev/shm: UML's memory file lands there, not in
+    ///   the host's /dev/shm, where a guest could plant files for others;
+    /// - /etc/shadow and friends and /dev/kmsg read as empty;
+    /// - a new devpts instance on /dev/pts (and its ptmx on /dev/ptmx): no
+    ///   other user's terminal can be opened; the console pty is already on
+    ///   fds 0-2 and UML's SIGIO self-test gets a pty of its own.
+    /// (/proc is replaced by the reaper, inside the new PID namespace.)
+    func hideHostSecrets() throws(SandboxError) {
+        if WritablePaths.isDirectory("/dev/shm") {
+            try syscall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
+        }
+        for path in Self.emptied where access(path, F_OK) == 0 {
+            try syscall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
+        }
+        if WritablePaths.isDirectory("/dev/pts") && access("/dev/ptmx", F_OK) == 0 {
+            try syscall("mount(devpts, newinstance)", "/dev/pts") { corral_mount_private_devpts("/dev/pts", "/dev/ptmx") }
+        }
     }
 }

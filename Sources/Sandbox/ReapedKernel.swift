@@ -15,7 +15,8 @@ struct ReapedKernel {
 
     /// Spawns the kernel; returns once it has been exec'd, or throws the
     /// child's setup failure.
-    init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?) throws(SandboxError) {
+    init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
+         notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -38,7 +39,10 @@ struct ReapedKernel {
             uid: user?.uid ?? 0,
             gid: user?.gid ?? 0,
             groups: UnsafePointer(groups),
-            group_count: user?.groups.count ?? 0
+            group_count: user?.groups.count ?? 0,
+            notify_mode: notify.rawValue,
+            mount_proc: mountProc ? 1 : 0,
+            landlock_fd: landlockRuleset
         )
         var out = corral_reaper()
         var step: Int32 = 0
@@ -54,6 +58,25 @@ struct ReapedKernel {
         withUnsafePointer(to: reaper) { corral_wait_reaper($0) }
     }
 
+    /// How the filter's notify action is answered (`corral_kernel_spec.notify_mode`).
+    enum NotifyMode: Int32 {
+        /// The filter kills by itself (no notify action).
+        case none = 0
+        /// The first unlisted call is recorded and the kernel killed.
+        case deny = 1
+        /// Every unlisted call is recorded and allowed.
+        case learn = 2
+    }
+
+    /// Waits like `wait()`, collecting what the filter handed to the reaper:
+    /// each call as a text line on `learnFD` (when given), and the first one.
+    func wait(learnFD: Int32?) -> (status: Int32, first: corral_seccomp_event?) {
+        var event = corral_seccomp_event()
+        var seen: Int32 = 0
+        let status = withUnsafePointer(to: reaper) { corral_wait_reaper_events($0, learnFD ?? -1, &event, &seen) }
+        return (status, seen != 0 ? event : nil)
+    }
+
     private static func stepName(_ step: Int32) -> String {
         switch step {
         case 1: "fork(reaper)"
@@ -64,6 +87,9 @@ struct ReapedKernel {
         case 6: "setresuid"
         case 7: "seccomp(SECCOMP_SET_MODE_FILTER)"
         case 8: "execveat"
+        case 9: "pidfd_getfd(seccomp listener)"
+        case 10: "mount(proc, /proc)"
+        case 11: "landlock_restrict_self"
         default: "kernel start-up"
         }
     }

@@ -26,30 +26,50 @@ import Glibc
 public enum SandboxRunner {
     /// Called in the launcher's re-exec'd helper (already setsid, controlling
     /// tty on 0/1/2, PDEATHSIG set). Throws only before the kernel runs.
+    ///
+    /// `onDenial` gets the syscall the profile stopped the kernel at (when
+    /// the host has seccomp user notification); the process then ends as if
+    /// killed by SIGSYS, as it would without notification.
     public static func execKernel(
-        kernelPath: String, argv: [String], policy: SandboxPolicy
+        kernelPath: String, argv: [String], policy: SandboxPolicy,
+        onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws -> Never {
         switch policy.mode {
         case .off:
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
             try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy,
-                              environment: currentEnvironment())
+                              environment: currentEnvironment(), onDenial: onDenial)
         }
+    }
+
+    /// Set in the helper's environment to a file name: learning mode. The
+    /// kernel runs under its profile (or the union), but every call the
+    /// profile does not allow is let through and appended to the file as
+    /// "nr arch a0 .. a5" (hex); `scripts/seccomp-profile` turns that into a
+    /// profile draft. For tracing a new kernel, never for untrusted guests.
+    public static let learnVariable = "CORRAL_SECCOMP_LEARN"
+
+    /// The warning for a kernel without a shipped profile, nil for a known one.
+    public static func profileWarning(kernelPath: String, policy: SandboxPolicy) -> String? {
+        policy.mode == .enforce ? KernelProfile.select(kernelPath: kernelPath).warning : nil
     }
 
     /// Human-readable lines saying what the sandbox applies on this host;
     /// when a feature is missing, its line says so and why.
-    public static func report(policy: SandboxPolicy) -> [String] {
+    public static func report(policy: SandboxPolicy, kernelPath: String? = nil) -> [String] {
         guard policy.mode == .enforce else {
             return ["sandbox: off (no seccomp, no namespaces: the guest can reach the host as this user)"]
         }
         let host = HostFeatures.probe()
-        let list = Allowlist.uml61
+        let selection = kernelPath.map { KernelProfile.select(kernelPath: $0) }
+        let list = selection?.profile.allowlist ?? KernelProfile.union.allowlist
         var lines = ["sandbox: enforce"]
         if host.seccompKillProcess {
             let size = (try? SeccompFilter(allowlist: list).bpf().instructionCount).map { ", \($0) BPF instructions" } ?? ""
-            lines.append("seccomp: applied (\(list.allowedSyscalls.count) syscalls allowed, \(list.rules.filter(\.isArgumentFiltered).count) with argument filters, default kill-process, x86_64 only\(size))")
+            let fallback = host.seccompNotify ? "default: the reaper names the call and stops the kernel" : "default kill-process"
+            lines.append("seccomp: applied (profile \(list.name); \(list.allowedSyscalls.count) syscalls allowed, \(list.rules.filter(\.isArgumentFiltered).count) with argument filters, \(fallback), x86_64 only\(size))")
+            if let selection { lines.append("kernel: \(selection.kernelName)" + (selection.known ? "" : ", no profile of its own")) }
         } else {
             lines.append("seccomp: unavailable (kernel lacks SECCOMP_RET_KILL_PROCESS); the kernel will not be started")
         }
@@ -64,11 +84,11 @@ public enum SandboxRunner {
             lines.append("network and ipc namespaces: unavailable (\(why.description))")
         }
         switch host.mountJail {
-        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included)")
+        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow, /etc/gshadow and /dev/kmsg empty)")
         case .failure(let why): lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
         }
         switch host.landlock {
-        case .success(let abi): lines.append("landlock: applied (ABI \(abi), writes only to the writable paths)")
+        case .success(let abi): lines.append("landlock: applied (ABI \(abi), writes only to the writable paths; executes only the kernel and its interpreter)")
         case .failure(let why): lines.append("landlock: unavailable (\(why.description))")
         }
         let writable = (try? WritablePaths(policy: policy, argv: [], environment: currentEnvironment()).paths)
@@ -90,7 +110,8 @@ public enum SandboxRunner {
     }
 
     static func execSandboxed(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, environment: [String: String]
+        kernelPath: String, argv: [String], policy: SandboxPolicy, environment: [String: String],
+        onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
@@ -101,20 +122,45 @@ public enum SandboxRunner {
         if user != nil && !host.isRoot {
             throw SandboxError("sandbox user \(policy.user!) needs corral to run as root")
         }
-        let filter = try SeccompFilter(allowlist: .uml61).bpf()
+        let selection = KernelProfile.select(kernelPath: kernelPath)
+        let learnPath = environment[learnVariable].flatMap { $0.isEmpty ? nil : $0 }
+        if learnPath != nil && !host.seccompNotify {
+            throw SandboxError("\(learnVariable) needs seccomp user notification and pidfd_getfd (Linux 5.6+)")
+        }
+        let notify: ReapedKernel.NotifyMode = learnPath != nil ? .learn : host.seccompNotify ? .deny : .none
+        let filter = try SeccompFilter(allowlist: selection.profile.allowlist,
+                                       defaultAction: notify == .none ? .killProcess : .notify).bpf()
+        var learnFD: Int32?
+        if let learnPath {
+            let fd = try syscall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            learnFD = fd
+            let header = "# kernel \(selection.kernelName) profile \(selection.profile.allowlist.name)\n"
+            _ = header.withCString { write(fd, $0, strlen($0)) }
+        }
         let execFD = try syscall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
+        var jail = false
         if case .success = host.namespaces {
-            let jail = (try? host.mountJail.get()) != nil
+            jail = (try? host.mountJail.get()) != nil
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail { try MountJail(writable: writable).apply() }
         }
         try syscall("prctl(PR_SET_NO_NEW_PRIVS)") { corral_set_no_new_privs() }
+        var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
-            try Landlock(abi: abi, writable: writable).restrictSelf()
+            let executables = [kernelPath] + (KernelBuildID.interpreter(path: kernelPath).map { [$0] } ?? [])
+            landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
-        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user)
-        corral_exit_like(kernel.wait())
+        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user, notify: notify,
+                                      mountProc: jail, landlockRuleset: landlock)
+        let (status, first) = kernel.wait(learnFD: learnFD)
+        if notify == .deny, let first {
+            onDenial(SeccompDenial(number: first.nr,
+                                   arguments: withUnsafeBytes(of: first.args) { Array($0.bindMemory(to: UInt64.self)) },
+                                   kernel: selection.kernelName, profile: selection.profile.allowlist.name))
+            corral_exit_like(SIGSYS)  // the wait status of a SIGSYS death, as without notification
+        }
+        corral_exit_like(status)
     }
 
     static func currentEnvironment() -> [String: String] {

@@ -15,8 +15,18 @@ public struct SeccompFilter: ~Copyable {
     /// Number of libseccomp rules added (one per variant).
     public let ruleCount: Int
 
-    public init(allowlist: Allowlist) throws(SandboxError) {
-        guard let ctx = seccomp_init(corral_scmp_act_kill_process()) else {
+    /// What happens to a syscall the allowlist does not list.
+    public enum DefaultAction: Sendable {
+        /// SECCOMP_RET_KILL_PROCESS.
+        case killProcess
+        /// SECCOMP_RET_USER_NOTIF: the call waits for the reaper, which
+        /// records it and then kills the kernel (or, learning, lets it run).
+        case notify
+    }
+
+    public init(allowlist: Allowlist, defaultAction: DefaultAction = .killProcess) throws(SandboxError) {
+        let fallback = defaultAction == .notify ? corral_scmp_act_notify() : corral_scmp_act_kill_process()
+        guard let ctx = seccomp_init(fallback) else {
             throw SandboxError("seccomp_init failed")
         }
         var added = 0

@@ -1,17 +1,26 @@
 import ArgumentParser
+import COWEngine
 import Foundation
 import Launcher
 import Sandbox
+import CorralSystem
 
 /// `corral boot`: boot linux.uml on a pty, with preflight, supervision and cleanup.
 struct BootCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boot",
         abstract: "Boot a User-Mode Linux kernel, optionally running one command in it.",
+        usage: "corral boot [<options>] [-- <command> ...]",
         discussion: """
             By default the guest's / is the host's / through hostfs, read-only, and
             corral's hostfs-init runs as PID 1: it mounts the guest's own /proc, /sys,
-            /dev, /tmp and /run, runs --command (or a shell) and powers off.
+            /dev, /tmp and /run, runs the command (or a shell) and powers off. The
+            command comes after -- (corral boot -- ls /) or as one shell string
+            (--command 'ls /'); extra kernel arguments go in --kernel-arg. Booting
+            needs root. With --root ubdN, the command runs in the disk's own root
+            (hostfs-init mounts it, read-write only with --root-rw, and chroots into
+            it); without a command a disk root boots its own init (--init, default
+            /sbin/init).
 
             Disks: --disk N=FILE[,BACKING][:FLAGS], N 0-15 (ubd0 is /dev/ubda), FLAGS
             from r (read-only), s (sync), d (raw, no COW), c (no locking), t (no trim).
@@ -22,9 +31,9 @@ struct BootCommand: ParsableCommand {
             command (or shell) once it starts, without echo. Kernel messages are hidden ('quiet') unless --verbose.
 
             Exit status: the guest command's status (0-255); 124 timed out; 128+N
-            stopped by signal N (130 also for Ctrl-] q); 240 preflight failed; 241 the
-            kernel could not be started; 242 init not reached; 243 kernel panic; 244 the
-            command's status was lost; 64 usage error.
+            stopped by signal N (130 also for Ctrl-] q); 240 preflight failed (or not
+            root); 241 the kernel could not be started; 242 init not reached or failed;
+            243 kernel panic; 244 the command's status was lost; 64 usage error.
             """
     )
 
@@ -49,10 +58,13 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: "UML instance id (umid=); random by default.")
     var umid: String?
 
-    @Option(name: .long, help: ArgumentHelp("Run CMD in the guest (sh -c), print its output, exit with its status.", valueName: "CMD"))
+    @Option(name: .long, help: ArgumentHelp("Run CMD in the guest (sh -c), print its output, exit with its status; the same as -- CMD as one string.", valueName: "CMD"))
     var command: String?
 
-    @Option(name: .long, help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "SECONDS"))
+    @Option(name: .customLong("kernel-arg"), help: ArgumentHelp("Append ARG to the kernel command line (e.g. loglevel=4). Repeatable.", valueName: "ARG"))
+    var kernelArgs: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Stop the guest after this many seconds, counted from corral's start (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
     @Option(name: .long, help: ArgumentHelp("Keep the full console transcript here, each line tagged kernel|, output| or corral|.", valueName: "FILE"))
@@ -69,16 +81,19 @@ struct BootCommand: ParsableCommand {
     @Flag(name: .long, help: "Show kernel messages on stderr (no 'quiet') and the sandbox report.")
     var verbose = false
 
+    @OptionGroup var output: JSONOutputOptions
+
     @Flag(name: .long, help: "Print the kernel's argv, shell-quoted, one per line, and exit.")
     var dryRun = false
 
     @Option(name: .long, help: .hidden)
     var nonce: String?
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("Extra kernel arguments, after --.", valueName: "KERNEL-ARG"))
-    var kernelArguments: [String] = []
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run in the guest, after --.", valueName: "COMMAND"))
+    var commandWords: [String] = []
 
     func validate() throws {
+        try output.validate()
         for spec in disk {
             do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
         }
@@ -92,9 +107,29 @@ struct BootCommand: ParsableCommand {
         if let nonce, nonce.isEmpty || !nonce.allSatisfy({ $0.isHexDigit }) {
             throw ValidationError("--nonce must be hexadecimal")
         }
+        if command != nil && !commandWords.isEmpty {
+            throw ValidationError("give the command either after -- or with --command, not both")
+        }
+        if output.isJSON && guestCommand == nil && !dryRun {
+            throw ValidationError("--json needs a command (-- CMD or --command CMD): an interactive shell has no result to report")
+        }
+        if !dryRun { try GuestOptionsCheck.validate(kernel: kernel, memory: memory) }
+    }
+
+    /// The command to run: --command as is, or the words after -- joined
+    /// with shell quoting (one word is taken as shell text, like --command).
+    var guestCommand: String? {
+        if let command { return command }
+        if commandWords.isEmpty { return nil }
+        return commandWords.count == 1 ? commandWords[0] : commandWords.map(Shell.quote).joined(separator: " ")
     }
 
     func run() throws {
+        // The --timeout clock starts here, before any file is opened.
+        let start = MonotonicClock.now()
+        if let timeout, !dryRun {
+            Watchdog.arm(deadline: start.advanced(bySeconds: timeout), what: "a disk, the kernel or the console")
+        }
         var options = BootOptions()
         options.kernel = kernel
         options.memory = memory
@@ -103,15 +138,18 @@ struct BootCommand: ParsableCommand {
         options.initPath = initPath
         options.disks = try disk.map { try DiskSpec(parsing: $0) }
         options.umid = umid
-        options.command = command
+        options.command = guestCommand
         options.timeout = timeout
+        options.timeoutStart = start.seconds
         options.logPath = log
         options.sandbox = SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce
         options.verbose = verbose
         options.raid6 = RAID6Benchmark(rawValue: raid6) ?? .auto
-        options.extraArguments = kernelArguments
+        options.extraArguments = kernelArgs
         options.nonce = nonce
         options.environment = ProcessInfo.processInfo.environment
+        let capture = output.isJSON ? OutputCapture() : nil
+        options.observer = capture
 
         let plan: BootPlan
         do {
@@ -120,6 +158,7 @@ struct BootCommand: ParsableCommand {
             // A command line the kernel cannot take is a preflight failure too: nothing ran.
             let status = BootExitStatus.preflightFailed
             BootWriter.standardError.write("corral: \(error)\n")
+            if output.isJSON { try BootResult(status: status, duration: start, plan: nil, options: options, output: nil).print() }
             throw ExitCode(status.code)
         }
         if dryRun {
@@ -127,7 +166,84 @@ struct BootCommand: ParsableCommand {
             return
         }
         let status = Boot.run(plan)
+        if let capture {
+            try BootResult(status: status, duration: start, plan: plan, options: options, output: capture.text).print()
+        }
         throw ExitCode(status.code)
+    }
+}
+
+/// `corral boot --json`: how the boot ended, how long it took, where its
+/// transcript is, and (with a command) what the command printed.
+struct BootResult: Encodable {
+    /// The exit status corral ends with.
+    var status: Int32
+    /// Why corral chose the status when it was not the command's own; null otherwise.
+    var reason: String?
+    var command: String?
+    /// The command's output (stdout and stderr, as the console carried them).
+    var output: String?
+    /// Seconds from corral's start to the end of the boot.
+    var duration: Double
+    /// The --log file, or null.
+    var transcript: String?
+    /// Whether a disk the guest could write was attached to a guest that ran.
+    var changed: Bool
+
+    init(status: BootExitStatus, duration start: MonotonicClock.Instant, plan: BootPlan?, options: BootOptions, output: String?) {
+        self.status = status.code
+        reason = status.explanation
+        command = options.command
+        self.output = output
+        duration = (MonotonicClock.now().seconds(since: start) * 1000).rounded() / 1000
+        transcript = options.logPath.map(PathResolution.absolute)
+        let ran = ![.preflightFailed, .launchFailed].contains(status)
+        changed = ran && plan != nil && options.disks.contains { !$0.isReadOnly }
+    }
+
+    private enum Key: String, CodingKey { case status, reason, command, output, duration, transcript, changed }
+
+    /// Every key always present (null when there is no value), so scripts
+    /// can rely on the shape.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(status, forKey: .status)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(command, forKey: .command)
+        try c.encode(output, forKey: .output)
+        try c.encode(duration, forKey: .duration)
+        try c.encode(transcript, forKey: .transcript)
+        try c.encode(changed, forKey: .changed)
+    }
+
+    func print() throws { try Console.json(self) }
+}
+
+/// Keeps a boot's command output for `--json` instead of writing it to stdout.
+final class OutputCapture: BootObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    /// Output past this is dropped (the JSON says so at its end).
+    static let limit = 16 << 20
+    private var dropped = 0
+
+    func output(_ chunk: [UInt8]) -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        let room = max(0, Self.limit - bytes.count)
+        bytes += chunk.prefix(room)
+        dropped += max(0, chunk.count - room)
+        return []
+    }
+
+    func outputEnded() -> [UInt8] { [] }
+    func stopReason(now: Double) -> String? { nil }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        let body = String(decoding: bytes, as: UTF8.self)
+        return dropped > 0 ? body + "\n[\(dropped) more bytes not kept]\n" : body
     }
 }
 

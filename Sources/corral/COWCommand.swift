@@ -1,6 +1,7 @@
 import ArgumentParser
 import COWEngine
 import Foundation
+import CorralSystem
 
 struct COWCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,18 +22,37 @@ struct COWCreate: ParsableCommand {
     var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The new COW file.") var cow: String
     @Argument(help: "The backing file (read-only from now on).") var backing: String
 
+    func validate() throws {
+        // A COW `corral boot --disk N=COW` could not attach is no use: the
+        // kernel's ubd option splits on ',' and ':' and its command line on
+        // whitespace, wherever they are in the path it is given.
+        let absolute = PathResolution.absolute(cow)
+        if let bad = absolute.first(where: { $0 == ":" || $0 == "," || $0.isWhitespace }) {
+            throw ValidationError("'\(cow)': a path with \(bad == " " ? "a space" : "'\(bad)'") cannot be given to the kernel, so corral boot could not attach this COW; choose a name (and directory) without ',', ':' or spaces")
+        }
+    }
+
     func run() throws {
+        LeftoverNotes.sweep(output: cow)
         let r: Create.Result
         do {
             r = try Create.run(cow: cow, backing: backing, force: force, fingerprint: !noFingerprint)
-        } catch .backingMissing(let backing, _) {
+        } catch .backingMissing(let missing, _) {
             // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
-            throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
+            if let existing = try? FileStatus.of(cow), existing.isRegular, !COWFile.hasMagic(path: cow) {
+                // `create base.img new.cow`: the image first, the new COW second.
+                throw CLIError(
+                    message: "\(missing) does not exist, and \(cow) is an existing image, not a COW: the arguments look swapped",
+                    hint: "the new COW comes first: corral cow create \(Shell.quote(backing)) \(Shell.quote(cow))")
+            }
+            throw CLIError(message: "\(missing): backing file does not exist; a COW can only be made over an existing file")
         }
         for w in r.warnings { Console.warning("\(w)") }
+        if format.isJSON { return try Console.json(CreateJSON(r)) }
         Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
     }
 }
@@ -41,13 +61,13 @@ struct COWInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show a COW file's header, geometry, dirty data and backing status.")
 
-    @Flag(help: "Print JSON (stable keys, see corral-cow(1)).") var json = false
+    @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to compare against instead of the header's path.") var backing: String?
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
         let info = try COWInfo.read(path: cow, backing: backing)
-        if json { return try Console.json(info) }
+        if format.isJSON { return try Console.json(info) }
         let b = info.backing
         var lines = [
             "file:          \(info.path) (\(Console.bytes(info.fileLength)), \(Console.bytes(info.allocatedBytes)) allocated)",
@@ -86,19 +106,20 @@ struct COWCheck: ParsableCommand {
         discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check.")
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var format: JSONOutputOptions
     @Flag(help: "Also verify the backing's content against the fingerprint corral recorded (reads its data).")
     var deep = false
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
+        LeftoverNotes.sweep(directory: PathResolution.split(cow).directory)
         let report: CheckReport
         do {
             report = try DiskCheck.check(path: cow, backing: backing, requireWritable: false, expectCOW: true, deep: deep)
         } catch {
             throw CLIError(message: "could not check: \(error)", hint: error.hint, status: 2)
         }
-        if json {
+        if format.isJSON {
             try Console.json(report)
         } else if report.findings.isEmpty {
             Console.out("\(cow): ok (backing \(report.backingFile ?? "-") matches)")
@@ -119,15 +140,18 @@ struct COWFlatten: ParsableCommand {
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
-    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header.")
+    @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.") var cow: String
     @Argument(help: "The new image.") var output: String
 
     func run() throws {
+        LeftoverNotes.sweep(output: output)
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
         for w in r.warnings { Console.warning("\(w)") }
+        if format.isJSON { return try Console.json(FlattenJSON(cow: cow, r)) }
         Console.out("flattened \(cow) into \(r.output): \(r.size) bytes, \(Console.bytes(r.cowBytes)) from the COW, \(Console.bytes(r.allocatedBytes)) allocated\(r.cloned ? " (backing reflinked)" : "")")
     }
 }
@@ -144,11 +168,13 @@ struct COWCommit: ParsableCommand {
 
     @Option(help: "Backing file to write instead of the header's path.") var backing: String?
     @Flag(help: "Invalidate other COW files on the backing; accept a size/mtime mismatch.") var force = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
         let r = try Commit.run(cow: cow, backing: backing, force: force,
                                progress: ProgressDisplay.handler(label: "commit"))
+        if format.isJSON { return try Console.json(CommitJSON(cow: cow, r)) }
         Console.out("committed \(r.sectors) sectors (\(Console.bytes(r.bytes))) from \(cow) into \(r.backing)\(r.resumed ? " (resumed an interrupted commit)" : "")")
         if !r.invalidated.isEmpty {
             Console.warning("these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")

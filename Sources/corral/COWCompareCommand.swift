@@ -8,6 +8,7 @@ struct COWCompare: ParsableCommand {
         discussion: "Exit status: 0 identical, 1 different (the first differing byte is printed), 2 error.")
 
     @Flag(help: "Accept a COW whose backing's size or mtime differs from its header.") var force = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "First disk (COW or raw image).") var a: String
     @Argument(help: "Second disk (COW or raw image).") var b: String
 
@@ -17,6 +18,11 @@ struct COWCompare: ParsableCommand {
             r = try Compare.run(a, b, force: force, progress: ProgressDisplay.handler(label: "compare"))
         } catch {
             throw CLIError(message: "could not compare: \(error)", hint: error.hint, status: 2)
+        }
+        if format.isJSON {
+            try Console.json(CompareJSON(r))
+            if !r.identical { throw ExitCode(1) }
+            return
         }
         switch r.outcome {
         case .identical:

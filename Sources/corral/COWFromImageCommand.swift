@@ -11,10 +11,12 @@ struct COWFromImage: ParsableCommand {
     @Flag(help: "Replace COW if it exists.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The full disk image.") var image: String
     @Argument(help: "The new COW file.") var cow: String
 
     func run() throws {
+        LeftoverNotes.sweep(output: cow)
         let r: FromImage.Result
         do {
             r = try FromImage.run(image: image, backing: backing, output: cow, force: force,
@@ -23,6 +25,7 @@ struct COWFromImage: ParsableCommand {
             // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
             throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
         }
+        if format.isJSON { return try Console.json(FromImageJSON(image: image, r)) }
         Console.out("created \(r.output) over \(r.backingFile): \(r.pages) page(s) differ (\(Console.bytes(r.sectors * 512))), \(Console.bytes(r.allocatedBytes)) allocated")
     }
 }

@@ -7,18 +7,18 @@ struct COWMap: ParsableCommand {
         abstract: "Show where each part of a COW disk comes from: cow, backing or zero (like qemu-img map).",
         discussion: "`zero` marks ranges that are holes in the file that would supply them. Lengths add up to the disk size.")
 
-    @Flag(help: "Print JSON: an array of {offset, length, source}.") var json = false
+    @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to use instead of the header's path.") var backing: String?
     @Flag(help: "Accept a backing whose size or mtime differs from the header.") var force = false
     @Argument(help: "The COW file.") var cow: String
 
     func run() throws {
-        if json {
+        if format.isJSON {
             var first = true
             Console.write(1, "[")
             try DiskMap.run(cow: cow, backing: backing, force: force) { x in
                 Console.write(1, (first ? "\n" : ",\n")
-                    + "  { \"offset\": \(x.offset), \"length\": \(x.length), \"source\": \"\(x.source.rawValue)\" }")
+                    + "  { \"start\": \(x.offset), \"length\": \(x.length), \"source\": \"\(x.source.rawValue)\" }")
                 first = false
             }
             Console.out(first ? "]" : "\n]")

@@ -12,11 +12,13 @@ struct COWNormalize: ParsableCommand {
             """)
 
     @Option(help: "Backing file to read instead of the header's path.") var backing: String?
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file (modified in place).") var cow: String
 
     func run() throws {
         let r = try Normalize.run(cow: cow, backing: backing, progress: ProgressDisplay.handler(label: "normalize"))
         for n in r.notes { Console.note("\(n)") }
+        if format.isJSON { return try Console.json(NormalizeJSON(r)) }
         Console.out(r.mixedPages == 0
             ? "\(cow): no mixed pages"
             : "\(cow): normalized \(r.mixedPages) mixed page(s), \(r.sectorsCopied) sector(s) copied from the backing")

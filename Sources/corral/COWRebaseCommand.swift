@@ -19,12 +19,14 @@ struct COWRebase: ParsableCommand {
     @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the new backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file (modified in place).") var cow: String
 
     func run() throws {
         let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force, fingerprint: !noFingerprint,
                                progress: ProgressDisplay.handler(label: "rebase"))
         for w in r.warnings { Console.warning("\(w)") }
+        if format.isJSON { return try Console.json(RebaseJSON(r)) }
         let moved = r.unsafe ? "header only, content \(r.verification)"
             : "\(r.pagesCopied) page(s), \(r.sectorsCopied) sector(s) copied from the old backing"
         Console.out("rebased \(cow) from \(r.oldBacking) onto \(r.newBacking) (\(moved))")

@@ -52,6 +52,14 @@ enum Console {
         out(String(decoding: data, as: UTF8.self))
     }
 
+    /// `value` as JSON with `extra` keys added to its top-level object.
+    static func json<T: Encodable>(_ value: T, adding extra: [String: String]) throws {
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any] ?? [:]
+        for (key, text) in extra { object[key] = text }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        out(String(decoding: data, as: UTF8.self))
+    }
+
     static func bytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n)

@@ -18,6 +18,7 @@ struct CorralCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            try RootRequirement.check(command)
             try command.run()
         } catch {
             Glibc.exit(report(error))
@@ -52,7 +53,7 @@ struct CorralCommand: ParsableCommand {
             }
             let usage = UsageError(message: message(for: error), fullMessage: fullMessage(for: error))
             Console.failure(usage.line)
-            Console.hint(usage.hint)
+            Console.hint(usage.hint(arguments: Array(CommandLine.arguments.dropFirst())))
             return code.rawValue
         }
     }

@@ -64,10 +64,12 @@ struct MaintListCommand: ParsableCommand {
 struct MaintShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a template's parameters, disks and script.")
     @OptionGroup var source: TemplateOptions
+    @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The template's name.") var name: String
 
     func run() throws {
         let template = try source.library().template(named: name)
+        if format.isJSON { return try Console.json(TemplateJSON(template)) }
         Console.out("\(template.name): \(template.summary)")
         Console.out("file: \(template.path)")
         Console.out("parameters:")
@@ -87,5 +89,48 @@ struct MaintShowCommand: ParsableCommand {
         }
         Console.out("script:")
         Console.write(1, template.script)
+    }
+}
+
+/// `maint show --json`: a template's interface, without its prose mixed
+/// into the data (a missing default is null, not "(required)").
+struct TemplateJSON: Encodable {
+    struct Parameter: Encodable {
+        var name: String
+        var description: String
+        var defaultValue: String?
+        var required: Bool
+
+        private enum Key: String, CodingKey { case name, description, defaultValue = "default", required }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(description, forKey: .description)
+            try c.encode(defaultValue, forKey: .defaultValue)
+            try c.encode(required, forKey: .required)
+        }
+    }
+    struct Disk: Encodable {
+        var device: String
+        var role: String
+        var parameter: String
+        var sizeOf: String?
+        var cowOver: String?
+        var writableIf: String?
+    }
+    var name: String
+    var description: String
+    var path: String
+    var parameters: [Parameter]
+    var disks: [Disk]
+    var script: String
+
+    init(_ t: Template) {
+        name = t.name
+        description = t.summary
+        path = t.path
+        parameters = t.parameters.map { Parameter(name: $0.name, description: $0.summary, defaultValue: $0.defaultValue, required: $0.defaultValue == nil) }
+        disks = t.disks.map { Disk(device: $0.device, role: $0.role.rawValue, parameter: $0.parameter, sizeOf: $0.sizeOf, cowOver: $0.cowOver, writableIf: $0.writableIf) }
+        script = t.script
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import COWEngine
 import Launcher
 import Maintenance
+import CorralSystem
 
 /// `corral maint flatten-rsync`
 struct MaintFlattenRsyncCommand: ParsableCommand {
@@ -44,9 +45,11 @@ struct MaintInstallModulesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Host module tree, e.g. /usr/lib/uml/modules/6.1.176.", valueName: "DIR")) var modules: String
     @Option(help: ArgumentHelp("Kernel release (default: the last part of --modules).", valueName: "R")) var release: String?
     @OptionGroup var options: MaintJobOptions
+    @OptionGroup var inPlace: InPlaceOption
+    @OptionGroup var each: EachOptions
 
     func validate() throws {
-        if (cow == nil) == options.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+        if (cow == nil) == each.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
     }
 
     func run() throws {
@@ -54,7 +57,7 @@ struct MaintInstallModulesCommand: ParsableCommand {
         let release = self.release ?? ""
         try options.run(
             template: "install-modules", parameters: ["cow": cow ?? "", "modules": modules, "release": release],
-            childArguments: { guest in
+            inPlace: inPlace.inPlace, each: each, childArguments: { guest in
                 ["--cow", guest, "--modules", modules] + (release.isEmpty ? [] : ["--release", release])
             })
     }
@@ -68,16 +71,18 @@ struct MaintFsckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The guest's COW (or --each).", valueName: "COW")) var cow: String?
     @Flag(help: "Repair (e2fsck -fy).") var repair = false
     @OptionGroup var options: MaintJobOptions
+    @OptionGroup var inPlace: InPlaceOption
+    @OptionGroup var each: EachOptions
 
     func validate() throws {
-        if (cow == nil) == options.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
+        if (cow == nil) == each.each.isEmpty { throw ValidationError("give either --cow COW or --each COW…") }
     }
 
     func run() throws {
         let repair = self.repair
         try options.run(
             template: "fsck", parameters: ["cow": cow ?? "", "repair": repair ? "yes" : "no"],
-            childArguments: { guest in ["--cow", guest] + (repair ? ["--repair"] : []) })
+            inPlace: inPlace.inPlace, each: each, childArguments: { guest in ["--cow", guest] + (repair ? ["--repair"] : []) })
     }
 }
 
@@ -92,6 +97,7 @@ struct MaintRunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop the command after this many seconds (exit 124); 0: no limit.", valueName: "SECONDS"))
     var timeout: Int = 0
     @OptionGroup var options: MaintJobOptions
+    @OptionGroup var inPlace: InPlaceOption
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command, after --.", valueName: "CMD")) var command: [String] = []
 
     func validate() throws {
@@ -116,7 +122,7 @@ struct MaintRunCommand: ParsableCommand {
         let text = command.count == 1 ? command[0] : command.map(Shell.quote).joined(separator: " ")
         try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " "),
                                                       "timeout": String(timeout)],
-                        disks: disks, passOutput: true)
+                        disks: disks, passOutput: true, inPlace: inPlace.inPlace)
     }
 }
 
@@ -127,6 +133,7 @@ struct MaintJobCommand: ParsableCommand {
     @Argument(help: "The template's name.") var name: String
     @Option(name: .customLong("set"), help: ArgumentHelp("A parameter. Repeatable.", valueName: "KEY=VALUE")) var set: [String] = []
     @OptionGroup var options: MaintJobOptions
+    @OptionGroup var inPlace: InPlaceOption
 
     func run() throws {
         var parameters: [String: String] = [:]
@@ -134,7 +141,7 @@ struct MaintJobCommand: ParsableCommand {
             guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set \(item): write KEY=VALUE") }
             parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
         }
-        try options.run(template: name, parameters: parameters)
+        try options.run(template: name, parameters: parameters, inPlace: inPlace.inPlace)
     }
 }
 
@@ -147,7 +154,17 @@ struct MaintShellCommand: ParsableCommand {
         discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
     @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC")) var disk: [String] = []
     @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
-    @OptionGroup var options: MaintJobOptions
+    @OptionGroup var source: TemplateOptions
+    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE")) var log: String?
+    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path or a name on PATH.", valueName: "PATH"))
+    var kernel: String = Resources.defaultKernel
+    @Option(name: .long, help: "Guest memory (mem=).") var memory: String = "256M"
+    @Flag(name: .long, help: "Kernel messages on stderr.") var verbose = false
+    @OptionGroup var inPlace: InPlaceOption
+
+    func validate() throws {
+        try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
+    }
 
     func run() throws {
         let disks: [DiskSpec]
@@ -160,17 +177,17 @@ struct MaintShellCommand: ParsableCommand {
             }
             mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
         }
-        let library = try options.source.library()
+        let library = try source.library()
         var request = JobRequest(template: try library.template(named: "run"))
         request.disks = disks
-        request.inPlace = options.inPlace
-        request.logPath = options.log
-        request.kernel = options.kernel
-        request.memory = options.memory
-        request.verbose = options.verbose
+        request.inPlace = inPlace.inPlace
+        request.logPath = log
+        request.kernel = kernel
+        request.memory = memory
+        request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
         let report = RescueShell.run(request, mounts: mounts)
-        if options.json { try Console.json(report) } else { Console.error("corral: " + report.summary) }
+        Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Launcher
 import Maintenance
 
-/// Options every maintenance job takes.
+/// Options every maintenance job takes (each job command adds only the
+/// groups that work for it: ``InPlaceOption``, ``EachOptions``).
 struct MaintJobOptions: ParsableArguments {
     @OptionGroup var source: TemplateOptions
 
@@ -12,9 +13,6 @@ struct MaintJobOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Print a machine-readable report on stdout.")
     var json = false
-
-    @Flag(name: .long, help: "Change the guest's COW directly instead of a copy renamed at the end (for COW files too large to copy).")
-    var inPlace = false
 
     @Option(name: .long, help: ArgumentHelp("Limit for a step without its own (and for template code between steps).", valueName: "SECONDS"))
     var stepTimeout: Double = 600
@@ -28,42 +26,37 @@ struct MaintJobOptions: ParsableArguments {
     @Flag(name: .long, help: "Kernel messages on stderr.")
     var verbose = false
 
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"))
-    var each: [String] = []
-
-    @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))
-    var j: Int = 1
+    @Flag(name: [.short, .long], help: "No step progress on the terminal.")
+    var quiet = false
 
     func validate() throws {
         if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be a positive number of seconds") }
-        if j < 1 { throw ValidationError("-j must be at least 1") }
+        try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
     }
 
     /// The common options again, for one `--each` child.
-    func childArguments(guest: String) -> [String] {
+    func childArguments(guest: String, inPlace: Bool) -> [String] {
         var args: [String] = []
         for dir in source.templates { args += ["--templates", dir] }
         if let log { args += ["--log", "\(log).\((guest as NSString).lastPathComponent)"] }
         if inPlace { args.append("--in-place") }
-        args += ["--step-timeout", String(stepTimeout), "--kernel", kernel, "--memory", memory, "--json"]
+        args += ["--step-timeout", String(stepTimeout), "--kernel", kernel, "--memory", memory, "--json", "--quiet"]
         return args
     }
 
     /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
-    /// per guest with `guestParameter` set to it; prints the summary or JSON
-    /// and exits with the job's status.
+    /// per guest with `childArguments` giving its own arguments; prints the
+    /// summary or JSON and exits with the job's status.
     func run(template name: String, parameters: [String: String], disks: [DiskSpec] = [], passOutput: Bool = false,
-             guestParameter: String? = nil, childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
+             inPlace: Bool = false, each: EachOptions? = nil,
+             childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
         let library = try source.library()
-        if !each.isEmpty {
-            guard let childArguments else {
-                throw CLIError(message: "--each is not available for maint \(name)", hint: "run it once per guest")
-            }
+        if let each, !each.each.isEmpty, let childArguments {
             let json = self.json
             let common = self
             let reports = EachRunner.run(
-                guests: each, jobs: j, executable: Resources.currentExecutable() ?? "/proc/self/exe",
-                arguments: { guest in ["maint", name] + childArguments(guest) + common.childArguments(guest: guest) },
+                guests: each.each, jobs: each.j, executable: Resources.currentExecutable() ?? "/proc/self/exe",
+                arguments: { guest in ["maint", name] + childArguments(guest) + common.childArguments(guest: guest, inPlace: inPlace) },
                 onResult: { report in if !json { Console.out(report.summary) } })
             if json { try Console.json(reports) }
             let failed = reports.filter { !$0.ok }.count
@@ -82,12 +75,64 @@ struct MaintJobOptions: ParsableArguments {
         request.memory = memory
         request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
+        let display = StepDisplay.make(job: name, quiet: quiet || (passOutput && !json))
+        let captured = passOutput && json ? CapturedOutput() : nil
+        request.events = { event in
+            display?.handle(event)
+            if case .output(let bytes) = event { captured?.append(bytes) }
+        }
         let report = Job.run(request)
+        display?.finish()
         if json {
-            try Console.json(report)
+            if let captured {
+                try Console.json(report, adding: ["output": captured.text])
+            } else {
+                try Console.json(report)
+            }
         } else {
             Console.error("corral: " + report.summary)
         }
         throw ExitCode(report.exitStatus)
+    }
+}
+
+/// `--in-place`, for the jobs that change an existing guest.
+struct InPlaceOption: ParsableArguments {
+    @Flag(name: .long, help: "Change the guest's COW directly instead of a copy renamed at the end (for COW files too large to copy).")
+    var inPlace = false
+}
+
+/// `--each COW… [-j N]`, for the jobs that make sense once per guest.
+struct EachOptions: ParsableArguments {
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"))
+    var each: [String] = []
+
+    @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))
+    var j: Int = 1
+
+    func validate() throws {
+        if j < 1 { throw ValidationError("-j must be at least 1") }
+    }
+}
+
+/// The command output `maint run --json` carries, kept as it arrives.
+final class CapturedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    private var dropped = 0
+
+    func append(_ chunk: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        let room = max(0, OutputCapture.limit - bytes.count)
+        bytes += chunk.prefix(room)
+        dropped += max(0, chunk.count - room)
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        let body = String(decoding: bytes, as: UTF8.self)
+        return dropped > 0 ? body + "\n[\(dropped) more bytes not kept]\n" : body
     }
 }

@@ -91,6 +91,6 @@ struct CompareMapTests {
         let json = try JSONDecoder().decode([Extent].self, from: Data(r.stdout.utf8))
         #expect(json == map)
         let bad = try runCorral(["cow", "map", t("back.img")])
-        #expect(bad.status == 1 && bad.stderr.contains("not a COW file"))
+        #expect(bad.status == 1 && bad.stderr.contains("not a UML COW file"))
     }
 }

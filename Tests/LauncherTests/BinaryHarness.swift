@@ -8,7 +8,9 @@ enum Harness {
     static let packageRoot: URL = TestPaths.packageRootURL
     static let corral = TestPaths.corral
 
-    static var kernelPath: String? { which("linux.uml") }
+    static var kernelPath: String? {
+        FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel) ? TestEnvironment.kernel : nil
+    }
 
     static func which(_ name: String) -> String? {
         TestEnvironment.which(name, path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
@@ -23,7 +25,7 @@ enum Harness {
 
     /// Fails the test (rather than skipping) when it runs without a kernel.
     static func requireKernel() throws {
-        try #require(kernelPath != nil, "linux.uml is not on PATH but CORRAL_REQUIRE_UML=1")
+        try #require(kernelPath != nil, "\(TestEnvironment.kernel) is missing but CORRAL_REQUIRE_UML=1")
         try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
     }
 

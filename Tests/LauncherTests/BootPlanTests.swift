@@ -22,14 +22,20 @@ import Testing
         let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
         #expect(plan.hostfsInitPath == hostfsInit)
         #expect(plan.nonce == "ab12")
-        #expect(plan.umlDir == "/var/tmp/corral-boot-plan1")
+        // /var/tmp is shared (mode 1777): root's runtime state goes to /run/corral.
+        let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
+        #expect(base == (geteuid() == 0 ? "/run/corral" : "/var/tmp"))
+        #expect(plan.umlDir == "\(base)/corral-boot-plan1")
         #expect(plan.argv.contains("init=\(hostfsInit)"))
-        #expect(plan.argv.suffix(3) == ["corral_nonce=ab12", "corral_input=pipe", "corral_cmd=exit\\00403"])
+        // The nonce itself is in a file, never on the command line.
+        #expect(plan.argv.suffix(3) == ["corral_nonce_file=\(base)/corral-boot-plan1/nonce", "corral_input=pipe", "corral_cmd=exit\\00403"])
+        #expect(plan.nonceFile == "\(base)/corral-boot-plan1/nonce")
+        #expect(!plan.argv.contains { $0.contains("ab12") })
         #expect(plan.policy.mode == .enforce)
-        #expect(plan.policy.writablePaths == ["/var/tmp/corral-boot-plan1"])
+        #expect(plan.policy.writablePaths == ["\(base)/corral-boot-plan1"])
     }
 
-    @Test func diskRootLeavesInitToTheGuest() throws {
+    @Test func diskRootNamesItsInit() throws {
         let plan = try BootPlan.make(options {
             $0.root = "ubd0"
             $0.disks = [try! DiskSpec(parsing: "0=/images/root.img")]
@@ -38,11 +44,47 @@ import Testing
         #expect(plan.nonce == nil)
         #expect(plan.hostfsInitPath == nil)
         #expect(plan.argv.contains("root=/dev/ubda"))
-        #expect(!plan.argv.contains { $0.hasPrefix("init=") || $0.hasPrefix("corral_") })
-        #expect(plan.policy.writablePaths == ["/images", "/var/tmp/corral-boot-plan1"])
+        // Named, so a disk without it panics with its name instead of
+        // falling back to a /bin/sh that waits forever.
+        #expect(plan.argv.contains("init=/sbin/init"))
+        #expect(!plan.argv.contains { $0.hasPrefix("corral_") })
+        let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
+        #expect(plan.policy.writablePaths == ["/images", "\(base)/corral-boot-plan1"])
+        // Its own --init still cannot be given a command.
         #expect(throws: LauncherError.commandNeedsHostfsInit) {
             try BootPlan.make(options {
                 $0.root = "ubdb"
+                $0.initPath = "/bin/sh"
+                $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+                $0.command = "true"
+            })
+        }
+    }
+
+    @Test func diskRootCommandRunsThroughHostfsInitChrootedIntoTheDisk() throws {
+        let plan = try BootPlan.make(options {
+            $0.root = "ubdb"
+            $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+            $0.command = "dpkg -l"
+        })
+        let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
+        #expect(plan.hostfsInitPath == hostfsInit)
+        #expect(plan.nonce == "ab12")
+        #expect(plan.argv.contains("rootflags=/") && plan.argv.contains("ro"))
+        #expect(!plan.argv.contains("root=/dev/ubdb"))
+        #expect(plan.argv.contains("corral_chroot=/dev/ubdb"))
+        #expect(plan.argv.contains("corral_chroot_mode=ro"))
+        let writable = try BootPlan.make(options {
+            $0.root = "ubd1"
+            $0.rootWritable = true
+            $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
+            $0.command = "true"
+        })
+        #expect(writable.argv.contains("corral_chroot_mode=rw"))
+        // The unit must be one of the disks.
+        #expect(throws: LauncherError.self) {
+            try BootPlan.make(options {
+                $0.root = "ubd2"
                 $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
                 $0.command = "true"
             })
@@ -102,7 +144,7 @@ import Testing
             let plain = dir.appendingPathComponent("plain.img").path
             let btrfs = dir.appendingPathComponent("btrfs.img").path
             #expect(try Harness.shell("truncate -s 1M '\(plain)' '\(btrfs)' && printf '_BHRfS_M' | dd of='\(btrfs)' bs=1 seek=65600 conv=notrunc status=none").status == 0)
-            let skip = "initcall_blacklist=raid6_select_algo"
+            let skip = "initcall_blacklist=raid6_select_algo,raid6_init"
             let none = try BootPlan.make(options { _ in })
             #expect(none.argv.contains(skip))
             #expect(none.raid6KeptFor == nil)

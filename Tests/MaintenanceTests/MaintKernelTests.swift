@@ -139,7 +139,12 @@ import TestSupport
         let plain = try runCorral(["boot", "--disk", "1=\(cow):r", "--command",
             "mkdir -p /run/g && mount -o ro,noload /dev/ubdb /run/g && sha256sum /run/g/big"])
         #expect(plain.status == 0, "\(plain.summary)")
-        #expect(String(plain.stdout.prefix(64)) != truth, "the 6.1 kernel is expected to misread mixed pages (spec §4.7)")
+        // Measured on each kernel make check runs: the bug is not 6.1's alone,
+        // and the warning names the kernel that runs, not "the 6.1 kernel".
+        let kernel = TestEnvironment.kernelSeries ?? "?"
+        #expect(String(plain.stdout.prefix(64)) != truth, "the \(kernel) kernel is expected to misread mixed pages (spec §4.7)")
+        #expect(plain.stderr.contains("the kernel \(kernel)."), "the warning must name the kernel in use: \(plain.summary)")
+        #expect(!plain.stderr.contains("the 6.1 kernel"), "\(plain.summary)")
 
         // Normalizing pages alone does not help on 1 KiB blocks (the finding above).
         let normalized = s("n.cow")

@@ -85,6 +85,8 @@ import Testing
         #expect(StepMarker.parse("CORRAL-0123abcd STEP rsync BEGIN default", nonce: nonce) == .begin(step: "rsync", timeout: nil))
         #expect(StepMarker.parse("CORRAL-0123abcd STEP rsync EXIT 23", nonce: nonce) == .exit(step: "rsync", status: 23))
         #expect(StepMarker.parse("CORRAL-0123abcd NOTE made it", nonce: nonce) == .note("made it"))
+        #expect(StepMarker.parse("CORRAL-0123abcd UNCHANGED already installed", nonce: nonce) == .unchanged("already installed"))
+        #expect(StepMarker.parse("CORRAL-ffff UNCHANGED already installed", nonce: nonce) == nil)
         #expect(StepMarker.parse("CORRAL-0123abcd DONE 0", nonce: nonce) == .done(0))
         #expect(StepMarker.parse("CORRAL-0123abcd DONE x", nonce: nonce) == nil)
     }

@@ -28,7 +28,7 @@ enum Rig {
     }()
 
     static var kernelPath: String? {
-        TestEnvironment.which("linux.uml", path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
+        FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel) ? TestEnvironment.kernel : nil
     }
 
     /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
@@ -38,7 +38,7 @@ enum Rig {
     }
 
     static func requireKernel() throws {
-        try #require(kernelPath != nil, "linux.uml is not on PATH but CORRAL_REQUIRE_UML=1")
+        try #require(kernelPath != nil, "\(TestEnvironment.kernel) is missing but CORRAL_REQUIRE_UML=1")
         try #require(geteuid() == 0, "the reliability tests need root (the sandbox's namespaces, /proc of every process)")
         try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
     }
@@ -61,7 +61,7 @@ enum Rig {
 
     /// `corral ARGS` to completion (for `cow` subcommands).
     static func corralTool(_ arguments: [String], cwd: URL) throws -> (status: Int32, output: String) {
-        let r = try runProcess(corral, arguments, cwd: cwd.path, mergeStderr: true)
+        let r = try runProcess(corral, arguments, cwd: cwd.path, environment: TestEnvironment.childEnvironment, mergeStderr: true)
         return (r.status, r.stdout)
     }
 
@@ -139,8 +139,11 @@ enum Rig {
     /// A pty seen held by a process of the boot; the same path with the same
     /// ctime afterwards means it was never released (a new pty with that
     /// number gets a new ctime).
+    /// The device is part of the identity: a sandboxed kernel's ptys live in
+    /// a devpts instance of its own, where /dev/pts/0 is not the host's.
     struct PtyUse: Hashable, CustomStringConvertible {
         var path: String
+        var device: UInt64
         var ctimeSec: Int
         var ctimeNsec: Int
         var description: String { path }
@@ -148,7 +151,7 @@ enum Rig {
         var stillAllocated: Bool {
             var st = stat()
             guard stat(path, &st) == 0 else { return false }
-            return st.st_ctim.tv_sec == ctimeSec && st.st_ctim.tv_nsec == ctimeNsec
+            return UInt64(st.st_dev) == device && st.st_ctim.tv_sec == ctimeSec && st.st_ctim.tv_nsec == ctimeNsec
         }
     }
 
@@ -159,9 +162,11 @@ enum Rig {
         for fd in fds {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDir)/\(fd)"),
                   target.hasPrefix("/dev/pts/"), Int(target.dropFirst(9)) != nil else { continue }
+            // Through the fd link: the file the process holds, in its own namespace.
             var st = stat()
-            guard stat(target, &st) == 0 else { continue }
-            uses.append(PtyUse(path: target, ctimeSec: st.st_ctim.tv_sec, ctimeNsec: st.st_ctim.tv_nsec))
+            guard stat("\(fdDir)/\(fd)", &st) == 0 else { continue }
+            uses.append(PtyUse(path: target, device: UInt64(st.st_dev),
+                               ctimeSec: st.st_ctim.tv_sec, ctimeNsec: st.st_ctim.tv_nsec))
         }
         return uses
     }
@@ -219,7 +224,7 @@ final class CorralRun {
         process.executableURL = URL(fileURLWithPath: Rig.corral)
         process.arguments = arguments
         process.currentDirectoryURL = cwd
-        var environment = ProcessInfo.processInfo.environment
+        var environment = TestEnvironment.childEnvironment  // the test kernel first on PATH
         environment["TMPDIR"] = tmpdir.path
         process.environment = environment
         process.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")

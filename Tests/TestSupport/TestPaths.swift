@@ -26,11 +26,34 @@ public enum TestEnvironment {
     /// tests instead of skipping them.
     public static let requireUML = variables["CORRAL_REQUIRE_UML"] == "1"
 
-    /// `CORRAL_UML_KERNEL` overrides the kernel (e.g. to check the gating).
-    public static let kernel = variables["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
+    /// The kernel every kernel-facing test boots: `CORRAL_TEST_KERNEL` (make
+    /// check runs the kernel suites once per kernel: /usr/bin/linux.uml, then
+    /// scripts/kernels' .build/kernels/6.12 and 7.2), else `CORRAL_UML_KERNEL`
+    /// (e.g. to check the gating), else bookworm's /usr/bin/linux.uml.
+    public static let kernel = variables["CORRAL_TEST_KERNEL"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? variables["CORRAL_UML_KERNEL"] ?? "/usr/bin/linux.uml"
 
-    /// PATH plus the sbin directories (mkfs.ext4, debugfs, e2fsck live there).
-    public static let searchPath = (variables["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+    /// The kernel's directory, when it must go first on PATH: a test kernel
+    /// named linux.uml outside /usr/bin, so a corral run without --kernel
+    /// (which looks linux.uml up on PATH) boots it too.
+    static let kernelDirectory: String? = {
+        let url = URL(fileURLWithPath: kernel)
+        guard url.lastPathComponent == "linux.uml", url.deletingLastPathComponent().path != "/usr/bin" else { return nil }
+        return url.deletingLastPathComponent().path
+    }()
+
+    /// The test kernel's release as the guest's `uname -r` reports it's
+    /// major.minor ("6.1", "6.12", "7.2"), read from its banner; nil if unknown.
+    public static let kernelSeries: String? = {
+        guard let r = try? runProcess(kernel, ["--version"]), r.status == 0 else { return nil }
+        let parts = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".")
+        return parts.count >= 2 ? "\(parts[0]).\(parts[1])" : nil
+    }()
+
+    /// PATH (behind the test kernel's directory, if any) plus the sbin
+    /// directories (mkfs.ext4, debugfs, e2fsck live there).
+    public static let searchPath = (kernelDirectory.map { $0 + ":" } ?? "")
+        + (variables["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
 
     /// The test's environment with ``searchPath`` as PATH, for the programs
     /// the tests run (corral's jobs call mkfs.ext4, e2fsck, ...).

@@ -9,6 +9,7 @@
 #   CORRAL-<nonce> STEP <name> BEGIN <timeout: seconds, 0 = none, default>
 #   CORRAL-<nonce> STEP <name> EXIT <status>
 #   CORRAL-<nonce> NOTE <text>            (goes into the job's summary)
+#   CORRAL-<nonce> UNCHANGED <text>       (nothing to do: keep the disks as they were)
 #   CORRAL-<nonce> DONE <status>          (the job script's own end)
 # Kernel messages and file contents printed on the console cannot forge
 # them without the nonce.
@@ -45,6 +46,13 @@ step() {
 # note TEXT...: one line for the job's summary ("what changed").
 note() {
     printf '\nCORRAL-%s NOTE %s\n' "$corral_nonce_value" "$*"
+}
+
+# unchanged TEXT...: the job found nothing to change (say why in TEXT, e.g.
+# "already installed"). corral then commits no disk: the user's files stay
+# exactly as they were, and the report says "changed": false.
+unchanged() {
+    printf '\nCORRAL-%s UNCHANGED %s\n' "$corral_nonce_value" "$*"
 }
 
 # mount_ro DEVICE DIR: read-only, without journal replay where the

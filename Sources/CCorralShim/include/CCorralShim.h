@@ -85,5 +85,6 @@ int corral_start_writeback(int fd, int64_t offset, int64_t length);
 /// mkostemp(template, O_CLOEXEC): a new private file, name filled into template.
 int corral_mkstemp(char *template_path);
 #include "corral_launch.h"
+#include "corral_system.h"
 
 #endif

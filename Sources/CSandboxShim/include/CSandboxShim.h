@@ -22,6 +22,8 @@
 uint32_t corral_scmp_act_allow(void);
 uint32_t corral_scmp_act_kill_process(void);
 uint32_t corral_scmp_act_errno(int err);
+/// SCMP_ACT_NOTIFY: the call waits for the reaper's answer (USER_NOTIF).
+uint32_t corral_scmp_act_notify(void);
 
 /// Exports the filter `ctx` (a scmp_filter_ctx) as raw BPF into a malloc'd
 /// buffer. Returns 0 and sets *out/*len, or a negative errno (libseccomp style).
@@ -57,6 +59,13 @@ int corral_clone_mount_tree(const char *path);
 int corral_set_tree_readonly(const char *path);
 /// move_mount(fd, "", path, MOVE_MOUNT_F_EMPTY_PATH): attach a cloned tree.
 int corral_attach_mount_tree(int fd, const char *path);
+/// A fresh tmpfs on `path` (nosuid, nodev; read-only and noexec if asked).
+int corral_mount_tmpfs(const char *path, const char *options, int readonly);
+/// /dev/null bound read-only over the file `path`: reads give nothing.
+int corral_bind_null(const char *path);
+/// A new devpts instance on `pts` and its ptmx bound over `ptmx`: the
+/// process tree sees no other terminal than the ones it opens itself.
+int corral_mount_private_devpts(const char *pts, const char *ptmx);
 /// 1 if the kernel has mount_setattr (Linux 5.12+), else 0.
 int corral_mount_api_available(void);
 
@@ -92,6 +101,23 @@ struct corral_kernel_spec {
     gid_t gid;
     const gid_t *groups;
     size_t group_count;
+    /// How the filter's USER_NOTIF action (the default in `bpf`) is answered:
+    /// 0: the filter has no notify action; 1: deny (the reaper records the
+    /// call and kills the kernel); 2: learn (records it and lets it run).
+    int notify_mode;
+    /// Nonzero: the reaper mounts a fresh /proc for the new PID namespace
+    /// before forking the kernel (host processes are then invisible).
+    int mount_proc;
+    /// A Landlock ruleset fd the kernel child applies before the filter
+    /// (-1: none). Not in the reaper: a Landlock-restricted process may not mount.
+    int landlock_fd;
+};
+
+/// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
+struct corral_seccomp_event {
+    int32_t nr;
+    uint32_t arch;
+    uint64_t args[6];
 };
 
 /// Which step of the kernel child failed (reported through a pipe).
@@ -104,12 +130,16 @@ enum corral_kernel_step {
     CORRAL_STEP_SETUID = 6,
     CORRAL_STEP_SECCOMP = 7,
     CORRAL_STEP_EXEC = 8,
+    CORRAL_STEP_LISTENER = 9,
+    CORRAL_STEP_PROC = 10,
+    CORRAL_STEP_LANDLOCK = 11,
 };
 
 struct corral_reaper {
     pid_t pid;         // the reaper, as this process sees it
     int status_fd;     // the reaper writes the kernel's wait status here
     int lifeline_fd;   // held open: the reaper exits if it sees it close
+    int event_fd;      // notify_mode != 0: corral_seccomp_event records, else -1
 };
 
 /// Forks the reaper, which forks the kernel child; returns once the kernel
@@ -124,6 +154,16 @@ int corral_spawn_reaped_kernel(const struct corral_kernel_spec *spec,
 /// Waits for the reaper, forwarding SIGTERM/SIGINT/SIGHUP to it (it forwards
 /// them to the kernel). Returns the kernel's wait status.
 int corral_wait_reaper(const struct corral_reaper *reaper);
+
+/// corral_wait_reaper, while draining the reaper's seccomp events: each is
+/// written as one text line "nr arch a0 a1 a2 a3 a4 a5" (hex) to `learn_fd`
+/// when it is >= 0; the first one is also kept in *first (*seen set to 1).
+int corral_wait_reaper_events(const struct corral_reaper *reaper, int learn_fd,
+                              struct corral_seccomp_event *first, int *seen);
+
+/// 1 if this host can hand a USER_NOTIF listener to the reaper
+/// (seccomp user notification and pidfd_getfd, Linux 5.6+), else 0.
+int corral_seccomp_notify_available(void);
 
 /// Ends this process the way `wait_status` ended: the same exit code, or the
 /// same fatal signal (re-raised with core dumps off).

@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import Launcher
+
+/// Checks of `--kernel` and `--memory` that boot and maint share, made while
+/// parsing, so a mistake in them is a usage error (exit 64) like any other
+/// and nothing has been opened yet.
+enum GuestOptionsCheck {
+    static func validate(kernel: String, memory: String) throws {
+        if !KernelCommandLine.isValidMemory(memory) {
+            throw ValidationError("--memory '\(memory)': give a number of bytes with an optional K, M or G suffix, e.g. 256M or 1G")
+        }
+        if kernel.contains("/") {
+            if !FileManager.default.fileExists(atPath: kernel) {
+                throw ValidationError("--kernel '\(kernel)' does not exist; install user-mode-linux (Debian) or give the path of a linux.uml binary")
+            }
+        } else if (try? Resources.kernelPath(kernel, environment: ProcessInfo.processInfo.environment)) == nil {
+            throw ValidationError("kernel '\(kernel)' not found on PATH; install user-mode-linux (Debian) or give --kernel PATH")
+        }
+    }
+}

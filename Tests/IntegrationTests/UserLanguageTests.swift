@@ -1,0 +1,52 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Errors in the user's words: what went wrong and the command that fixes
+/// it, with no spec section the user does not have.
+@Suite("errors in the user's language")
+struct UserLanguageTests {
+    private static func disks(_ dir: Scratch) async throws {
+        try await shOK(#"""
+            cd "$1"
+            head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img
+            cp -p base.img image.img
+            printf 'guest' | dd of=image.img bs=4096 seek=3 conv=notrunc status=none
+            """#, dir.path)
+    }
+
+    @Test func typosSwapsAndPathsBootCannotTake() async throws {
+        let dir = try Scratch("corral-words")
+        try await Self.disks(dir)
+        let cases: [(arguments: [String], status: Int32, says: String)] = [
+            (["cow", "flaten", "a.cow", "b.img"], 64, "hint: did you mean 'corral cow flatten'?"),
+            (["maint", "fsk", "--cow", "a.cow"], 64, "hint: did you mean 'corral maint fsck'?"),
+            (["bot", "--", "true"], 64, "hint: did you mean 'corral boot'?"),
+            (["cow", "create", "base.img", "new.cow"], 1, "the arguments look swapped"),
+            (["cow", "create", "a:b.cow", "base.img"], 64, "a path with ':' cannot be given to the kernel"),
+            (["cow", "create", "a,b.cow", "base.img"], 64, "a path with ',' cannot be given to the kernel"),
+            (["cow", "info", "base.img"], 1, "base.img: not a UML COW file: it does not start with a COW header"),
+        ]
+        for c in cases {
+            let r = try runCorral(c.arguments, cwd: dir.path)
+            #expect(r.status == c.status, "\(c.arguments): \(r.summary)")
+            #expect(r.stderr.contains(c.says), "\(c.arguments): \(r.summary)")
+            #expect(!r.stderr.contains("§"), "\(c.arguments): \(r.summary)")
+        }
+        let swapped = try runCorral(["cow", "create", "base.img", "new.cow"], cwd: dir.path)
+        #expect(swapped.stderr.contains("hint: the new COW comes first: corral cow create new.cow base.img"), "\(swapped.summary)")
+        #expect(dir.entries == ["base.img", "image.img"])
+    }
+
+    @Test func checkAfterCommitSaysCommitted() async throws {
+        let dir = try Scratch("corral-words")
+        try await Self.disks(dir)
+        #expect(try runCorral(["cow", "from-image", "--backing", "base.img", "image.img", "g.cow"], cwd: dir.path).status == 0)
+        #expect(try runCorral(["cow", "commit", "g.cow"], cwd: dir.path).status == 0)
+        try await shOK(#"touch -d 2025-01-01 "$1/base.img""#, dir.path)  // the commit's new mtime, whatever second it ran in
+        let r = try runCorral(["cow", "check", "g.cow"], cwd: dir.path)
+        #expect(r.status == 1, "\(r.summary)")
+        #expect(r.stdout.contains("[committed]") && r.stdout.contains("corral cow create NEW.cow"), "\(r.summary)")
+        #expect(!r.stdout.contains("rebase --unsafe"), "\(r.summary)")
+    }
+}

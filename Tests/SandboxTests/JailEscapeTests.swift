@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The jail, attacked from the kernel's side: a stand-in kernel (a static C
+/// program run as `--kernel`, so it runs exactly where linux.uml would:
+/// under the profile, the namespaces, Landlock) tries each escape and prints
+/// one `ESCAPE <name> denied|ALLOWED <detail>` line per attempt.
+@Suite(.serialized, .enabled(if: geteuid() == 0 || TestEnvironment.requireUML, "needs root (the sandbox as corral boot applies it)"))
+struct JailEscapeTests {
+    static let body = #"""
+        char buf[4096];
+        ssize_t n;
+        int fd;
+        /* Host secrets: read as empty in the kernel's mount namespace. */
+        fd = open("/etc/shadow", O_RDONLY);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+        printf("ESCAPE shadow %s %zd\n", n > 0 ? "ALLOWED" : "denied", n);
+        fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+        printf("ESCAPE kmsg %s %zd\n", n > 0 ? "ALLOWED" : "denied", n);
+        /* Host processes' environments: the marker is in a host process's. */
+        int seen = 0;
+        for (int pid = 1; pid < 65536 && !seen; pid++) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/environ", pid);
+            fd = open(path, O_RDONLY);
+            if (fd < 0) continue;
+            n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (n > 0) { buf[n] = 0; for (ssize_t i = 0; i < n; i++) if (!buf[i]) buf[i] = ' ';
+                         if (strstr(buf, "CORRAL_ESCAPE_MARKER=host-secret")) seen = pid; }
+        }
+        printf("ESCAPE environ %s %d\n", seen ? "ALLOWED" : "denied", seen);
+        /* Other terminals: none but the ones this tree opens itself. */
+        int pts = -1;
+        for (int i = 0; i < 256 && pts < 0; i++) {
+            char path[32];
+            snprintf(path, sizeof path, "/dev/pts/%d", i);
+            fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+            if (fd >= 0) { pts = i; close(fd); }
+        }
+        printf("ESCAPE pty %s %d\n", pts >= 0 ? "ALLOWED" : "denied", pts);
+        /* The host's /dev/shm: the test looks for this file on the host. */
+        fd = open("/dev/shm/corral-escape-probe", O_WRONLY | O_CREAT, 0644);
+        printf("ESCAPE shm-create %d\n", fd >= 0);
+        /* Any host binary through the one fd execveat may use (1000, and 5 for 7.2's stub). */
+        for (int target = 0; target < 2; target++) {
+            int want = target == 0 ? 1000 : 5;
+            int got = -1;
+            for (int i = 0; i < 1100; i++) {
+                got = open("/usr/bin/id", O_RDONLY);
+                if (got < 0 || got >= want) break;
+            }
+            if (got != want) { printf("ESCAPE execveat-%d denied no-fd\n", want); continue; }
+            char *args[] = { "id", NULL };
+            char *env[] = { NULL };
+            long rc = syscall(SYS_execveat, want, "", args, env, 0x1000);
+            printf("ESCAPE execveat-%d %s %ld %d\n", want, rc == 0 ? "ALLOWED" : "denied", rc, errno);
+        }
+        fflush(stdout);
+        return 0;
+        """#
+
+    @Test func aStandInKernelCannotReachHostSecretsTerminalsOrBinaries() throws {
+        let s = try Scratch("corral-jail")
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: Self.body)
+        unlink("/dev/shm/corral-escape-probe")
+        // A host process with a secret in its environment.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        holder.arguments = ["60"]
+        holder.environment = ["CORRAL_ESCAPE_MARKER": "host-secret"]
+        try holder.run()
+        defer { holder.terminate() }
+
+        let r = try runCorral(["boot", "--kernel", kernel, "--init", "/bin/true"], mergeStderr: true)
+        let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { $0.hasPrefix("ESCAPE ") }
+        let byName = Dictionary(lines.map { line -> (String, String) in
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            return (parts[1], parts.count > 2 ? parts[2] : "")
+        }, uniquingKeysWith: { a, _ in a })
+        for name in ["shadow", "kmsg", "environ", "pty", "execveat-1000", "execveat-5"] {
+            let result = try #require(byName[name], "no result for \(name): \(r.summary)")
+            #expect(result.hasPrefix("denied"), "\(name): \(result)")
+        }
+        #expect(byName["shm-create"] == "1", "the stand-in could write its own /dev/shm: \(r.summary)")
+        #expect(access("/dev/shm/corral-escape-probe", F_OK) != 0, "the kernel's /dev/shm is the host's")
+        unlink("/dev/shm/corral-escape-probe")
+    }
+
+    /// The same escapes from the guest side, on the kernel under test (make
+    /// check runs this suite on 6.1, 6.12 and 7.2): through the hostfs root
+    /// and through fresh `mount -t hostfs` mounts of the host's /etc, /proc,
+    /// /dev and /dev/shm.
+    @Test func aGuestCommandCannotReachHostSecretsProcessesOrTerminals() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        unlink("/dev/shm/corral-guest-escape")
+        let script = [
+            "echo shadow-root $(cat /etc/shadow | wc -c)",
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o /etc && echo shadow-mount $(cat /run/e/shadow | wc -c); umount /run/e",
+            "mount -t hostfs none /run/e -o /proc && echo host-pids $(ls /run/e | grep -c '^[0-9]') && umount /run/e",
+            "mount -t hostfs none /run/e -o /dev && echo kmsg $(head -c 100 /run/e/kmsg 2>/dev/null | wc -c) && echo ptys $(ls /run/e/pts | grep -c '^[0-9]') && umount /run/e",
+            "mount -t hostfs none /run/e -o /dev/shm && echo x > /run/e/corral-guest-escape; echo shm-write $?; umount /run/e",
+        ].joined(separator: "; ")
+        let r = try runCorral(["boot", "--kernel", TestEnvironment.kernel, "--command", script])
+        let values = Dictionary(r.stdout.split(separator: "\n").compactMap { line -> (String, Int)? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+            return (String(parts[0]), n)
+        }, uniquingKeysWith: { a, _ in a })
+        #expect(values["shadow-root"] == 0, "\(r.summary)")
+        #expect(values["shadow-mount"] == 0, "\(r.summary)")
+        // The reaper, the kernel and its stubs; the host has hundreds.
+        let pids = try #require(values["host-pids"], "\(r.summary)")
+        #expect(pids < 20, "the guest sees \(pids) host processes")
+        #expect(values["kmsg"] == 0, "\(r.summary)")
+        #expect(values["ptys"] == 0, "\(r.summary)")
+        #expect(values["shm-write"] != nil, "\(r.summary)")
+        #expect(access("/dev/shm/corral-guest-escape", F_OK) != 0, "a guest wrote the host's /dev/shm")
+        unlink("/dev/shm/corral-guest-escape")
+    }
+}

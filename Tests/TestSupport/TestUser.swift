@@ -1,0 +1,35 @@
+import Foundation
+
+/// An unprivileged local user made for one test (`useradd`), the attacker
+/// in security tests, removed again (`userdel`) when the value goes away.
+/// Names start with `corral-safe-` so parallel helpers' users never clash.
+public final class TestUser: Sendable {
+    public let name: String
+    public let uid: UInt32
+    public let gid: UInt32
+
+    public init(_ tag: String) throws {
+        let name = "corral-safe-\(tag)-\(UInt32.random(in: 0..<1_000_000))"
+        let made = try runProcess("/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", name])
+        guard made.status == 0 else { throw TestFailure("useradd \(name): \(made.summary)") }
+        guard let entry = getpwnam(name) else { throw TestFailure("getpwnam \(name) failed after useradd") }
+        self.name = name
+        self.uid = entry.pointee.pw_uid
+        self.gid = entry.pointee.pw_gid
+    }
+
+    deinit {
+        _ = try? runProcess("/usr/sbin/userdel", ["--force", name])
+    }
+
+    /// Runs `script` with /bin/sh as this user (runuser: no password, no PAM session).
+    @discardableResult
+    public func shell(_ script: String, cwd: String? = nil) throws -> ProcessResult {
+        try runProcess("/usr/sbin/runuser", ["-u", name, "--", "/bin/sh", "-c", script], cwd: cwd)
+    }
+
+    /// Hands `path` to this user (chown).
+    public func own(_ path: String) throws {
+        guard chown(path, uid, gid) == 0 else { throw TestFailure("chown \(path): \(String(cString: strerror(errno)))") }
+    }
+}
