@@ -54,7 +54,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 result:
-  description: corral's JSON (cow info/check), or what was compared and written.
+  description: corral's JSON for the verb (for an output left alone, what was compared).
   returned: always
   type: dict
 '''
@@ -118,11 +118,9 @@ def main():
                                  hint='set force: true to replace it')
         if module.check_mode:
             module.exit_json(changed=True, result=dict(output=output, identical=False))
-        args = ['cow', 'flatten'] + backing + (['--force'] if os.path.exists(output) else []) + [cow, output]
-        rc, out, err = corral.run(args)
-        if rc != 0:
-            corral.fail(rc, out, err, args)
-        module.exit_json(changed=True, result=dict(output=output, identical=False), stdout=out)
+        args = ['cow', 'flatten', '--json'] + backing + (['--force'] if os.path.exists(output) else []) + [cow, output]
+        _, result = corral.json(args)
+        module.exit_json(changed=result.get('changed', True), result=result)
 
     if verb == 'commit':
         _, info = corral.json(['cow', 'info', '--json'] + backing + [cow])
@@ -130,11 +128,9 @@ def main():
             module.exit_json(changed=False, result=info, msg='%s holds no data: nothing to commit' % cow)
         if module.check_mode:
             module.exit_json(changed=True, result=info)
-        args = ['cow', 'commit'] + backing + (['--force'] if p['force'] else []) + [cow]
-        rc, out, err = corral.run(args)
-        if rc != 0:
-            corral.fail(rc, out, err, args)
-        module.exit_json(changed=True, result=info, stdout=out)
+        args = ['cow', 'commit', '--json'] + backing + (['--force'] if p['force'] else []) + [cow]
+        _, result = corral.json(args)
+        module.exit_json(changed=result.get('changed', True), result=result)
 
     # from-image: IMAGE over BACKING into the COW.
     image, base = p['image'], p['backing']
@@ -148,12 +144,9 @@ def main():
                              hint='set force: true to replace it')
     if module.check_mode:
         module.exit_json(changed=True)
-    args = ['cow', 'from-image', '--backing', base] + (['--force'] if os.path.exists(cow) else []) + [image, cow]
-    rc, out, err = corral.run(args)
-    if rc != 0:
-        corral.fail(rc, out, err, args)
-    _, info = corral.json(['cow', 'info', '--json', cow])
-    module.exit_json(changed=True, result=info, stdout=out)
+    args = ['cow', 'from-image', '--json', '--backing', base] + (['--force'] if os.path.exists(cow) else []) + [image, cow]
+    _, result = corral.json(args)
+    module.exit_json(changed=result.get('changed', True), result=result)
 
 
 if __name__ == '__main__':
