@@ -47,7 +47,8 @@ public enum Normalize {
         let backingFile = try cow.openBacking(override: backing, force: false)
         try backingFile.lock(.read)
         // A kernel whose guest has not opened the disk yet holds no lock.
-        try RunningKernels.requireNone([path, backingFile.path])
+        // The backing is only read: other guests may share it as theirs.
+        try RunningKernels.requireNone([path], writable: [backingFile.path])
         let backingSize = try backingFile.status().size
 
         let g = cow.geometry

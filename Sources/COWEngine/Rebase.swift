@@ -58,7 +58,8 @@ public enum Rebase {
         // A running UML holds a write lock on its COW: never write under it.
         try cow.file.lock(.write)
         // A kernel whose guest has not opened the disk yet holds no lock.
-        try RunningKernels.requireNone([path, cow.backingPath(override: nil)])
+        // The old backing is only read: other guests may share it as theirs.
+        try RunningKernels.requireNone([path], writable: [cow.backingPath(override: nil)])
         let h = cow.header
         let stamp = try BackingStamp.of(newBacking, missing: .newBackingMissing(path: newBacking))
         guard stamp.status.size == h.size else {

@@ -12,6 +12,11 @@ import Glibc
 /// A verb that rewrites those files in place (commit, normalize, rebase)
 /// must therefore also refuse while a kernel merely names them.
 ///
+/// A file a kernel names only as a backing, or with the `r` flag, is only
+/// ever read by it; verbs that merely read such a file ask about it with
+/// `writable`, so guests sharing one base image do not block each other's
+/// normalize or rebase.
+///
 /// Files are compared by identity (device and inode), not by string: a
 /// relative name is resolved against the kernel's own working directory and
 /// an absolute one against its root (`/proc/PID/cwd`, `/proc/PID/root`), so
@@ -27,41 +32,71 @@ public enum RunningKernels {
         public var path: String
     }
 
+    /// A file named in a ubd argument; `writable` when the kernel may write
+    /// it (the first file, without the `r` flag).
+    struct Named: Equatable {
+        var name: String
+        var writable: Bool
+    }
+
     /// The first running process (other than this one) whose command line
-    /// has a `ubd<N>[flags]=FILE[,BACKING]` argument naming one of `paths`,
-    /// or nil. Paths that do not exist are ignored.
-    public static func naming(_ paths: [String]) -> Holder? {
-        let targets: [(path: String, status: FileStatus)] = paths.compactMap { p in
-            (try? FileStatus.of(p)).flatMap { $0 }.map { (p, $0) }
+    /// has a `ubd<N>[flags]=FILE[,BACKING]` argument naming one of `paths`
+    /// in any role, or one of `writable` as a file it may write; nil when
+    /// none does. Paths that do not exist are ignored.
+    ///
+    /// A wrapper (`timeout`, `strace`, a shell's `exec`-less child) carries
+    /// the kernel's arguments too; the kernel itself, whose argv[0] is
+    /// `linux…` or `vmlinux…` (linux.uml, linux-6.12), is named in
+    /// preference, and the wrapper only when no such process matches.
+    public static func naming(_ paths: [String], writable: [String] = []) -> Holder? {
+        func stat(_ list: [String]) -> [(path: String, status: FileStatus)] {
+            list.compactMap { p in (try? FileStatus.of(p)).flatMap { $0 }.map { (p, $0) } }
         }
-        guard !targets.isEmpty else { return nil }
+        let any = stat(paths)
+        let written = stat(writable)
+        guard !any.isEmpty || !written.isEmpty else { return nil }
         let me = getpid()
+        var wrapper: Holder?
         for entry in PathResolution.entries(of: "/proc") {
             guard let pid = Int32(entry), pid > 0, pid != me else { continue }
-            for name in ubdFiles(in: commandLine(of: pid)) {
-                guard let status = resolve(name, pid: pid) else { continue }
-                if let hit = targets.first(where: { $0.status.isSameFile(as: status) }) {
-                    return Holder(pid: pid, path: hit.path)
-                }
+            let arguments = commandLine(of: pid)
+            for named in ubdFiles(in: arguments) {
+                guard let status = resolve(named.name, pid: pid) else { continue }
+                let candidates = named.writable ? any + written : any
+                guard let hit = candidates.first(where: { $0.status.isSameFile(as: status) }) else { continue }
+                let holder = Holder(pid: pid, path: hit.path)
+                if isKernelName(arguments.first ?? "") { return holder }
+                if wrapper == nil { wrapper = holder }
+                break
             }
         }
-        return nil
+        return wrapper
+    }
+
+    /// Whether argv[0] looks like a kernel binary rather than a wrapper.
+    static func isKernelName(_ argv0: String) -> Bool {
+        let base = argv0.split(separator: "/").last.map(String.init) ?? argv0
+        return base.hasPrefix("linux") || base.hasPrefix("vmlinux")
     }
 
     /// The files named by ubd arguments (after argv[0]), split as the 6.1
-    /// kernel splits them (`ubd_setup_common`): the first `,` or `:` ends
-    /// the COW (or image) name, the next one ends the backing name.
-    static func ubdFiles(in arguments: [String]) -> [String] {
-        var files: [String] = []
+    /// kernel splits them (`ubd_setup_common`): the device is a number or
+    /// one letter, flags follow it; the first `,` or `:` ends the COW (or
+    /// image) name, the next one ends the backing name.
+    static func ubdFiles(in arguments: [String]) -> [Named] {
+        var files: [Named] = []
         for argument in arguments.dropFirst() {
             guard argument.hasPrefix("ubd"), let eq = argument.firstIndex(of: "=") else { continue }
             let key = argument[argument.index(argument.startIndex, offsetBy: 3)..<eq]
             // ubd0=, ubd1r=, ubdbc= … but not the global `ubd=mmap` style options.
             guard let first = key.first, first.isNumber || first.isLetter,
                   key.allSatisfy({ $0.isNumber || $0.isLetter }) else { continue }
+            let flags = first.isNumber ? key.drop(while: { $0.isNumber }) : key.dropFirst()
             let value = argument[argument.index(after: eq)...]
             let parts = value.split(maxSplits: 2, omittingEmptySubsequences: false) { $0 == "," || $0 == ":" }
-            for part in parts.prefix(2) where !part.isEmpty { files.append(String(part)) }
+            for (i, part) in parts.prefix(2).enumerated() where !part.isEmpty {
+                files.append(Named(name: String(part), writable: i == 0 && !flags.contains("r")))
+            }
         }
         return files
     }
@@ -96,8 +131,8 @@ public enum RunningKernels {
 
 extension RunningKernels {
     /// Throws ``EngineError/namedByKernel(path:pid:)`` when a running kernel
-    /// names any of `paths`.
-    static func requireNone(_ paths: [String]) throws(EngineError) {
-        if let holder = naming(paths) { throw .namedByKernel(path: holder.path, pid: holder.pid) }
+    /// names any of `paths`, or names one of `writable` as a file it may write.
+    static func requireNone(_ paths: [String], writable: [String] = []) throws(EngineError) {
+        if let holder = naming(paths, writable: writable) { throw .namedByKernel(path: holder.path, pid: holder.pid) }
     }
 }
