@@ -27,11 +27,15 @@ import TestSupport
 
     /// A job on a guest file that does not exist says so and does not
     /// suggest making an empty one (the boot preflight's "truncate -s 1G").
-    @Test(arguments: [["fsck", "--cow"], ["install-modules", "--modules", "/nonexistent", "--cow"]])
+    @Test(arguments: [["fsck", "--cow"], ["install-modules", "--modules", "MODULES", "--cow"]])
     func aMissingGuestFileIsNamedWithoutATruncateHint(job: [String]) throws {
         let s = try Scratch("corral-msg")
         let missing = s("missing.cow")
-        let r = try runCorral(["maint"] + job + [missing])
+        // A well-formed module tree, so the guest file is the one mistake
+        // (the --modules check runs first and would answer for a bad tree).
+        try FileManager.default.createDirectory(atPath: s("modules"), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: s("modules/modules.order"), contents: Data())
+        let r = try runCorral(["maint"] + job.map { $0 == "MODULES" ? s("modules") : $0 } + [missing])
         #expect(r.status != 0, "\(r.summary)")
         #expect(r.stderr.contains("'\(missing)' does not exist"), "\(r.summary)")
         #expect(!r.stderr.contains("truncate"), "\(r.summary)")
