@@ -58,6 +58,9 @@ public enum Commit {
         // backing: either makes these fail, naming the holder.
         try cow.file.lock(.read)
         try backingFile.lock(.write)
+        // A kernel whose guest has not opened the disk yet holds no lock;
+        // the backing is written, so any kernel reading it counts.
+        try RunningKernels.requireNone([cowPath, backingPath])
 
         let others = try SiblingCOWs.find(backing: backingFile, backingPath: backingPath, excluding: cow)
         if !others.isEmpty && !force && !resumed {

@@ -30,6 +30,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case pathTooLong(path: String, length: Int)
     /// Another process (a running UML, or another corral) holds a lock on the file.
     case inUse(path: String, pid: Int32)
+    /// A running UML kernel names the file on its command line: it holds no
+    /// lock until its guest opens the device, but may at any moment.
+    case namedByKernel(path: String, pid: Int32)
     /// Committing would silently invalidate these other COW files.
     case otherCOWsOnBacking(backing: String, cows: [String])
     /// An interrupted commit of another COW into this backing is unfinished.
@@ -80,6 +83,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(path): absolute path is \(length) bytes; the COW header holds at most 4095"
         case .inUse(let path, let pid):
             pid > 0 ? "\(path): in use by process \(pid)\(Self.processName(pid))" : "\(path): locked by another process"
+        case .namedByKernel(let path, let pid):
+            "\(path): named on the command line of running UML kernel process \(pid)\(Self.processName(pid)), which may open it at any moment; stop that guest first"
         case .otherCOWsOnBacking(let backing, let cows):
             "\(backing): \(cows.count) other COW file(s) use this backing and would be invalidated: \(cows.joined(separator: ", "))"
         case .commitPending(let backing, let cow):
@@ -112,6 +117,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .notADiskFile: "give a regular file (an image or a COW) or a block device"
         case .outputExists: "choose another name, or pass --force to replace it"
         case .inUse: "stop the UML guest that uses it, then retry"
+        case .namedByKernel(_, let pid): "halt that guest (or kill \(pid)), then retry; --force does not override this"
         case .otherCOWsOnBacking: "flatten those guests first (corral cow flatten), or pass --force to invalidate them"
         case .commitPending(_, let cow): "finish it first: corral cow commit \(Shell.quote(cow))"
         case .mtimeUnrepresentable(let backing, _): "set a representable mtime first, e.g. touch \(Shell.quote(backing))"

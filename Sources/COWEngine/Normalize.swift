@@ -31,17 +31,24 @@ public enum Normalize {
 
     /// - Parameters:
     ///   - backing: the backing file to read, instead of the header's path.
+    ///   - force: accept a truncated COW (its lost sectors stay zeros).
     /// - Throws: ``EngineError/inUse(path:pid:)`` when a UML (or anything
-    ///   else) holds a lock on the COW or a write lock on the backing.
-    public static func run(cow path: String, backing: String? = nil,
+    ///   else) holds a lock on the COW or a write lock on the backing;
+    ///   ``EngineError/namedByKernel(path:pid:)`` when a running kernel
+    ///   names either file.
+    public static func run(cow path: String, backing: String? = nil, force: Bool = false,
                            progress: ProgressHandler? = nil) throws(EngineError) -> Result {
         let cow = try COWFile(path: path, writable: true)
+        try BitmapSurvey.requireComplete(cow, force: force)
         try cow.requireStandardSectors()
         // A running UML holds a write lock on its COW: never write under it.
         try cow.file.lock(.write)
         // The backing's content is copied, so its size and mtime must match.
         let backingFile = try cow.openBacking(override: backing, force: false)
         try backingFile.lock(.read)
+        // A kernel whose guest has not opened the disk yet holds no lock.
+        // The backing is only read: other guests may share it as theirs.
+        try RunningKernels.requireNone([path], writable: [backingFile.path])
         let backingSize = try backingFile.status().size
 
         let g = cow.geometry

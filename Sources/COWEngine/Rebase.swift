@@ -53,9 +53,13 @@ public enum Rebase {
         fingerprint: Bool = true, progress: ProgressHandler? = nil
     ) throws(EngineError) -> Result {
         let cow = try COWFile(path: path, writable: true)
+        try BitmapSurvey.requireComplete(cow, force: force)
         try cow.requireStandardSectors()
         // A running UML holds a write lock on its COW: never write under it.
         try cow.file.lock(.write)
+        // A kernel whose guest has not opened the disk yet holds no lock.
+        // The old backing is only read: other guests may share it as theirs.
+        try RunningKernels.requireNone([path], writable: [cow.backingPath(override: nil)])
         let h = cow.header
         let stamp = try BackingStamp.of(newBacking, missing: .newBackingMissing(path: newBacking))
         guard stamp.status.size == h.size else {

@@ -50,6 +50,8 @@ final class VirtualDisk {
         self.path = path
         if COWFile.hasMagic(path: path) {
             let cow = try COWFile(path: path)
+            // Sectors past a truncated COW's end would read as zeros, unnoticed.
+            try BitmapSurvey.requireComplete(cow, force: force)
             try cow.requireStandardSectors()
             self.cow = cow
             self.file = try cow.openBacking(override: backing, force: force)

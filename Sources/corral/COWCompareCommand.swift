@@ -7,7 +7,7 @@ struct COWCompare: ParsableCommand {
         abstract: "Compare what a guest sees on two disks (each a COW or a raw image), like qemu-img compare.",
         discussion: "Exit status: 0 identical, 1 different (the first differing byte is printed), 2 error.")
 
-    @Flag(help: "Accept a COW whose backing's size or mtime differs from its header.") var force = false
+    @Flag(help: "Accept a COW whose backing's size or mtime differs from its header, or a truncated COW (lost sectors read as zeros).") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "First disk (COW or raw image).", completion: .file()) var a: String
     @Argument(help: "Second disk (COW or raw image).", completion: .file()) var b: String

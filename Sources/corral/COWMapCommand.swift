@@ -9,7 +9,7 @@ struct COWMap: ParsableCommand {
 
     @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
-    @Flag(help: "Accept a backing whose size or mtime differs from the header.") var force = false
+    @Flag(help: "Accept a backing whose size or mtime differs from the header, or a truncated COW.") var force = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {

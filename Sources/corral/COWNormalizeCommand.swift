@@ -8,15 +8,16 @@ struct COWNormalize: ParsableCommand {
         discussion: """
             Copies the backing's sectors of each mixed page into the COW, then sets their bits \
             (data, fsync, bits, fsync). The guest's view does not change. Refuses a COW that a \
-            running UML holds. Interrupted, re-running finishes the job.
+            running UML holds or names on its command line. Interrupted, re-running finishes the job.
             """)
 
     @Option(help: "Backing file to read instead of the header's path.", completion: .file()) var backing: String?
+    @Flag(help: "Accept a truncated COW (data past its end): its lost sectors stay zeros.") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
-        let r = try Normalize.run(cow: cow, backing: backing, progress: ProgressDisplay.handler(label: "normalize"))
+        let r = try Normalize.run(cow: cow, backing: backing, force: force, progress: ProgressDisplay.handler(label: "normalize"))
         for n in r.notes { Console.note("\(n)") }
         if format.isJSON { return try Console.json(NormalizeJSON(r)) }
         Console.out(r.mixedPages == 0

@@ -16,7 +16,7 @@ struct COWRebase: ParsableCommand {
 
     @Option(help: "The new backing file.", completion: .file()) var backing: String
     @Flag(help: "Rewrite only the header; the new backing must hold the same data.") var unsafe = false
-    @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed.") var force = false
+    @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed, or a truncated COW.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the new backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
     @OptionGroup var format: JSONOutputOptions

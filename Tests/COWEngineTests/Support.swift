@@ -140,8 +140,9 @@ enum Fixture {
     }
 
     /// Starts a boot like ``boot(_:_:ubd:)`` without waiting; the console
-    /// (stdout and stderr) is on the process's `standardOutput` pipe.
-    static func startBoot(_ dir: Scratch, _ script: String, ubd: [String]) throws -> Process {
+    /// (stdout and stderr) is on the process's `standardOutput` pipe;
+    /// `cwd` is the kernel's working directory (relative ubd names).
+    static func startBoot(_ dir: Scratch, _ script: String, ubd: [String], cwd: String? = nil) throws -> Process {
         let initPath = dir("init.sh")
         let text = """
             #!/bin/sh
@@ -164,6 +165,7 @@ enum Fixture {
         p.standardOutput = out
         p.standardError = out
         p.standardInput = FileHandle.nullDevice
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         try p.run()
         return p
     }

@@ -4,8 +4,9 @@ import TestSupport
 @testable import COWEngine
 @testable import COWFormat
 
-/// Data past the end of a truncated COW reads as zeros; flatten and commit
-/// must say so instead of writing the zeros as if they were the disk.
+/// Data past the end of a truncated COW reads as zeros; every verb that
+/// reads COW data (flatten, commit, normalize, rebase, compare, map) must
+/// say so instead of treating the zeros as if they were the disk.
 @Suite struct TruncatedCOWTests {
     @Test func flattenAndCommitRefuseATruncatedCOWUnlessForced() throws {
         let dir = try Scratch("safe-trunc")
@@ -31,5 +32,43 @@ import TestSupport
 
         let forced = try Fixture.corral("cow", "flatten", "--force", dir("t.cow"), dir("out.img"))
         #expect(forced.status == 0, "\(forced.summary)")
+    }
+
+    @Test func normalizeRebaseCompareAndMapRefuseATruncatedCOWUnlessForced() throws {
+        let dir = try Scratch("safe-trunc2")
+        let size = 1 << 20
+        try Fixture.write(Fixture.pattern(size: size), to: dir("base.img"))
+        try Fixture.write(Fixture.pattern(size: size), to: dir("base2.img"))
+        // Sector 1 makes page 0 mixed (work for normalize); 1500 and 1501 are cut off.
+        try Fixture.makeCOW(dir("t.cow"), backing: dir("base.img"), size: UInt64(size), sectors: [1: 0x41, 1500: 0x42, 1501: 0x43])
+        let header = try COWHeader.decode(Array(Fixture.read(dir("t.cow")).prefix(8192)))
+        let g = try COWGeometry(header: header)
+        #expect(truncate(dir("t.cow"), off_t(g.dataOffset + 1500 * 512 + 100)) == 0)
+        let files = ["t.cow", "base.img", "base2.img"]
+        func hashes() throws -> [String] { try files.map { try Fixture.sha(dir($0)) } }
+        let before = try hashes()
+
+        let verbs: [(String, [String])] = [
+            ("normalize", ["cow", "normalize", dir("t.cow")]),
+            ("rebase", ["cow", "rebase", "--backing", dir("base2.img"), dir("t.cow")]),
+            ("compare", ["cow", "compare", dir("t.cow"), dir("base.img")]),
+            ("map", ["cow", "map", dir("t.cow")]),
+        ]
+        for (verb, args) in verbs {
+            let r = try runCorral(args)
+            #expect(r.status != 0, "\(verb): \(r.summary)")
+            #expect(r.stderr.contains("2 COW sector(s) from sector 1500") && r.stderr.contains("--force"), "\(verb): \(r.stderr)")
+        }
+        #expect(try hashes() == before, "a refused verb changed a file")
+
+        // With --force the lost sectors are zeros, and each verb runs.
+        let map = try Fixture.corral("cow", "map", "--force", dir("t.cow"))
+        #expect(map.status == 0, "\(map.summary)")
+        let compare = try Fixture.corral("cow", "compare", "--force", dir("t.cow"), dir("base.img"))
+        #expect(compare.status == 1 && compare.stdout.contains("first difference at byte 512"), "\(compare.summary)")
+        let normalize = try Fixture.corral("cow", "normalize", "--force", dir("t.cow"))
+        #expect(normalize.status == 0, "\(normalize.summary)")
+        let rebase = try Fixture.corral("cow", "rebase", "--force", "--backing", dir("base2.img"), dir("t.cow"))
+        #expect(rebase.status == 0, "\(rebase.summary)")
     }
 }
