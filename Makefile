@@ -5,7 +5,8 @@ SWIFT ?= swift
 APT_PACKAGES := user-mode-linux uml-utilities rsync libseccomp-dev libssl-dev pkg-config e2fsprogs \
                 util-linux qemu-utils python3 tmux hyperfine attr kmod patchelf
 
-.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check
+.PHONY: all deps kernels build release check test demo bench fuzz clean install uninstall completions install-check \
+        deb deb-deps deb-check ansible-check
 
 all: build
 
@@ -37,9 +38,9 @@ release: deps
 	$(SWIFT) build -c release
 
 # The kernel-facing suites make check runs again on each newer kernel
-# (boot, sandbox and profiles, maint, reliability, the quirk and the COW
+# (boot, sandbox, profiles and jail escapes, maint, reliability, the quirk and the COW
 # vectors the kernel writes); everything else is kernel-independent.
-KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|DenialTableTests|MaintKernelTests|ReliabilityTests|QuirkTests|COWVectorTests
+KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|JailEscapeTests|DenialTableTests|MaintKernelTests|ReliabilityTests|QuirkTests|COWVectorTests
 NEWER_KERNELS := $(CURDIR)/.build/kernels/6.12/bin/linux.uml $(CURDIR)/.build/kernels/7.2/bin/linux.uml
 
 # The whole test suite on bookworm's /usr/bin/linux.uml (6.1), then the
@@ -89,6 +90,30 @@ completions: build
 # must find its hostfs-init from /, report its commit, and uninstall cleanly.
 install-check: build
 	scripts/install check .build/debug/corral
+
+# The Debian package corral_VERSION_amd64.deb: the release binary with the
+# Swift runtime linked in, man pages, completions and share/corral under /usr;
+# Depends from dpkg-shlibdeps. Details: scripts/deb.
+deb: deps deb-deps
+	scripts/deb build
+
+# What building and testing the package needs (debootstrap, lintian, dpkg-dev, …).
+deb-deps:
+	scripts/deb deps
+
+# lintian on the package, then apt-get install ./corral_….deb into a fresh
+# debootstrapped bookworm root without Swift and use corral there (the root
+# is cached under .build/deb-root).
+deb-check: deb
+	scripts/deb check
+
+# The Ansible collection (contrib/ansible) against 3 local "hosts" with 2
+# guests each: install-modules twice (changed=0 the second time), one broken
+# guest failing only its host, corral_cow flatten with --check. Boots linux.uml.
+ansible-check: build
+	@dpkg-query -W -f='$${Status}\n' ansible-core 2>/dev/null | grep -q 'install ok installed' || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq ansible-core >/dev/null; }
+	contrib/ansible/tests/run .build/debug/corral
 
 clean:
 	rm -rf .build

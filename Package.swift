@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "corral",
             dependencies: [
-                "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
+                "CorralSystem", "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
             dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport"],

@@ -53,6 +53,9 @@ extension COWFile {
         guard try FileStatus.of(path) != nil else {
             throw .backingMissing(backing: path, cow: self.path)
         }
+        if override == nil, let reason = BackingPolicy.objection(backing: path, cow: self) {
+            throw .backingRefused(backing: path, cow: self.path, reason: reason)
+        }
         let backing = try OpenFile(path, flags: writable ? O_RDWR : O_RDONLY)
         let status = try backing.status()
         if status.isSameFile(as: self.status) {

@@ -13,6 +13,7 @@ public struct BitmapSurvey: Sendable, Encodable {
     public var firstMixedPage: UInt64?
     /// COW sectors whose data lies past the end of the COW file (read as zeros, §3.2).
     public var sectorsPastEOF: UInt64 = 0
+    public var firstSectorPastEOF: UInt64?
     /// Bits set for sectors that do not exist (padding bits of the last byte).
     public var paddingBitsSet: Bool = false
 
@@ -41,7 +42,10 @@ public struct BitmapSurvey: Sendable, Encodable {
             if dataEnd > fileLength {
                 let firstPast = fileLength <= g.dataOffset ? run.start
                     : max(run.start, (fileLength - g.dataOffset) / 512)
-                if firstPast < run.end { survey.sectorsPastEOF += run.end - firstPast }
+                if firstPast < run.end {
+                    survey.sectorsPastEOF += run.end - firstPast
+                    if survey.firstSectorPastEOF == nil { survey.firstSectorPastEOF = firstPast }
+                }
             }
         }
         // The run reader ignores bits past sectorCount; look at them directly.
@@ -53,5 +57,18 @@ public struct BitmapSurvey: Sendable, Encodable {
             }
         }
         self = survey
+    }
+}
+
+extension BitmapSurvey {
+    /// Refuses to read a COW whose data runs past its file's end (a
+    /// truncated copy): those sectors would silently read as zeros. With
+    /// `force` the caller accepts the zeros.
+    static func requireComplete(_ cow: COWFile, force: Bool) throws(EngineError) {
+        guard !force else { return }
+        let survey = try BitmapSurvey(cow)
+        if survey.sectorsPastEOF > 0 {
+            throw .dataTruncated(path: cow.path, sectors: survey.sectorsPastEOF, first: survey.firstSectorPastEOF ?? 0)
+        }
     }
 }

@@ -35,6 +35,7 @@ public enum Commit {
         progress: ProgressHandler? = nil
     ) throws(EngineError) -> Result {
         let cow = try COWFile(path: cowPath)
+        try BitmapSurvey.requireComplete(cow, force: force)
         try cow.requireStandardSectors()
         let backingPath = cow.backingPath(override: backing)
         let marker = CommitMarker(backing: backingPath)

@@ -15,7 +15,11 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// The output filesystem filled up; partial output was removed.
     case noSpace(path: String)
     case notACOW(path: String)
+    /// COW sectors lie past the end of the file: their data is lost.
+    case dataTruncated(path: String, sectors: UInt64, first: UInt64)
     case backingMissing(backing: String, cow: String)
+    /// The header names a backing the policy refuses (``BackingPolicy``).
+    case backingRefused(backing: String, cow: String, reason: String)
     case backingSizeMismatch(backing: String, header: UInt64, actual: UInt64)
     case backingMtimeMismatch(backing: String, header: UInt32, actual: Int64)
     /// The format stores mtime as u32 seconds; the kernel would refuse the COW at once (§1.7).
@@ -52,6 +56,10 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(path): \(call) failed: \(Errno.describe(code))"
         case .noSpace(let path):
             "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
+        case .backingRefused(let backing, let cow, let reason):
+            "\(cow): its header names \(backing) as backing, which \(reason); corral uses it only if you name it yourself with --backing \(Shell.quote(backing))"
+        case .dataTruncated(let path, let sectors, let first):
+            "\(path): \(sectors) COW sector(s) from sector \(first) on lie past the end of the file (it was truncated): their data is lost; restore the whole file, or pass --force to read them as zeros"
         case .notACOW(let path):
             "\(path): not a UML COW file"
         case .backingMissing(let backing, let cow):

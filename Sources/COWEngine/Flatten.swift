@@ -31,6 +31,7 @@ public enum Flatten {
     ) throws(EngineError) -> Result {
         let cow = try COWFile(path: cowPath)
         try cow.requireStandardSectors()
+        try BitmapSurvey.requireComplete(cow, force: force)
         let backingFile = try cow.openBacking(override: backing, force: force)
         var warnings: [String] = []
         // A running guest holds the COW (the kernel's write lock, corral

@@ -27,18 +27,6 @@ func checked<T: BinaryInteger>(
     }
 }
 
-/// POSIX shell quoting for the commands that hints print.
-public enum Shell {
-    public static func quote(_ s: String) -> String {
-        let safe = s.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || "/._-+=:,@%".unicodeScalars.contains($0)
-        }
-        if safe && !s.isEmpty { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-}
-
 extension String {
     func replacingOccurrences(of target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }

@@ -4,6 +4,7 @@ import Glibc
 import CCorralShim
 import COWEngine
 import Sandbox
+import CorralSystem
 
 /// What the user asked `corral boot` for, before anything is resolved.
 public struct BootOptions: Sendable {
@@ -58,6 +59,10 @@ public struct BootPlan: Sendable {
     public var hostfsInitPath: String?
     /// The per-boot directory given as `uml_dir=`, removed after the boot.
     public var umlDir: String
+    /// The host file holding the nonce for hostfs-init (in `umlDir`), or nil
+    /// when the nonce is on the command line.
+    public var nonceFile: String?
+    static let nonceFileName = "nonce"
     public var policy: SandboxPolicy
     public var options: BootOptions
     /// Raw-mode console with keyboard passthrough.
@@ -90,11 +95,10 @@ public struct BootPlan: Sendable {
             throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
         }
 
-        let nonce = options.nonce ?? randomHex(bytes: 16)
-        let umid = options.umid ?? "corral-\(randomHex(bytes: 4))"
+        let nonce = options.nonce ?? Random.hex(bytes: 16)
+        let umid = options.umid ?? "corral-\(Random.hex(bytes: 4))"
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
-        let tmp = env["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let umlDir = "\(tmp)/corral-boot-\(umid)"
+        let umlDir = "\(RuntimeDirectory.base(environment: env))/\(StaleBoots.directoryPrefix)\(umid)"
 
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
@@ -104,6 +108,7 @@ public struct BootPlan: Sendable {
         var hostfsInit: String?
         var variables: [KernelCommandLine.InitVariable] = []
         var markerNonce: String?
+        var nonceFile: String?
         var root = requestedRoot
         if initPath == nil, options.command != nil, case let .ubd(unit, writable) = root {
             // A command for a disk-root guest: the kernel boots the host's /
@@ -128,7 +133,18 @@ public struct BootPlan: Sendable {
             hostfsInit = hostPath
             initPath = try guestPath(of: hostPath, root: rootPath)
             markerNonce = nonce
-            variables.append(.init(name: "corral_nonce", value: nonce))
+            // The nonce goes in a file that corral removes as soon as the
+            // guest has opened it (BootSession), not on the command line,
+            // which any guest process can read in /proc/cmdline and use to
+            // forge the command's exit status. A hostfs root that does not
+            // hold the runtime directory cannot reach the file: then the
+            // command line carries it (hostfs-init(8)).
+            if let guestFile = try? guestPath(of: "\(umlDir)/\(Self.nonceFileName)", root: rootPath) {
+                nonceFile = "\(umlDir)/\(Self.nonceFileName)"
+                variables.append(.init(name: "corral_nonce_file", value: guestFile))
+            } else {
+                variables.append(.init(name: "corral_nonce", value: nonce))
+            }
             let input = options.input ?? ConsoleInput.of(interactive: interactive)
             variables.append(.init(name: "corral_input", value: input.rawValue))
         } else if options.command != nil {
@@ -168,7 +184,7 @@ public struct BootPlan: Sendable {
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
-            hostfsInitPath: hostfsInit, umlDir: umlDir, policy: policy, options: options,
+            hostfsInitPath: hostfsInit, umlDir: umlDir, nonceFile: nonceFile, policy: policy, options: options,
             interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
     }
 
@@ -186,16 +202,4 @@ public struct BootPlan: Sendable {
             root, reason: "hostfs-init (\(hostPath)) is outside it, so the guest cannot run it; pass --init")
     }
 
-    static func randomHex(bytes count: Int) -> String {
-        var bytes = [UInt8](repeating: 0, count: count)
-        if bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) != 0 {
-            // getrandom cannot fail for small requests on Linux ≥ 3.17; keep going with the clock.
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            var seed = UInt64(ts.tv_nsec) ^ UInt64(ts.tv_sec) << 20 ^ UInt64(getpid())
-            for i in bytes.indices { seed = seed &* 6364136223846793005 &+ 1; bytes[i] = UInt8(seed >> 56) }
-        }
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 import COWEngine
 import Foundation
 import Sandbox
@@ -40,6 +41,8 @@ struct BootSession: ~Copyable {
     private var outputBroken = false
     /// A stop signal cut the final flush short: some output was never written.
     private var flushInterrupted: Int32?
+    /// The boot directory while it holds the nonce file.
+    private var nonceDirectory: Directory?
     private static let outputLimit = 256 * 1024
 
     init(plan: BootPlan) throws {
@@ -74,15 +77,41 @@ struct BootSession: ~Copyable {
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
 
-        // Per-boot uml_dir; leftovers of SIGKILLed boots are cleared first.
-        StaleBoots.sweep(parent: PathResolution.split(plan.umlDir).directory)
-        guard mkdir(plan.umlDir, 0o700) == 0 else {
-            if corral_errno() == EEXIST {
-                return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
-            }
-            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemCall.describe(corral_errno())); set TMPDIR to a writable directory")
+        // Per-boot uml_dir in the runtime directory, through its descriptor;
+        // leftovers of SIGKILLed boots are cleared first.
+        let (runtimePath, bootName) = PathResolution.split(plan.umlDir)
+        let runtime: Directory
+        do { runtime = try RuntimeDirectory.open(runtimePath) } catch { return launchFailure("\(error)") }
+        StaleBoots.sweep(runtime)
+        do {
+            try runtime.makeDirectory(bootName, mode: 0o700)
+        } catch where error.errno == .fileExists {
+            return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
+        } catch {
+            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemError.describe(error.errno.rawValue)); set TMPDIR to a writable directory of your own")
         }
-        defer { removeTree(plan.umlDir) }
+        defer { try? runtime.removeTree(bootName) }
+        guard let bootDir = try? runtime.openDirectory(bootName) else {
+            return launchFailure("cannot open \(plan.umlDir) after making it")
+        }
+        // The nonce file: removed once the guest has opened it (inotify
+        // IN_OPEN), and at the latest when the command starts.
+        var nonceWatch: Int32 = -1
+        defer { if nonceWatch >= 0 { close(nonceWatch) } }
+        if let nonce = plan.nonce, let nonceFile = plan.nonceFile {
+            do {
+                let file = try bootDir.openFile(BootPlan.nonceFileName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+                try file.writeAll(Array((nonce + "\n").utf8))
+            } catch {
+                return launchFailure("cannot write the nonce file: \(error)")
+            }
+            nonceDirectory = bootDir
+            nonceWatch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if nonceWatch >= 0 && inotify_add_watch(nonceWatch, nonceFile, UInt32(IN_OPEN)) < 0 {
+                close(nonceWatch)
+                nonceWatch = -1
+            }
+        }
 
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
@@ -146,7 +175,7 @@ struct BootSession: ~Copyable {
             close(errorPipe)
             return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemCall.describe(spawnError))")
         }
-        StaleBoots.record(session: helper, in: plan.umlDir)
+        StaleBoots.record(session: helper, in: bootDir)
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
@@ -186,6 +215,7 @@ struct BootSession: ~Copyable {
                 pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: pendingOutput.isEmpty ? -1 : out, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: nonceWatch, events: Int16(POLLIN), revents: 0),
             ]
             var wait = 1000.0
             // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
@@ -218,6 +248,12 @@ struct BootSession: ~Copyable {
                 if n > 0 { outgoing.removeFirst(n) }
             }
             if fds[4].revents != 0 { writeOutput() }
+            if fds[5].revents != 0 {
+                // The guest opened the nonce file: nobody else may.
+                removeNonceFile()
+                close(nonceWatch)
+                nonceWatch = -1
+            }
             if readMaster && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 if !readConsole(master, bounded: true) { masterOpen = false }
                 if guestStatus != nil && exitGraceDeadline == nil {
@@ -343,6 +379,11 @@ struct BootSession: ~Copyable {
         return started ? .statusLost : .initNotReached
     }
 
+    private mutating func removeNonceFile() {
+        try? nonceDirectory?.unlink(BootPlan.nonceFileName)
+        nonceDirectory = nil
+    }
+
     /// Reads what is available (when `bounded`, only while the output queue
     /// has room); false once the pty has no writer left (EIO).
     private mutating func readConsole(_ master: Int32, bounded: Bool = false) -> Bool {
@@ -389,6 +430,7 @@ struct BootSession: ~Copyable {
             let shown = plan.options.observer.map { $0.output(bytes) } ?? bytes
             if !outputBroken { pendingOutput += shown }
         case .started:
+            removeNonceFile()
             started = true
             kernelTail.removeAll()
             transcript?.note("command started")
@@ -463,28 +505,6 @@ struct BootSession: ~Copyable {
         transcript?.note(message)
         SystemCall.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
         return .launchFailed
-    }
-}
-
-/// Removes a directory tree without following symlinks (UML's umid dir holds
-/// a socket and a pid file; a killed kernel leaves them behind).
-func removeTree(_ path: String) {
-    var st = corral_stat()
-    guard corral_lstat(path, &st) == 0 else { return }
-    if (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR) {
-        if let dir = opendir(path) {
-            while let item = readdir(dir) {
-                let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
-                removeTree("\(path)/\(name)")
-            }
-            closedir(dir)
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
     }
 }
 

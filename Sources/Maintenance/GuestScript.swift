@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 import Foundation
 
 /// The job as the guest runs it: a private host directory holding `job.sh`
@@ -40,11 +41,7 @@ final class GuestScript {
             throw .io("job directory '\(directory)' holds a character hostfs or the kernel command line cannot carry; set TMPDIR to a plain path")
         }
         self.directory = directory
-        guard let nonce = GuestScript.randomHex(16) else {
-            rmdir(directory)
-            throw .io("getrandom failed: \(String(cString: strerror(errno))); cannot draw the step nonce")
-        }
-        self.nonce = nonce
+        self.nonce = Random.hex(bytes: 16)
         var text = library + "\n# --- corral: parameters ---\n"
         for (name, value) in variables {
             text += "\(name)=\(GuestScript.quote(value))\n"
@@ -84,13 +81,5 @@ final class GuestScript {
     /// Single-quoted for sh: the value can hold anything.
     static func quote(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// Random hex, or nil when the kernel gives no randomness (never a
-    /// predictable nonce).
-    static func randomHex(_ count: Int) -> String? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        guard bytes.withUnsafeMutableBytes({ corral_launch_random($0.baseAddress, $0.count) }) == 0 else { return nil }
-        return bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

@@ -3,6 +3,7 @@ import COWEngine
 import Foundation
 import Launcher
 import Sandbox
+import CorralSystem
 
 /// `corral boot`: boot linux.uml on a pty, with preflight, supervision and cleanup.
 struct BootCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import COWEngine
 import Foundation
+import CorralSystem
 
 struct COWCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

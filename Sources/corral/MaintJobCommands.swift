@@ -3,6 +3,7 @@ import Foundation
 import COWEngine
 import Launcher
 import Maintenance
+import CorralSystem
 
 /// `corral maint flatten-rsync`
 struct MaintFlattenRsyncCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import COWEngine
+import CorralSystem
 
 /// An argument-parser failure (unknown option, missing argument, a value a
 /// `validate()` refused) reworded into corral's one-line form.

@@ -115,8 +115,12 @@ struct BadInputTests {
         let check = try runCorral(["cow", "check", "a.cow"], cwd: dir.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains("[data-truncated]"))
-        // Flatten follows the kernel: data past EOF reads as zeros (§3.2), no crash.
-        let r = try runCorral(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        // Flatten refuses, naming the lost sectors (issue 13) ...
+        let refused = try runCorral(["cow", "flatten", "a.cow", "out.img"], cwd: dir.path)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("from sector 700"), "\(refused.stderr)")
+        // ... and with --force follows the kernel: data past EOF reads as zeros (§3.2), no crash.
+        let r = try runCorral(["cow", "flatten", "--force", "a.cow", "out.img"], cwd: dir.path)
         #expect(r.status == 0)
         let out = try Fixture.read(dir.file("out.img"))
         #expect(out.count == Self.size)

@@ -9,16 +9,29 @@ import TestSupport
 /// a COW over it.
 enum GuestImage {
     static let path = TestPaths.packageRoot + "/.build/guest/bookworm.img"
-    static let modules = "/usr/lib/uml/modules/6.1.176"
+    /// The module tree of the kernel under test (its full release, from its
+    /// banner), as the user-mode-linux package installs it; nil when that
+    /// kernel has none there (a test kernel from scripts/kernels).
+    static let modules: String? = {
+        guard let r = try? runProcess(TestEnvironment.kernel, ["--version"]), r.status == 0 else { return nil }
+        let tree = "/usr/lib/uml/modules/" + r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.fileExists(atPath: tree + "/modules.order") ? tree : nil
+    }()
 
     /// Real-guest tests need root (debootstrap, mkfs -d with owners), the
-    /// kernel, debootstrap and the module tree of the installed kernel; with
-    /// CORRAL_REQUIRE_UML=1 (CI) their absence is a failure, not a skip.
+    /// kernel and debootstrap; with CORRAL_REQUIRE_UML=1 (CI) their absence
+    /// is a failure, not a skip.
     static let enabled: Bool = TestEnvironment.requireUML
         || (getuid() == 0
             && FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel)
-            && ["debootstrap", "mkfs.ext4", "dumpe2fs", "rsync", "dpkg-deb", "depmod"].allSatisfy(TestEnvironment.has)
-            && FileManager.default.fileExists(atPath: modules))
+            && ["debootstrap", "mkfs.ext4", "dumpe2fs", "rsync", "dpkg-deb", "depmod"].allSatisfy(TestEnvironment.has))
+
+    /// The module tests also need the kernel's own module tree: bookworm's
+    /// kernel always has one (user-mode-linux), so with the default kernel
+    /// its absence fails them under CORRAL_REQUIRE_UML; another test kernel
+    /// without one skips them.
+    static let modulesEnabled: Bool = modules != nil
+        || (TestEnvironment.requireUML && TestEnvironment.kernel == "/usr/bin/linux.uml")
 
     /// Builds the image once per test process (the script itself skips the
     /// work when the image is there).
@@ -39,9 +52,13 @@ enum GuestImage {
 }
 
 extension Trait where Self == ConditionTrait {
+    static var kernelModules: Self {
+        .enabled(if: GuestImage.modulesEnabled, "needs the test kernel's module tree under /usr/lib/uml/modules")
+    }
+
     static var realGuest: Self {
         .enabled(if: GuestImage.enabled,
-                 "needs root, linux.uml and its modules, debootstrap, e2fsprogs, rsync, dpkg-deb and kmod (CORRAL_REQUIRE_UML=1 makes this a failure)")
+                 "needs root, linux.uml, debootstrap, e2fsprogs, rsync, dpkg-deb and kmod (CORRAL_REQUIRE_UML=1 makes this a failure)")
     }
 }
 

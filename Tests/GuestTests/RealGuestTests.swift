@@ -105,12 +105,13 @@ import TestSupport
     /// pass, not one grep per module); a re-run with the same tree writes
     /// nothing (same COW bytes and data, "changed": false, "already
     /// installed"); a partial change writes only what differs. 5 boots.
-    @Test func installModulesLoadsIsIdempotentAndWritesOnlyWhatDiffers() throws {
+    @Test(.kernelModules) func installModulesLoadsIsIdempotentAndWritesOnlyWhatDiffers() throws {
         let s = try Scratch("corral-guest")
         let cow = try guestCOW(s)
-        let release = (GuestImage.modules as NSString).lastPathComponent
+        let tree = try #require(GuestImage.modules, "no module tree for \(TestEnvironment.kernel) under /usr/lib/uml/modules")
+        let release = (tree as NSString).lastPathComponent
 
-        let first = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", GuestImage.modules, "--json"])
+        let first = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", tree, "--json"])
         #expect(first.status == 0, "\(first.summary)")
         let report = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(report["changed"] as? Bool == true, "\(first.summary)")
@@ -128,7 +129,7 @@ import TestSupport
 
         // The same tree again: nothing written.
         let (bytes, data) = (try sha256(cow), try dirtyBytes(cow))
-        let again = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", GuestImage.modules, "--json"])
+        let again = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", tree, "--json"])
         #expect(again.status == 0, "\(again.summary)")
         let second = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(second["changed"] as? Bool == false, "\(again.summary)")
@@ -140,11 +141,11 @@ import TestSupport
         // whole tree, gains about minix's size (plus depmod's indexes), not
         // the tree's ~100 MiB again.
         let partial = s("partial/\(release)")
-        try shell(#"mkdir -p "$2" && cp -a "$1/." "$2/" && find "$2" -name 'minix.ko*' -delete"#, GuestImage.modules, partial)
+        try shell(#"mkdir -p "$2" && cp -a "$1/." "$2/" && find "$2" -name 'minix.ko*' -delete"#, tree, partial)
         let other = try guestCOW(s, "p.cow")
         #expect(try runCorral(["maint", "install-modules", "--cow", other, "--modules", partial]).status == 0)
         let before = try dirtyBytes(other)
-        let whole = try runCorral(["maint", "install-modules", "--cow", other, "--modules", GuestImage.modules, "--json"])
+        let whole = try runCorral(["maint", "install-modules", "--cow", other, "--modules", tree, "--json"])
         #expect(whole.status == 0, "\(whole.summary)")
         #expect(whole.stdout.contains("\"changed\" : true"), "\(whole.summary)")
         let grown = try dirtyBytes(other) - before

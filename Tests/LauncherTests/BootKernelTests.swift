@@ -1,5 +1,7 @@
 import Foundation
+import Launcher
 import Testing
+import CorralSystem
 
 /// Boots the real linux.uml through the built corral binary. Needs the
 /// kernel on PATH (user-mode-linux); skipped without it, except under
@@ -175,7 +177,7 @@ struct BootKernelTests {
             #expect(r.stdout.contains("status=137"), "\(r.stdout)")
             let stderr = try String(contentsOfFile: err, encoding: .utf8)
             let helper = try #require(Harness.helperPID(in: stderr))
-            let umlDir = (ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
+            let umlDir = RuntimeDirectory.base(environment: ProcessInfo.processInfo.environment)
                 + "/corral-boot-\(umid)"
 
             // Left behind by the killed boot; the next boot's sweep is what removes it.
@@ -259,7 +261,8 @@ struct BootKernelTests {
             let r = try Harness.shell(script, cwd: dir)
             #expect(r.stdout.contains("second=240"), "\(r.stdout)")
             #expect(r.stdout.contains("third=240"), "\(r.stdout)")
-            #expect(r.stdout.contains("another corral boot"), "\(r.stdout)")
+            // The disk is named with the holding corral boot (by pid and name).
+            #expect(r.stdout.contains("raw.img is in use by process") && r.stdout.contains("(corral): a running guest holds a lock"), "\(r.stdout)")
             // After the first boot ended, the disk is free again.
             let after = try Harness.run(["boot"] + off + ["--disk", "1=raw.img", "--command", "true"], cwd: dir)
             #expect(after.status == 0, "\(after.stderr)")
@@ -325,13 +328,13 @@ struct BootKernelTests {
         ])
         #expect(ok.status == 0, "\(ok.stderr)")
         let initPath = Harness.packageRoot.appendingPathComponent("hostfs-init/hostfs-init").path
-        let tmp = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let tmp = RuntimeDirectory.base(environment: ProcessInfo.processInfo.environment)
         let expected = [
             kernel, "mem=128M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
             "ubd0=/v/root.img", "ubd1rt=/v/guest.cow,/v/base.img",
             "umid=dry1", "uml_dir=\(tmp)/corral-boot-dry1",
             "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo,raid6_init",
-            "init=\(initPath)", "corral_nonce=c0ffee", "corral_input=none",
+            "init=\(initPath)", "corral_nonce_file=\(tmp)/corral-boot-dry1/nonce", "corral_input=none",
             // Shell-quoted: the escaped command holds quotes and backslashes.
             #"'corral_cmd=echo\0040'\''hi\0040there'\'''"#, "loglevel=4",
         ].map { $0 + "\n" }.joined()

@@ -22,11 +22,17 @@ import Testing
         let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
         #expect(plan.hostfsInitPath == hostfsInit)
         #expect(plan.nonce == "ab12")
-        #expect(plan.umlDir == "/var/tmp/corral-boot-plan1")
+        // /var/tmp is shared (mode 1777): root's runtime state goes to /run/corral.
+        let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
+        #expect(base == (geteuid() == 0 ? "/run/corral" : "/var/tmp"))
+        #expect(plan.umlDir == "\(base)/corral-boot-plan1")
         #expect(plan.argv.contains("init=\(hostfsInit)"))
-        #expect(plan.argv.suffix(3) == ["corral_nonce=ab12", "corral_input=pipe", "corral_cmd=exit\\00403"])
+        // The nonce itself is in a file, never on the command line.
+        #expect(plan.argv.suffix(3) == ["corral_nonce_file=\(base)/corral-boot-plan1/nonce", "corral_input=pipe", "corral_cmd=exit\\00403"])
+        #expect(plan.nonceFile == "\(base)/corral-boot-plan1/nonce")
+        #expect(!plan.argv.contains { $0.contains("ab12") })
         #expect(plan.policy.mode == .enforce)
-        #expect(plan.policy.writablePaths == ["/var/tmp/corral-boot-plan1"])
+        #expect(plan.policy.writablePaths == ["\(base)/corral-boot-plan1"])
     }
 
     @Test func diskRootNamesItsInit() throws {
@@ -42,7 +48,8 @@ import Testing
         // falling back to a /bin/sh that waits forever.
         #expect(plan.argv.contains("init=/sbin/init"))
         #expect(!plan.argv.contains { $0.hasPrefix("corral_") })
-        #expect(plan.policy.writablePaths == ["/images", "/var/tmp/corral-boot-plan1"])
+        let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
+        #expect(plan.policy.writablePaths == ["/images", "\(base)/corral-boot-plan1"])
         // Its own --init still cannot be given a command.
         #expect(throws: LauncherError.commandNeedsHostfsInit) {
             try BootPlan.make(options {

@@ -1,4 +1,5 @@
 import COWEngine
+import CorralSystem
 import Testing
 import TestSupport
 @testable import Launcher

@@ -139,8 +139,11 @@ enum Rig {
     /// A pty seen held by a process of the boot; the same path with the same
     /// ctime afterwards means it was never released (a new pty with that
     /// number gets a new ctime).
+    /// The device is part of the identity: a sandboxed kernel's ptys live in
+    /// a devpts instance of its own, where /dev/pts/0 is not the host's.
     struct PtyUse: Hashable, CustomStringConvertible {
         var path: String
+        var device: UInt64
         var ctimeSec: Int
         var ctimeNsec: Int
         var description: String { path }
@@ -148,7 +151,7 @@ enum Rig {
         var stillAllocated: Bool {
             var st = stat()
             guard stat(path, &st) == 0 else { return false }
-            return st.st_ctim.tv_sec == ctimeSec && st.st_ctim.tv_nsec == ctimeNsec
+            return UInt64(st.st_dev) == device && st.st_ctim.tv_sec == ctimeSec && st.st_ctim.tv_nsec == ctimeNsec
         }
     }
 
@@ -159,9 +162,11 @@ enum Rig {
         for fd in fds {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDir)/\(fd)"),
                   target.hasPrefix("/dev/pts/"), Int(target.dropFirst(9)) != nil else { continue }
+            // Through the fd link: the file the process holds, in its own namespace.
             var st = stat()
-            guard stat(target, &st) == 0 else { continue }
-            uses.append(PtyUse(path: target, ctimeSec: st.st_ctim.tv_sec, ctimeNsec: st.st_ctim.tv_nsec))
+            guard stat("\(fdDir)/\(fd)", &st) == 0 else { continue }
+            uses.append(PtyUse(path: target, device: UInt64(st.st_dev),
+                               ctimeSec: st.st_ctim.tv_sec, ctimeNsec: st.st_ctim.tv_nsec))
         }
         return uses
     }

@@ -123,18 +123,18 @@ extension Reliability {
                     + "\(second.stderr.split(separator: "\n").first ?? ""); before it opened it, exit \(early?.status ?? -1): \(early?.stderr.split(separator: "\n").first ?? "")")
                 #expect(second.status == 240, "\(second.stderr)")
                 // Names the file and the kernel holding it (by host pid).
-                #expect(second.stderr.contains("preflight: disk 1 (ubdb): guest.cow is open in process \(holder)"), "kernel \(holder): \(second.stderr)")
+                #expect(second.stderr.contains("preflight: disk 1 (ubdb): guest.cow is in use by process \(holder) (linux.uml)"), "kernel \(holder): \(second.stderr)")
                 #expect(second.stderr.contains("preflight failed; nothing was started"))
                 #expect(!second.stdout.contains("second-ran"))
                 #expect(first.status == 128 + SIGTERM, "\(first.stderr)")
                 // Before the first guest opened its disk the kernel held no lock:
             // corral's own lease refuses the second boot then, naming the first corral.
-            // (7.2's ubd opens its files when the device is added, at boot: there
-            // the kernel already holds the lock and is the one named.)
+            // (From 6.12 on, ubd opens its files when the device is added, at
+            // boot: there the kernel already holds the lock and is the one named.)
             let idle = try #require(early)
             #expect(idle.status == 240, "\(idle.stdout) \(idle.stderr)")
-            #expect(idle.stderr.contains("'guest.cow' is in use by another corral boot (process \(first.pid))")
-                    || (TestEnvironment.kernelSeries == "7.2" && idle.stderr.contains("guest.cow is open in process")),
+            #expect(idle.stderr.contains("guest.cow is in use by process \(first.pid) (corral)")
+                    || (TestEnvironment.kernelSeries != "6.1" && idle.stderr.contains("guest.cow is in use by process")),
                     "\(idle.stderr)")
             #expect(!idle.stdout.contains("early-ran"))
             let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])

@@ -93,4 +93,36 @@ struct JailEscapeTests {
         #expect(access("/dev/shm/corral-escape-probe", F_OK) != 0, "the kernel's /dev/shm is the host's")
         unlink("/dev/shm/corral-escape-probe")
     }
+
+    /// The same escapes from the guest side, on the kernel under test (make
+    /// check runs this suite on 6.1, 6.12 and 7.2): through the hostfs root
+    /// and through fresh `mount -t hostfs` mounts of the host's /etc, /proc,
+    /// /dev and /dev/shm.
+    @Test func aGuestCommandCannotReachHostSecretsProcessesOrTerminals() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        unlink("/dev/shm/corral-guest-escape")
+        let script = [
+            "echo shadow-root $(cat /etc/shadow | wc -c)",
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o /etc && echo shadow-mount $(cat /run/e/shadow | wc -c); umount /run/e",
+            "mount -t hostfs none /run/e -o /proc && echo host-pids $(ls /run/e | grep -c '^[0-9]') && umount /run/e",
+            "mount -t hostfs none /run/e -o /dev && echo kmsg $(head -c 100 /run/e/kmsg 2>/dev/null | wc -c) && echo ptys $(ls /run/e/pts | grep -c '^[0-9]') && umount /run/e",
+            "mount -t hostfs none /run/e -o /dev/shm && echo x > /run/e/corral-guest-escape; echo shm-write $?; umount /run/e",
+        ].joined(separator: "; ")
+        let r = try runCorral(["boot", "--kernel", TestEnvironment.kernel, "--command", script])
+        let values = Dictionary(r.stdout.split(separator: "\n").compactMap { line -> (String, Int)? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+            return (String(parts[0]), n)
+        }, uniquingKeysWith: { a, _ in a })
+        #expect(values["shadow-root"] == 0, "\(r.summary)")
+        #expect(values["shadow-mount"] == 0, "\(r.summary)")
+        // The reaper, the kernel and its stubs; the host has hundreds.
+        let pids = try #require(values["host-pids"], "\(r.summary)")
+        #expect(pids < 20, "the guest sees \(pids) host processes")
+        #expect(values["kmsg"] == 0, "\(r.summary)")
+        #expect(values["ptys"] == 0, "\(r.summary)")
+        #expect(values["shm-write"] != nil, "\(r.summary)")
+        #expect(access("/dev/shm/corral-guest-escape", F_OK) != 0, "a guest wrote the host's /dev/shm")
+        unlink("/dev/shm/corral-guest-escape")
+    }
 }

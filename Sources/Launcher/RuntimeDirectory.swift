@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CorralSystem
+
+/// Where boots keep their runtime state (`corral-boot-<umid>/`: UML's
+/// uml_dir, the session record, the nonce file).
+///
+/// Never a directory other users can write: a boot sweeps leftovers of
+/// killed boots there as root, so a shared /tmp would let any user plant
+/// what root then removes or kills (issue 13, attack 1). Root uses
+/// `/run/corral` (made 0700 on first use), or `$TMPDIR` when that is a
+/// directory of its own that nobody else can write (test rigs give each
+/// run its own); other users use such a `$TMPDIR`, else `$XDG_RUNTIME_DIR`.
+public enum RuntimeDirectory {
+    public static let rootBase = "/run/corral"
+
+    /// The base directory for this process, chosen from `environment`.
+    public static func base(environment: [String: String]) -> String {
+        if let tmp = environment["TMPDIR"], !tmp.isEmpty, isPrivate(tmp) { return tmp }
+        if geteuid() == 0 { return rootBase }
+        if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty, isPrivate(run) { return run }
+        return environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    }
+
+    /// A directory owned by this user that no one else can write.
+    static func isPrivate(_ path: String) -> Bool {
+        guard let info = try? Directory(path).status() else { return false }
+        return info.isDirectory && info.owner == geteuid() && info.permissions & 0o022 == 0
+    }
+
+    /// Opens the base, making `/run/corral` (0700) when it is missing, and
+    /// checks on the descriptor that it is this user's directory and (unless
+    /// it is a shared TMPDIR of a non-root user) writable by no one else.
+    public static func open(_ base: String) throws -> Directory {
+        if base == rootBase {
+            if mkdir(base, 0o700) != 0 && lastErrno != EEXIST {
+                throw LauncherError.system(call: "mkdir", object: base, errno: lastErrno)
+            }
+        }
+        let dir: Directory
+        let info: FileInfo
+        do {
+            dir = try Directory(base)
+            info = try dir.status()
+        } catch {
+            throw LauncherError.system(call: error.call, object: error.object, errno: error.errno.rawValue)
+        }
+        if base == rootBase && (info.owner != geteuid() || info.permissions & 0o077 != 0) {
+            throw LauncherError.invalidPath(base, reason: "is not root's mode-0700 directory; remove it so corral can make it again")
+        }
+        return dir
+    }
+}
