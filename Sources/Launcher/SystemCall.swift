@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 import CCorralShim
 import COWEngine
 
@@ -29,26 +30,14 @@ enum SystemCall {
         String(cString: strerror(code))
     }
 
-    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR; waits on
-    /// EAGAIN so a non-blocking descriptor still gets everything.
+    /// Writes all of `bytes` to `fd` (CorralSystem's one writer: short
+    /// writes, EINTR and EAGAIN handled there).
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { offset += n; continue }
-            let code = corral_errno()
-            if n < 0 && code == EINTR { continue }
-            if n < 0 && code == EAGAIN {
-                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, 1000)
-                continue
-            }
-            return
-        }
+        Output.writeAll(fd, bytes)
     }
 
     static func writeAll(_ fd: Int32, _ text: String) {
-        writeAll(fd, Array(text.utf8))
+        Output.writeAll(fd, text)
     }
 
     /// Monotonic seconds, for deadlines that must not jump with the wall clock.

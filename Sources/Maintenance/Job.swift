@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWEngine
+import CorralSystem
 import Launcher
 
 /// Runs one maintenance job: stages the disks (normalized, copied or
@@ -109,7 +110,7 @@ public enum Job {
         }
         if let verdict {
             for step in outcome.steps where step.name == verdict.step && !request.passOutput {
-                for line in step.outputTail.suffix(12) { writeAll(2, Array("  | \(line)\n".utf8)) }
+                for line in step.outputTail.suffix(12) { Output.writeAll(2, "  | \(line)\n") }
             }
             return failure(verdict.status, verdict.reason, step: verdict.step, steps: outcome.steps,
                            changes: staged.flatMap(\.notes) + outcome.notes + guestUnchanged(request, guest, staged: staged),
@@ -211,16 +212,5 @@ public enum Job {
 
     static func isYes(_ value: String?) -> Bool {
         ["yes", "1", "true", "on"].contains(value?.lowercased() ?? "")
-    }
-}
-
-/// Writes all of `bytes` to `fd` (the failing step's tail on stderr, after the boot).
-private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        offset += n
     }
 }
