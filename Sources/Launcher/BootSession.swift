@@ -179,8 +179,8 @@ struct BootSession: ~Copyable {
         if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
-        let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? SystemCall.monotonicNow()) + $0 }
-        if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: SystemCall.monotonicNow()) }
+        let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? MonotonicClock.seconds()) + $0 }
+        if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: MonotonicClock.seconds()) }
         var stop = Stop.none
         var helperExit: (exited: Bool, code: Int32)?
         var inputOpen = true
@@ -195,7 +195,7 @@ struct BootSession: ~Copyable {
                 drain(master)
                 break
             }
-            let now = SystemCall.monotonicNow()
+            let now = MonotonicClock.seconds()
             if let deadline, now >= deadline, guestStatus == nil { stop = .timeout; break }
             if guestStatus == nil, let observer = plan.options.observer, let reason = observer.stopReason(now: now) {
                 transcript?.note("stopped: \(reason)")
@@ -258,7 +258,7 @@ struct BootSession: ~Copyable {
                 if !readConsole(master, bounded: true) { masterOpen = false }
                 if guestStatus != nil && exitGraceDeadline == nil {
                     // hostfs-init powers off right after the marker; give it time to.
-                    exitGraceDeadline = SystemCall.monotonicNow() + 10
+                    exitGraceDeadline = MonotonicClock.seconds() + 10
                 }
             }
             if fds[2].revents != 0 {
@@ -300,7 +300,7 @@ struct BootSession: ~Copyable {
         if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
         switch stop {
         case .none: flushOutput(signals: signals, giveUpAt: nil)
-        case .timeout, .signal, .escape: flushOutput(signals: signals, giveUpAt: SystemCall.monotonicNow() + 2)
+        case .timeout, .signal, .escape: flushOutput(signals: signals, giveUpAt: MonotonicClock.seconds() + 2)
         }
         raw.restore()
         transcript?.flush()
@@ -409,7 +409,7 @@ struct BootSession: ~Copyable {
         panic.scan(bytes)
         var shown = bytes
         if var current = probe {
-            shown = current.filter(bytes, now: SystemCall.monotonicNow())
+            shown = current.filter(bytes, now: MonotonicClock.seconds())
             probe = current
         }
         for event in demux.feed(shown) { deliver(event) }
@@ -461,7 +461,7 @@ struct BootSession: ~Copyable {
         while !pendingOutput.isEmpty && !outputBroken {
             var wait: Int32 = 1000
             if let giveUpAt {
-                let left = giveUpAt - SystemCall.monotonicNow()
+                let left = giveUpAt - MonotonicClock.seconds()
                 if left <= 0 { break }
                 wait = Int32((left * 1000).rounded(.up))
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import COWEngine
 
 /// The host processes of one boot, found through /proc by session id (the
 /// helper's setsid makes its pid the session id of everything it starts),
@@ -66,7 +67,7 @@ public enum ProcessTree {
         -> (exited: Bool, code: Int32)?
     {
         var helperExit: (exited: Bool, code: Int32)?
-        let end = SystemCall.monotonicNow() + deadline
+        let end = MonotonicClock.seconds() + deadline
         repeat {
             _ = corral_launch_kill(-session, SIGKILL)
             let entries = all()
@@ -78,7 +79,7 @@ public enum ProcessTree {
             let remaining = all().filter { $0.session == session || $0.parent == supervisor }
             if remaining.isEmpty { break }
             usleep(5_000)
-        } while SystemCall.monotonicNow() < end
+        } while MonotonicClock.seconds() < end
         return helperExit
     }
 

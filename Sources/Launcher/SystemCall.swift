@@ -39,9 +39,4 @@ enum SystemCall {
     static func writeAll(_ fd: Int32, _ text: String) {
         Output.writeAll(fd, text)
     }
-
-    /// Monotonic seconds, for deadlines that must not jump with the wall clock.
-    static func monotonicNow() -> Double {
-        MonotonicClock.seconds()
-    }
 }

@@ -170,6 +170,15 @@ enum Fixture {
         return p
     }
 
+    /// Where two byte arrays first differ, for a failure message that says
+    /// which sector went wrong instead of dumping a megabyte.
+    static func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
+        guard a.count == b.count else { return "sizes \(a.count) and \(b.count)" }
+        guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return "identical" }
+        let last = (0..<a.count).last(where: { a[$0] != b[$0] }) ?? i
+        return "bytes \(i)...\(last) (sector \(i / 512)) differ, first 0x\(String(a[i], radix: 16)) vs 0x\(String(b[i], radix: 16))"
+    }
+
     /// An independent merge (spec §3.5) of a v3 COW with 512-byte sectors:
     /// bit i set → the COW's data, else the backing's. Whole files in memory (tests only).
     static func referenceMerge(cow: String, backing: String) throws -> [UInt8] {
