@@ -79,10 +79,20 @@ public enum Preflight {
     /// memory file fills the tmpfs, and the guest dies of SIGBUS mid-work),
     /// so more than the host's RAM is refused before anything starts.
     static func checkMemory(_ value: String, hostBytes: UInt64?, _ issues: inout [PreflightIssue]) {
-        guard let wanted = memoryBytes(value), let host = hostBytes, wanted > host else { return }
+        if let issue = memoryIssue(value, hostBytes: hostBytes) { issues.append(issue) }
+    }
+
+    /// The same check for the CLI, which makes it a usage error (exit 64)
+    /// while parsing, before anything is opened: nil when `value` fits.
+    public static func memoryBeyondHost(_ value: String) -> PreflightIssue? {
+        memoryIssue(value, hostBytes: hostMemory())
+    }
+
+    static func memoryIssue(_ value: String, hostBytes: UInt64?) -> PreflightIssue? {
+        guard let wanted = memoryBytes(value), let host = hostBytes, wanted > host else { return nil }
         let gib = { (bytes: UInt64) in String(Double(bytes * 10 / (1 << 30)) / 10) + " GiB" }
-        issues.append(.init(.failure, "--memory \(value) is more than this host's \(gib(host)) of RAM can back",
-                            fix: "give at most --memory \(host / (1 << 20))M"))
+        return .init(.failure, "--memory \(value) is more than this host's \(gib(host)) of RAM can back",
+                     fix: "give at most --memory \(host / (1 << 20))M")
     }
 
     static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {

@@ -10,6 +10,10 @@ enum GuestOptionsCheck {
         if !KernelCommandLine.isValidMemory(memory) {
             throw ValidationError("--memory '\(memory)': give a number of bytes with an optional K, M or G suffix, e.g. 256M or 1G")
         }
+        // More than the host's RAM: the guest would die of SIGBUS mid-work.
+        if let issue = Preflight.memoryBeyondHost(memory) {
+            throw ValidationError(issue.message + (issue.fix.map { "; \($0)" } ?? ""))
+        }
         if kernel.contains("/") {
             if !FileManager.default.fileExists(atPath: kernel) {
                 throw ValidationError("--kernel '\(kernel)' does not exist; install user-mode-linux (Debian) or give the path of a linux.uml binary")

@@ -25,6 +25,9 @@ struct HabitsTests {
     @Test func usageMistakesExit64() throws {
         let cases: [[String]] = [
             ["boot", "--memory", "10X", "--command", "true"],
+            // More than any test host's RAM: refused while parsing, not at preflight (240).
+            ["boot", "--memory", "65536G", "--command", "true"],
+            ["maint", "run", "--memory", "65536G", "--", "true"],
             ["boot", "--kernel", "/nonexistent/linux", "--command", "true"],
             ["boot", "--kernel", "no-such-kernel-on-path", "--command", "true"],
             ["boot", "--command", "true", "--", "false"],
@@ -38,6 +41,10 @@ struct HabitsTests {
             #expect(r.status == 64, "\(arguments): \(r.summary)")
             #expect(r.stderr.split(separator: "\n").first?.hasPrefix("corral: ") == true, "\(arguments): \(r.summary)")
         }
+        // Memory the host cannot back: one line that says what to give instead.
+        let big = try runCorral(["boot", "--memory", "65536G", "--command", "true"])
+        let lines = big.stderr.split(separator: "\n").filter { !$0.hasPrefix("hint: ") && !$0.isEmpty }
+        #expect(lines.count == 1 && lines[0].contains("can back; give at most --memory "), "\(big.summary)")
     }
 
     @Test(.needsKernel) func jsonCarriesTheOutput() throws {
