@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef AT_RECURSIVE
@@ -78,4 +81,80 @@ int corral_mount_private_devpts(const char *pts, const char *ptmx) {
     char path[256];
     snprintf(path, sizeof path, "%s/ptmx", pts);
     return mount(path, ptmx, NULL, MS_BIND, NULL);
+}
+
+int corral_idmap_userns(uid_t uid, gid_t gid) {
+    int ready[2], hold[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
+    if (pipe2(hold, O_CLOEXEC) != 0) { close(ready[0]); close(ready[1]); return -1; }
+    pid_t child = fork();
+    if (child < 0) { int e = errno; close(ready[0]); close(ready[1]); close(hold[0]); close(hold[1]); errno = e; return -1; }
+    if (child == 0) {
+        // Async-signal-safe only: the parent may have threads.
+        close(ready[0]);
+        close(hold[1]);
+        char ok = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        char c;
+        while (read(hold[0], &c, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char ok = 0;
+    ssize_t n;
+    do { n = read(ready[0], &ok, 1); } while (n < 0 && errno == EINTR);
+    close(ready[0]);
+    int fd = -1, err = EPERM;
+    if (n == 1 && ok) {
+        char path[64], map[64];
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+        int wfd = open(path, O_WRONLY | O_CLOEXEC);
+        int good = wfd >= 0 && write(wfd, map, strlen(map)) == (ssize_t)strlen(map);
+        if (!good) err = errno;
+        if (wfd >= 0) close(wfd);
+        if (good) {
+            snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+            snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
+            wfd = open(path, O_WRONLY | O_CLOEXEC);
+            good = wfd >= 0 && write(wfd, map, strlen(map)) == (ssize_t)strlen(map);
+            if (!good) err = errno;
+            if (wfd >= 0) close(wfd);
+        }
+        if (good) {
+            snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) err = errno;
+        }
+    }
+    close(hold[1]);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+    if (fd < 0) errno = err;
+    return fd;
+}
+
+int corral_idmap_mount_tree(int fd, int userns_fd) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)userns_fd;
+    return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}
+
+int corral_access_as(uid_t uid, gid_t gid, int dirfd, const char *path, int mode) {
+    int flags = path[0] == 0 ? AT_EMPTY_PATH : 0;
+    uid_t old_uid = (uid_t)setfsuid((uid_t)-1);
+    gid_t old_gid = (gid_t)setfsgid((gid_t)-1);
+    setfsgid(gid);
+    setfsuid(uid);
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+    int rc = (int)syscall(SYS_faccessat2, dirfd, path, mode, flags | AT_EACCESS);
+    int e = errno;
+    setfsuid(old_uid);
+    setfsgid(old_gid);
+    errno = e;
+    return rc;
 }

@@ -106,6 +106,10 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
     struct rlimit nocore = { 0, 0 };
     if (setrlimit(RLIMIT_CORE, &nocore) != 0) { report_failure(error_fd, CORRAL_STEP_RLIMIT); _exit(127); }
 
+    if (spec->nproc_limit) {
+        struct rlimit procs = { spec->nproc_limit, spec->nproc_limit };
+        if (setrlimit(RLIMIT_NPROC, &procs) != 0) { report_failure(error_fd, CORRAL_STEP_RLIMIT); _exit(127); }
+    }
     if (spec->drop_user) {
         if (setgroups(spec->group_count, spec->groups) != 0) { report_failure(error_fd, CORRAL_STEP_SETGROUPS); _exit(127); }
         if (setresgid(spec->gid, spec->gid, spec->gid) != 0) { report_failure(error_fd, CORRAL_STEP_SETGID); _exit(127); }

@@ -9,7 +9,9 @@ import CorralSystem
 /// Never a directory other users can write: a boot sweeps leftovers of
 /// killed boots there as root, so a shared /tmp would let any user plant
 /// what root then removes or kills (issue 13, attack 1). Root uses
-/// `/run/corral` (made 0700 on first use), or `$TMPDIR` when that is a
+/// `/run/corral` (mode 0711: no one else may list or write it, but the
+/// kernel's unprivileged uid must pass through it to its own boot
+/// directory, which it sees through an idmapped mount), or `$TMPDIR` when that is a
 /// directory of its own that nobody else can write (test rigs give each
 /// run its own); other users use such a `$TMPDIR`, else `$XDG_RUNTIME_DIR`.
 public enum RuntimeDirectory {
@@ -29,12 +31,12 @@ public enum RuntimeDirectory {
         return info.isDirectory && info.owner == geteuid() && info.permissions & 0o022 == 0
     }
 
-    /// Opens the base, making `/run/corral` (0700) when it is missing, and
+    /// Opens the base, making `/run/corral` (0711) when it is missing, and
     /// checks on the descriptor that it is this user's directory and (unless
     /// it is a shared TMPDIR of a non-root user) writable by no one else.
     public static func open(_ base: String) throws -> Directory {
         if base == rootBase {
-            if mkdir(base, 0o700) != 0 && lastErrno != EEXIST {
+            if mkdir(base, 0o711) != 0 && lastErrno != EEXIST {
                 throw LauncherError.system(call: "mkdir", object: base, errno: lastErrno)
             }
         }
@@ -46,8 +48,13 @@ public enum RuntimeDirectory {
         } catch {
             throw LauncherError.system(call: error.call, object: error.object, errno: error.errno.rawValue)
         }
-        if base == rootBase && (info.owner != geteuid() || info.permissions & 0o077 != 0) {
-            throw LauncherError.invalidPath(base, reason: "is not root's mode-0700 directory; remove it so corral can make it again")
+        if base == rootBase && (info.owner != geteuid() || info.permissions & 0o066 != 0) {
+            throw LauncherError.invalidPath(base, reason: "is not root's mode-0711 directory; remove it so corral can make it again")
+        }
+        // Made 0700 by earlier versions: the kernel's own uid could not
+        // reach its boot directory (and would run as root instead).
+        if base == rootBase && info.permissions & 0o011 != 0o011 && fchmod(dir.fd, 0o711) != 0 {
+            throw LauncherError.system(call: "fchmod", object: base, errno: lastErrno)
         }
         return dir
     }

@@ -14,8 +14,13 @@ import Glibc
 struct MountJail: Sendable {
     var writable: WritablePaths
 
-    /// Must run right after `unshare(CLONE_NEWNS)`.
-    func apply() throws(SandboxError) {
+    /// Must run right after `unshare(CLONE_NEWNS)`. With `idmap` (a user
+    /// namespace fd, `KernelAccount`), the writable copies are idmapped
+    /// mounts; returns false when one could not be (its filesystem lacks
+    /// idmapped mounts): then none is, so that one owner fits them all.
+    @discardableResult
+    func apply(idmap: Int32? = nil) throws(SandboxError) -> Bool {
+        var idmapped = idmap != nil
         // First, so that nothing below propagates back to the host.
         try syscall("mount(/, MS_REC|MS_PRIVATE)") { corral_make_mounts_private() }
         // The working directory, to re-enter once the copies are attached:
@@ -30,6 +35,15 @@ struct MountJail: Sendable {
         for path in writable.paths {
             let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
             clones.append((path, fd))
+            if let idmap, idmapped, corral_idmap_mount_tree(fd, idmap) != 0 { idmapped = false }
+        }
+        if idmap != nil && !idmapped {
+            for clone in clones { close(clone.fd) }
+            clones = []
+            for path in writable.paths {
+                let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+                clones.append((path, fd))
+            }
         }
         try syscall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)") { corral_set_tree_readonly("/") }
         for clone in clones {
@@ -37,6 +51,7 @@ struct MountJail: Sendable {
         }
         try hideHostSecrets()
         if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }
+        return idmapped
     }
 
     /// Host files whose contents the kernel never needs, read as empty in

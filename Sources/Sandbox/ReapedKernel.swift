@@ -16,7 +16,8 @@ struct ReapedKernel {
     /// Spawns the kernel; returns once it has been exec'd, or throws the
     /// child's setup failure.
     init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
-         notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1) throws(SandboxError) {
+         notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1,
+         processLimit: UInt = 0) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -42,7 +43,8 @@ struct ReapedKernel {
             group_count: user?.groups.count ?? 0,
             notify_mode: notify.rawValue,
             mount_proc: mountProc ? 1 : 0,
-            landlock_fd: landlockRuleset
+            landlock_fd: landlockRuleset,
+            nproc_limit: processLimit
         )
         var out = corral_reaper()
         var step: Int32 = 0
@@ -81,7 +83,7 @@ struct ReapedKernel {
         switch step {
         case 1: "fork(reaper)"
         case 2: "fork(kernel)"
-        case 3: "setrlimit(RLIMIT_CORE)"
+        case 3: "setrlimit(RLIMIT_CORE or RLIMIT_NPROC)"
         case 4: "setgroups"
         case 5: "setresgid"
         case 6: "setresuid"

@@ -96,6 +96,8 @@ public enum SandboxRunner {
         lines.append("writable: " + (writable + ["uml_dir= from the command line"]).joined(separator: ", "))
         if let user = policy.user {
             lines.append("user: \(user) " + ((try? UserIdentity(user)).map { "(uid \($0.uid), gid \($0.gid))" } ?? "(cannot be resolved)"))
+        } else if host.isRoot, case .success = host.namespaces, case .success = host.mountJail {
+            lines.append("user: a uid of its own (\(KernelAccount.base) + the helper's pid), no groups, no capabilities, RLIMIT_NPROC \(KernelAccount.processLimit); writable paths through idmapped mounts (root's files show as its own). Runs as root instead when a writable path's filesystem has no idmapped mounts or a file it needs is unreachable by that uid")
         } else {
             lines.append("user: the caller (uid \(geteuid()))")
         }
@@ -139,20 +141,38 @@ public enum SandboxRunner {
         }
         let execFD = try syscall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
+        let interpreter = KernelBuildID.interpreter(path: kernelPath)
         var jail = false
+        // A root caller's kernel runs as a uid of its own (KernelAccount)
+        // when its writable paths can be idmapped and it can reach its files.
+        var account: KernelAccount?
+        var idmap: Int32?
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
+            if jail && host.isRoot && user == nil {
+                let candidate = KernelAccount(helperPID: getpid())
+                if candidate.unreachable(execFD: execFD, interpreter: interpreter, writable: writable.paths, argv: argv) == nil,
+                   let fd = try? candidate.idmapNamespace() {
+                    account = candidate
+                    idmap = fd
+                }
+            }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
-            if jail { try MountJail(writable: writable).apply() }
+            if jail {
+                let idmapped = try MountJail(writable: writable).apply(idmap: idmap)
+                if let fd = idmap { close(fd) }
+                if !idmapped { account = nil }
+            }
         }
         try syscall("prctl(PR_SET_NO_NEW_PRIVS)") { corral_set_no_new_privs() }
         var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
-            let executables = [kernelPath] + (KernelBuildID.interpreter(path: kernelPath).map { [$0] } ?? [])
+            let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])
             landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
-        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user, notify: notify,
-                                      mountProc: jail, landlockRuleset: landlock)
+        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
+                                      notify: notify, mountProc: jail, landlockRuleset: landlock,
+                                      processLimit: account != nil ? KernelAccount.processLimit : 0)
         let (status, first) = kernel.wait(learnFD: learnFD)
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,

@@ -12,6 +12,14 @@ struct UserIdentity: Sendable, Equatable {
     var gid: gid_t
     var groups: [gid_t]
 
+    /// An account that need not exist in the passwd database (`KernelAccount`).
+    init(name: String, uid: uid_t, gid: gid_t, groups: [gid_t]) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+    }
+
     init(_ name: String) throws(SandboxError) {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?

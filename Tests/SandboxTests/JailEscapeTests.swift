@@ -94,6 +94,66 @@ struct JailEscapeTests {
         unlink("/dev/shm/corral-escape-probe")
     }
 
+    /// Privilege, host sockets and process floods, from the kernel's side:
+    /// the stand-in prints its ids and CapEff, sends a datagram to a root
+    /// unix socket (mode 0660 in a 0755 directory: any root process could
+    /// send), and forks until refused or 2048 children.
+    @Test func aStandInKernelIsUnprivilegedCannotSendToHostSocketsAndCannotFlood() throws {
+        let s = try Scratch("corral-jail-sock")
+        chmod(s.path, 0o755)
+        let socketPath = s.file("host.sock")
+        let body = #"""
+            char buf[4096];
+            int fd = open("/proc/self/status", O_RDONLY);
+            ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+            buf[n > 0 ? n : 0] = 0;
+            for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+                if (!strncmp(line, "Uid:", 4) || !strncmp(line, "CapEff:", 7)) printf("JAIL %s\n", line);
+            int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+            struct sockaddr_un a = { .sun_family = AF_UNIX };
+            strcpy(a.sun_path, "SOCKET_PATH");
+            ssize_t r = sendto(s, "escape", 6, 0, (struct sockaddr *)&a, sizeof a);
+            printf("ESCAPE unix-send %s %zd %d\n", r >= 0 ? "ALLOWED" : "denied", r, r < 0 ? errno : 0);
+            fflush(stdout);
+            int count = 0, err = 0;
+            for (; count < 2048; count++) {
+                pid_t p = fork();
+                if (p < 0) { err = errno; break; }
+                if (p == 0) { sigset_t m; sigemptyset(&m); sigsuspend(&m); _exit(0); }
+            }
+            printf("ESCAPE flood %s %d %d\n", count >= 2048 ? "ALLOWED" : "denied", count, err);
+            fflush(stdout);
+            return 0;
+            """#.replacingOccurrences(of: "SOCKET_PATH", with: socketPath)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body)
+        let listener = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0, "bind \(socketPath): \(errno)")
+        chmod(socketPath, 0o660)
+
+        let r = try runCorral(["boot", "--kernel", kernel, "--init", "/bin/true"], mergeStderr: true)
+        let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let uid = lines.first { $0.hasPrefix("JAIL Uid:") }
+        let capEff = lines.first { $0.hasPrefix("JAIL CapEff:") }
+        #expect(uid != nil && !(uid!.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst(2).contains("0")), "\(r.summary)")
+        #expect(capEff?.hasSuffix("0000000000000000") == true, "\(r.summary)")
+        for name in ["unix-send", "flood"] {
+            let result = try #require(lines.first { $0.hasPrefix("ESCAPE \(name) ") }, "no result for \(name): \(r.summary)")
+            #expect(result.hasPrefix("ESCAPE \(name) denied"), "\(result)")
+        }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        #expect(recv(listener, &buffer, buffer.count, Int32(MSG_DONTWAIT)) < 0, "the host socket received a datagram")
+    }
+
     /// The same escapes from the guest side, on the kernel under test (make
     /// check runs this suite on 6.1, 6.12 and 7.2): through the hostfs root
     /// and through fresh `mount -t hostfs` mounts of the host's /etc, /proc,
@@ -101,7 +161,15 @@ struct JailEscapeTests {
     @Test func aGuestCommandCannotReachHostSecretsProcessesOrTerminals() throws {
         try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
         unlink("/dev/shm/corral-guest-escape")
+        // A private directory of root's with a world-readable file in it, like
+        // /root or a mode-0700 home: the guest is a stranger to it.
+        let home = try Scratch("corral-jail-home")
+        chmod(home.path, 0o700)
+        try "root's secret\n".write(toFile: home.file("secret"), atomically: false, encoding: .utf8)
+        chmod(home.file("secret"), 0o644)
         let script = [
+            "echo home-root $(cat \(home.file("secret")) 2>/dev/null | wc -c)",
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o / && echo home-mount $(cat /run/e\(home.file("secret")) 2>/dev/null | wc -c) && echo root-list $(ls -A /run/e/root 2>/dev/null | wc -l); umount /run/e",
             "echo shadow-root $(cat /etc/shadow | wc -c)",
             "mkdir -p /run/e && mount -t hostfs none /run/e -o /etc && echo shadow-mount $(cat /run/e/shadow | wc -c); umount /run/e",
             "mount -t hostfs none /run/e -o /proc && echo host-pids $(ls /run/e | grep -c '^[0-9]') && umount /run/e",
@@ -115,6 +183,9 @@ struct JailEscapeTests {
             return (String(parts[0]), n)
         }, uniquingKeysWith: { a, _ in a })
         #expect(values["shadow-root"] == 0, "\(r.summary)")
+        #expect(values["home-root"] == 0, "\(r.summary)")
+        #expect(values["home-mount"] == 0, "\(r.summary)")
+        #expect(values["root-list"] == 0, "\(r.summary)")
         #expect(values["shadow-mount"] == 0, "\(r.summary)")
         // The reaper, the kernel and its stubs; the host has hundreds.
         let pids = try #require(values["host-pids"], "\(r.summary)")

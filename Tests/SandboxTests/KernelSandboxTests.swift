@@ -74,6 +74,11 @@ struct KernelSandboxTests {
                               let nnp = HostProcesses.status(pid, task: task, "NoNewPrivs") else { continue }
                         #expect(seccomp == "2", "task \(task) of \(pid): Seccomp \(seccomp)")
                         #expect(nnp == "1", "task \(task) of \(pid): NoNewPrivs \(nnp)")
+                        // Root's kernel runs as a uid of its own, with no capability.
+                        let uid = HostProcesses.status(pid, task: task, "Uid") ?? "?"
+                        #expect(!uid.split(separator: "\t").contains("0"), "task \(task) of \(pid): Uid \(uid)")
+                        #expect(HostProcesses.status(pid, task: task, "CapEff") == "0000000000000000",
+                                "task \(task) of \(pid): CapEff \(HostProcesses.status(pid, task: task, "CapEff") ?? "?")")
                         checked += 1
                     }
                 }
@@ -87,6 +92,9 @@ struct KernelSandboxTests {
         let copied = try run("/usr/sbin/debugfs", ["-R", "cat /sub/c.txt", dir.file("dst.img")])
         #expect(copied == "gamma, copied by rsync in the guest\n")
         #expect(FileManager.default.fileExists(atPath: dir.file("src.cow")), "COW file was not created")
+        // Created by the kernel's own uid through an idmapped mount: root's on the host.
+        var st = stat()
+        #expect(stat(dir.file("src.cow"), &st) == 0 && st.st_uid == 0 && st.st_gid == 0, "src.cow owned by \(st.st_uid):\(st.st_gid)")
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -129,7 +137,10 @@ struct KernelSandboxTests {
             # hostfs operations on the writable dir must not kill the VM,
             # including the fd-based variants hostfs uses for open inodes.
             exec 3<> $DIR/open.txt
-            chmod 600 $DIR/open.txt && chown 1:1 $DIR/open.txt && truncate -s 3 $DIR/open.txt && touch -d 2020-01-01 $DIR/open.txt && echo OPEN-ATTRS-OK
+            chmod 600 $DIR/open.txt && truncate -s 3 $DIR/open.txt && touch -d 2020-01-01 $DIR/open.txt && echo OPEN-ATTRS-OK
+            # The kernel's own uid has no CAP_CHOWN (and a guest uid is not a
+            # host uid): files it writes keep root as their owner.
+            probe chown-other "chown 1:1 $DIR/open.txt"
             probe setuid-open "chmod 4755 $DIR/open.txt"
             exec 3>&-
             echo x > $DIR/g.txt && mv $DIR/g.txt $DIR/h.txt && ln -s h.txt $DIR/sym && ln $DIR/h.txt $DIR/hard && mkfifo $DIR/fifo && mkdir $DIR/d && rmdir $DIR/d && df $DIR >/dev/null && echo NAMESPACE-OPS-OK
@@ -145,7 +156,7 @@ struct KernelSandboxTests {
         for marker in ["OPEN-ATTRS-OK", "NAMESPACE-OPS-OK", "SYSCALL-OPS-OK"] {
             #expect(console.contains(marker + "\n"), "hostfs workload step \(marker) failed:\n\(console)")
         }
-        for probe in hostProbes + ["mknod-char", "setuid", "setuid-open"] {
+        for probe in hostProbes + ["mknod-char", "setuid", "setuid-open", "chown-other"] {
             #expect(console.contains("PROBE \(probe) denied\n"), "\(probe) was not denied:\n\(console)")
         }
         #expect(console.contains("PROBE writable-dir allowed\n"), "control: the writable dir must stay writable")
@@ -162,7 +173,7 @@ struct KernelSandboxTests {
         for name in ["suid", "open.txt"] where stat(dir.file(name), &st) == 0 {
             #expect(st.st_mode & 0o6000 == 0, "set-id bit reached the host on \(name)")
         }
-        #expect(stat(dir.file("open.txt"), &st) == 0 && st.st_uid == 1 && st.st_size == 3)
+        #expect(stat(dir.file("open.txt"), &st) == 0 && st.st_uid == 0 && st.st_size == 3, "open.txt: uid \(st.st_uid), size \(st.st_size)")
     }
 
     @Test(.timeLimit(.minutes(1)))

@@ -66,6 +66,18 @@ int corral_bind_null(const char *path);
 /// A new devpts instance on `pts` and its ptmx bound over `ptmx`: the
 /// process tree sees no other terminal than the ones it opens itself.
 int corral_mount_private_devpts(const char *pts, const char *ptmx);
+/// A user namespace whose uid 0 and gid 0 are `uid` and `gid` outside, as
+/// an fd for MOUNT_ATTR_IDMAP (made by a short-lived child). Call before
+/// unshare(CLONE_NEWPID): the child would otherwise become that namespace's init.
+int corral_idmap_userns(uid_t uid, gid_t gid);
+/// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_IDMAP): the
+/// detached tree `fd` (from corral_clone_mount_tree) shows files owned by
+/// root as owned by the namespace's outside ids, and writes theirs as root.
+int corral_idmap_mount_tree(int fd, int userns_fd);
+/// faccessat2(AT_EACCESS) with the calling thread's fsuid/fsgid set to
+/// uid/gid for the check (and back to 0 after): can that user reach `path`?
+/// `path` "" checks `dirfd` itself (AT_EMPTY_PATH).
+int corral_access_as(uid_t uid, gid_t gid, int dirfd, const char *path, int mode);
 /// 1 if the kernel has mount_setattr (Linux 5.12+), else 0.
 int corral_mount_api_available(void);
 
@@ -111,6 +123,9 @@ struct corral_kernel_spec {
     /// A Landlock ruleset fd the kernel child applies before the filter
     /// (-1: none). Not in the reaper: a Landlock-restricted process may not mount.
     int landlock_fd;
+    /// Nonzero: RLIMIT_NPROC for the kernel child (set before the uid drop;
+    /// it binds only a non-root uid, which is why the kernel gets one).
+    unsigned long nproc_limit;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).

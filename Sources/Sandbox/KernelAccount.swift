@@ -1,0 +1,87 @@
+import CSandboxShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The uid a root caller's kernel runs as when no `policy.user` is given:
+/// one of its own per boot, in no group, so that
+/// - no kernel task has a capability on the host (`CapEff: 0`);
+/// - host files are reached as by an unprivileged stranger: `/root`,
+///   mode-0600 files, other users' private homes and root's non-world-
+///   writable unix sockets are out of reach, also through a guest's fresh
+///   `mount -t hostfs`;
+/// - `RLIMIT_NPROC` binds (it never binds uid 0), and counts this boot's
+///   processes only, since no other process has the uid;
+/// - two boots' stubs cannot signal or trace each other by uid either.
+///
+/// The kernel still needs its writable paths (disk directories, uml_dir, the
+/// memory directory), which root owns: they are attached in its mount
+/// namespace as idmapped mounts showing root's files as this uid's, and
+/// storing what the kernel creates as root's. When that cannot be done (a
+/// filesystem without idmapped mounts) or a path the kernel needs is not
+/// reachable by the uid, the kernel runs as root as before, and
+/// `SandboxRunner.report` says that this can happen.
+struct KernelAccount: Sendable, Equatable {
+    /// Above systemd's container range (0x00080000-0x6FFF0000) and its
+    /// foreign range (0x7FFE0000-), below 2^31: plus a pid (< 2^22), unique
+    /// among running boots.
+    static let base: uid_t = 0x7A00_0000
+    /// Host processes (and threads) the kernel may have at once. UML runs a
+    /// host process per guest address space, so this bounds guest process
+    /// floods too (one 256M guest reached 1,328 without it).
+    static let processLimit: UInt = 1024
+
+    var identity: UserIdentity
+
+    /// The account of the boot whose helper has pid `pid`.
+    init(helperPID: pid_t) {
+        let id = Self.base + uid_t(UInt32(bitPattern: helperPID) & 0x3F_FFFF)
+        identity = UserIdentity(name: "corral-kernel-\(helperPID)", uid: id, gid: gid_t(id), groups: [])
+    }
+
+    /// A user namespace fd mapping root to this account, for idmapped mounts.
+    func idmapNamespace() throws(SandboxError) -> Int32 {
+        try syscall("user namespace for the idmapped mounts") { corral_idmap_userns(identity.uid, identity.gid) }
+    }
+
+    /// The first thing this account cannot reach, or nil: the kernel binary
+    /// (through its exec fd) and interpreter, the parents of the writable
+    /// paths (which it must pass through), and the files the command line
+    /// names (ubd disks, hostfs root and init) outside the writable paths.
+    /// Checked on the host, before the idmapped mounts exist: what lies in a
+    /// writable path will be the account's own (files root owns there show
+    /// as its) or may not exist yet (a COW file the kernel creates).
+    func unreachable(execFD: Int32, interpreter: String?, writable: [String], argv: [String]) -> String? {
+        let uid = identity.uid, gid = identity.gid
+        func inWritable(_ path: String) -> Bool { writable.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
+        func can(_ path: String, _ mode: Int32) -> Bool {
+            inWritable(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0
+        }
+        if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
+        if let interpreter, !can(interpreter, X_OK) { return interpreter }
+        for path in writable {
+            var parent = path
+            if let slash = parent.lastIndex(of: "/") { parent = String(parent[..<slash]) }
+            if parent.isEmpty { parent = "/" }
+            if !can(parent, X_OK) { return parent }
+        }
+        var root = "/"
+        for arg in argv where arg.hasPrefix("rootflags=/") { root = String(arg.dropFirst("rootflags=".count)) }
+        if !can(root, X_OK | R_OK) { return root }
+        for arg in argv {
+            guard let eq = arg.firstIndex(of: "=") else { continue }
+            let key = arg[..<eq], value = String(arg[arg.index(after: eq)...])
+            if key == "init" && value.hasPrefix("/") {
+                let path = root == "/" ? value : root + value
+                if !can(path, R_OK) { return path }
+            } else if key.hasPrefix("ubd") && key.dropFirst(3).first?.isNumber == true {
+                let readOnly = key.dropFirst(3).contains("r")
+                for (i, file) in value.split(separator: ",").enumerated() where file.hasPrefix("/") {
+                    if !can(String(file), i == 0 && !readOnly ? R_OK | W_OK : R_OK) { return String(file) }
+                }
+            }
+        }
+        return nil
+    }
+}
