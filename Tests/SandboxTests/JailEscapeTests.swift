@@ -162,13 +162,14 @@ struct JailEscapeTests {
         try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
         unlink("/dev/shm/corral-guest-escape")
         // A private directory of root's with a world-readable file in it, like
-        // /root or a mode-0700 home: the guest is a stranger to it.
+        // /root or a mode-0700 home: the guest is a stranger to it. (Under
+        // /tmp, so the guest's own /tmp tmpfs hides it: only a fresh hostfs
+        // mount of / reaches it.)
         let home = try Scratch("corral-jail-home")
         chmod(home.path, 0o700)
         try "root's secret\n".write(toFile: home.file("secret"), atomically: false, encoding: .utf8)
         chmod(home.file("secret"), 0o644)
         let script = [
-            "echo home-root $(cat \(home.file("secret")) 2>/dev/null | wc -c)",
             "mkdir -p /run/e && mount -t hostfs none /run/e -o / && echo home-mount $(cat /run/e\(home.file("secret")) 2>/dev/null | wc -c) && echo root-list $(ls -A /run/e/root 2>/dev/null | wc -l); umount /run/e",
             "echo shadow-root $(cat /etc/shadow | wc -c)",
             "mkdir -p /run/e && mount -t hostfs none /run/e -o /etc && echo shadow-mount $(cat /run/e/shadow | wc -c); umount /run/e",
@@ -183,7 +184,6 @@ struct JailEscapeTests {
             return (String(parts[0]), n)
         }, uniquingKeysWith: { a, _ in a })
         #expect(values["shadow-root"] == 0, "\(r.summary)")
-        #expect(values["home-root"] == 0, "\(r.summary)")
         #expect(values["home-mount"] == 0, "\(r.summary)")
         #expect(values["root-list"] == 0, "\(r.summary)")
         #expect(values["shadow-mount"] == 0, "\(r.summary)")
