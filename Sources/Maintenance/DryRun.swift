@@ -232,6 +232,28 @@ public enum DryRun {
         return result.identical
     }
 
+    /// The real job's shortcut, the same rule as the dry run's: a job
+    /// that writes only outputs, each already showing its source's disk,
+    /// has nothing to do (a flatten to the same image again). The line for
+    /// the report, or nil when the job must run.
+    static func outputsAlreadyHold(_ request: JobRequest, values: [String: String]) -> String? {
+        let template = request.template
+        let outputs = template.disks.filter { $0.role == .output }
+        let writesGuest = template.disks.contains {
+            $0.role == .target || ($0.role == .source && $0.writableIf.map { Job.isYes(values[$0]) } == true)
+        }
+        guard !outputs.isEmpty, !writesGuest, request.disks.isEmpty else { return nil }
+        var paths: [String] = []
+        for output in outputs {
+            guard let path = values[output.parameter], !path.isEmpty,
+                  output.forceParameter.map({ Job.isYes(values[$0]) }) == true,
+                  alreadyHolds(template, values: values, output: output, path: path) else { return nil }
+            paths.append(path)
+        }
+        return "nothing to do: " + paths.map { "'\($0)' already shows the same disk as its source (corral cow compare)" }
+            .joined(separator: "; ")
+    }
+
     static func sameFile(_ a: String, _ b: String) -> Bool {
         guard let x = (try? FileStatus.of(a)), let y = (try? FileStatus.of(b)) else { return false }
         return x.isSameFile(as: y)

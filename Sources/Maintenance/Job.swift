@@ -29,6 +29,10 @@ public enum Job {
         do {
             values = try request.resolvedParameters()
             guest = request.template.disks.first.flatMap { values[$0.parameter] } ?? request.disks.first?.file
+            if !request.dryRun, let same = DryRun.outputsAlreadyHold(request, values: values) {
+                return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, changes: [same], changed: false,
+                                 seconds: StepMonitor.now() - started, log: request.logPath)
+            }
             staged = try stage(request, values: values)
         } catch {
             return failure(1, "\(error)", changes: guestUnchanged(request, guest))
