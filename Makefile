@@ -101,9 +101,9 @@ deb: deps deb-deps
 deb-deps:
 	scripts/deb deps
 
-# lintian on the package, then apt-get install ./corral_….deb into a fresh
-# debootstrapped bookworm root without Swift and use corral there (the root
-# is cached under .build/deb-root).
+# lintian on the package, then apt-get install ./corral_….deb into fresh
+# debootstrapped bookworm and trixie roots without Swift and use corral there
+# (the roots are cached under .build/deb-root/SUITE; DEB_SUITES=bookworm for one).
 deb-check: deb
 	scripts/deb check
 
