@@ -29,6 +29,17 @@ import Testing
         #expect(t.disks[1].device == "/dev/ubdc")
     }
 
+    /// `# dry-run: boot` marks a template that answers a dry run itself;
+    /// any other value is refused, naming the line.
+    @Test func dryRunHeader() throws {
+        #expect(try Template.parse(Self.header, path: "demo.sh").dryRunBoots == false)
+        let marked = Self.header.replacingOccurrences(of: "# disk: 1 source", with: "# dry-run: boot\n# disk: 1 source")
+        #expect(try Template.parse(marked, path: "demo.sh").dryRunBoots == true)
+        #expect(throws: MaintenanceError.invalidTemplate(path: "a.sh", line: 2, reason: "dry-run: the only value is 'boot'")) {
+            try Template.parse("# corral-template: x\n# dry-run: yes\n", path: "a.sh")
+        }
+    }
+
     @Test func refusesBadHeaders() {
         #expect(throws: MaintenanceError.self) { try Template.parse("# description: x\n", path: "a.sh") }
         #expect(throws: MaintenanceError.self) {
