@@ -158,3 +158,10 @@ int corral_access_as(uid_t uid, gid_t gid, int dirfd, const char *path, int mode
     errno = e;
     return rc;
 }
+
+int corral_set_detached_readonly(int fd) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}

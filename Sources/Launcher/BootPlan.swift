@@ -41,6 +41,10 @@ public struct BootOptions: Sendable {
     public var input: ConsoleInput?
     public var raid6: RAID6Benchmark = .auto
     public var environment: [String: String] = [:]
+    /// Host directories the guest reads through hostfs that a stranger may
+    /// not (a maintenance job's mode-0700 script directory): the kernel's
+    /// own uid gets them as read-only idmapped mounts (`SandboxPolicy`).
+    public var readablePaths: [String] = []
     /// The binary re-exec'd as the `_kernel-exec` helper.
     public var helperExecutable = "/proc/self/exe"
     /// Takes the command's output instead of stdout and may stop the boot
@@ -180,7 +184,7 @@ public struct BootPlan: Sendable {
             if !writable.contains(dir) { writable.append(dir) }
         }
         writable.append(umlDir)
-        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable)
+        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable, readablePaths: options.readablePaths)
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,

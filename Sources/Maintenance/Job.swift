@@ -64,6 +64,8 @@ public enum Job {
         options.kernel = request.kernel
         options.memory = request.memory
         options.command = script.bootstrap
+        // Mode 0700, root's: the kernel's own uid reads it through an idmapped mount.
+        options.readablePaths = [script.directory]
         options.logPath = request.logPath
         options.interactive = false
         // A job reads no input: the user's keystrokes stay out of it, and

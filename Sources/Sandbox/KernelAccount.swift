@@ -46,21 +46,21 @@ struct KernelAccount: Sendable, Equatable {
     }
 
     /// The first thing this account cannot reach, or nil: the kernel binary
-    /// (through its exec fd) and interpreter, the parents of the writable
-    /// paths (which it must pass through), and the files the command line
-    /// names (ubd disks, hostfs root and init) outside the writable paths.
-    /// Checked on the host, before the idmapped mounts exist: what lies in a
-    /// writable path will be the account's own (files root owns there show
+    /// (through its exec fd) and interpreter, the parents of `own` (the
+    /// writable and readable paths, which it must pass through), and the
+    /// files the command line names (ubd disks, hostfs root and init) outside
+    /// them. Checked on the host, before the idmapped mounts exist: what lies
+    /// in `own` will be the account's own (files root owns there show
     /// as its) or may not exist yet (a COW file the kernel creates).
-    func unreachable(execFD: Int32, interpreter: String?, writable: [String], argv: [String]) -> String? {
+    func unreachable(execFD: Int32, interpreter: String?, own: [String], argv: [String]) -> String? {
         let uid = identity.uid, gid = identity.gid
-        func inWritable(_ path: String) -> Bool { writable.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
+        func inOwn(_ path: String) -> Bool { own.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
         func can(_ path: String, _ mode: Int32) -> Bool {
-            inWritable(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0
+            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0
         }
         if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
         if let interpreter, !can(interpreter, X_OK) { return interpreter }
-        for path in writable {
+        for path in own {
             var parent = path
             if let slash = parent.lastIndex(of: "/") { parent = String(parent[..<slash]) }
             if parent.isEmpty { parent = "/" }

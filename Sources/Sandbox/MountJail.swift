@@ -13,6 +13,8 @@ import Glibc
 /// guest's behalf is resolved in this namespace.
 struct MountJail: Sendable {
     var writable: WritablePaths
+    /// Attached read-only and idmapped, only when the writable paths are idmapped.
+    var readable: [String] = []
 
     /// Must run right after `unshare(CLONE_NEWNS)`. With `idmap` (a user
     /// namespace fd, `KernelAccount`), the writable copies are idmapped
@@ -48,6 +50,15 @@ struct MountJail: Sendable {
         try syscall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)") { corral_set_tree_readonly("/") }
         for clone in clones {
             try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
+        }
+        if let idmap, idmapped {
+            for path in readable {
+                let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+                defer { close(fd) }
+                try syscall("mount_setattr(MOUNT_ATTR_IDMAP)", path) { corral_idmap_mount_tree(fd, idmap) }
+                try syscall("mount_setattr(MOUNT_ATTR_RDONLY)", path) { corral_set_detached_readonly(fd) }
+                try syscall("move_mount", path) { corral_attach_mount_tree(fd, path) }
+            }
         }
         try hideHostSecrets()
         if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }

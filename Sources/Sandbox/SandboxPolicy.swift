@@ -23,13 +23,18 @@ public struct SandboxPolicy: Codable, Sendable, Equatable {
     /// and the directory of UML's memory file: `$TMPDIR`/`$TMP`/`$TEMP` if
     /// set in the helper's environment, else `/dev/shm`.
     public var writablePaths: [String]
+    /// Host directories the kernel only reads but a stranger may not (mode
+    /// 0700): when the kernel runs as its own uid (`KernelAccount`), they are
+    /// attached as read-only idmapped mounts, so that uid reads them as root's.
+    public var readablePaths: [String]
     /// Run the kernel as this unprivileged user instead of the caller (needs
     /// root; the disks and `uml_dir` must be writable by that user).
     public var user: String?
 
-    public init(mode: Mode = .enforce, writablePaths: [String] = [], user: String? = nil) {
+    public init(mode: Mode = .enforce, writablePaths: [String] = [], readablePaths: [String] = [], user: String? = nil) {
         self.mode = mode
         self.writablePaths = writablePaths
+        self.readablePaths = readablePaths
         self.user = user
     }
 }

@@ -151,7 +151,8 @@ public enum SandboxRunner {
             jail = (try? host.mountJail.get()) != nil
             if jail && host.isRoot && user == nil {
                 let candidate = KernelAccount(helperPID: getpid())
-                if candidate.unreachable(execFD: execFD, interpreter: interpreter, writable: writable.paths, argv: argv) == nil,
+                let own = writable.paths + policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
+                if candidate.unreachable(execFD: execFD, interpreter: interpreter, own: own, argv: argv) == nil,
                    let fd = try? candidate.idmapNamespace() {
                     account = candidate
                     idmap = fd
@@ -159,7 +160,8 @@ public enum SandboxRunner {
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let idmapped = try MountJail(writable: writable).apply(idmap: idmap)
+                let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
+                let idmapped = try MountJail(writable: writable, readable: readable).apply(idmap: idmap)
                 if let fd = idmap { close(fd) }
                 if !idmapped { account = nil }
             }

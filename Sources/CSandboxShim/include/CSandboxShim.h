@@ -74,6 +74,8 @@ int corral_idmap_userns(uid_t uid, gid_t gid);
 /// detached tree `fd` (from corral_clone_mount_tree) shows files owned by
 /// root as owned by the namespace's outside ids, and writes theirs as root.
 int corral_idmap_mount_tree(int fd, int userns_fd);
+/// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_RDONLY) on a detached tree.
+int corral_set_detached_readonly(int fd);
 /// faccessat2(AT_EACCESS) with the calling thread's fsuid/fsgid set to
 /// uid/gid for the check (and back to 0 after): can that user reach `path`?
 /// `path` "" checks `dirfd` itself (AT_EMPTY_PATH).
