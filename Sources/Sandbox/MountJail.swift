@@ -52,7 +52,8 @@ struct MountJail: Sendable {
             try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
         }
         if let idmap, idmapped {
-            for path in readable {
+            // One inside a writable path is idmapped (and writable) already.
+            for path in readable where !writable.paths.contains(where: { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) {
                 let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
                 defer { close(fd) }
                 try syscall("mount_setattr(MOUNT_ATTR_IDMAP)", path) { corral_idmap_mount_tree(fd, idmap) }

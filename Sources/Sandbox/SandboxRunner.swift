@@ -147,12 +147,12 @@ public enum SandboxRunner {
         // when its writable paths can be idmapped and it can reach its files.
         var account: KernelAccount?
         var idmap: Int32?
+        let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
             if jail && host.isRoot && user == nil {
                 let candidate = KernelAccount(helperPID: getpid())
-                let own = writable.paths + policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
-                if candidate.unreachable(execFD: execFD, interpreter: interpreter, own: own, argv: argv) == nil,
+                if candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) == nil,
                    let fd = try? candidate.idmapNamespace() {
                     account = candidate
                     idmap = fd
@@ -160,7 +160,6 @@ public enum SandboxRunner {
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
                 let idmapped = try MountJail(writable: writable, readable: readable).apply(idmap: idmap)
                 if let fd = idmap { close(fd) }
                 if !idmapped { account = nil }
