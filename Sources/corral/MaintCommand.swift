@@ -20,8 +20,9 @@ struct MaintCommand: ParsableCommand {
 
             Exit status: 0 ok; the failing step's status; 124 a step ran over its time
             limit; 128+N stopped by signal N (nothing committed); 240-244 the boot itself
-            failed (see corral boot --help); 1 setup error. With --each: 1 if any guest
-            failed.
+            failed (see corral boot --help); 1 setup error; 64 usage error (a bad option,
+            an unknown template, a parameter maint job needs and --set did not give),
+            before anything runs. With --each: 1 if any guest failed.
             """,
         subcommands: [
             MaintListCommand.self, MaintShowCommand.self, MaintFlattenRsyncCommand.self,

@@ -127,7 +127,7 @@ struct MaintRunCommand: ParsableCommand {
 }
 
 /// `corral maint job NAME --set KEY=VALUE …`: any template, including the user's.
-struct MaintJobCommand: ParsableCommand {
+struct MaintJobCommand: ParsableCommand, UsageCheck {
     static let configuration = CommandConfiguration(
         commandName: "job", abstract: "Run any template by name with KEY=VALUE parameters (see maint show NAME).")
     @Argument(help: "The template's name.", completion: CompletionValues.templates) var name: String
@@ -135,14 +135,23 @@ struct MaintJobCommand: ParsableCommand {
     @OptionGroup var options: MaintJobOptions
     @OptionGroup var inPlace: InPlaceOption
 
-    func run() throws {
+    /// Before the root check (``UsageCheck``), so a mistake is a usage error
+    /// for everyone, and it costs no boot.
+    func checkUsage() throws {
+        try Self.checkParameters(try parameters(), of: try options.source.template(named: name))
+    }
+
+    func parameters() throws -> [String: String] {
         var parameters: [String: String] = [:]
         for item in set {
             guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set \(item): write KEY=VALUE") }
             parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
         }
-        try Self.checkParameters(parameters, of: try options.source.template(named: name))
-        try options.run(template: name, parameters: parameters, inPlace: inPlace.inPlace)
+        return parameters
+    }
+
+    func run() throws {
+        try options.run(template: name, parameters: try parameters(), inPlace: inPlace.inPlace)
     }
 
     /// A parameter the template needs and `--set` did not give, one it does

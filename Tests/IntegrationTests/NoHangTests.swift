@@ -89,6 +89,13 @@ struct UnprivilegedTests {
             let lines = r.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].contains("needs root"), "\(arguments): \(r.summary)")
         }
+        // A usage mistake is 64 for any user, not the root refusal.
+        for arguments in ["maint job fsck", "boot --memory 10X --command id"] {
+            let r = try await sh(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
+                                 dir.path, user, TestPaths.corral, arguments)
+            #expect(r.status == 64, "\(arguments): \(r.summary)")
+            #expect(!r.stderr.contains("needs root"), "\(arguments): \(r.summary)")
+        }
         // What does not boot still works as any user.
         let dry = try await sh(#"cd "$1" && su "$2" -s /bin/sh -c "$3 boot --dry-run --command id""#, dir.path, user, TestPaths.corral)
         #expect(dry.status == 0, "\(dry.summary)")
