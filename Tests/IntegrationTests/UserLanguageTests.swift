@@ -71,6 +71,8 @@ struct UserLanguageTests {
         #expect(r.status == 1, "\(r.summary)")
         #expect(r.stdout.contains("corral: cannot mount /dev/ubdb on /mnt; no shell started"), "\(r.summary)")
         #expect(!r.stdout.contains("shell-started"), "\(r.summary)")
+        #expect(r.stdout.contains("no shell started: a disk could not be mounted"), "\(r.summary)")
+        #expect(!r.stdout.contains("the shell exited with status"), "\(r.summary)")
         #expect(try await shOK(#"cd "$1" && sha256sum -c --quiet before && echo same"#, dir.path) == "same")
     }
 }
