@@ -12,6 +12,8 @@ all: build
 
 # groff: DocumentationTests check every man page with groff -ww.
 APT_PACKAGES += groff
+# zsh, fish: ShellCompletionTests load corral's completions into them on a terminal (tmux).
+APT_PACKAGES += zsh fish
 # debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
 # from apt's configured mirror, cached in .build/guest).
 APT_PACKAGES += debootstrap

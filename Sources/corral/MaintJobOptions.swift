@@ -8,7 +8,7 @@ import Maintenance
 struct MaintJobOptions: ParsableArguments {
     @OptionGroup var source: TemplateOptions
 
-    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here (with --each: FILE.<guest name>).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE"))
     var log: String?
 
     @Flag(name: .long, help: "Print a machine-readable report on stdout.")
@@ -135,7 +135,7 @@ struct InPlaceOption: ParsableArguments {
 
 /// `--each COW… [-j N]`, for the jobs that make sense once per guest.
 struct EachOptions: ParsableArguments {
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"), completion: .file())
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow); --log FILE then keeps FILE.<guest name> for each.", valueName: "COW"), completion: .file())
     var each: [String] = []
 
     @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))
