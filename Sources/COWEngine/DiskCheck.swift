@@ -70,7 +70,7 @@ public enum DiskCheck {
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         if access(path, R_OK) != 0 {
-            add("not-readable", .problem, "\(path) is not readable: \(Errno.describe(errno))")
+            add("not-readable", .problem, "\(path) is not readable: \(SystemError.describe(errno))")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         if requireWritable && access(path, W_OK) != 0 {
@@ -123,7 +123,7 @@ public enum DiskCheck {
             add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
                 fix: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
-            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(Errno.describe(errno))")
+            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(SystemError.describe(errno))")
         } else {
             if !match.sizeMatches, let actual = match.actualSize {
                 add("size-mismatch", .problem,

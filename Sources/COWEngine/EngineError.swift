@@ -56,7 +56,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .format(let path, let error):
             "\(path): \(error)"
         case .system(let call, let path, let code):
-            "\(path): \(call) failed: \(Errno.describe(code))"
+            "\(path): \(call) failed: \(SystemError.describe(code))"
         case .noSpace(let path):
             "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
         case .backingRefused(let backing, let cow, let reason):
@@ -129,12 +129,15 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     }
 
     static func processName(_ pid: Int32) -> String {
-        guard let comm = try? ReadSmallFile.text("/proc/\(pid)/comm") else { return "" }
+        guard let comm = try? SmallTextFile.text("/proc/\(pid)/comm") else { return "" }
         return " (\(comm.trimmed))"
     }
 }
 
-extension EngineError {
+extension EngineError: SystemErrorWrapping {
+    /// A ``SystemError`` as the engine reports it (see below).
+    public init(_ error: SystemError) { self.init(error, path: nil) }
+
     /// A ``SystemError`` from the system layer, as the engine reports it:
     /// a full disk as ``noSpace(path:)``, anything else naming the call.
     public init(_ error: SystemError, path: String? = nil) {

@@ -3,6 +3,7 @@ import CSandboxShim
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// The kernel's private mount namespace: the host's whole mount tree,
 /// read-only (recursively: /proc, /proc/sys, /sys, /dev included), with the
@@ -17,7 +18,7 @@ struct MountJail: Sendable {
     /// Must run right after `unshare(CLONE_NEWNS)`.
     func apply() throws(SandboxError) {
         // First, so that nothing below propagates back to the host.
-        try syscall("mount(/, MS_REC|MS_PRIVATE)") { corral_make_mounts_private() }
+        try SandboxError.systemCall("mount(/, MS_REC|MS_PRIVATE)", "") { corral_make_mounts_private() }
         // The working directory, to re-enter once the copies are attached:
         // the process's cwd keeps pointing into the mount underneath, so a
         // relative disk path (`--disk 1=guest.cow`) would resolve read-only.
@@ -28,15 +29,15 @@ struct MountJail: Sendable {
         var clones: [(path: String, fd: Int32)] = []
         defer { for clone in clones { close(clone.fd) } }
         for path in writable.paths {
-            let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+            let fd = try SandboxError.systemCall("open_tree", path) { corral_clone_mount_tree(path) }
             clones.append((path, fd))
         }
-        try syscall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)") { corral_set_tree_readonly("/") }
+        try SandboxError.systemCall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)", "") { corral_set_tree_readonly("/") }
         for clone in clones {
-            try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
+            try SandboxError.systemCall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
         }
         try hideHostSecrets()
-        if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }
+        if let cwd { try SandboxError.systemCall("chdir", cwd) { chdir(cwd) } }
     }
 
     /// Host files whose contents the kernel never needs, read as empty in
@@ -53,13 +54,13 @@ struct MountJail: Sendable {
     /// (/proc is replaced by the reaper, inside the new PID namespace.)
     func hideHostSecrets() throws(SandboxError) {
         if WritablePaths.isDirectory("/dev/shm") {
-            try syscall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
+            try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
         }
         for path in Self.emptied where access(path, F_OK) == 0 {
-            try syscall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
+            try SandboxError.systemCall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
         }
         if WritablePaths.isDirectory("/dev/pts") && access("/dev/ptmx", F_OK) == 0 {
-            try syscall("mount(devpts, newinstance)", "/dev/pts") { corral_mount_private_devpts("/dev/pts", "/dev/ptmx") }
+            try SandboxError.systemCall("mount(devpts, newinstance)", "/dev/pts") { corral_mount_private_devpts("/dev/pts", "/dev/ptmx") }
         }
     }
 }
