@@ -116,9 +116,10 @@ public enum DiskCheck {
             add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
                 fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
         } else if backing == nil, let reason = BackingPolicy.objection(backing: match.path, cow: cow) {
+            let device = (try? FileStatus.of(match.path))??.isBlockDevice == true ? " \(BackingPolicy.blockDeviceFlag)" : ""
             add("backing-refused", .problem,
                 "the header names \(match.path) as backing, which \(reason): corral uses such a backing only when you name it yourself",
-                fix: "if you trust this COW: --backing \(b) (boot: --disk N=\(path),\(match.path))")
+                fix: "if you trust this COW: --backing \(b)\(device) (boot: --disk N=\(path),\(match.path)\(device))")
         } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
             add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
                 fix: "pass the backing image with --backing PATH")

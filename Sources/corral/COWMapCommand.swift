@@ -9,10 +9,12 @@ struct COWMap: ParsableCommand {
 
     @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Accept a backing whose size or mtime differs from the header, or a truncated COW.") var force = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         if format.isJSON {
             var first = true
             Console.write(1, "[")
