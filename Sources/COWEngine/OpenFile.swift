@@ -166,8 +166,15 @@ public final class OpenFile {
     /// become allocated zeros), so a full disk shows up before anything is
     /// written. False where the filesystem cannot preallocate.
     public func preallocate(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
+        try ifSupported("fallocate") { corral_fallocate(fd, Int64(offset), Int64(length)) }
+    }
+
+    /// Runs an fallocate-like call: false when the filesystem does not
+    /// support it (EOPNOTSUPP, ENOSYS, EINVAL), an ``EngineError`` (a full
+    /// disk as ``EngineError/noSpace(path:)``) for any other failure.
+    private func ifSupported(_ call: String, _ body: () -> Int32) throws(EngineError) -> Bool {
         do {
-            try systemCall("fallocate", path) { corral_fallocate(fd, Int64(offset), Int64(length)) }
+            try systemCall(call, path, body)
             return true
         } catch where [.notSupported, .noFunction, .invalidArgument].contains(error.errno) {
             return false
@@ -183,14 +190,7 @@ public final class OpenFile {
 
     /// Deallocates a range (it reads as zeros). False when the filesystem cannot.
     public func punchHole(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
-        do {
-            try systemCall("fallocate(PUNCH_HOLE)", path) { corral_punch_hole(fd, Int64(offset), Int64(length)) }
-            return true
-        } catch where [.notSupported, .noFunction, .invalidArgument].contains(error.errno) {
-            return false
-        } catch {
-            throw EngineError(error)
-        }
+        try ifSupported("fallocate(PUNCH_HOLE)") { corral_punch_hole(fd, Int64(offset), Int64(length)) }
     }
 
     /// Makes this file a reflink copy of `source`. False where the filesystem has no reflinks.
