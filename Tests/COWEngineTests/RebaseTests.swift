@@ -185,8 +185,14 @@ struct RebaseTests {
         let console = try Fixture.boot(t, dump, ubd: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"])
         // the kernel's device is rounded up to whole sectors (§4.6): compare the disk's bytes
         let seen = Array(try Fixture.read(t("view.img")).prefix(Self.size))
-        let seen2 = Array(try Fixture.read(t("v2view.img")).prefix(Self.size))
+        // v2's bitmap is floor(N/8) bytes long (spec §2.1): N = 2050 here, so the
+        // kernel reads the bits of sectors 2048 and 2049 from past the end of its
+        // vmalloc'd bitmap, memory it never initialised, and shows those two
+        // sectors from the backing or from the COW at random (CI saw it once).
+        // Only the sectors the bitmap covers have a defined view.
+        let covered = Self.size / 512 / 8 * 8 * 512
+        let seen2 = Array(try Fixture.read(t("v2view.img")).prefix(covered))
         #expect(seen == view, "v3 view: \(Fixture.firstDifference(seen, view)); console:\n\(console)")
-        #expect(seen2 == v2view, "v2 view: \(Fixture.firstDifference(seen2, v2view)); console:\n\(console)")
+        #expect(seen2 == Array(v2view.prefix(covered)), "v2 view: \(Fixture.firstDifference(seen2, Array(v2view.prefix(covered)))); console:\n\(console)")
     }
 }
