@@ -12,6 +12,8 @@ all: build
 
 # groff: DocumentationTests check every man page with groff -ww.
 APT_PACKAGES += groff
+# zsh, fish: ShellCompletionTests load corral's completions into them on a terminal (tmux).
+APT_PACKAGES += zsh fish
 # debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
 # from apt's configured mirror, cached in .build/guest).
 APT_PACKAGES += debootstrap
@@ -40,9 +42,9 @@ release: deps
 	$(SWIFT) build -c release
 
 # The kernel-facing suites make check runs again on each newer kernel
-# (boot, sandbox, profiles and jail escapes, maint, reliability, the quirk and the COW
+# (boot, sandbox, profiles and jail escapes, maint and its dry run, reliability, the quirk and the COW
 # vectors the kernel writes); everything else is kernel-independent.
-KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|JailEscapeTests|DenialTableTests|MaintKernelTests|ReliabilityTests|QuirkTests|COWVectorTests
+KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelProfileTests|JailEscapeTests|DenialTableTests|MaintKernelTests|MaintDryRunTests|ReliabilityTests|QuirkTests|COWVectorTests
 NEWER_KERNELS := $(CURDIR)/.build/kernels/6.12/bin/linux.uml $(CURDIR)/.build/kernels/7.2/bin/linux.uml
 
 # The whole test suite on bookworm's /usr/bin/linux.uml (6.1), then the
@@ -103,9 +105,9 @@ deb: deps deb-deps
 deb-deps:
 	scripts/deb deps
 
-# lintian on the package, then apt-get install ./corral_….deb into a fresh
-# debootstrapped bookworm root without Swift and use corral there (the root
-# is cached under .build/deb-root).
+# lintian on the package, then apt-get install ./corral_….deb into fresh
+# debootstrapped bookworm and trixie roots without Swift and use corral there
+# (the roots are cached under .build/deb-root/SUITE; DEB_SUITES=bookworm for one).
 deb-check: deb
 	scripts/deb check
 

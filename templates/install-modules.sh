@@ -5,12 +5,65 @@
 # param: modules            host directory holding the module tree (e.g. /usr/lib/uml/modules/6.1.176)
 # param: release=           kernel release; empty: the last component of --modules
 # disk: 1 target cow
+# dry-run: boot
 
 [ -n "$release" ] || release=${modules##*/}
 root=/run/corral/guest
 tree=/run/corral/modules
 dest=$root/lib/modules/$release
 changes=/run/corral/copied
+
+# One pass: every module of the tree must be a key of modules.dep.
+verify() {
+    dep=$dest/modules.dep
+    [ -s "$dep" ] || { echo "no $dep"; return 1; }
+    (cd "$tree" && find . -name '*.ko' -o -name '*.ko.*') | awk -v dep="$dep" '
+        BEGIN {
+            while ((getline line < dep) > 0) { sub(/:.*/, "", line); listed[line] = 1 }
+        }
+        {
+            sub(/^\.\//, "")
+            count++
+            if (!($0 in listed)) { print "modules.dep does not list " $0; missing++ }
+        }
+        END {
+            if (missing) exit 1
+            print count > "/run/corral/count"
+        }'
+}
+
+# A dry run (corral maint --dry-run, Ansible's check mode): the COW is
+# attached read-only (the kernel opens it O_RDONLY) and mounted ro,noload;
+# rsync -n lists what it would copy. Nothing to copy and a modules.dep that
+# lists every module is the real run's "already installed".
+if [ "$dry_run" = yes ]; then
+    step mount -- mount_ro "$disk_cow" "$root"
+    step mount-modules -- mount_host "$modules" "$tree"
+    if [ -d "$dest" ]; then
+        step compare -t 0 -- sh -c 'rsync -a -n --omit-dir-times --checksum --itemize-changes \
+            --exclude=/modules.dep --exclude=/modules.alias --exclude=/modules.symbols \
+            --exclude=/modules.devname --exclude=/modules.softdep --exclude="/modules.*.bin" \
+            "$1/" "$2/" > "$3"' - "$tree" "$dest" "$changes"
+        changed=$(awk 'END { print NR }' "$changes")
+    else
+        changed=all
+    fi
+    if [ "$changed" = 0 ] && verify > /dev/null; then
+        read -r count < /run/corral/count
+        step umount -- umount "$root"
+        unchanged "already installed: /lib/modules/$release has the same $count modules and a current modules.dep"
+    elif [ "$changed" = all ]; then
+        step umount -- umount "$root"
+        note "would create /lib/modules/$release, copy the tree and run depmod"
+    elif [ "$changed" = 0 ]; then
+        step umount -- umount "$root"
+        note "would run depmod: the files are there but modules.dep does not list every module"
+    else
+        step umount -- umount "$root"
+        note "would write $changed files or directories under /lib/modules/$release and run depmod"
+    fi
+    exit 0
+fi
 
 # noatime: reading the guest's files to compare them must not write their inodes.
 step mount -- sh -c 'mkdir -p "$2" && mount -o noatime "$1" "$2"' - "$disk_cow" "$root"
@@ -39,24 +92,6 @@ if [ "$changed" -gt 0 ] || [ ! -s "$dest/modules.dep" ]; then
     depmod_ran=yes
 fi
 
-# One pass: every module of the tree must be a key of modules.dep.
-verify() {
-    dep=$dest/modules.dep
-    [ -s "$dep" ] || { echo "no $dep"; return 1; }
-    (cd "$tree" && find . -name '*.ko' -o -name '*.ko.*') | awk -v dep="$dep" '
-        BEGIN {
-            while ((getline line < dep) > 0) { sub(/:.*/, "", line); listed[line] = 1 }
-        }
-        {
-            sub(/^\.\//, "")
-            count++
-            if (!($0 in listed)) { print "modules.dep does not list " $0; missing++ }
-        }
-        END {
-            if (missing) exit 1
-            print count > "/run/corral/count"
-        }'
-}
 step verify -- verify
 read -r count < /run/corral/count
 step umount -- umount "$root"

@@ -19,6 +19,19 @@ public enum LauncherError: Error, Sendable, Equatable, CustomStringConvertible {
     case system(call: String, object: String, errno: Int32)
     case helper(String)
 
+    /// Whether the command line alone is at fault (a value no boot could
+    /// take), not the host: such a refusal is a usage error (exit 64), the
+    /// rest a preflight failure (240).
+    public var isUsageMistake: Bool {
+        switch self {
+        case .invalidDisk, .duplicateUnit, .invalidMemory, .invalidRoot, .invalidUmid, .invalidPath,
+             .invalidArgument, .commandLineTooLong, .commandNeedsHostfsInit:
+            return true
+        case .kernelNotFound, .notAUMLKernel, .hostfsInitNotFound, .system, .helper:
+            return false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .invalidDisk(spec, reason):

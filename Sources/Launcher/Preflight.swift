@@ -106,7 +106,7 @@ public enum Preflight {
         var locks: Bool
     }
 
-    static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
+    public static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
 

@@ -29,6 +29,10 @@ public enum Job {
         do {
             values = try request.resolvedParameters()
             guest = request.template.disks.first.flatMap { values[$0.parameter] } ?? request.disks.first?.file
+            if !request.dryRun, let same = DryRun.outputsAlreadyHold(request, values: values) {
+                return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, changes: [same], changed: false,
+                                 seconds: StepMonitor.now() - started, log: request.logPath)
+            }
             staged = try stage(request, values: values)
         } catch {
             return failure(1, "\(error)", changes: guestUnchanged(request, guest))
@@ -38,6 +42,7 @@ public enum Job {
         var variables: [(String, String)] = request.template.parameters.compactMap { p in
             values[p.name].map { (p.name, $0) }
         }
+        variables.append(("dry_run", request.dryRun ? "yes" : "no"))
         for disk in staged {
             variables.append(("disk_\(disk.declaration.parameter)", disk.declaration.device))
             variables.append(("new_\(disk.declaration.parameter)", disk.isNew ? "yes" : "no"))
@@ -117,6 +122,14 @@ public enum Job {
                            ready: ready, staged: staged)
         }
 
+        // 5b. A dry run's boot: nothing to commit; the template's
+        // `unchanged` line is the answer, anything else means it would change.
+        if request.dryRun {
+            return JobReport(job: name, guest: guest, ok: true, exitStatus: 0, steps: outcome.steps,
+                             changes: outcome.notes + (outcome.unchanged.map { [$0] } ?? []), changed: outcome.unchanged == nil,
+                             seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
+        }
+
         // 5a. Nothing to do: the template said so; no disk is committed, so
         // the user's files keep their bytes, blocks and inode (a copy is
         // dropped; with --in-place the template left them as they were).
@@ -180,12 +193,12 @@ public enum Job {
                 throw MaintenanceError.inputMissing(option: "--\(disk.parameter)", path: path)
             }
             inputs.append((status, "--\(disk.parameter)"))
-            let writable = disk.role == .target || disk.writableIf.map { isYes(values[$0]) } == true
+            let writable = !request.dryRun && (disk.role == .target || disk.writableIf.map { isYes(values[$0]) } == true)
             staged.append(writable
                 ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace, kernelRelease: release)
                 : try StagedDisk.source(disk, path: path, kernelRelease: release))
         }
-        for disk in request.template.disks where disk.role == .output {
+        for disk in request.template.disks where disk.role == .output && !request.dryRun {
             guard let path = values[disk.parameter], !path.isEmpty else {
                 throw MaintenanceError.missingParameter(template: request.template.name, name: disk.parameter)
             }
@@ -202,7 +215,7 @@ public enum Job {
             }
             let declaration = TemplateDisk(unit: spec.unit, role: spec.isReadOnly ? .source : .target,
                                            parameter: "disk\(spec.unit)")
-            staged.append(spec.isReadOnly
+            staged.append(spec.isReadOnly || request.dryRun
                 ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing, kernelRelease: release)
                 : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace,
                                         kernelRelease: release))

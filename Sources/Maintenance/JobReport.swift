@@ -22,6 +22,9 @@ public struct JobReport: Sendable, Codable {
     /// From the start of the boot to the guest's READY (boot overhead).
     public var secondsToReady: Double?
     public var log: String?
+    /// `--dry-run`: what the job would do (then `changed` is false, since
+    /// nothing was written, and `plan.changed` holds the answer).
+    public var plan: JobPlan?
 
     public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, failedStep: String? = nil,
                 reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], changed: Bool = false,
@@ -44,6 +47,9 @@ public struct JobReport: Sendable, Codable {
     public var summary: String {
         let time = String(format1(seconds)) + " s"
         let who = guest.map { " \($0)" } ?? ""
+        if let plan, ok {
+            return "\(job)\(who): dry run: \(plan.reason)"
+        }
         if ok {
             let what = changes.isEmpty ? "" : ": " + changes.joined(separator: "; ")
             return "\(job)\(who): ok in \(time)\(what)"

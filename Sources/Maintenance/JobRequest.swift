@@ -24,6 +24,9 @@ public struct JobRequest: Sendable {
     public var verbose = false
     /// Where the built-in step library is, for user templates without a lib/.
     public var library: TemplateLibrary?
+    /// A dry run's boot: every disk attached read-only, outputs not made,
+    /// `dry_run=yes` for the template, nothing committed (``DryRun``).
+    public var dryRun = false
 
     public init(template: Template) {
         self.template = template

@@ -20,9 +20,15 @@ public enum RescueShell {
         }
     }
 
+    /// The status the guest script ends with when a mount failed and no
+    /// shell started, so the report can say so instead of blaming a shell
+    /// that never ran. A user's own `exit 125` reads the same; that is the
+    /// price of having only an exit status to carry it.
+    static let noShellStatus: Int32 = 125
+
     /// The shell command hostfs-init runs: mounts, then an interactive shell
     /// only if every mount worked (a shell over a missing mount would let
-    /// the user "fix" the wrong tree; status 1 drops the copies).
+    /// the user "fix" the wrong tree; any non-zero status drops the copies).
     static func command(_ mounts: [Mount]) -> String {
         var lines: [String] = ["corral_failed="]
         for m in mounts {
@@ -32,7 +38,7 @@ public enum RescueShell {
             lines.append("{ mkdir -p \(dir) && { mount \(options)\(device) \(dir) || mount -o ro \(device) \(dir); } && echo \"corral: \(device) on \(m.directory)\"; } || { echo \"corral: cannot mount \(device) on \(m.directory); no shell started\"; corral_failed=1; }")
         }
         // Not exec: the disks are unmounted cleanly after the shell ends.
-        lines.append("if [ -z \"$corral_failed\" ]; then echo 'corral: exit 0 keeps the changes to writable disks; exit 1 drops them'; /bin/sh -i; corral_status=$?; else corral_status=1; fi")
+        lines.append("if [ -z \"$corral_failed\" ]; then echo 'corral: exit 0 keeps the changes to writable disks; exit 1 drops them'; /bin/sh -i; corral_status=$?; else corral_status=\(noShellStatus); fi")
         for m in mounts.reversed() {
             lines.append("umount \(Shell.quote(m.directory)) 2>/dev/null")
         }
@@ -62,6 +68,12 @@ public enum RescueShell {
             status = Boot.run(try BootPlan.make(options))
         } catch {
             return JobReport(job: "shell", guest: guest, ok: false, exitStatus: 1, reason: "\(error)")
+        }
+        if status == .guest(noShellStatus) {
+            return JobReport(job: "shell", guest: guest, ok: false, exitStatus: 1,
+                             reason: "no shell started: a disk could not be mounted where asked (the console line above names it); fix the --mount or the disk and run again",
+                             changes: ["nothing changed; the originals are unchanged"],
+                             seconds: StepMonitor.now() - started, log: request.logPath)
         }
         guard status == .guest(0) else {
             return JobReport(job: "shell", guest: guest, ok: false, exitStatus: status.code,

@@ -6,6 +6,7 @@
 ///     # description: one line
 ///     # param: NAME[=DEFAULT]   what it is
 ///     # disk: UNIT ROLE PARAM [options]
+///     # dry-run: boot
 ///
 /// The header ends at the first line that is not a comment. Parameters reach
 /// the guest as shell variables assigned before the body (never substituted
@@ -19,12 +20,18 @@ public struct Template: Sendable, Equatable {
     public var script: String
     /// Where it was loaded from.
     public var path: String
+    /// `# dry-run: boot`: the template answers a dry run (`dry_run=yes`)
+    /// from a boot with every disk read-only, ending in `unchanged` when
+    /// there is nothing to do; without it a dry run of a job that writes a
+    /// guest says "unknown".
+    public var dryRunBoots = false
 
     public static func parse(_ text: String, path: String) throws(MaintenanceError) -> Template {
         var name: String?
         var summary = ""
         var parameters: [TemplateParameter] = []
         var disks: [TemplateDisk] = []
+        var dryRunBoots = false
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
             let line = rawLine.trimmingSpaces
@@ -62,6 +69,11 @@ public struct Template: Sendable, Equatable {
                 parameters.append(TemplateParameter(
                     name: pname, defaultValue: defaultValue,
                     summary: words.count > 1 ? words[1].trimmingSpaces : ""))
+            case "dry-run":
+                guard value == "boot" else {
+                    throw .invalidTemplate(path: path, line: number, reason: "dry-run: the only value is 'boot'")
+                }
+                dryRunBoots = true
             case "disk":
                 disks.append(try parseDisk(value, path: path, line: number))
             default:
@@ -82,7 +94,8 @@ public struct Template: Sendable, Equatable {
         for disk in disks where !units.insert(disk.unit).inserted {
             throw .invalidTemplate(path: path, line: 1, reason: "disk unit \(disk.unit) declared twice")
         }
-        return Template(name: name, summary: summary, parameters: parameters, disks: disks, script: text, path: path)
+        return Template(name: name, summary: summary, parameters: parameters, disks: disks, script: text, path: path,
+                        dryRunBoots: dryRunBoots)
     }
 
     static func parseDisk(_ value: String, path: String, line: Int) throws(MaintenanceError) -> TemplateDisk {

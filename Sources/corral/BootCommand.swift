@@ -109,14 +109,34 @@ struct BootCommand: ParsableCommand {
         if let nonce, nonce.isEmpty || !nonce.allSatisfy({ $0.isHexDigit }) {
             throw ValidationError("--nonce must be hexadecimal")
         }
+        if command?.isEmpty == true {
+            throw ValidationError("--command is empty; give a shell command, e.g. --command 'ls /'")
+        }
         if command != nil && !commandWords.isEmpty {
             throw ValidationError("give the command either after -- or with --command, not both")
         }
         if output.isJSON && guestCommand == nil && !dryRun {
             throw ValidationError("--json needs a command (-- CMD or --command CMD): an interactive shell has no result to report")
         }
+        for argument in kernelArgs {
+            let key = String(argument.prefix { $0 != "=" })
+            if let option = Self.reservedKernelArguments[key] {
+                throw ValidationError("--kernel-arg \(argument): corral sets \(key)= itself; use \(option)")
+            }
+            if key.hasPrefix("corral_") {
+                throw ValidationError("--kernel-arg \(argument): corral_* variables are hostfs-init's protocol; give the command after -- or with --command")
+            }
+        }
         if !dryRun { try GuestOptionsCheck.validate(kernel: kernel, memory: memory) }
     }
+
+    /// Kernel arguments corral writes from its own options: a second copy in
+    /// --kernel-arg would override them (a later init= replaces hostfs-init,
+    /// and the boot waits for a command that never runs).
+    static let reservedKernelArguments = [
+        "init": "--init PATH", "root": "--root", "rootfstype": "--root", "rootflags": "--root",
+        "mem": "--memory", "umid": "--umid", "uml_dir": "--umid",
+    ]
 
     /// The command to run: --command as is, or the words after -- joined
     /// with shell quoting (one word is taken as shell text, like --command).
@@ -157,8 +177,12 @@ struct BootCommand: ParsableCommand {
         let plan: BootPlan
         do {
             plan = try BootPlan.make(options)
+        } catch let error as LauncherError where error.isUsageMistake {
+            // A value no boot could take (--root, --umid, a kernel argument):
+            // a usage error like any other, whatever the host.
+            throw CLIError(message: "\(error)", hint: "run 'corral boot --help' for usage", status: 64)
         } catch {
-            // A command line the kernel cannot take is a preflight failure too: nothing ran.
+            // The host cannot boot this (no hostfs-init, …): a preflight failure; nothing ran.
             let status = BootExitStatus.preflightFailed
             BootWriter.standardError.write("corral: \(error)\n")
             if output.isJSON { try BootResult(status: status, duration: start, plan: nil, options: options, output: nil).print() }

@@ -13,22 +13,27 @@ struct COWMap: ParsableCommand {
     @Flag(help: "Accept a backing whose size or mtime differs from the header, or a truncated COW.") var force = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
+    /// The table header (or JSON's "[") is written with the first extent,
+    /// which comes only after the COW, its backing and their checks have
+    /// passed: a refused file prints nothing on stdout, only the error.
     func run() throws {
         try blockDevice.check(backing)
+        var started = false
         if format.isJSON {
-            var first = true
-            Console.write(1, "[")
             try DiskMap.run(cow: cow, backing: backing, force: force) { x in
-                Console.write(1, (first ? "\n" : ",\n")
+                Console.write(1, (started ? ",\n" : "[\n")
                     + "  { \"start\": \(x.offset), \"length\": \(x.length), \"source\": \"\(x.source.rawValue)\" }")
-                first = false
+                started = true
             }
-            Console.out(first ? "]" : "\n]")
+            Console.out(started ? "\n]" : "[]")
         } else {
-            Console.out(pad("offset", 20) + pad("length", 20) + "source")
+            let header = pad("offset", 20) + pad("length", 20) + "source"
             try DiskMap.run(cow: cow, backing: backing, force: force) { x in
+                if !started { Console.out(header) }
+                started = true
                 Console.out(pad("0x" + String(x.offset, radix: 16), 20) + pad("0x" + String(x.length, radix: 16), 20) + x.source.rawValue)
             }
+            if !started { Console.out(header) }
         }
     }
 

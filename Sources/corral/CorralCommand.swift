@@ -18,6 +18,7 @@ struct CorralCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            try (command as? any UsageCheck)?.checkUsage()
             try RootRequirement.check(command)
             try command.run()
         } catch {
@@ -64,4 +65,11 @@ struct CLIError: Error {
     var message: String
     var hint: String?
     var status: Int32 = 1
+}
+
+/// A command whose usage check needs more than the parser's `validate()`
+/// can report (its own one-line ``CLIError``, exit 64): run after parsing,
+/// before the root check and `run()`.
+protocol UsageCheck {
+    func checkUsage() throws
 }

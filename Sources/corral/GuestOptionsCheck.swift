@@ -6,6 +6,16 @@ import Launcher
 /// parsing, so a mistake in them is a usage error (exit 64) like any other
 /// and nothing has been opened yet.
 enum GuestOptionsCheck {
+    /// `--disk` specs: each one parsed, each unit given once.
+    static func disks(_ specs: [String]) throws {
+        var units = Set<Int>()
+        for spec in specs {
+            let disk: DiskSpec
+            do { disk = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
+            if !units.insert(disk.unit).inserted { throw ValidationError("\(LauncherError.duplicateUnit(disk.unit))") }
+        }
+    }
+
     static func validate(kernel: String, memory: String) throws {
         if !KernelCommandLine.isValidMemory(memory) {
             throw ValidationError("--memory '\(memory)': give a number of bytes with an optional K, M or G suffix, e.g. 256M or 1G")

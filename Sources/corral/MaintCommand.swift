@@ -14,13 +14,15 @@ struct MaintCommand: ParsableCommand {
             report through nonce-tagged console lines; a failing step fails the job and
             is named. Sources are attached read-only. A job that changes a guest works
             on a sparse copy of its COW and renames it over the original only when every
-            step succeeded (--in-place opts out). COW files with mixed 4 KiB pages (spec
-            §4.7) are normalized first (or read through a normalized copy).
+            step succeeded (--in-place opts out). COW files with mixed 4 KiB pages (pages
+            partly in the COW and partly in the backing, which the kernel reads
+            wrongly) are normalized first (or read through a normalized copy).
 
             Exit status: 0 ok; the failing step's status; 124 a step ran over its time
             limit; 128+N stopped by signal N (nothing committed); 240-244 the boot itself
-            failed (see corral boot --help); 1 setup error. With --each: 1 if any guest
-            failed.
+            failed (see corral boot --help); 1 setup error; 64 usage error (a bad option,
+            an unknown template, a parameter maint job needs and --set did not give),
+            before anything runs. With --each: 1 if any guest failed.
             """,
         subcommands: [
             MaintListCommand.self, MaintShowCommand.self, MaintFlattenRsyncCommand.self,
@@ -34,10 +36,31 @@ struct TemplateOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Also load templates from DIR (before $CORRAL_TEMPLATES). Repeatable.", valueName: "DIR"), completion: .directory)
     var templates: [String] = []
 
+    func validate() throws {
+        for dir in templates {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--templates '\(dir)' is not a directory; give a directory of template .sh files")
+            }
+        }
+    }
+
     func library() throws -> TemplateLibrary {
         try TemplateLibrary.locate(
             environment: ProcessInfo.processInfo.environment, executable: Resources.currentExecutable(),
             extra: templates)
+    }
+
+    /// The template the command line names; a name no template has is a
+    /// usage mistake (exit 64), like a misspelt verb.
+    func template(named name: String) throws -> Template {
+        let library = try library()
+        do {
+            return try library.template(named: name)
+        } catch {
+            guard case .templateNotFound = error else { throw error }
+            throw CLIError(message: "\(error)", status: 64)
+        }
     }
 }
 
@@ -68,7 +91,7 @@ struct MaintShowCommand: ParsableCommand {
     @Argument(help: "The template's name.", completion: CompletionValues.templates) var name: String
 
     func run() throws {
-        let template = try source.library().template(named: name)
+        let template = try source.template(named: name)
         if format.isJSON { return try Console.json(TemplateJSON(template)) }
         Console.out("\(template.name): \(template.summary)")
         Console.out("file: \(template.path)")

@@ -107,9 +107,7 @@ struct MaintRunCommand: ParsableCommand {
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --") }
         if timeout < 0 { throw ValidationError("--timeout must be 0 (no limit) or a number of seconds") }
-        for spec in disk {
-            do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
-        }
+        try GuestOptionsCheck.disks(disk)
     }
 
     func run() throws {
@@ -133,7 +131,7 @@ struct MaintRunCommand: ParsableCommand {
 }
 
 /// `corral maint job NAME --set KEY=VALUE …`: any template, including the user's.
-struct MaintJobCommand: ParsableCommand {
+struct MaintJobCommand: ParsableCommand, UsageCheck {
     static let configuration = CommandConfiguration(
         commandName: "job", abstract: "Run any template by name with KEY=VALUE parameters (see maint show NAME).")
     @Argument(help: "The template's name.", completion: CompletionValues.templates) var name: String
@@ -141,13 +139,42 @@ struct MaintJobCommand: ParsableCommand {
     @OptionGroup var options: MaintJobOptions
     @OptionGroup var inPlace: InPlaceOption
 
-    func run() throws {
+    /// Before the root check (``UsageCheck``), so a mistake is a usage error
+    /// for everyone, and it costs no boot.
+    func checkUsage() throws {
+        try Self.checkParameters(try parameters(), of: try options.source.template(named: name))
+    }
+
+    func parameters() throws -> [String: String] {
         var parameters: [String: String] = [:]
         for item in set {
             guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set \(item): write KEY=VALUE") }
             parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
         }
-        try options.run(template: name, parameters: parameters, inPlace: inPlace.inPlace)
+        return parameters
+    }
+
+    func run() throws {
+        try options.run(template: name, parameters: try parameters(), inPlace: inPlace.inPlace)
+    }
+
+    /// A parameter the template needs and `--set` did not give, one it does
+    /// not have, or an empty disk path is a usage mistake: refused here, with
+    /// the `--set` that fixes it, before any disk is staged or kernel started.
+    static func checkParameters(_ parameters: [String: String], of template: Template) throws {
+        var request = JobRequest(template: template)
+        request.parameters = parameters
+        let values: [String: String]
+        do {
+            values = try request.resolvedParameters()
+        } catch .missingParameter(_, let name) {
+            throw CLIError(message: "template '\(template.name)' needs parameter '\(name)'; give it with --set \(name)=VALUE (see corral maint show \(template.name))", status: 64)
+        } catch {
+            throw CLIError(message: "\(error)", status: 64)
+        }
+        for disk in template.disks where values[disk.parameter, default: ""].isEmpty {
+            throw CLIError(message: "template '\(template.name)' parameter '\(disk.parameter)' names a disk; give its path with --set \(disk.parameter)=FILE", status: 64)
+        }
     }
 }
 
@@ -170,6 +197,7 @@ struct MaintShellCommand: ParsableCommand {
     @OptionGroup var inPlace: InPlaceOption
 
     func validate() throws {
+        try GuestOptionsCheck.disks(disk)
         try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
     }
 

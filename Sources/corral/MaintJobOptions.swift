@@ -8,7 +8,7 @@ import Maintenance
 struct MaintJobOptions: ParsableArguments {
     @OptionGroup var source: TemplateOptions
 
-    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here (with --each: FILE.<guest name>).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE"))
     var log: String?
 
     @Flag(name: .long, help: "Print a machine-readable report on stdout.")
@@ -29,6 +29,9 @@ struct MaintJobOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "No step progress on the terminal.")
     var quiet = false
 
+    @Flag(name: .long, help: "Change nothing: say what the job would do (parameters, each disk's preflight, whether it would change a file).")
+    var dryRun = false
+
     func validate() throws {
         if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be a positive number of seconds") }
         try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
@@ -40,6 +43,7 @@ struct MaintJobOptions: ParsableArguments {
         for dir in source.templates { args += ["--templates", dir] }
         if let log { args += ["--log", "\(log).\((guest as NSString).lastPathComponent)"] }
         if inPlace { args.append("--in-place") }
+        if dryRun { args.append("--dry-run") }
         args += ["--step-timeout", String(stepTimeout), "--kernel", kernel, "--memory", memory, "--json", "--quiet"]
         return args
     }
@@ -75,6 +79,16 @@ struct MaintJobOptions: ParsableArguments {
         request.memory = memory
         request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
+        if dryRun {
+            let report = DryRun.run(request)
+            if json {
+                try Console.json(report)
+            } else {
+                if let plan = report.plan { Self.show(plan) }
+                Console.error("corral: " + report.summary)
+            }
+            throw ExitCode(report.exitStatus)
+        }
         let display = StepDisplay.make(job: name, quiet: quiet || (passOutput && !json))
         let captured = passOutput && json ? CapturedOutput() : nil
         request.events = { event in
@@ -96,6 +110,23 @@ struct MaintJobOptions: ParsableArguments {
     }
 }
 
+extension MaintJobOptions {
+    /// A dry run's plan for people: parameters, each disk and its preflight.
+    static func show(_ plan: JobPlan) {
+        Console.out("parameters:")
+        for (name, value) in plan.parameters.sorted(by: { $0.key < $1.key }) { Console.out("  \(name)=\(value)") }
+        Console.out("disks:")
+        for disk in plan.disks {
+            let what = disk.writes ? (disk.exists ? "written" : "created") : "read-only"
+            let verdict = disk.preflight.isEmpty ? "preflight ok" : "preflight: " + disk.preflight.map { "\($0.severity): \($0.message)" }.joined(separator: "; ")
+            Console.out("  \(disk.unit) \(disk.device) \(disk.role) '\(disk.path)' (\(what)): \(verdict)")
+        }
+        for finding in plan.preflight { Console.out("  \(finding.severity): \(finding.message)") }
+        let answer = plan.changed.map { $0 ? "yes" : "no" } ?? "unknown"
+        Console.out("would change: \(answer) (\(plan.answeredBy)): \(plan.reason)")
+    }
+}
+
 /// `--in-place`, for the jobs that change an existing guest.
 struct InPlaceOption: ParsableArguments {
     @Flag(name: .long, help: "Change the guest's COW directly instead of a copy renamed at the end (for COW files too large to copy).")
@@ -104,7 +135,7 @@ struct InPlaceOption: ParsableArguments {
 
 /// `--each COW… [-j N]`, for the jobs that make sense once per guest.
 struct EachOptions: ParsableArguments {
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow).", valueName: "COW"), completion: .file())
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run the job once per guest COW (replaces --cow); --log FILE then keeps FILE.<guest name> for each.", valueName: "COW"), completion: .file())
     var each: [String] = []
 
     @Option(name: .short, help: ArgumentHelp("With --each: guests at a time.", valueName: "N"))

@@ -25,6 +25,21 @@ import Testing
             """, "\(r.summary)")
     }
 
+    /// A command's help names only options it has: `--each` appears in the
+    /// help of the jobs that take it and in no other.
+    @Test func helpMentionsEachOnlyWhereItWorks() throws {
+        for verb in ["fsck", "install-modules"] {
+            let r = try runProcess(TestPaths.corral, ["maint", verb, "--help"], environment: Self.environment())
+            #expect(r.status == 0 && r.stdout.contains("--each <COW>"), "\(verb): \(r.summary)")
+            #expect(r.stdout.contains("FILE.<guest name>"), "\(verb): \(r.summary)")
+        }
+        for verb in ["run", "flatten-rsync", "rebuild-cow", "job"] {
+            let r = try runProcess(TestPaths.corral, ["maint", verb, "--help"], environment: Self.environment())
+            #expect(r.status == 0, "\(verb): \(r.summary)")
+            #expect(!r.stdout.contains("--each") && !r.stdout.contains("guest name>"), "\(verb): \(r.stdout)")
+        }
+    }
+
     @Test func validationErrorNamesTheValue() throws {
         let r = try runProcess(TestPaths.corral, ["boot", "--disk", "x", "--dry-run"], environment: Self.environment())
         #expect(r.status == 64, "\(r.summary)")

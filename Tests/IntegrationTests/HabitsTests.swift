@@ -40,6 +40,48 @@ struct HabitsTests {
         }
     }
 
+    /// Every other mistake on a `boot` or `maint` command line that no host
+    /// could fix: 64 with one `corral:` line, never the 240 of a preflight
+    /// failure or the 1 of a failed job.
+    @Test func commandLineMistakesOfBootAndMaintExit64() throws {
+        let dir = try Scratch("corral-usage64")
+        FileManager.default.createFile(atPath: dir.file("d.img"), contents: Data(count: 4096))
+        let img = dir.file("d.img")
+        let cases: [(arguments: [String], says: String)] = [
+            (["maint", "job", "fsck"], "template 'fsck' needs parameter 'cow'; give it with --set cow=VALUE"),
+            (["maint", "job", "fsck", "--set", "cow="], "give its path with --set cow=FILE"),
+            (["maint", "job", "fsck", "--set", "cow=\(img)", "--set", "bogus=1"], "template 'fsck' has no parameter 'bogus'"),
+            (["maint", "job", "no-such-template"], "no template named 'no-such-template'"),
+            (["maint", "show", "no-such-template"], "no template named 'no-such-template'"),
+            (["maint", "list", "--templates", dir.file("no-such-dir")], "is not a directory"),
+            (["maint", "run", "--disk", "1=\(img)", "--disk", "1=\(img)", "--", "true"], "ubd unit 1 is given twice"),
+            (["maint", "shell", "--disk", "1=\(img)", "--disk", "1=\(img)"], "ubd unit 1 is given twice"),
+            (["boot", "--root", "relative", "--command", "true"], "invalid --root 'relative'"),
+            (["boot", "--root", "ubd3", "--command", "true"], "no --disk 3=FILE gives that unit"),
+            (["boot", "--disk", "1=\(img)", "--disk", "1=\(img)", "--command", "true"], "ubd unit 1 is given twice"),
+            (["boot", "--umid", "bad/id", "--command", "true"], "invalid --umid"),
+            (["boot", "--init", "/bin/sh", "--command", "true"], "--command needs corral's hostfs-init"),
+            (["boot", "--kernel-arg", "a b", "--command", "true"], "contains whitespace"),
+            (["boot", "--disk", "1=\(dir.file("a b.img"))", "--command", "true"], "contains whitespace"),
+            (["boot", "--command", ""], "--command is empty"),
+            // A later init= would replace hostfs-init: the boot waited forever
+            // for its command (--dry-run, so the old code printed instead of hanging).
+            (["boot", "--dry-run", "--kernel-arg", "init=/bin/sh", "--command", "true"], "corral sets init= itself; use --init PATH"),
+            (["boot", "--kernel-arg", "corral_cmd=x"], "hostfs-init's protocol"),
+        ]
+        for c in cases {
+            let r = try runCorral(c.arguments, cwd: dir.path)
+            #expect(r.status == 64, "\(c.arguments): \(r.summary)")
+            #expect(r.stdout.isEmpty, "\(c.arguments): \(r.summary)")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.first?.hasPrefix("corral: ") == true && lines.first?.contains(c.says) == true, "\(c.arguments): \(r.summary)")
+            #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("hint: ") }, "\(c.arguments): \(r.summary)")
+        }
+        // The missing parameter is the whole message: one line, nothing else.
+        let missing = try runCorral(["maint", "job", "fsck"], cwd: dir.path)
+        #expect(missing.stderr == "corral: template 'fsck' needs parameter 'cow'; give it with --set cow=VALUE (see corral maint show fsck)\n", "\(missing.summary)")
+    }
+
     @Test(.needsKernel) func jsonCarriesTheOutput() throws {
         let dir = try Scratch("corral-json")
         let boot = try runCorral(["boot", "--json", "--log", dir.file("boot.log"), "--", "sh", "-c", "echo out; echo err >&2; exit 3"])

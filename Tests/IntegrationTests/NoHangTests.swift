@@ -21,6 +21,7 @@ struct NoHangTests {
             (["cow", "info", "fifo"], "fifo", "a FIFO"),
             (["cow", "check", "fifo"], "fifo", "a FIFO"),
             (["cow", "map", "fifo"], "fifo", "a FIFO"),
+            (["cow", "map", "--json", "fifo"], "fifo", "a FIFO"),
             (["cow", "compare", "fifo", "g.cow"], "fifo", "a FIFO"),
             (["cow", "flatten", "--backing", "fifo", "g.cow", "out.img"], "fifo", "a FIFO"),
             (["cow", "normalize", "--backing", "fifo", "g.cow"], "fifo", "a FIFO"),
@@ -32,6 +33,9 @@ struct NoHangTests {
             let r = try Self.corral(c.arguments, cwd: dir.path)
             #expect(r.status != 124 && r.status != 0, "\(c.arguments): \(r.summary)")
             #expect((r.stdout + r.stderr).contains("\(c.named): is \(c.kind), not a disk image or COW file"), "\(c.arguments): \(r.summary)")
+            // Nothing on stdout but check's report of findings: no table
+            // header (map printed one) before the error.
+            #expect(c.arguments[1] == "check" || r.stdout.isEmpty, "\(c.arguments): \(r.summary)")
         }
         #expect(dir.entries == ["adir", "base.img", "fifo", "g.cow"])
     }
@@ -84,6 +88,13 @@ struct UnprivilegedTests {
             #expect(Date().timeIntervalSince(start) < 10, "\(arguments) took \(Date().timeIntervalSince(start)) s")
             let lines = r.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].contains("needs root"), "\(arguments): \(r.summary)")
+        }
+        // A usage mistake is 64 for any user, not the root refusal.
+        for arguments in ["maint job fsck", "boot --memory 10X --command id"] {
+            let r = try await sh(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
+                                 dir.path, user, TestPaths.corral, arguments)
+            #expect(r.status == 64, "\(arguments): \(r.summary)")
+            #expect(!r.stderr.contains("needs root"), "\(arguments): \(r.summary)")
         }
         // What does not boot still works as any user.
         let dry = try await sh(#"cd "$1" && su "$2" -s /bin/sh -c "$3 boot --dry-run --command id""#, dir.path, user, TestPaths.corral)

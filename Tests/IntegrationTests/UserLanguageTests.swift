@@ -56,4 +56,23 @@ struct UserLanguageTests {
         #expect(r.stdout.contains("[committed]") && r.stdout.contains("corral cow create NEW.cow"), "\(r.summary)")
         #expect(!r.stdout.contains("rebase --unsafe"), "\(r.summary)")
     }
+
+    /// `maint shell` over a disk the guest cannot mount (no file system on
+    /// it): no shell starts, the boot says which mount failed, the job
+    /// fails, and the disk is byte for byte what it was.
+    @Test(.needsKernel) func shellDoesNotStartOverAFailedMount() async throws {
+        let dir = try Scratch("corral-shell-mount")
+        try await shOK(#"cd "$1" && head -c 4194304 /dev/urandom > noise.img && sha256sum noise.img > before"#, dir.path)
+        // The shell would read "echo shell-started" from stdin and run it.
+        let input = dir.file("input")
+        try "echo shell-started\nexit 0\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let r = try runCorral(["maint", "shell", "--disk", "1=\(dir.file("noise.img"))", "--mount", "1=/mnt"],
+                              stdin: FileHandle(forReadingAtPath: input), mergeStderr: true)
+        #expect(r.status == 1, "\(r.summary)")
+        #expect(r.stdout.contains("corral: cannot mount /dev/ubdb on /mnt; no shell started"), "\(r.summary)")
+        #expect(!r.stdout.contains("shell-started"), "\(r.summary)")
+        #expect(r.stdout.contains("no shell started: a disk could not be mounted"), "\(r.summary)")
+        #expect(!r.stdout.contains("the shell exited with status"), "\(r.summary)")
+        #expect(try await shOK(#"cd "$1" && sha256sum -c --quiet before && echo same"#, dir.path) == "same")
+    }
 }

@@ -11,7 +11,10 @@ description:
   - C(changed) is true only when a file changed. C(flatten) and C(from-image) leave an output
     that already shows the guest the same disk alone (corral cow compare says so), C(commit) of a
     COW with no data does nothing.
-  - Check mode asks corral (C(cow compare), C(cow info)) what would change, and changes nothing.
+  - Check mode asks corral what would change and changes nothing - check and info never change a file;
+    flatten and from-image compare an existing output with the disk (C(cow compare)) and check the
+    input (C(cow check)); commit reads C(cow info) (a COW without data has nothing to commit) and
+    checks the COW. C(msg) says what a real run would do.
 options:
   verb:
     description: What to do.
@@ -73,6 +76,18 @@ def same_disk(corral, a, b):
     return rc == 0
 
 
+def preflight(corral, module, path, backing=()):
+    """corral cow check on an input a real run would read: check mode fails where the run would."""
+    args = ['cow', 'check', '--json'] + list(backing) + [path]
+    rc, report = corral.json(args, ok_codes=(0, 1))
+    if rc == 1:
+        problems = [f for f in report.get('findings', []) if f.get('severity') != 'warning']
+        first = problems[0] if problems else {}
+        module.fail_json(msg='%s: %s' % (path, first.get('message', 'problems found')),
+                         hint=first.get('fix'), rc=rc, result=report)
+    return report
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -117,7 +132,10 @@ def main():
                 module.fail_json(msg='%s exists and differs from the disk of %s' % (output, cow),
                                  hint='set force: true to replace it')
         if module.check_mode:
-            module.exit_json(changed=True, result=dict(output=output, identical=False))
+            preflight(corral, module, cow, backing)
+            what = 'replace' if os.path.exists(output) else 'create'
+            module.exit_json(changed=True, result=dict(output=output, identical=False),
+                             msg='would %s %s with the disk of %s (corral cow flatten)' % (what, output, cow))
         args = ['cow', 'flatten', '--json'] + backing + (['--force'] if os.path.exists(output) else []) + [cow, output]
         _, result = corral.json(args)
         module.exit_json(changed=result.get('changed', True), result=result)
@@ -127,7 +145,9 @@ def main():
         if info.get('dirtySectors', 1) == 0:
             module.exit_json(changed=False, result=info, msg='%s holds no data: nothing to commit' % cow)
         if module.check_mode:
-            module.exit_json(changed=True, result=info)
+            preflight(corral, module, cow, backing)
+            module.exit_json(changed=True, result=info,
+                             msg='would commit %s dirty sectors of %s into %s' % (info.get('dirtySectors'), cow, info.get('backingFile')))
         args = ['cow', 'commit', '--json'] + backing + (['--force'] if p['force'] else []) + [cow]
         _, result = corral.json(args)
         module.exit_json(changed=result.get('changed', True), result=result)
@@ -143,7 +163,12 @@ def main():
             module.fail_json(msg='%s exists and differs from %s over %s' % (cow, image, base),
                              hint='set force: true to replace it')
     if module.check_mode:
-        module.exit_json(changed=True)
+        for path in (image, base):
+            if not os.path.exists(path):
+                module.fail_json(msg='%s does not exist' % path, hint='give an existing image and backing')
+        what = 'replace' if os.path.exists(cow) else 'create'
+        module.exit_json(changed=True, result=dict(cow=cow, image=image, backing=base),
+                         msg='would %s %s holding %s over %s (corral cow from-image)' % (what, cow, image, base))
     args = ['cow', 'from-image', '--json', '--backing', base] + (['--force'] if os.path.exists(cow) else []) + [image, cow]
     _, result = corral.json(args)
     module.exit_json(changed=result.get('changed', True), result=result)

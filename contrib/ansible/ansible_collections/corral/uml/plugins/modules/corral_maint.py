@@ -12,7 +12,10 @@ description:
     itself fans out over hosts (C(forks)).
   - C(changed) comes from corral's report; a job that found nothing to do (for example
     install-modules with the same tree already installed) reports C(changed=false).
-  - corral maint has no dry run, so in check mode the task is skipped and nothing runs.
+  - Check mode runs C(corral maint JOB --dry-run --json), which writes no file, and reports C(changed)
+    from corral's plan (C(plan.changed)). A job whose plan says it cannot tell (null; a template without a
+    read-only answer, such as fsck --repair or run) counts as changed, and its reason is in C(msg).
+    install-modules answers from a boot with the COW attached read-only.
 options:
   job:
     description: A built-in job (install-modules, fsck, flatten-rsync, rebuild-cow) or, with I(template), any template name.
@@ -65,7 +68,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 reports:
-  description: corral's JSON report per guest (job, guest, ok, changed, exitStatus, reason, steps, changes).
+  description: corral's JSON report per guest (job, guest, ok, changed, exitStatus, reason, steps, changes; in check mode
+    also plan - parameters, disks with their preflight, changed true/false/null and reason).
   returned: always
   type: list
 '''
@@ -93,9 +97,6 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if module.check_mode:
-        module.exit_json(skipped=True, changed=False,
-                         msg='corral maint has no dry run: check mode cannot tell what %s would change' % p['job'])
     corral = Corral(module)
 
     args = ['maint']
@@ -123,6 +124,8 @@ def main():
         args += ['--step-timeout', str(p['step_timeout'])]
     if p['each']:
         args += ['-j', str(p['jobs']), '--each'] + p['each']
+    if module.check_mode:
+        args.append('--dry-run')
     args.append('--json')
 
     rc, out, err = corral.run(args)
@@ -134,7 +137,12 @@ def main():
     reports = decoded if isinstance(decoded, list) else [decoded]
     # A report without the field comes from a corral that cannot say "nothing
     # to do": a successful job then counts as a change.
-    changed = any(r.get('changed', r.get('ok', False)) for r in reports)
+    if module.check_mode:
+        # The plan's answer; null (corral cannot tell) counts as a change.
+        plans = [r.get('plan') or {} for r in reports]
+        changed = any(plan.get('changed') is not False for plan in plans)
+    else:
+        changed = any(r.get('changed', r.get('ok', False)) for r in reports)
     failed = [r for r in reports if not r.get('ok')]
     if failed or rc != 0:
         lines = ['%s: %s' % (r.get('guest') or r.get('job'), r.get('reason') or 'failed') for r in failed]
@@ -146,6 +154,9 @@ def main():
         module.fail_json(msg=msg, hint=hint, changed=changed, rc=rc, reports=reports,
                          ok_guests=[r.get('guest') for r in reports if r.get('ok')],
                          failed_guests=[r.get('guest') for r in failed])
+    if module.check_mode:
+        module.exit_json(changed=changed, rc=rc, reports=reports,
+                         msg='; '.join('%s: %s' % (r.get('guest'), (r.get('plan') or {}).get('reason')) for r in reports))
     module.exit_json(changed=changed, rc=rc, reports=reports)
 
 

@@ -6,8 +6,8 @@ import COWFormat
 
 /// Random disks (odd sizes, scattered sectors) checked against independent
 /// expectations: the reference merge, a byte-by-byte first difference, the bitmap.
-@Suite("engine part 2, random disks")
-struct Engine2PropertyTests {
+@Suite("random disks against the reference")
+struct RandomDiskPropertyTests {
     struct Rand {
         var state: UInt64
         mutating func next(_ n: Int) -> Int {

@@ -8,7 +8,7 @@ import COWFormat
 /// CORRAL_FAULT_KILL_AFTER_WRITES hook): at every kill point the guest's
 /// view is unchanged, and running the command again finishes the job.
 @Suite(.serialized)
-struct Engine2CrashTests {
+struct NormalizeRebaseFromImageCrashTests {
     static func corral(_ args: [String], killAfter: Int?) throws -> Int32 {
         try #require(FileManager.default.isExecutableFile(atPath: TestPaths.corral), "run swift build first")
         // Paths here are absolute, so any working directory will do.
