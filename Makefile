@@ -17,6 +17,8 @@ APT_PACKAGES += zsh fish
 # debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
 # from apt's configured mirror, cached in .build/guest).
 APT_PACKAGES += debootstrap
+# mount: losetup, for BlockDeviceBackingTests' real block device (a loop device over a scratch file).
+APT_PACKAGES += mount
 
 # Installs what corral and its tests need on a fresh Debian machine. Idempotent:
 # runs apt only when something is missing.

@@ -9,9 +9,27 @@ import Glibc
 /// file). The backing a header names is used only when it is a regular
 /// file, outside the places disk images never live (/etc, /boot, /root,
 /// /proc, /sys, /dev, other users' home directories), owned by the COW's
-/// owner. Anything else, a block device included, is used only when the
-/// user names it with `--backing` (boot: `--disk N=COW,BACKING`).
+/// owner. Anything else is used only when the user names it with
+/// `--backing` (boot: `--disk N=COW,BACKING`). A block device is a backing
+/// only when the user names it *and* passes `--allow-block-device`
+/// (``requireAllowed(blockDevice:allowed:)``): writing a disk's COW into a
+/// whole device is never what a mistyped path should do.
 public enum BackingPolicy {
+    /// The flag that lets a user-named block device be a backing.
+    public static let blockDeviceFlag = "--allow-block-device"
+
+    /// Throws ``EngineError/blockDeviceBacking(path:)`` when `path`, a
+    /// backing the user named, is a block device and `allowed` is false.
+    /// A path that does not exist or is any other kind of file passes:
+    /// the verbs themselves report those as before.
+    public static func requireAllowed(blockDevice path: String?, allowed: Bool) throws(EngineError) {
+        guard let path, !allowed else { return }
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFBLK {
+            throw .blockDeviceBacking(path: path)
+        }
+    }
+
     static let forbiddenTrees = ["/etc", "/boot", "/root", "/proc", "/sys", "/dev"]
 
     /// Why the header-named `backing` of a COW owned by `cowOwner` is not
@@ -25,6 +43,8 @@ public enum BackingPolicy {
             defer { free(raw) }
             return String(cString: raw)
         }()
+        // First, so the message names the flag a block device also needs.
+        if st.st_mode & S_IFMT == S_IFBLK { return "is a block device (naming it needs \(blockDeviceFlag) as well)" }
         for tree in forbiddenTrees where resolved == tree || resolved.hasPrefix(tree + "/") {
             return "lies in \(tree), where disk images never live"
         }
@@ -35,7 +55,6 @@ public enum BackingPolicy {
                 return "lies in another user's home directory (\(home))"
             }
         }
-        if st.st_mode & S_IFMT == S_IFBLK { return "is a block device" }
         if st.st_mode & S_IFMT != S_IFREG { return "is not a regular file" }
         if st.st_uid != cowOwner {
             return "belongs to uid \(st.st_uid), not to the COW's owner (uid \(cowOwner))"

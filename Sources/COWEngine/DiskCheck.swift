@@ -70,7 +70,7 @@ public enum DiskCheck {
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         if access(path, R_OK) != 0 {
-            add("not-readable", .problem, "\(path) is not readable: \(Errno.describe(errno))")
+            add("not-readable", .problem, "\(path) is not readable: \(SystemError.describe(errno))")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         if requireWritable && access(path, W_OK) != 0 {
@@ -116,14 +116,15 @@ public enum DiskCheck {
             add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
                 fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
         } else if backing == nil, let reason = BackingPolicy.objection(backing: match.path, cow: cow) {
+            let device = (try? FileStatus.of(match.path))??.isBlockDevice == true ? " \(BackingPolicy.blockDeviceFlag)" : ""
             add("backing-refused", .problem,
                 "the header names \(match.path) as backing, which \(reason): corral uses such a backing only when you name it yourself",
-                fix: "if you trust this COW: --backing \(b) (boot: --disk N=\(path),\(match.path))")
+                fix: "if you trust this COW: --backing \(b)\(device) (boot: --disk N=\(path),\(match.path)\(device))")
         } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
             add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
                 fix: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
-            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(Errno.describe(errno))")
+            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(SystemError.describe(errno))")
         } else {
             if !match.sizeMatches, let actual = match.actualSize {
                 add("size-mismatch", .problem,

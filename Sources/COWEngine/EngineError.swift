@@ -20,6 +20,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case backingMissing(backing: String, cow: String)
     /// The header names a backing the policy refuses (``BackingPolicy``).
     case backingRefused(backing: String, cow: String, reason: String)
+    /// A block device named as backing without `--allow-block-device`.
+    case blockDeviceBacking(path: String)
     case backingSizeMismatch(backing: String, header: UInt64, actual: UInt64)
     case backingMtimeMismatch(backing: String, header: UInt32, actual: Int64)
     /// The format stores mtime as u32 seconds; the kernel would refuse the COW at once (§1.7).
@@ -56,11 +58,13 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .format(let path, let error):
             "\(path): \(error)"
         case .system(let call, let path, let code):
-            "\(path): \(call) failed: \(Errno.describe(code))"
+            "\(path): \(call) failed: \(SystemError.describe(code))"
         case .noSpace(let path):
             "\(path): no space left on device; the partial output was removed and the inputs are unchanged"
         case .backingRefused(let backing, let cow, let reason):
             "\(cow): its header names \(backing) as backing, which \(reason); corral uses it only if you name it yourself with --backing \(Shell.quote(backing))"
+        case .blockDeviceBacking(let path):
+            "\(path) is a block device; corral uses a block device as a backing only with \(BackingPolicy.blockDeviceFlag) (nothing was changed)"
         case .dataTruncated(let path, let sectors, let first):
             "\(path): \(sectors) COW sector(s) from sector \(first) on lie past the end of the file (it was truncated): their data is lost; restore the whole file, or pass --force to read them as zeros"
         case .notACOW(let path):
@@ -129,12 +133,15 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     }
 
     static func processName(_ pid: Int32) -> String {
-        guard let comm = try? ReadSmallFile.text("/proc/\(pid)/comm") else { return "" }
+        guard let comm = try? SmallTextFile.text("/proc/\(pid)/comm") else { return "" }
         return " (\(comm.trimmed))"
     }
 }
 
-extension EngineError {
+extension EngineError: SystemErrorWrapping {
+    /// A ``SystemError`` as the engine reports it (see below).
+    public init(_ error: SystemError) { self.init(error, path: nil) }
+
     /// A ``SystemError`` from the system layer, as the engine reports it:
     /// a full disk as ``noSpace(path:)``, anything else naming the call.
     public init(_ error: SystemError, path: String? = nil) {

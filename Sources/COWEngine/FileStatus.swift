@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 
 /// The parts of `stat` the engine relies on.
 public struct FileStatus: Sendable, Equatable {
@@ -32,10 +33,12 @@ public struct FileStatus: Sendable, Equatable {
     /// stat(2), following symlinks. Nil when the path does not exist.
     public static func of(_ path: String) throws(EngineError) -> FileStatus? {
         var raw = corral_stat()
-        if corral_stat(path, &raw) != 0 {
-            let code = corral_errno()
-            if code == ENOENT || code == ENOTDIR { return nil }
-            throw .system(call: "stat", path: path, errno: code)
+        do {
+            try systemCall("stat", path) { corral_stat(path, &raw) }
+        } catch where error.errno == .noSuchFileOrDirectory || error.errno == .notDirectory {
+            return nil
+        } catch {
+            throw EngineError(error)
         }
         var status = FileStatus(raw)
         if status.isBlockDevice, let file = try? OpenFile(path, flags: O_RDONLY) {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Half-written outputs a crashed corral left behind, found and removed.
 ///
@@ -66,72 +67,45 @@ public enum LeftoverOutputs {
     }
 
     private static func sweep(directory: String, matching: (String) -> Bool) -> [Leftover] {
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirfd >= 0 else { return [] }
-        defer { close(dirfd) }
+        // The directory is the one the user's output path names, links in
+        // that path included; nothing inside it is followed.
+        guard let dir = try? Directory(namedByUser: directory), let entries = try? dir.names() else { return [] }
         var found: [Leftover] = []
-        for entry in entries(of: dirfd) {
+        for entry in entries {
             guard let name = outputName(ofLeftover: entry), matching(name) else { continue }
-            if let leftover = removeIfStale(dirfd: dirfd, entry: entry, directory: directory) {
-                found.append(leftover)
-            }
+            if let leftover = removeIfStale(entry, in: dir) { found.append(leftover) }
         }
         return found
     }
 
-    /// The names in the directory open as `dirfd` (read through a duplicate,
-    /// so closing the stream leaves `dirfd` open).
-    private static func entries(of dirfd: Int32) -> [String] {
-        let copy = dup(dirfd)
-        guard copy >= 0, let stream = fdopendir(copy) else {
-            if copy >= 0 { close(copy) }
-            return []
-        }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            names.append(name)
-        }
-        return names
-    }
-
-    private static func removeIfStale(dirfd: Int32, entry: String, directory: String) -> Leftover? {
-        let fd = openat(dirfd, entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid()
+    private static func removeIfStale(_ entry: String, in dir: Directory) -> Leftover? {
+        guard let file = try? dir.openFile(entry, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY),
+              let info = try? file.status(),
+              info.isRegular, info.links == 1, info.owner == geteuid()
         else { return nil }
-        guard !isOpen(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), except: fd) else { return nil }
-        var now = stat()
-        guard fstatat(dirfd, entry, &now, AT_SYMLINK_NOFOLLOW) == 0,
-              now.st_dev == st.st_dev, now.st_ino == st.st_ino else { return nil }
-        let removed = unlinkat(dirfd, entry, 0) == 0
-        return Leftover(path: directory == "/" ? "/" + entry : directory + "/" + entry,
-                        size: UInt64(max(0, st.st_size)), removed: removed)
+        guard !isOpen(info, except: file.fd) else { return nil }
+        guard let now = try? dir.status(of: entry), now.isSameFile(as: info) else { return nil }
+        let removed = (try? dir.unlink(entry)) != nil
+        return Leftover(path: dir.path == "/" ? "/" + entry : dir.path + "/" + entry, size: info.size, removed: removed)
     }
 
     /// Whether any process has the file open, other than through this
     /// process's descriptor `except` (the one the check itself opened).
     /// Root sees every process; another user sees only their own, which is
     /// where a leftover they own is normally open.
-    static func isOpen(device: UInt64, inode: UInt64, except: Int32) -> Bool {
-        let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard proc >= 0 else { return true }  // cannot tell: keep the file
-        defer { close(proc) }
+    static func isOpen(_ file: FileInfo, except: Int32) -> Bool {
+        guard let proc = try? Directory("/proc"), let pids = try? proc.names() else { return true }  // cannot tell: keep the file
         let me = getpid()
-        for entry in entries(of: proc) {
-            guard let pid = Int32(entry) else { continue }
-            let fds = openat(proc, "\(entry)/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fds >= 0 else { continue }
-            defer { close(fds) }
-            for name in entries(of: fds) where !(pid == me && name == String(except)) {
+        for entry in pids {
+            guard let pid = Int32(entry),
+                  let fds = try? proc.openDirectory(entry).openDirectory("fd"),
+                  let names = try? fds.names()
+            else { continue }
+            for name in names where !(pid == me && name == String(except)) {
                 var st = stat()
-                // fstatat follows the /proc magic link to the open file itself.
-                if fstatat(fds, name, &st, 0) == 0, UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode {
+                // The one stat here that follows a link, on purpose: a
+                // /proc/PID/fd entry is a magic link to the open file itself.
+                if fstatat(fds.fd, name, &st, 0) == 0, UInt64(st.st_dev) == file.device, UInt64(st.st_ino) == file.inode {
                     return true
                 }
             }

@@ -2,9 +2,13 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 
 /// An open file descriptor that closes itself, with positional I/O that
-/// loops over short transfers and names the file in every error.
+/// loops over short transfers and names the file in every error. Calls go
+/// through CorralSystem's ``systemCall(_:_:retryOnInterrupt:_:)``; a
+/// failure leaves here as an ``EngineError`` (a full disk as
+/// ``EngineError/noSpace(path:)``).
 public final class OpenFile {
     public let path: String
     public let fd: Int32
@@ -19,10 +23,12 @@ public final class OpenFile {
         self.path = path
         let fd: Int32
         do {
-            fd = try checked("open", path) { open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode) }
-        } catch .system(_, _, ENXIO) {
+            fd = try systemCall("open", path) { open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode) }
+        } catch where error.errno == .noSuchAddressOrDevice {
             // A FIFO opened for writing without a reader.
             throw .notADiskFile(path: path, kind: "a FIFO")
+        } catch {
+            throw EngineError(error)
         }
         var raw = corral_stat()
         if corral_fstat(fd, &raw) == 0, let kind = FileStatus.nonDiskKind(mode: raw.mode) {
@@ -37,14 +43,14 @@ public final class OpenFile {
     /// for a file corral created and must not reopen by name.
     public init(duplicating other: Int32, path: String) throws(EngineError) {
         self.path = path
-        self.fd = try checked("dup", path) { corral_dup(other) }
+        self.fd = try EngineError.systemCall("dup", path) { corral_dup(other) }
     }
 
     deinit { close(fd) }
 
     public func status() throws(EngineError) -> FileStatus {
         var raw = corral_stat()
-        _ = try checked("fstat", path) { corral_fstat(fd, &raw) }
+        try EngineError.systemCall("fstat", path) { corral_fstat(fd, &raw) }
         var status = FileStatus(raw)
         if status.isBlockDevice { status.size = try blockDeviceSize() }
         return status
@@ -52,7 +58,7 @@ public final class OpenFile {
 
     func blockDeviceSize() throws(EngineError) -> UInt64 {
         var size: UInt64 = 0
-        _ = try checked("ioctl(BLKGETSIZE64)", path) { corral_block_device_size(fd, &size) }
+        try EngineError.systemCall("ioctl(BLKGETSIZE64)", path) { corral_block_device_size(fd, &size) }
         return size
     }
 
@@ -60,7 +66,7 @@ public final class OpenFile {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(EngineError) -> Int {
         var done = 0
         while done < buffer.count {
-            let n = try checked("pread", path) {
+            let n = try EngineError.systemCall("pread", path) {
                 pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             }
             if n == 0 { break }
@@ -101,7 +107,7 @@ public final class OpenFile {
         FaultInjection.beforeWrite()
         var done = 0
         while done < buffer.count {
-            let n = try checked("pwrite", path) {
+            let n = try EngineError.systemCall("pwrite", path) {
                 pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             }
             done += n
@@ -122,60 +128,69 @@ public final class OpenFile {
     }
 
     public func truncate(to length: UInt64) throws(EngineError) {
-        _ = try checked("ftruncate", path) { ftruncate(fd, off_t(length)) }
+        try EngineError.systemCall("ftruncate", path) { ftruncate(fd, off_t(length)) }
     }
 
     public func sync() throws(EngineError) {
-        _ = try checked("fsync", path) { fsync(fd) }
+        try EngineError.systemCall("fsync", path) { fsync(fd) }
     }
 
     /// Next offset ≥ `offset` that holds data, or nil when only a hole
     /// remains. Filesystems without SEEK_DATA report everything as data.
     public func nextData(from offset: UInt64) throws(EngineError) -> UInt64? {
-        let r = corral_seek_data(fd, Int64(offset))
-        if r >= 0 { return UInt64(r) }
-        let code = corral_errno()
-        if code == ENXIO { return nil }
-        if code == EINVAL || code == EOPNOTSUPP { return offset }
-        throw .system(call: "lseek(SEEK_DATA)", path: path, errno: code)
+        do {
+            return UInt64(try systemCall("lseek(SEEK_DATA)", path) { corral_seek_data(fd, Int64(offset)) })
+        } catch where error.errno == .noSuchAddressOrDevice {
+            return nil
+        } catch where error.errno == .invalidArgument || error.errno == .notSupported {
+            return offset
+        } catch {
+            throw EngineError(error)
+        }
     }
 
     /// Next hole at or after `offset` (end of file counts as a hole).
     public func nextHole(from offset: UInt64) throws(EngineError) -> UInt64 {
-        let r = corral_seek_hole(fd, Int64(offset))
-        if r >= 0 { return UInt64(r) }
-        let code = corral_errno()
-        if code == ENXIO { return offset }
-        if code == EINVAL || code == EOPNOTSUPP { return UInt64.max }
-        throw .system(call: "lseek(SEEK_HOLE)", path: path, errno: code)
+        do {
+            return UInt64(try systemCall("lseek(SEEK_HOLE)", path) { corral_seek_hole(fd, Int64(offset)) })
+        } catch where error.errno == .noSuchAddressOrDevice {
+            return offset
+        } catch where error.errno == .invalidArgument || error.errno == .notSupported {
+            return UInt64.max
+        } catch {
+            throw EngineError(error)
+        }
     }
 
     /// Allocates blocks for a range without changing its content (holes
     /// become allocated zeros), so a full disk shows up before anything is
     /// written. False where the filesystem cannot preallocate.
     public func preallocate(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
-        while true {
-            if corral_fallocate(fd, Int64(offset), Int64(length)) == 0 { return true }
-            let code = corral_errno()
-            if code == EINTR { continue }
-            if code == ENOSPC || code == EDQUOT { throw .noSpace(path: path) }
-            if code == EOPNOTSUPP || code == ENOSYS || code == EINVAL { return false }
-            throw .system(call: "fallocate", path: path, errno: code)
+        try ifSupported("fallocate") { corral_fallocate(fd, Int64(offset), Int64(length)) }
+    }
+
+    /// Runs an fallocate-like call: false when the filesystem does not
+    /// support it (EOPNOTSUPP, ENOSYS, EINVAL), an ``EngineError`` (a full
+    /// disk as ``EngineError/noSpace(path:)``) for any other failure.
+    private func ifSupported(_ call: String, _ body: () -> Int32) throws(EngineError) -> Bool {
+        do {
+            try systemCall(call, path, body)
+            return true
+        } catch where [.notSupported, .noFunction, .invalidArgument].contains(error.errno) {
+            return false
+        } catch {
+            throw EngineError(error)
         }
     }
 
     /// Sets the file's mtime (seconds and nanoseconds).
     public func setModificationTime(seconds: Int64, nanoseconds: Int64) throws(EngineError) {
-        _ = try checked("utimensat", path) { corral_set_mtime(path, seconds, nanoseconds) }
+        try EngineError.systemCall("utimensat", path) { corral_set_mtime(path, seconds, nanoseconds) }
     }
 
     /// Deallocates a range (it reads as zeros). False when the filesystem cannot.
     public func punchHole(at offset: UInt64, length: UInt64) throws(EngineError) -> Bool {
-        if corral_punch_hole(fd, Int64(offset), Int64(length)) == 0 { return true }
-        let code = corral_errno()
-        if code == EOPNOTSUPP || code == ENOSYS || code == EINVAL { return false }
-        if code == ENOSPC { throw .noSpace(path: path) }
-        throw .system(call: "fallocate(PUNCH_HOLE)", path: path, errno: code)
+        try ifSupported("fallocate(PUNCH_HOLE)") { corral_punch_hole(fd, Int64(offset), Int64(length)) }
     }
 
     /// Makes this file a reflink copy of `source`. False where the filesystem has no reflinks.
@@ -193,21 +208,21 @@ public final class OpenFile {
     /// locks while its guest has the device open (§4.2), and `corral boot`
     /// holds flock leases on its disks for the whole boot.
     public func lock(_ kind: LockKind) throws(EngineError) {
-        if corral_lock_whole(fd, kind.rawValue) != 0 {
-            let code = corral_errno()
-            if code == EAGAIN || code == EACCES {
-                throw .inUse(path: path, pid: Int32(max(0, corral_lock_holder(fd, kind.rawValue))))
-            }
+        do {
+            try systemCall("fcntl(F_SETLK)", path) { corral_lock_whole(fd, kind.rawValue) }
+        } catch where error.errno == .resourceTemporarilyUnavailable || error.errno == .permissionDenied {
+            throw .inUse(path: path, pid: Int32(max(0, corral_lock_holder(fd, kind.rawValue))))
+        } catch where error.errno.rawValue == ENOLCK || error.errno == .notSupported {
             // Filesystems without locking (some FUSE) do not stop us; nothing to honour there.
-            if code != ENOLCK && code != EOPNOTSUPP {
-                throw .system(call: "fcntl(F_SETLK)", path: path, errno: code)
-            }
+        } catch {
+            throw EngineError(error)
         }
-        if flock(fd, (kind == .write ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-            let code = corral_errno()
-            if code == EWOULDBLOCK {
-                throw .inUse(path: path, pid: (try? status()).flatMap { Self.flockHolder(inode: $0.inode) } ?? 0)
-            }
+        do {
+            try systemCall("flock", path) { flock(fd, (kind == .write ? LOCK_EX : LOCK_SH) | LOCK_NB) }
+        } catch where error.errno == .wouldBlock {
+            throw .inUse(path: path, pid: (try? status()).flatMap { Self.flockHolder(inode: $0.inode) } ?? 0)
+        } catch {
+            // Any other flock failure leaves the POSIX lock as the only guard, as before.
         }
     }
 
@@ -215,7 +230,7 @@ public final class OpenFile {
     /// with `exclusiveOnly`, only an exclusive (WRITE) one. This process's
     /// own locks are not counted.
     static func flockHolder(inode: UInt64, exclusiveOnly: Bool = false) -> Int32? {
-        guard let text = try? ReadSmallFile.text("/proc/locks", limit: 1 << 20) else { return nil }
+        guard let text = try? SmallTextFile.text("/proc/locks", limit: 1 << 20) else { return nil }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"

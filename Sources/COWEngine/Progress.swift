@@ -1,3 +1,5 @@
+import CorralSystem
+
 /// Work done so far, for progress displays. Operations call the handler at
 /// most every ~100 ms plus once at the end; the CLI decides whether a
 /// terminal is there to show it.

@@ -21,6 +21,19 @@ public final class Directory: @unchecked Sendable {
         self.path = path
     }
 
+    /// Opens a directory the user named on the command line, following
+    /// symbolic links anywhere in `path`, the last component included: the
+    /// user chose that path (`/srv/images` may be a link to another disk),
+    /// so its links are theirs to choose. Only this one open follows links;
+    /// every name resolved inside the directory afterwards (``openFile``,
+    /// ``status(of:)``, ``unlink(_:)``, ...) is one component and is never
+    /// followed. Use ``init(_:)`` for directories corral itself made or
+    /// expects, where a link is an attack rather than a choice.
+    public init(namedByUser path: String) throws(SystemError) {
+        self.descriptor = try Descriptor(open: path, flags: O_RDONLY | corral_o_directory, noFollow: false)
+        self.path = path
+    }
+
     init(descriptor: Descriptor, path: String) {
         self.descriptor = descriptor
         self.path = path

@@ -25,3 +25,28 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
         String(cString: strerror(code))
     }
 }
+
+/// A module's own error type, which carries a ``SystemError`` from this
+/// layer in its own words. Each module above this one conforms its error
+/// type, so a failed call leaves the module as that module's error and its
+/// messages keep the module's shape; the EINTR retry and the errno reading
+/// stay in ``systemCall(_:_:retryOnInterrupt:_:)`` alone.
+public protocol SystemErrorWrapping: Error {
+    init(_ error: SystemError)
+}
+
+extension SystemErrorWrapping {
+    /// ``systemCall(_:_:retryOnInterrupt:_:)`` with a failure wrapped as
+    /// `Self`: `try EngineError.systemCall("fsync", path) { fsync(fd) }`.
+    @discardableResult
+    @inline(__always)
+    public static func systemCall<T: BinaryInteger>(
+        _ call: String, _ object: String, retryOnInterrupt: Bool = true, _ body: () -> T
+    ) throws(Self) -> T {
+        do {
+            return try CorralSystem.systemCall(call, object, retryOnInterrupt: retryOnInterrupt, body)
+        } catch {
+            throw Self(error)
+        }
+    }
+}

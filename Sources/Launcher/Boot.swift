@@ -1,11 +1,13 @@
+import CorralSystem
+
 /// `corral boot` as a library call: plan, preflight, run.
 public enum Boot {
     /// Prints preflight findings on stderr and, if none fails, boots.
     public static func run(_ plan: BootPlan) -> BootExitStatus {
         let issues = Preflight.run(plan)
-        for issue in issues { SystemCall.writeAll(2, "corral: \(issue.line)\n") }
+        for issue in issues { Output.writeAll(2, "corral: \(issue.line)\n") }
         if issues.contains(where: { $0.severity == .failure }) {
-            SystemCall.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
             return .preflightFailed
         }
         // Held until the boot is over and every kernel process is gone.
@@ -13,8 +15,8 @@ public enum Boot {
         switch DiskLeases.acquire(plan.commandLine.disks) {
         case .success(let held): leases = held
         case .failure(let refusal):
-            SystemCall.writeAll(2, "corral: \(PreflightIssue(.failure, refusal.message, fix: refusal.fix).line)\n")
-            SystemCall.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            Output.writeAll(2, "corral: \(PreflightIssue(.failure, refusal.message, fix: refusal.fix).line)\n")
+            Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
             return .preflightFailed
         }
         return withExtendedLifetime(leases) {
@@ -22,7 +24,7 @@ public enum Boot {
                 var session = try BootSession(plan: plan)
                 return session.run()
             } catch {
-                SystemCall.writeAll(2, "corral: \(error)\n")
+                Output.writeAll(2, "corral: \(error)\n")
                 return .launchFailed
             }
         }

@@ -49,7 +49,7 @@ struct BootSession: ~Copyable {
         // Everything that can throw first: once a property is set, deinit may run.
         let transcript = try plan.options.logPath.map { try Transcript(path: $0) }
         let input = plan.options.input == ConsoleInput.none
-            ? try SystemCall.check("open", "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) } : 0
+            ? try LauncherError.systemCall("open", "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) } : 0
         self.plan = plan
         self.input = input
         self.transcript = transcript
@@ -65,15 +65,15 @@ struct BootSession: ~Copyable {
     mutating func run() -> BootExitStatus {
         let verbose = plan.options.verbose
         if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
-            SystemCall.writeAll(err, "corral: warning: \(warning)\n")
+            Output.writeAll(err, "corral: warning: \(warning)\n")
         }
         if verbose {
-            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { SystemCall.writeAll(err, "corral: \(line)\n") }
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { Output.writeAll(err, "corral: \(line)\n") }
             let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
                 ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
                     : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
                 : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
-            SystemCall.writeAll(err, "corral: RAID-6 benchmark \(raid6)\n")
+            Output.writeAll(err, "corral: RAID-6 benchmark \(raid6)\n")
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
 
@@ -116,7 +116,7 @@ struct BootSession: ~Copyable {
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
         let signals = corral_launch_signalfd_open()
-        guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemCall.describe(corral_errno()))") }
+        guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemError.describe(corral_errno()))") }
         // Library callers (maint) get their signal mask and reaping back afterwards.
         defer { corral_launch_signalfd_close(signals) }
         _ = corral_launch_set_subreaper(1)
@@ -124,10 +124,10 @@ struct BootSession: ~Copyable {
 
         var slaveName = [CChar](repeating: 0, count: 256)
         let master = corral_open_pty(&slaveName, slaveName.count)
-        guard master >= 0 else { return launchFailure("cannot open a pseudo-terminal: \(SystemCall.describe(corral_errno()))") }
+        guard master >= 0 else { return launchFailure("cannot open a pseudo-terminal: \(SystemError.describe(corral_errno()))") }
         defer { close(master) }
         _ = corral_set_nonblock(master, 1)
-        let slavePath = SystemCall.string(slaveName)
+        let slavePath = String(decoding: slaveName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         copyWindowSize(to: master)
         // Hold the slave open ourselves until the kernel is gone, so the master
         // never reads as hung up (EIO) before the helper has opened it; the end
@@ -141,14 +141,14 @@ struct BootSession: ~Copyable {
         if slaveHold >= 0 { _ = corral_tty_make_raw(slaveHold) }
 
         if plan.interactive {
-            SystemCall.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
+            Output.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
         }
         var raw = RawTerminal(fd: plan.interactive ? input : -1)
         defer { raw.restore() }
 
         // Spawn `corral _kernel-exec` with the spec in its environment and the error pipe on fd 3.
         var pipeFDs: [Int32] = [0, 0]
-        guard corral_launch_pipe(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemCall.describe(corral_errno()))") }
+        guard corral_launch_pipe(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemError.describe(corral_errno()))") }
         let spec = KernelExecSpec(
             kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
             ttyPath: slavePath, parentPID: getpid())
@@ -173,10 +173,10 @@ struct BootSession: ~Copyable {
         var errorPipe: Int32 = pipeFDs[0]
         if spawnError != 0 {
             close(errorPipe)
-            return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemCall.describe(spawnError))")
+            return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemError.describe(spawnError))")
         }
         StaleBoots.record(session: helper, in: bootDir)
-        if verbose { SystemCall.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
+        if verbose { Output.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
 
         let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? MonotonicClock.seconds()) + $0 }
@@ -310,26 +310,26 @@ struct BootSession: ~Copyable {
             if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
                 if let initLines = hostfsInitFailure() {
                     // hostfs-init said why it gave up: that, not the panic it caused.
-                    SystemCall.writeAll(err, initLines)
+                    Output.writeAll(err, initLines)
                 } else {
-                    SystemCall.writeAll(err, kernelTail)
-                    if kernelTail.last != 10 { SystemCall.writeAll(err, "\n") }
+                    Output.writeAll(err, kernelTail)
+                    if kernelTail.last != 10 { Output.writeAll(err, "\n") }
                 }
             }
             if !helperError.isEmpty {
-                SystemCall.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
+                Output.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
             }
             if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
                 // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
                 let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
-                SystemCall.writeAll(err, "corral: \(line)\n")
+                Output.writeAll(err, "corral: \(line)\n")
                 transcript?.note(line)
             }
             if status == .kernelPanic, let advice = panic.advice {
-                SystemCall.writeAll(err, "corral: \(advice)\n")
+                Output.writeAll(err, "corral: \(advice)\n")
                 transcript?.note(advice)
             }
-            SystemCall.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
+            Output.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
         }
         transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
         return status
@@ -420,7 +420,7 @@ struct BootSession: ~Copyable {
         case .kernel(let bytes):
             transcript?.append(.kernel, bytes)
             if plan.options.verbose {
-                SystemCall.writeAll(err, bytes)
+                Output.writeAll(err, bytes)
             } else if !started {
                 kernelTail += bytes
                 if kernelTail.count > 65536 { kernelTail.removeFirst(kernelTail.count - 65536) }
@@ -484,7 +484,7 @@ struct BootSession: ~Copyable {
         }
         if !pendingOutput.isEmpty && !outputBroken {
             let line = "\(pendingOutput.count) bytes of the command's output were not written: stdout is not being read"
-            SystemCall.writeAll(err, "corral: \(line)\n")
+            Output.writeAll(err, "corral: \(line)\n")
             transcript?.note(line)
             pendingOutput.removeAll()
         }
@@ -501,9 +501,9 @@ struct BootSession: ~Copyable {
     }
 
     private mutating func launchFailure(_ message: String) -> BootExitStatus {
-        SystemCall.writeAll(err, "corral: \(message)\n")
+        Output.writeAll(err, "corral: \(message)\n")
         transcript?.note(message)
-        SystemCall.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
+        Output.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
         return .launchFailed
     }
 }

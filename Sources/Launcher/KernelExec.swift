@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralSystem
 import Foundation
 import Sandbox
 
@@ -55,15 +56,15 @@ public enum KernelExec {
             let spec = try JSONDecoder().decode(KernelExecSpec.self, from: Data(json.utf8))
 
             // If corral dies, so does the kernel (PDEATHSIG survives execve).
-            try SystemCall.check("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_launch_set_pdeathsig(SIGKILL) }
+            try LauncherError.systemCall("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_launch_set_pdeathsig(SIGKILL) }
             if getppid() != spec.parentPID {
                 throw LauncherError.helper("corral exited before the kernel started")
             }
-            try SystemCall.check("setsid", "") { corral_launch_setsid() }
+            try LauncherError.systemCall("setsid", "") { corral_launch_setsid() }
             if spec.policy.mode == .off {
                 // UML itself is this session's leader: it sees the pty as its
                 // controlling terminal and takes SIGWINCH directly.
-                try SystemCall.check("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
+                try LauncherError.systemCall("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
             } else {
                 // The sandboxed kernel starts a session of its own, so it gives
                 // window-size changes to its winch helper, which must make the
@@ -71,14 +72,14 @@ public enum KernelExec {
                 // fails (EPERM): resizes never reached the guest, and the
                 // helper's error line hit the console, now and then inside the
                 // command's output. So the pty is nobody's controlling terminal here.
-                try SystemCall.check("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
+                try LauncherError.systemCall("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy) { denial in
-                SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(denial)\n" : "\(denial)")
+                Output.writeAll(reportFD, reportFD == 2 ? "corral: \(denial)\n" : "\(denial)")
             }
         } catch {
-            SystemCall.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
+            Output.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
             exit(127)
         }
     }

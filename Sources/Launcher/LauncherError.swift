@@ -1,3 +1,5 @@
+import CorralSystem
+
 /// Everything `corral boot` can refuse or fail at before and around the kernel.
 ///
 /// Each message is one line: what is wrong, then what to do about it.
@@ -57,9 +59,17 @@ public enum LauncherError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .hostfsInitNotFound(searched):
             return "hostfs-init not found (looked in \(searched.joined(separator: ", "))); set CORRAL_DATA_DIR to the directory holding hostfs-init/"
         case let .system(call, object, errno):
-            return "\(call)(\(object)) failed: \(SystemCall.describe(errno))"
+            return "\(call)(\(object)) failed: \(SystemError.describe(errno))"
         case let .helper(message):
             return message
         }
+    }
+}
+
+extension LauncherError: SystemErrorWrapping {
+    /// A failed call from CorralSystem, in the launcher's words:
+    /// `call(object) failed: reason`.
+    public init(_ error: SystemError) {
+        self = .system(call: error.call, object: error.object, errno: error.errno.rawValue)
     }
 }

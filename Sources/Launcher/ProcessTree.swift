@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCorralShim
 import COWEngine
+import CorralSystem
 
 /// The host processes of one boot, found through /proc by session id (the
 /// helper's setsid makes its pid the session id of everything it starts),

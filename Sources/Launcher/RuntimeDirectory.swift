@@ -46,7 +46,7 @@ public enum RuntimeDirectory {
             dir = try Directory(base)
             info = try dir.status()
         } catch {
-            throw LauncherError.system(call: error.call, object: error.object, errno: error.errno.rawValue)
+            throw LauncherError(error)
         }
         if base == rootBase && (info.owner != geteuid() || info.permissions & 0o066 != 0) {
             throw LauncherError.invalidPath(base, reason: "is not root's mode-0711 directory; remove it so corral can make it again")

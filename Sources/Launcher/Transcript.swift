@@ -42,7 +42,7 @@ public struct Transcript: ~Copyable {
             // O_NONBLOCK|O_WRONLY on a FIFO nobody reads.
             throw LauncherError.invalidPath(path, reason: "is not a regular file; give --log the name of a file")
         } catch let error as SystemError {
-            throw LauncherError.system(call: error.call, object: error.object, errno: error.errno.rawValue)
+            throw LauncherError(error)
         }
     }
 
@@ -57,18 +57,18 @@ public struct Transcript: ~Copyable {
                 partial.removeAll(keepingCapacity: true)
             }
         }
-        if !lines.isEmpty { SystemCall.writeAll(fd, lines) }
+        if !lines.isEmpty { Output.writeAll(fd, lines) }
     }
 
     public mutating func note(_ text: String) {
         flush()
-        SystemCall.writeAll(fd, "corral| \(text)\n")
+        Output.writeAll(fd, "corral| \(text)\n")
     }
 
     /// Ends a partial line, so the next source starts on a line of its own.
     public mutating func flush() {
         guard !partial.isEmpty else { return }
-        SystemCall.writeAll(fd, Array("\(partialSource.rawValue)| ".utf8) + partial + [10])
+        Output.writeAll(fd, Array("\(partialSource.rawValue)| ".utf8) + partial + [10])
         partial.removeAll(keepingCapacity: true)
     }
 }

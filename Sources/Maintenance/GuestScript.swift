@@ -44,7 +44,7 @@ final class GuestScript {
         self.nonce = Random.hex(bytes: 16)
         var text = library + "\n# --- corral: parameters ---\n"
         for (name, value) in variables {
-            text += "\(name)=\(GuestScript.quote(value))\n"
+            text += "\(name)=\(Shell.quote(value))\n"
         }
         text += "# --- corral: template ---\n" + template + "\n"
         do {
@@ -65,21 +65,11 @@ final class GuestScript {
     }
 
     private func write(_ text: String, to path: String) throws(MaintenanceError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("cannot write '\(path)': \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .io("cannot write '\(path)': \(String(cString: strerror(errno)))") }
-            offset += n
+        do {
+            let file = try Descriptor(open: path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            try file.writeAll(Array(text.utf8))
+        } catch {
+            throw .io("cannot write '\(path)': \(SystemError.describe(error.errno.rawValue))")
         }
-    }
-
-    /// Single-quoted for sh: the value can hold anything.
-    static func quote(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -1,3 +1,4 @@
+import CorralSystem
 import Launcher
 
 /// `corral maint shell`: the rescue shell, interactive, with the disks staged
@@ -32,14 +33,14 @@ public enum RescueShell {
         var lines: [String] = ["corral_failed="]
         for m in mounts {
             let device = "/dev/ubd" + String(UnicodeScalar(UInt8(97 + m.unit)))
-            let dir = GuestScript.quote(m.directory)
+            let dir = Shell.quote(m.directory)
             let options = m.readOnly ? "-o ro,noload " : ""
             lines.append("{ mkdir -p \(dir) && { mount \(options)\(device) \(dir) || mount -o ro \(device) \(dir); } && echo \"corral: \(device) on \(m.directory)\"; } || { echo \"corral: cannot mount \(device) on \(m.directory); no shell started\"; corral_failed=1; }")
         }
         // Not exec: the disks are unmounted cleanly after the shell ends.
         lines.append("if [ -z \"$corral_failed\" ]; then echo 'corral: exit 0 keeps the changes to writable disks; exit 1 drops them'; /bin/sh -i; corral_status=$?; else corral_status=\(noShellStatus); fi")
         for m in mounts.reversed() {
-            lines.append("umount \(GuestScript.quote(m.directory)) 2>/dev/null")
+            lines.append("umount \(Shell.quote(m.directory)) 2>/dev/null")
         }
         lines.append("exit $corral_status")
         return lines.joined(separator: "\n")

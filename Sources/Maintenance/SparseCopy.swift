@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCorralShim
 import COWEngine
+import CorralSystem
 
 /// `cp --sparse=always` for one file, built on the engine's primitives: a
 /// reflink where the filesystem has them, otherwise copy_file_range over
@@ -22,13 +23,8 @@ enum SparseCopy {
             let dataEnd = min(try source.nextHole(from: dataStart), size)
             var position = dataStart
             while position < dataEnd {
-                let n = corral_copy_file_range(source.fd, Int64(position), destination.fd, Int64(position),
-                                               dataEnd - position)
-                if n < 0 {
-                    let code = corral_errno()
-                    if code == EINTR { continue }
-                    if code == ENOSPC { throw .noSpace(path: destination.path) }
-                    throw .system(call: "copy_file_range", path: destination.path, errno: code)
+                let n = try EngineError.systemCall("copy_file_range", destination.path) {
+                    corral_copy_file_range(source.fd, Int64(position), destination.fd, Int64(position), dataEnd - position)
                 }
                 if n == 0 { break }
                 position += UInt64(n)

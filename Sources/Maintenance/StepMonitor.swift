@@ -4,6 +4,7 @@ import Glibc
 import COWEngine
 import Launcher
 import Synchronization
+import CorralSystem
 
 /// The host side of the step protocol: reads the guest command's output
 /// line by line, believes only marker lines carrying this job's nonce,

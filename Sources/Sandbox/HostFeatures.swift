@@ -1,4 +1,5 @@
 import CSandboxShim
+import CorralSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -23,14 +24,14 @@ struct HostFeatures: Sendable {
     var userNamespaces: Bool
 
     static func probe() -> HostFeatures {
-        let actions = readText("/proc/sys/kernel/seccomp/actions_avail") ?? ""
+        let actions = (try? SmallTextFile.text("/proc/sys/kernel/seccomp/actions_avail")) ?? ""
         let abi = corral_landlock_abi()
         let code = errno
         let landlock: Result<Int32, SandboxError> = abi >= 1 ? .success(abi) : .failure(SandboxError(
             code == EOPNOTSUPP ? "Landlock is built in but not enabled (lsm= boot parameter)"
                 : code == ENOSYS ? "this kernel has no Landlock" : "Landlock probe failed: \(String(cString: strerror(code)))"))
-        let maxUserNS = Int(readText("/proc/sys/user/max_user_namespaces")?.trimmed ?? "0") ?? 0
-        let debianClone = readText("/proc/sys/kernel/unprivileged_userns_clone")?.trimmed
+        let maxUserNS = Int((try? SmallTextFile.text("/proc/sys/user/max_user_namespaces"))?.trimmed ?? "0") ?? 0
+        let debianClone = (try? SmallTextFile.text("/proc/sys/kernel/unprivileged_userns_clone"))?.trimmed
         return HostFeatures(
             seccompKillProcess: actions.split(separator: " ").contains { $0.hasPrefix("kill_process") },
             seccompNotify: corral_seccomp_notify_available() != 0,
@@ -52,29 +53,5 @@ struct HostFeatures: Sendable {
         if case .failure(let why) = namespaces { return .failure(why) }
         if !mountAPI { return .failure(SandboxError("kernel lacks mount_setattr (needs Linux 5.12+)")) }
         return .success(())
-    }
-}
-
-func readText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-extension String {
-    var trimmed: String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -42,7 +42,7 @@ struct KernelAccount: Sendable, Equatable {
 
     /// A user namespace fd mapping root to this account, for idmapped mounts.
     func idmapNamespace() throws(SandboxError) -> Int32 {
-        try syscall("user namespace for the idmapped mounts") { corral_idmap_userns(identity.uid, identity.gid) }
+        try SandboxError.systemCall("user namespace for the idmapped mounts", "") { corral_idmap_userns(identity.uid, identity.gid) }
     }
 
     /// The first thing this account cannot reach, or nil: the kernel binary

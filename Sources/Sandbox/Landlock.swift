@@ -3,6 +3,7 @@ import CSandboxShim
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Landlock on top of the read-only mounts: write-like access is denied
 /// everywhere except the writable paths and the few devices UML opens
@@ -31,7 +32,7 @@ struct Landlock: Sendable {
     func restrictSelf() throws(SandboxError) {
         let ruleset = try ruleset()
         defer { close(ruleset) }
-        try syscall("landlock_restrict_self") { corral_landlock_restrict(ruleset) }
+        try SandboxError.systemCall("landlock_restrict_self", "") { corral_landlock_restrict(ruleset) }
     }
 
     /// The ruleset, for the kernel child to apply between fork and exec
@@ -40,21 +41,21 @@ struct Landlock: Sendable {
     func ruleset() throws(SandboxError) -> Int32 {
         let execute = UInt64(1) << 0  // LANDLOCK_ACCESS_FS_EXECUTE
         let handled = corral_landlock_write_rights(abi) | (executables.isEmpty ? 0 : execute)
-        let ruleset = try syscall("landlock_create_ruleset") { corral_landlock_create(handled) }
+        let ruleset = try SandboxError.systemCall("landlock_create_ruleset", "") { corral_landlock_create(handled) }
         var ok = false
         defer { if !ok { close(ruleset) } }
         // Device nodes: never created, not even in writable directories.
         let noDevices = handled & ~(UInt64(1) << 6 | UInt64(1) << 11 | execute)  // MAKE_CHAR, MAKE_BLOCK, EXECUTE
         let fileOnly = corral_landlock_device_rights() & handled
         for path in executables {
-            try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, execute) }
+            try SandboxError.systemCall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, execute) }
         }
         for path in writable.paths {
             let rights = WritablePaths.isDirectory(path) ? noDevices : fileOnly
-            try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, rights) }
+            try SandboxError.systemCall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, rights) }
         }
         for path in Self.devices where access(path, F_OK) == 0 {
-            try syscall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, fileOnly) }
+            try SandboxError.systemCall("landlock_add_rule", path) { corral_landlock_allow(ruleset, path, fileOnly) }
         }
         ok = true
         return ruleset

@@ -3,6 +3,7 @@ import CSandboxShim
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// The kernel's private mount namespace: the host's whole mount tree,
 /// read-only (recursively: /proc, /proc/sys, /sys, /dev included), with the
@@ -24,7 +25,7 @@ struct MountJail: Sendable {
     func apply(idmap: Int32? = nil) throws(SandboxError) -> Bool {
         var idmapped = idmap != nil
         // First, so that nothing below propagates back to the host.
-        try syscall("mount(/, MS_REC|MS_PRIVATE)") { corral_make_mounts_private() }
+        try SandboxError.systemCall("mount(/, MS_REC|MS_PRIVATE)", "") { corral_make_mounts_private() }
         // The working directory, to re-enter once the copies are attached:
         // the process's cwd keeps pointing into the mount underneath, so a
         // relative disk path (`--disk 1=guest.cow`) would resolve read-only.
@@ -35,7 +36,7 @@ struct MountJail: Sendable {
         var clones: [(path: String, fd: Int32)] = []
         defer { for clone in clones { close(clone.fd) } }
         for path in writable.paths {
-            let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+            let fd = try SandboxError.systemCall("open_tree", path) { corral_clone_mount_tree(path) }
             clones.append((path, fd))
             if let idmap, idmapped, corral_idmap_mount_tree(fd, idmap) != 0 { idmapped = false }
         }
@@ -43,26 +44,26 @@ struct MountJail: Sendable {
             for clone in clones { close(clone.fd) }
             clones = []
             for path in writable.paths {
-                let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+                let fd = try SandboxError.systemCall("open_tree", path) { corral_clone_mount_tree(path) }
                 clones.append((path, fd))
             }
         }
-        try syscall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)") { corral_set_tree_readonly("/") }
+        try SandboxError.systemCall("mount_setattr(/, MOUNT_ATTR_RDONLY, AT_RECURSIVE)", "") { corral_set_tree_readonly("/") }
         for clone in clones {
-            try syscall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
+            try SandboxError.systemCall("move_mount", clone.path) { corral_attach_mount_tree(clone.fd, clone.path) }
         }
         if let idmap, idmapped {
             // One inside a writable path is idmapped (and writable) already.
             for path in readable where !writable.paths.contains(where: { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) {
-                let fd = try syscall("open_tree", path) { corral_clone_mount_tree(path) }
+                let fd = try SandboxError.systemCall("open_tree", path) { corral_clone_mount_tree(path) }
                 defer { close(fd) }
-                try syscall("mount_setattr(MOUNT_ATTR_IDMAP)", path) { corral_idmap_mount_tree(fd, idmap) }
-                try syscall("mount_setattr(MOUNT_ATTR_RDONLY)", path) { corral_set_detached_readonly(fd) }
-                try syscall("move_mount", path) { corral_attach_mount_tree(fd, path) }
+                try SandboxError.systemCall("mount_setattr(MOUNT_ATTR_IDMAP)", path) { corral_idmap_mount_tree(fd, idmap) }
+                try SandboxError.systemCall("mount_setattr(MOUNT_ATTR_RDONLY)", path) { corral_set_detached_readonly(fd) }
+                try SandboxError.systemCall("move_mount", path) { corral_attach_mount_tree(fd, path) }
             }
         }
         try hideHostSecrets()
-        if let cwd { try syscall("chdir", cwd) { chdir(cwd) } }
+        if let cwd { try SandboxError.systemCall("chdir", cwd) { chdir(cwd) } }
         return idmapped
     }
 
@@ -80,13 +81,13 @@ struct MountJail: Sendable {
     /// (/proc is replaced by the reaper, inside the new PID namespace.)
     func hideHostSecrets() throws(SandboxError) {
         if WritablePaths.isDirectory("/dev/shm") {
-            try syscall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
+            try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
         }
         for path in Self.emptied where access(path, F_OK) == 0 {
-            try syscall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
+            try SandboxError.systemCall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }
         }
         if WritablePaths.isDirectory("/dev/pts") && access("/dev/ptmx", F_OK) == 0 {
-            try syscall("mount(devpts, newinstance)", "/dev/pts") { corral_mount_private_devpts("/dev/pts", "/dev/ptmx") }
+            try SandboxError.systemCall("mount(devpts, newinstance)", "/dev/pts") { corral_mount_private_devpts("/dev/pts", "/dev/ptmx") }
         }
     }
 }

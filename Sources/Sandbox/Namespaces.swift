@@ -3,6 +3,7 @@ import CSandboxShim
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Enters the kernel's namespaces: PID (for the reaper), network and IPC
 /// (UML without `ethN=` needs neither: this takes abstract AF_UNIX sockets
@@ -21,15 +22,15 @@ enum Namespaces {
             names += "|CLONE_NEWNS"
         }
         if isRoot {
-            try syscall("unshare(\(names))") { corral_unshare(flags) }
+            try SandboxError.systemCall("unshare(\(names))", "") { corral_unshare(flags) }
             return
         }
         // Unprivileged: map our own ids into a user namespace we own, which
         // grants the mount rights; the kernel keeps our host uid outside.
         let uid = getuid(), gid = getgid()
-        try syscall("unshare(CLONE_NEWUSER|\(names))") { corral_unshare(flags | corral_clone_newuser()) }
-        try syscall("write", "/proc/self/setgroups") { corral_write_proc_self("setgroups", "deny") }
-        try syscall("write", "/proc/self/uid_map") { corral_write_proc_self("uid_map", "\(uid) \(uid) 1") }
-        try syscall("write", "/proc/self/gid_map") { corral_write_proc_self("gid_map", "\(gid) \(gid) 1") }
+        try SandboxError.systemCall("unshare(CLONE_NEWUSER|\(names))", "") { corral_unshare(flags | corral_clone_newuser()) }
+        try SandboxError.systemCall("write", "/proc/self/setgroups") { corral_write_proc_self("setgroups", "deny") }
+        try SandboxError.systemCall("write", "/proc/self/uid_map") { corral_write_proc_self("uid_map", "\(uid) \(uid) 1") }
+        try SandboxError.systemCall("write", "/proc/self/gid_map") { corral_write_proc_self("gid_map", "\(gid) \(gid) 1") }
     }
 }

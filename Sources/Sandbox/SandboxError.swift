@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Why the sandbox could not be set up. One line, saying which call failed on
 /// what; the launcher forwards `description` to the user unchanged.
@@ -13,4 +14,18 @@ public struct SandboxError: Error, Sendable, Equatable, CustomStringConvertible 
         let target = object.map { "(\($0))" } ?? ""
         return SandboxError("\(name)\(target) failed: \(String(cString: strerror(code)))")
     }
+}
+
+extension SandboxError: SystemErrorWrapping {
+    /// A failed call from CorralSystem: `call(object) failed: reason`, or
+    /// `call failed: reason` when the call has no object.
+    public init(_ error: SystemError) {
+        self = .call(error.call, error.object.isEmpty ? nil : error.object, errno: error.errno.rawValue)
+    }
+}
+
+/// libseccomp's convention: a negative errno as the return value (errno
+/// itself is not set, so this is not a system call for ``systemCall``).
+func seccompCall(_ name: String, _ rc: Int32) throws(SandboxError) {
+    if rc < 0 { throw SandboxError.call(name, errno: -rc) }
 }

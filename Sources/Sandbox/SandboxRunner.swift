@@ -3,6 +3,7 @@ import CSandboxShim
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Runs the kernel: under `.off` by replacing this process with it, under
 /// `.enforce` inside the sandbox, in this order (sandbox.md §6.3):
@@ -134,12 +135,12 @@ public enum SandboxRunner {
                                        defaultAction: notify == .none ? .killProcess : .notify).bpf()
         var learnFD: Int32?
         if let learnPath {
-            let fd = try syscall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            let fd = try SandboxError.systemCall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
             learnFD = fd
             let header = "# kernel \(selection.kernelName) profile \(selection.profile.allowlist.name)\n"
             _ = header.withCString { write(fd, $0, strlen($0)) }
         }
-        let execFD = try syscall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
+        let execFD = try SandboxError.systemCall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
         let interpreter = KernelBuildID.interpreter(path: kernelPath)
         var jail = false
@@ -165,7 +166,7 @@ public enum SandboxRunner {
                 if !idmapped { account = nil }
             }
         }
-        try syscall("prctl(PR_SET_NO_NEW_PRIVS)") { corral_set_no_new_privs() }
+        try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
         var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
             let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])

@@ -4,6 +4,7 @@ import CSeccomp
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// A libseccomp filter compiled from an `Allowlist`.
 ///
@@ -98,7 +99,7 @@ public struct BPFProgram: Sendable, Equatable {
 
     /// Installs the program on the calling thread. Needs no_new_privs first.
     public func install() throws(SandboxError) {
-        try syscall("seccomp(SECCOMP_SET_MODE_FILTER)") {
+        try SandboxError.systemCall("seccomp(SECCOMP_SET_MODE_FILTER)", "") {
             bytes.withUnsafeBufferPointer { corral_seccomp_install($0.baseAddress, $0.count) }
         }
     }

@@ -86,6 +86,8 @@ struct BootCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the kernel's argv, shell-quoted, one per line, and exit.")
     var dryRun = false
 
+    @OptionGroup var blockDevice: BlockDeviceOption
+
     @Option(name: .long, help: .hidden)
     var nonce: String?
 
@@ -157,6 +159,7 @@ struct BootCommand: ParsableCommand {
         options.rootWritable = rootRw
         options.initPath = initPath
         options.disks = try disk.map { try DiskSpec(parsing: $0) }
+        try blockDevice.check(options.disks.map(\.backing))
         options.umid = umid
         options.command = guestCommand
         options.timeout = timeout

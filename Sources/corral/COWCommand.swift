@@ -25,6 +25,7 @@ struct COWCreate: ParsableCommand {
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The new COW file.", completion: .file()) var cow: String
     @Argument(help: "The backing file (read-only from now on).", completion: .file()) var backing: String
+    @OptionGroup var blockDevice: BlockDeviceOption
 
     func validate() throws {
         // A COW `corral boot --disk N=COW` could not attach is no use: the
@@ -37,6 +38,7 @@ struct COWCreate: ParsableCommand {
     }
 
     func run() throws {
+        try blockDevice.check(backing)
         LeftoverNotes.sweep(output: cow)
         let r: Create.Result
         do {
@@ -63,9 +65,11 @@ struct COWInfoCommand: ParsableCommand {
 
     @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to compare against instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         let info = try COWInfo.read(path: cow, backing: backing)
         if format.isJSON { return try Console.json(info) }
         let b = info.backing
@@ -106,12 +110,14 @@ struct COWCheck: ParsableCommand {
         discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check (qemu-img check says 0, 2 and 1 for these; see corral-cow(1)).")
 
     @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @OptionGroup var format: JSONOutputOptions
     @Flag(help: "Also verify the backing's content against the fingerprint corral recorded (reads its data).")
     var deep = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         LeftoverNotes.sweep(directory: PathResolution.split(cow).directory)
         let report: CheckReport
         do {
@@ -140,6 +146,7 @@ struct COWFlatten: ParsableCommand {
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
     @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
     @OptionGroup var format: JSONOutputOptions
@@ -147,6 +154,7 @@ struct COWFlatten: ParsableCommand {
     @Argument(help: "The new image.", completion: .file()) var output: String
 
     func run() throws {
+        try blockDevice.check(backing)
         LeftoverNotes.sweep(output: output)
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
@@ -167,11 +175,13 @@ struct COWCommit: ParsableCommand {
             """)
 
     @Option(help: "Backing file to write instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Invalidate other COW files on the backing; accept a size/mtime mismatch.") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         let r = try Commit.run(cow: cow, backing: backing, force: force,
                                progress: ProgressDisplay.handler(label: "commit"))
         if format.isJSON { return try Console.json(CommitJSON(cow: cow, r)) }

@@ -8,6 +8,7 @@ struct COWFromImage: ParsableCommand {
         discussion: "Differing 4 KiB pages are stored whole, so the COW has no mixed pages. IMAGE and BACKING must be the same size.")
 
     @Option(help: "The backing file the new COW sits on.", completion: .file()) var backing: String
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Replace COW if it exists.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the backing's fingerprint (skips reading its data once).")
     var noFingerprint = false
@@ -16,6 +17,7 @@ struct COWFromImage: ParsableCommand {
     @Argument(help: "The new COW file.", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         LeftoverNotes.sweep(output: cow)
         let r: FromImage.Result
         do {

@@ -9,6 +9,7 @@ struct COWMap: ParsableCommand {
 
     @OptionGroup var format: JSONOutputOptions
     @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Accept a backing whose size or mtime differs from the header, or a truncated COW.") var force = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
@@ -16,6 +17,7 @@ struct COWMap: ParsableCommand {
     /// which comes only after the COW, its backing and their checks have
     /// passed: a refused file prints nothing on stdout, only the error.
     func run() throws {
+        try blockDevice.check(backing)
         var started = false
         if format.isJSON {
             try DiskMap.run(cow: cow, backing: backing, force: force) { x in

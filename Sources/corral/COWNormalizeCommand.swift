@@ -12,11 +12,13 @@ struct COWNormalize: ParsableCommand {
             """)
 
     @Option(help: "Backing file to read instead of the header's path.", completion: .file()) var backing: String?
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Accept a truncated COW (data past its end): its lost sectors stay zeros.") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         let r = try Normalize.run(cow: cow, backing: backing, force: force, progress: ProgressDisplay.handler(label: "normalize"))
         for n in r.notes { Console.note("\(n)") }
         if format.isJSON { return try Console.json(NormalizeJSON(r)) }

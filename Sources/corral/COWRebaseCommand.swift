@@ -15,6 +15,7 @@ struct COWRebase: ParsableCommand {
             """)
 
     @Option(help: "The new backing file.", completion: .file()) var backing: String
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Flag(help: "Rewrite only the header; the new backing must hold the same data.") var unsafe = false
     @Flag(help: "Skip the content proof of --unsafe; accept an old backing whose mtime changed, or a truncated COW.") var force = false
     @Flag(name: .customLong("no-fingerprint"), help: "Do not record the new backing's fingerprint (skips reading its data once).")
@@ -23,6 +24,7 @@ struct COWRebase: ParsableCommand {
     @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
+        try blockDevice.check(backing)
         let r = try Rebase.run(cow: cow, newBacking: backing, unsafe: unsafe, force: force, fingerprint: !noFingerprint,
                                progress: ProgressDisplay.handler(label: "rebase"))
         for w in r.warnings { Console.warning("\(w)") }

@@ -28,10 +28,12 @@ struct MaintRebuildCOWCommand: ParsableCommand {
         discussion: "When the image is block-related to the backing (a flatten of a COW over it), corral cow from-image does this without a boot and faster.")
     @Option(help: ArgumentHelp("The guest's flat image.", valueName: "FLAT"), completion: .file()) var image: String
     @Option(help: ArgumentHelp("The common backing.", valueName: "COMMON"), completion: .file()) var backing: String
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Option(help: ArgumentHelp("The new COW.", valueName: "COW"), completion: .file()) var output: String
     @OptionGroup var options: MaintJobOptions
 
     func run() throws {
+        try blockDevice.check(backing)
         try options.run(template: "rebuild-cow", parameters: ["image": image, "backing": backing, "output": output])
     }
 }
@@ -94,6 +96,7 @@ struct MaintRunCommand: ParsableCommand {
         abstract: "Run any command in the guest with disks attached; its exit status is passed through.",
         discussion: "Disks with flag r are sources (read-only); others are changed on a copy renamed over the original only if the command succeeds (--in-place: directly).")
     @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Option(help: ArgumentHelp("Mount disk N at DIR in the guest before the command (read-only for r disks). Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @Option(help: ArgumentHelp("Stop the command after this many seconds (exit 124); 0: no limit.", valueName: "SECONDS"))
     var timeout: Int = 0
@@ -109,6 +112,7 @@ struct MaintRunCommand: ParsableCommand {
 
     func run() throws {
         let disks = try disk.map { try DiskSpec(parsing: $0) }
+        try blockDevice.check(disks.map(\.backing))
         var mounts: [String] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -182,6 +186,7 @@ struct MaintShellCommand: ParsableCommand {
         abstract: "An interactive rescue shell with the disks attached and mounted where asked.",
         discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
     @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
+    @OptionGroup var blockDevice: BlockDeviceOption
     @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @OptionGroup var source: TemplateOptions
     @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE")) var log: String?
@@ -199,6 +204,7 @@ struct MaintShellCommand: ParsableCommand {
     func run() throws {
         let disks: [DiskSpec]
         do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
+        try blockDevice.check(disks.map(\.backing))
         var mounts: [RescueShell.Mount] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)

@@ -1,4 +1,5 @@
 import COWEngine
+import CorralSystem
 import Foundation
 
 /// Bytes, percentage, rate and ETA on stderr when it is a terminal; nothing

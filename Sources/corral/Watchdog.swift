@@ -1,4 +1,5 @@
 import COWEngine
+import CorralSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -62,6 +62,26 @@ struct LeftoverOutputsTests {
         #expect(LeftoverOutputs.sweep(directory: dir.path).map(\.path) == [dir.file(".other.img.corral-Zz9999")])
     }
 
+    /// An output path through a symlinked directory (`/srv/images` linking
+    /// to another disk) is swept in the directory it leads to; a link planted
+    /// inside under a leftover's name is still left alone.
+    @Test func sweepsThroughALinkedDirectoryButNotThroughALinkedEntry() throws {
+        let real = try Scratch()
+        let outside = try Scratch()
+        let linked = outside.file("images")
+        #expect(symlink(real.path, linked) == 0)
+        let victim = outside.file("victim")
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: victim))
+        try Data(count: 100).write(to: URL(fileURLWithPath: real.file(".out.img.corral-AbC123")))
+        #expect(symlink(victim, real.file(".out.img.corral-Sym111")) == 0)
+
+        let removed = LeftoverOutputs.sweep(output: linked + "/out.img")
+        #expect(removed.map(\.path) == [linked + "/.out.img.corral-AbC123"])
+        #expect(removed.first?.removed == true)
+        #expect(real.entries == [".out.img.corral-Sym111"])
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+    }
+
     @Test func anAtomicOutputInProgressIsNotALeftover() throws {
         let dir = try Scratch()
         let out = try AtomicOutput(path: dir.file("new.img"), replace: false, inputs: [])

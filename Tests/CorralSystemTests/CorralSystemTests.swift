@@ -36,6 +36,34 @@ import TestSupport
         #expect(try d.status(of: "absent") == nil)
         #expect(throws: SystemError.self) { _ = try d.status(of: "../etc") }
     }
+
+    /// A directory the user names may be reached through links (the last
+    /// component included) with `namedByUser`; the plain init refuses that
+    /// link, and names inside are never followed either way.
+    @Test func userNamedDirectoryFollowsItsPathButNotItsEntries() throws {
+        let dir = try Scratch("sys")
+        try FileManager.default.createDirectory(atPath: dir("real"), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir("real/file"), contents: Data("mine".utf8))
+        FileManager.default.createFile(atPath: dir("secret"), contents: Data("secret".utf8))
+        try FileManager.default.createSymbolicLink(atPath: dir("real/link"), withDestinationPath: dir("secret"))
+        try FileManager.default.createSymbolicLink(atPath: dir("images"), withDestinationPath: dir("real"))
+        try FileManager.default.createSymbolicLink(atPath: dir("alias"), withDestinationPath: dir("real/link"))
+
+        #expect(throws: SystemError.self) { _ = try Directory(dir("images")) }
+        let d = try Directory(namedByUser: dir("images"))
+        #expect(d.path == dir("images"))
+        #expect(try d.status().isSameFile(as: try Directory(dir("real")).status()))
+        #expect(Set(try d.names()) == ["file", "link"])
+        #expect(String(decoding: try d.openFile("file", flags: O_RDONLY).read(upTo: 16), as: UTF8.self) == "mine")
+        #expect(throws: SystemError(call: "openat", object: dir("images/link"), errno: .tooManySymbolicLinkLevels)) {
+            _ = try d.openFile("link", flags: O_RDONLY)
+        }
+        #expect(try d.status(of: "link")?.isSymbolicLink == true)
+        // Still a directory: a link to a file is refused, not opened.
+        #expect(throws: SystemError(call: "open", object: dir("alias"), errno: .notDirectory)) {
+            _ = try Directory(namedByUser: dir("alias"))
+        }
+    }
 }
 
 @Suite struct TreeRemovalTests {
