@@ -40,7 +40,7 @@ if [ "$dry_run" = yes ]; then
     step mount -- mount_ro "$disk_cow" "$root"
     step mount-modules -- mount_host "$modules" "$tree"
     if [ -d "$dest" ]; then
-        step compare -t 0 -- sh -c 'rsync -a -n --omit-dir-times --checksum --itemize-changes \
+        step compare -t 0 -- sh -c 'rsync -a -n --chown=0:0 --omit-dir-times --checksum --itemize-changes \
             --exclude=/modules.dep --exclude=/modules.alias --exclude=/modules.symbols \
             --exclude=/modules.devname --exclude=/modules.softdep --exclude="/modules.*.bin" \
             "$1/" "$2/" > "$3"' - "$tree" "$dest" "$changes"
@@ -74,10 +74,13 @@ step mount-modules -- mount_host "$modules" "$tree"
 # blocks (--inplace) rather than allocating new ones, so a COW grows by what
 # really changed. Directory times are not kept (depmod changes the top one,
 # so a re-run would always find it different); depmod's own outputs are
-# left out: depmod makes them below.
+# left out: depmod makes them below. The guest's modules are root's
+# (--chown=0:0), whoever the host files show as: a host directory beside a
+# disk is an idmapped mount that shows root's files as the kernel's own
+# per-boot uid, which -a would otherwise copy into the guest.
 copy() {
     mkdir -p "$dest" &&
-        rsync -a --omit-dir-times --checksum --inplace --itemize-changes \
+        rsync -a --chown=0:0 --omit-dir-times --checksum --inplace --itemize-changes \
             --exclude=/modules.dep --exclude=/modules.alias --exclude=/modules.symbols \
             --exclude=/modules.devname --exclude=/modules.softdep --exclude='/modules.*.bin' \
             "$tree/" "$dest/" > "$changes"
