@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "corral_system.h"
 
 #include <fcntl.h>

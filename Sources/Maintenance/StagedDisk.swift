@@ -121,7 +121,7 @@ final class StagedDisk {
     /// (normalizing keeps the disk's content).
     static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
                        kernelRelease: String? = nil) throws -> StagedDisk {
-        guard let status = try FileStatus.of(path) else {
+        guard try FileStatus.of(path) != nil else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
         }
         var notes: [String] = []

@@ -49,7 +49,7 @@ struct BadInputTests {
     static func corrupt(_ dir: Scratch, _ edit: (inout [UInt8]) -> Void) {
         var bytes = (try? Fixture.read(dir.file("a.cow"))) ?? []
         edit(&bytes)
-        FileManager.default.createFile(atPath: dir.file("a.cow"), contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: dir.file("a.cow"), contents: Data(bytes))
     }
 
     static let verbs: [[String]] = [["cow", "flatten", "a.cow", "out.img"], ["cow", "commit", "a.cow"], ["cow", "info", "a.cow"]]

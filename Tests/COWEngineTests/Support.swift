@@ -68,7 +68,7 @@ enum Fixture {
             if bytes.count < at + 512 { bytes += [UInt8](repeating: 0, count: at + 512 - bytes.count) }
             for k in 0..<512 { bytes[at + k] = value }
         }
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     }
 
     /// The merge contract of spec §3.5, written plainly.

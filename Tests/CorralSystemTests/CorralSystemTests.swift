@@ -25,7 +25,7 @@ import TestSupport
 
     @Test func symlinkIsNotOpened() throws {
         let dir = try Scratch("sys")
-        FileManager.default.createFile(atPath: dir("target"), contents: Data("secret".utf8))
+        _ = FileManager.default.createFile(atPath: dir("target"), contents: Data("secret".utf8))
         try FileManager.default.createSymbolicLink(atPath: dir("link"), withDestinationPath: dir("target"))
         #expect(throws: SystemError(call: "open", object: dir("link"), errno: .tooManySymbolicLinkLevels)) {
             _ = try Descriptor(open: dir("link"), flags: O_RDONLY)
@@ -43,8 +43,8 @@ import TestSupport
     @Test func userNamedDirectoryFollowsItsPathButNotItsEntries() throws {
         let dir = try Scratch("sys")
         try FileManager.default.createDirectory(atPath: dir("real"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir("real/file"), contents: Data("mine".utf8))
-        FileManager.default.createFile(atPath: dir("secret"), contents: Data("secret".utf8))
+        _ = FileManager.default.createFile(atPath: dir("real/file"), contents: Data("mine".utf8))
+        _ = FileManager.default.createFile(atPath: dir("secret"), contents: Data("secret".utf8))
         try FileManager.default.createSymbolicLink(atPath: dir("real/link"), withDestinationPath: dir("secret"))
         try FileManager.default.createSymbolicLink(atPath: dir("images"), withDestinationPath: dir("real"))
         try FileManager.default.createSymbolicLink(atPath: dir("alias"), withDestinationPath: dir("real/link"))
@@ -71,7 +71,7 @@ import TestSupport
     @Test func linksAreRemovedNotFollowed() throws {
         let dir = try Scratch("sys")
         try FileManager.default.createDirectory(atPath: dir("victim/keep"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir("victim/keep/file"), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: dir("victim/keep/file"), contents: Data("x".utf8))
         try FileManager.default.createDirectory(atPath: dir("tree/a"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: dir("tree/a/link"), withDestinationPath: dir("victim"))
         try FileManager.default.createSymbolicLink(atPath: dir("tree/top"), withDestinationPath: dir("victim/keep"))
@@ -89,10 +89,10 @@ import TestSupport
         let victim = dir("victim")
         for round in 0..<150 {
             try FileManager.default.createDirectory(atPath: "\(victim)/d", withIntermediateDirectories: true)
-            for i in 0..<20 { FileManager.default.createFile(atPath: "\(victim)/d/f\(i)", contents: nil) }
+            for i in 0..<20 { _ = FileManager.default.createFile(atPath: "\(victim)/d/f\(i)", contents: nil) }
             let plant = dir("plant\(round)")
             try FileManager.default.createDirectory(atPath: "\(plant)/a/b", withIntermediateDirectories: true)
-            for i in 0..<20 { FileManager.default.createFile(atPath: "\(plant)/a/b/f\(i)", contents: nil) }
+            for i in 0..<20 { _ = FileManager.default.createFile(atPath: "\(plant)/a/b/f\(i)", contents: nil) }
             let stop = Flag()
             let swapper = Thread {
                 while !stop.isSet {
@@ -124,7 +124,7 @@ final class Flag: @unchecked Sendable {
 @Suite struct NewFileTests {
     @Test func publishRefusesAnExistingNameUnlessReplacing() throws {
         let dir = try Scratch("sys")
-        FileManager.default.createFile(atPath: dir("out"), contents: Data("old".utf8))
+        _ = FileManager.default.createFile(atPath: dir("out"), contents: Data("old".utf8))
         let d = try Directory(dir.path)
         let file = try NewFile(in: d, for: "out")
         try file.descriptor.writeAll(Array("new".utf8))
@@ -139,7 +139,7 @@ final class Flag: @unchecked Sendable {
     /// to corral's file, publish refuses, and the link's target is untouched.
     @Test func swappedTemporaryNameIsNeitherFollowedNorPublished() throws {
         let dir = try Scratch("sys")
-        FileManager.default.createFile(atPath: dir("secret"), contents: Data("s".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: dir("secret"), contents: Data("s".utf8), attributes: [.posixPermissions: 0o600])
         let d = try Directory(dir.path)
         let file = try NewFile(in: d, for: "out")
         let tmp = try #require(file.temporaryPath)

@@ -30,7 +30,7 @@ import Testing
     @Test func filesDisksValuesAndTemplates() throws {
         let dir = try Scratch("corral-complete")
         for name in ["guest.cow", "base.img"] {
-            FileManager.default.createFile(atPath: dir.file(name), contents: Data())
+            _ = FileManager.default.createFile(atPath: dir.file(name), contents: Data())
         }
         #expect(try complete("corral cow flatten gu", in: dir.path).contains("guest.cow"))
         #expect(try complete("corral boot --disk ", in: dir.path).contains("1="))

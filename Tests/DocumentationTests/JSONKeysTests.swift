@@ -80,8 +80,8 @@ import Testing
         for (verb, arguments) in steps {
             let r = try runProcess(TestPaths.corral, ["cow"] + arguments.prefix(1) + spelling + arguments.dropFirst())
             try #require(r.status == 0, "\(verb): \(r.summary)")
-            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-            out[verb] = try #require(object, "\(verb) printed no JSON object: \(r.stdout)")
+            let parsed = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+            out[verb] = try #require(parsed as? [String: Any], "\(verb) printed no JSON object: \(r.stdout)")
         }
         return out
     }

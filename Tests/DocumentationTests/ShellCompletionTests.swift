@@ -98,7 +98,7 @@ import Testing
     static func fixture() throws -> Scratch {
         let dir = try Scratch("corral-shell-complete")
         for name in ["guest.cow", "base.img"] {
-            FileManager.default.createFile(atPath: dir.file(name), contents: Data())
+            _ = FileManager.default.createFile(atPath: dir.file(name), contents: Data())
         }
         return dir
     }

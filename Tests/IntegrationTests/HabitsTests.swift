@@ -52,7 +52,7 @@ struct HabitsTests {
     /// failure or the 1 of a failed job.
     @Test func commandLineMistakesOfBootAndMaintExit64() throws {
         let dir = try Scratch("corral-usage64")
-        FileManager.default.createFile(atPath: dir.file("d.img"), contents: Data(count: 4096))
+        _ = FileManager.default.createFile(atPath: dir.file("d.img"), contents: Data(count: 4096))
         let img = dir.file("d.img")
         let cases: [(arguments: [String], says: String)] = [
             (["maint", "job", "fsck"], "template 'fsck' needs parameter 'cow'; give it with --set cow=VALUE"),

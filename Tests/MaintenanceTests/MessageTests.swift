@@ -34,7 +34,7 @@ import TestSupport
         // A well-formed module tree, so the guest file is the one mistake
         // (the --modules check runs first and would answer for a bad tree).
         try FileManager.default.createDirectory(atPath: s("modules"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: s("modules/modules.order"), contents: Data())
+        _ = FileManager.default.createFile(atPath: s("modules/modules.order"), contents: Data())
         let r = try runCorral(["maint"] + job.map { $0 == "MODULES" ? s("modules") : $0 } + [missing])
         #expect(r.status != 0, "\(r.summary)")
         #expect(r.stderr.contains("'\(missing)' does not exist"), "\(r.summary)")

@@ -219,8 +219,8 @@ final class CorralRun {
         self.name = name
         stdoutPath = cwd.appendingPathComponent("\(name).out").path
         stderrPath = cwd.appendingPathComponent("\(name).err").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Rig.corral)
         process.arguments = arguments
         process.currentDirectoryURL = cwd

@@ -32,10 +32,11 @@ public final class TerminalSession: @unchecked Sendable {
         var name = [CChar](repeating: 0, count: 128)
         let master = corral_test_open_pty(&name, name.count)
         guard master >= 0 else { throw TestFailure("cannot open a pty: \(String(cString: strerror(errno)))") }
-        let slave = open(String(cString: name), O_RDWR | O_NOCTTY | O_CLOEXEC)
+        let path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard slave >= 0 else {
             close(master)
-            throw TestFailure("open \(String(cString: name)): \(String(cString: strerror(errno)))")
+            throw TestFailure("open \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(slave) }
         _ = corral_test_set_winsize(slave, rows, columns)
