@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COWEngine
+import CorralSystem
 import Launcher
 
 /// What a job would do, for `--dry-run` (and Ansible's check mode): its
@@ -33,13 +34,12 @@ public struct JobPlan: Sendable, Codable {
     public var preflight: [Finding]
     /// true: the job would change a file; false: nothing to do; nil: corral
     /// cannot tell without running it (the real run may or may not change).
-    public var changed: Bool?
+    @NullWhenAbsent public var changed: Bool?
     /// Why, in one line.
     public var reason: String
     /// How the answer was found: "preflight", "compare" or "read-only boot".
     public var answeredBy: String
 
-    private enum Key: String, CodingKey { case parameters, disks, preflight, changed, reason, answeredBy }
     public init(parameters: [String: String], disks: [Disk], preflight: [Finding], changed: Bool?, reason: String,
                 answeredBy: String) {
         self.parameters = parameters
@@ -48,27 +48,6 @@ public struct JobPlan: Sendable, Codable {
         self.changed = changed
         self.reason = reason
         self.answeredBy = answeredBy
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        parameters = try c.decode([String: String].self, forKey: .parameters)
-        disks = try c.decode([Disk].self, forKey: .disks)
-        preflight = try c.decode([Finding].self, forKey: .preflight)
-        changed = try c.decodeIfPresent(Bool.self, forKey: .changed)
-        reason = try c.decode(String.self, forKey: .reason)
-        answeredBy = try c.decode(String.self, forKey: .answeredBy)
-    }
-
-    /// `changed` is always present: null means "unknown", not "absent".
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(parameters, forKey: .parameters)
-        try c.encode(disks, forKey: .disks)
-        try c.encode(preflight, forKey: .preflight)
-        try c.encode(changed, forKey: .changed)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(answeredBy, forKey: .answeredBy)
     }
 }
 

@@ -206,14 +206,14 @@ struct BootResult: Encodable {
     /// The exit status corral ends with.
     var status: Int32
     /// Why corral chose the status when it was not the command's own; null otherwise.
-    var reason: String?
-    var command: String?
+    @NullWhenAbsent var reason: String?
+    @NullWhenAbsent var command: String?
     /// The command's output (stdout and stderr, as the console carried them).
-    var output: String?
+    @NullWhenAbsent var output: String?
     /// Seconds from corral's start to the end of the boot.
     var duration: Double
     /// The --log file, or null.
-    var transcript: String?
+    @NullWhenAbsent var transcript: String?
     /// Whether a disk the guest could write was attached to a guest that ran.
     var changed: Bool
 
@@ -226,21 +226,6 @@ struct BootResult: Encodable {
         transcript = options.logPath.map(PathResolution.absolute)
         let ran = ![.preflightFailed, .launchFailed].contains(status)
         changed = ran && plan != nil && options.disks.contains { !$0.isReadOnly }
-    }
-
-    private enum Key: String, CodingKey { case status, reason, command, output, duration, transcript, changed }
-
-    /// Every key always present (null when there is no value), so scripts
-    /// can rely on the shape.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(status, forKey: .status)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(command, forKey: .command)
-        try c.encode(output, forKey: .output)
-        try c.encode(duration, forKey: .duration)
-        try c.encode(transcript, forKey: .transcript)
-        try c.encode(changed, forKey: .changed)
     }
 
     func print() throws { try Console.json(self) }

@@ -1,4 +1,5 @@
 import COWEngine
+import CorralSystem
 
 /// The `--json` results of the cow verbs that write or compare. Each is one
 /// object, keys as corral-cow(1) JSON OUTPUT lists them; every verb that
@@ -106,7 +107,7 @@ struct CompareJSON: Encodable {
     var size: UInt64
     var sizeA: UInt64
     var sizeB: UInt64
-    var firstDifference: UInt64?
+    @NullWhenAbsent var firstDifference: UInt64?
 
     init(_ r: Compare.Result) {
         identical = r.identical
@@ -117,16 +118,5 @@ struct CompareJSON: Encodable {
         case .sizesDiffer(let a, let b): (sizeA, sizeB) = (a, b)
         case .contentDiffers(let at): firstDifference = at
         }
-    }
-
-    private enum Key: String, CodingKey { case identical, size, sizeA, sizeB, firstDifference }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(identical, forKey: .identical)
-        try c.encode(size, forKey: .size)
-        try c.encode(sizeA, forKey: .sizeA)
-        try c.encode(sizeB, forKey: .sizeB)
-        try c.encode(firstDifference, forKey: .firstDifference)
     }
 }
