@@ -135,7 +135,11 @@ public struct DiskSpec: Sendable, Equatable, Codable {
     public var isReadOnly: Bool { flags.contains(.readOnly) }
 
     /// The guest's device name: unit 0 is `ubda`, 1 is `ubdb`, …
-    public var deviceName: String {
+    public var deviceName: String { Self.deviceName(unit: unit) }
+
+    /// The kernel's name for a unit's device, for every place that names
+    /// one (templates, the rescue shell, a dry run's plan).
+    public static func deviceName(unit: Int) -> String {
         "ubd" + String(UnicodeScalar(UInt8(97 + unit)))
     }
 

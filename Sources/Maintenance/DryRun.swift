@@ -90,7 +90,7 @@ public enum DryRun {
         var general: [JobPlan.Finding] = []
         var outputs: [(disk: TemplateDisk, path: String)] = []
         func add(unit: Int, role: String, path: String, writes: Bool, backing: String? = nil) {
-            let device = "ubd" + String(UnicodeScalar(UInt8(97 + unit)))
+            let device = DiskSpec.deviceName(unit: unit)
             let exists = (try? FileStatus.of(path)) != nil
             disks.append(.init(unit: unit, device: device, role: role, path: path, writes: writes, exists: exists, preflight: []))
             if exists || backing != nil, let spec = try? DiskSpec(unit: unit, file: path, backing: backing,
@@ -104,15 +104,14 @@ public enum DryRun {
                                      message: "\(MaintenanceError.missingParameter(template: template.name, name: disk.parameter))"))
                 continue
             }
-            let writes = disk.role != .source || disk.writableIf.map { Job.isYes(values[$0]) } == true
             if disk.role == .output {
                 outputs.append((disk, path))
-                disks.append(.init(unit: disk.unit, device: "ubd" + String(UnicodeScalar(UInt8(97 + disk.unit))),
+                disks.append(.init(unit: disk.unit, device: DiskSpec.deviceName(unit: disk.unit),
                                    role: "output", path: path, writes: true,
                                    exists: (try? FileStatus.of(path)) != nil, preflight: []))
                 continue
             }
-            add(unit: disk.unit, role: disk.role.rawValue, path: path, writes: writes)
+            add(unit: disk.unit, role: disk.role.rawValue, path: path, writes: disk.changesGuest(values))
         }
         for spec in request.disks {
             add(unit: spec.unit, role: spec.isReadOnly ? "source" : "target", path: spec.file, writes: !spec.isReadOnly,
@@ -218,9 +217,7 @@ public enum DryRun {
     static func outputsAlreadyHold(_ request: JobRequest, values: [String: String]) -> String? {
         let template = request.template
         let outputs = template.disks.filter { $0.role == .output }
-        let writesGuest = template.disks.contains {
-            $0.role == .target || ($0.role == .source && $0.writableIf.map { Job.isYes(values[$0]) } == true)
-        }
+        let writesGuest = template.disks.contains { $0.changesGuest(values) }
         guard !outputs.isEmpty, !writesGuest, request.disks.isEmpty else { return nil }
         var paths: [String] = []
         for output in outputs {

@@ -195,7 +195,7 @@ public enum Job {
                 throw MaintenanceError.inputMissing(option: "--\(disk.parameter)", path: path)
             }
             inputs.append((status, "--\(disk.parameter)"))
-            let writable = !request.dryRun && (disk.role == .target || disk.writableIf.map { isYes(values[$0]) } == true)
+            let writable = !request.dryRun && disk.changesGuest(values)
             staged.append(writable
                 ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace, kernelRelease: release)
                 : try StagedDisk.source(disk, path: path, kernelRelease: release))

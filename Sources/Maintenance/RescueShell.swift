@@ -32,7 +32,7 @@ public enum RescueShell {
     static func command(_ mounts: [Mount]) -> String {
         var lines: [String] = ["corral_failed="]
         for m in mounts {
-            let device = "/dev/ubd" + String(UnicodeScalar(UInt8(97 + m.unit)))
+            let device = "/dev/" + DiskSpec.deviceName(unit: m.unit)
             let dir = Shell.quote(m.directory)
             let options = m.readOnly ? "-o ro,noload " : ""
             lines.append("{ mkdir -p \(dir) && { mount \(options)\(device) \(dir) || mount -o ro \(device) \(dir); } && echo \"corral: \(device) on \(m.directory)\"; } || { echo \"corral: cannot mount \(device) on \(m.directory); no shell started\"; corral_failed=1; }")

@@ -1,3 +1,5 @@
+import Launcher
+
 /// One `# disk:` line of a template header: which unit a parameter's file
 /// is attached as, and what the job may do to it.
 ///
@@ -42,6 +44,13 @@ public struct TemplateDisk: Sendable, Equatable, Codable {
 
     /// The guest device, `/dev/ubdb` for unit 1.
     public var device: String {
-        "/dev/ubd" + String(UnicodeScalar(UInt8(97 + unit)))
+        "/dev/" + DiskSpec.deviceName(unit: unit)
+    }
+
+    /// Whether the job changes this existing disk of the guest: a target,
+    /// or a source whose `writable-if` parameter is yes (an output is a
+    /// new file, not the guest's).
+    public func changesGuest(_ values: [String: String]) -> Bool {
+        role == .target || (role == .source && writableIf.map { Job.isYes(values[$0]) } == true)
     }
 }
