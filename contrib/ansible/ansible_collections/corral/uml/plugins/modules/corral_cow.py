@@ -76,9 +76,10 @@ def same_disk(corral, a, b):
     return rc == 0
 
 
-def preflight(corral, module, path, backing=()):
-    """corral cow check on an input a real run would read: check mode fails where the run would."""
-    args = ['cow', 'check', '--json'] + list(backing) + [path]
+def preflight(corral, module, path, backing=(), deep=False):
+    """corral cow check: fails the task with the first problem's message and fix (the check verb,
+    and check mode on an input a real run would read, so it fails where the run would)."""
+    args = ['cow', 'check', '--json'] + (['--deep'] if deep else []) + list(backing) + [path]
     rc, report = corral.json(args, ok_codes=(0, 1))
     if rc == 1:
         problems = [f for f in report.get('findings', []) if f.get('severity') != 'warning']
@@ -113,14 +114,7 @@ def main():
         module.exit_json(changed=False, result=info)
 
     if verb == 'check':
-        args = ['cow', 'check', '--json'] + (['--deep'] if p['deep'] else []) + backing + [cow]
-        rc, report = corral.json(args, ok_codes=(0, 1))
-        if rc == 1:
-            problems = [f for f in report.get('findings', []) if f.get('severity') != 'warning']
-            first = problems[0] if problems else {}
-            module.fail_json(msg='%s: %s' % (cow, first.get('message', 'problems found')),
-                             hint=first.get('fix'), rc=rc, result=report)
-        module.exit_json(changed=False, result=report)
+        module.exit_json(changed=False, result=preflight(corral, module, cow, backing, deep=p['deep']))
 
     if verb == 'flatten':
         output = p['output']
