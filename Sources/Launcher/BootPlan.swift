@@ -50,6 +50,10 @@ public struct BootOptions: Sendable {
     /// Takes the command's output instead of stdout and may stop the boot
     /// (Maintenance parses its step markers and enforces step timeouts).
     public var observer: (any BootObserver)?
+    /// Told what the user should hear about the boot (diagnostics, and the
+    /// kernel's text with `verbose`); nil: nobody is told. The launcher
+    /// never prints; the CLI passes a handler that writes to stderr.
+    public var events: BootEventHandler?
 
     public init() {}
 }

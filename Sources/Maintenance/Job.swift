@@ -73,6 +73,7 @@ public enum Job {
         options.input = ConsoleInput.none
         options.environment = request.environment
         options.verbose = request.verbose
+        options.events = request.bootEvents
         options.observer = monitor
         let bootStarted = StepMonitor.now()
         let status: BootExitStatus

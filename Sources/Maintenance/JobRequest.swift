@@ -18,6 +18,8 @@ public struct JobRequest: Sendable {
     /// Told of each step's start and end and of each output line (progress
     /// on a terminal, `maint run --json`'s output).
     public var events: StepEventHandler?
+    /// Told what the boot has to say (``BootOptions/events``): the CLI prints it.
+    public var bootEvents: BootEventHandler?
     public var kernel = Resources.defaultKernel
     public var memory = "256M"
     public var environment: [String: String] = [:]

@@ -62,6 +62,7 @@ public enum RescueShell {
         options.logPath = request.logPath
         options.environment = request.environment
         options.verbose = request.verbose
+        options.events = request.bootEvents
         let status: BootExitStatus
         do {
             options.disks = try staged.map { try $0.spec }

@@ -173,6 +173,7 @@ struct BootCommand: ParsableCommand {
         options.environment = ProcessInfo.processInfo.environment
         let capture = output.isJSON ? OutputCapture() : nil
         options.observer = capture
+        options.events = BootEventPrinter.handler
 
         let plan: BootPlan
         do {

@@ -223,6 +223,7 @@ struct MaintShellCommand: ParsableCommand {
         request.memory = memory
         request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
+        request.bootEvents = BootEventPrinter.handler
         let report = RescueShell.run(request, mounts: mounts)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)

@@ -79,6 +79,7 @@ struct MaintJobOptions: ParsableArguments {
         request.memory = memory
         request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
+        request.bootEvents = BootEventPrinter.handler
         if dryRun {
             let report = DryRun.run(request)
             if json {
