@@ -18,7 +18,7 @@ public enum Boot {
         switch DiskLeases.acquire(plan.commandLine.disks) {
         case .success(let held): leases = held
         case .failure(let refusal):
-            events?(.diagnostic(.preflight(PreflightIssue(.failure, refusal.message, fix: refusal.fix))))
+            events?(.diagnostic(.preflight(PreflightIssue(.failure, refusal.message, hint: refusal.hint))))
             events?(.diagnostic(.ended(.preflightFailed)))
             return .preflightFailed
         }

@@ -12,7 +12,7 @@ public enum Resources {
 
     /// An absolute path for `name`: as given when it holds a '/', else the
     /// first executable match on PATH.
-    public static func kernelPath(_ name: String, environment: [String: String]) throws -> String {
+    public static func kernelPath(_ name: String, environment: [String: String]) throws(LauncherError) -> String {
         if name.contains("/") {
             return PathResolution.absolute(name)
         }
@@ -71,7 +71,7 @@ public enum Resources {
     /// `<exe dir>/../share/corral/hostfs-init/` (an installed corral), then the
     /// nearest ancestor of the executable holding `hostfs-init/hostfs-init`
     /// (a development build in `.build/debug/`).
-    public static func hostfsInit(environment: [String: String], executable: String?) throws -> String {
+    public static func hostfsInit(environment: [String: String], executable: String?) throws(LauncherError) -> String {
         var searched: [String] = []
         if let data = environment["CORRAL_DATA_DIR"], !data.isEmpty {
             let candidate = "\(data)/hostfs-init/hostfs-init"

@@ -13,7 +13,13 @@ public struct JobPlan: Sendable, Codable {
         /// "failure" (the job would not start) or "warning".
         public var severity: String
         public var message: String
-        public var fix: String?
+        /// What to do about it (the JSON key stays `fix`).
+        public var hint: String?
+
+        enum CodingKeys: String, CodingKey {
+            case severity, message
+            case hint = "fix"
+        }
     }
 
     public struct Disk: Sendable, Codable {
@@ -125,7 +131,7 @@ public enum DryRun {
         Preflight.checkDisks(specs, kernelRelease: Resources.kernelRelease(named: request.kernel), &issues)
         for issue in issues {
             let finding = JobPlan.Finding(severity: issue.severity == .failure ? "failure" : "warning",
-                                          message: issue.message, fix: issue.fix)
+                                          message: issue.message, hint: issue.hint)
             if let index = disks.firstIndex(where: { issue.message.hasPrefix("disk \($0.unit) (") }) {
                 disks[index].preflight.append(finding)
             } else {
@@ -137,17 +143,17 @@ public enum DryRun {
             if disk.role == "output" { continue }
             if request.disks.contains(where: { $0.unit == disk.unit && $0.backing != nil }) { continue }
             disks[index].preflight.append(.init(severity: "failure", message: "'\(disk.path)' does not exist",
-                                                fix: "give an existing COW or image"))
+                                                hint: "give an existing COW or image"))
         }
         for (declaration, path) in outputs {
             guard let index = disks.firstIndex(where: { $0.unit == declaration.unit }), disks[index].exists else { continue }
             let force = declaration.forceParameter.map { Job.isYes(values[$0]) } ?? false
             if !force {
                 let refusal = MaintenanceError.outputExists(path: path)
-                disks[index].preflight.append(.init(severity: "failure", message: "\(refusal)", fix: nil))
+                disks[index].preflight.append(.init(severity: "failure", message: "\(refusal)", hint: nil))
             } else if disks.contains(where: { $0.role != "output" && $0.exists && sameFile($0.path, path) }) {
                 disks[index].preflight.append(.init(severity: "failure", message: "'\(path)' is also one of the job's inputs",
-                                                    fix: "give another output"))
+                                                    hint: "give another output"))
             }
         }
 

@@ -178,7 +178,7 @@ struct BootCommand: ParsableCommand {
         let plan: BootPlan
         do {
             plan = try BootPlan.make(options)
-        } catch let error as LauncherError where error.isUsageMistake {
+        } catch where error.isUsageMistake {
             // A value no boot could take (--root, --umid, a kernel argument):
             // a usage error like any other, whatever the host.
             throw CLIError(message: "\(error)", hint: "run 'corral boot --help' for usage", status: 64)

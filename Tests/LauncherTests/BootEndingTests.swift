@@ -101,6 +101,6 @@ import Testing
                 == "12 bytes of the command's output were not written: stdout is not being read")
         #expect(BootDiagnostic.raid6Benchmark(.kept(for: "--raid6 on")).description == "RAID-6 benchmark kept for --raid6 on")
         #expect(BootDiagnostic.sandboxWarning("w").description == "warning: w")
-        #expect(BootDiagnostic.preflight(PreflightIssue(.failure, "m", fix: "f")).description == "preflight: m; f")
+        #expect(BootDiagnostic.preflight(PreflightIssue(.failure, "m", hint: "f")).description == "preflight: m; f")
     }
 }
