@@ -52,7 +52,7 @@ public enum KernelExec {
     public static func run(toPerson: (String) -> Void) -> Never {
         let byHand = getenv(KernelExecSpec.environmentKey) == nil
         _ = corral_set_cloexec(KernelExecSpec.errorFD, 1)
-        let report = { (message: String) in
+        func report(_ message: String) {
             if byHand { toPerson(message) } else { Output.writeAll(KernelExecSpec.errorFD, message) }
         }
         do {
