@@ -57,7 +57,6 @@ struct BootSession: ~Copyable {
     private var bootDirectory: BootDirectory?
 
     init(plan: BootPlan) throws(LauncherError) {
-        // Everything that can throw first: once a property is set, deinit may run.
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
