@@ -32,6 +32,17 @@ struct BootDiagnosticsTests {
             """), "\(r.summary)")
     }
 
+    /// A preflight refusal: the finding, then the status line, and nothing started.
+    @Test func aPreflightRefusalNamesWhatIsWrongAndTheStatus() throws {
+        let r = try runCorral(["boot", "--kernel", "/bin/true", "--", "true"])
+        #expect(r.status == 240, "\(r.summary)")
+        #expect(r.stderr == """
+            corral: preflight: '/bin/true' is not a User-Mode Linux kernel; pass --kernel with a linux.uml binary
+            corral: preflight failed; nothing was started (exit status 240)
+
+            """, "\(r.summary)")
+    }
+
     /// The kernel helper run by hand has no error pipe: its one line goes to stderr.
     @Test func theKernelHelperByHandSaysWhatToRunInstead() throws {
         let r = try runCorral(["_kernel-exec"])
