@@ -17,7 +17,12 @@ public enum StepMarker: Sendable, Equatable {
     public static func parse(_ line: String, nonce: String) -> StepMarker? {
         let prefix = "CORRAL-\(nonce) "
         guard line.hasPrefix(prefix) else { return nil }
-        let rest = line.dropFirst(prefix.count)
+        return parse(body: line.dropFirst(prefix.count))
+    }
+
+    /// The marker a line's body (the text after `CORRAL-<nonce> `) names,
+    /// or nil when it names none.
+    public static func parse(body rest: Substring) -> StepMarker? {
         if rest == "READY" { return .ready }
         if rest.hasPrefix("NOTE ") { return .note(String(rest.dropFirst(5))) }
         if rest.hasPrefix("UNCHANGED ") { return .unchanged(String(rest.dropFirst(10))) }

@@ -35,7 +35,8 @@ import Testing
     }
 
     @Test func splitsKernelTextFromOutput() {
-        let console = "boot msg\r\nCORRAL-0123abcd START\r\nhello\r\r\nworld\r\n\r\nCORRAL-0123abcd EXIT 42\r\nreboot: Power down\r\n"
+        // hostfs-init frames each marker as "\n<marker>\n" (a pty makes it "\r\n").
+        let console = "boot msg\r\n\r\nCORRAL-0123abcd START\r\nhello\r\r\nworld\r\n\r\nCORRAL-0123abcd EXIT 42\r\nreboot: Power down\r\n"
         for r in demuxAllSplits(console) {
             #expect(r.kernel == "boot msg\nreboot: Power down\n")
             #expect(r.output == "hello\nworld\n")
