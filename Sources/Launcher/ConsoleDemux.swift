@@ -92,12 +92,13 @@ public struct ConsoleDemux: Sendable {
     /// moment. hostfs-init writes a marker and its framing in one write, so
     /// a line break that sits alone is the command's own: without this,
     /// `echo waiting; sleep 5` would show its newline only after the sleep.
+    /// Trailing carriage returns stay held: whether they end up in a
+    /// "\r\n" (which normalizing turns into "\n") must not depend on timing.
     public mutating func flushIdle() -> [Event] {
         var events: [Event] = []
         if phase != .finished, let held = parser?.flushIdle() {
             emit(phase == .boot ? .kernel : .output, held, &events)
         }
-        releaseCarriageReturns(&events)
         return events
     }
 

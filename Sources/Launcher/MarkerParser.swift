@@ -112,10 +112,15 @@ public struct MarkerParser: Sendable {
 
     /// After a quiet moment: a held line break alone is the command's own
     /// (a producer writes a marker's framing and the marker in one write),
-    /// so it is released; a possible marker is not.
+    /// so it is released; a possible marker is not, nor carriage returns
+    /// after the last line feed (whether they start a "\r\n" must not
+    /// depend on timing).
     public mutating func flushIdle() -> [UInt8] {
-        guard !buffer.isEmpty, buffer.allSatisfy({ $0 == 10 || $0 == 13 }) else { return [] }
-        return finish()
+        guard buffer.allSatisfy({ $0 == 10 || $0 == 13 }), let newline = buffer.lastIndex(of: 10) else { return [] }
+        let released = Array(buffer[...newline])
+        buffer.removeSubrange(...newline)
+        atLineStart = true
+        return released
     }
 
     /// The end of the stream: everything held is text (a marker line needs
