@@ -12,6 +12,11 @@ import CorralSystem
 /// ``StepTimeline``, hands the rest back byte for byte, and asks the boot
 /// to stop when ``StepLimits`` says a step (or the template code between
 /// steps) ran over.
+///
+/// A marker counts once its closing line break arrives. The console holds
+/// a line break back until it knows it is not the framing of hostfs-init's
+/// EXIT, i.e. until the next bytes or 100 ms of quiet (``ConsoleDemux``), so
+/// a silent step's clock may start up to that much late.
 public final class StepMonitor: BootObserver {
     public typealias Limits = StepLimits
 
