@@ -41,8 +41,13 @@ public struct MarkerParser: Sendable {
     private var atLineStart = true
 
     public init(nonce: String, longestLine: Int = 64 * 1024) {
-        prefix = Array("CORRAL-\(nonce) ".utf8)
+        prefix = Array(Self.prefix(nonce: nonce).utf8)
         self.longestLine = longestLine
+    }
+
+    /// What every marker line with this nonce starts with.
+    public static func prefix(nonce: String) -> String {
+        "CORRAL-\(nonce) "
     }
 
     /// True while bytes are held back waiting for what follows them.
