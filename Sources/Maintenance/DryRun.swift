@@ -74,15 +74,15 @@ public enum DryRun {
             return r
         }
 
-        let values: [String: String]
+        let values: ParameterValues
         do {
             values = try request.resolvedParameters()
         } catch {
-            let plan = JobPlan(parameters: request.parameters, disks: [], preflight: [.init(severity: "failure", message: "\(error)")],
+            let plan = JobPlan(parameters: request.parameters.shellValues, disks: [], preflight: [.init(severity: "failure", message: "\(error)")],
                                changed: nil, reason: "\(error)", answeredBy: "preflight")
             return report(plan, ok: false, status: 1, guest: nil, reason: "\(error)")
         }
-        let guest = template.disks.first.flatMap { values[$0.parameter] } ?? request.disks.first?.file
+        let guest = template.disks.first.flatMap { values.path($0.parameter) } ?? request.disks.first?.file
 
         // Every disk, as the real job would attach it.
         var disks: [JobPlan.Disk] = []
@@ -99,7 +99,7 @@ public enum DryRun {
             }
         }
         for disk in template.disks {
-            guard let path = values[disk.parameter], !path.isEmpty else {
+            guard let path = values.path(disk.parameter) else {
                 general.append(.init(severity: "failure",
                                      message: "\(MaintenanceError.missingParameter(template: template.name, name: disk.parameter))"))
                 continue
@@ -141,8 +141,7 @@ public enum DryRun {
         }
         for (declaration, path) in outputs {
             guard let index = disks.firstIndex(where: { $0.unit == declaration.unit }), disks[index].exists else { continue }
-            let force = declaration.forceParameter.map { Job.isYes(values[$0]) } ?? false
-            if !force {
+            if !values.isOn(declaration.forceParameter) {
                 let refusal = MaintenanceError.outputExists(path: path)
                 disks[index].preflight.append(.init(severity: "failure", message: "\(refusal)", fix: nil))
             } else if disks.contains(where: { $0.role != "output" && $0.exists && sameFile($0.path, path) }) {
@@ -152,7 +151,7 @@ public enum DryRun {
         }
 
         let failures = (general + disks.flatMap(\.preflight)).filter { $0.severity == "failure" }
-        var plan = JobPlan(parameters: values, disks: disks, preflight: general, changed: nil, reason: "", answeredBy: "preflight")
+        var plan = JobPlan(parameters: values.shellValues, disks: disks, preflight: general, changed: nil, reason: "", answeredBy: "preflight")
         if let first = failures.first {
             plan.reason = "the job would not start: " + failures.map(\.message).joined(separator: "; ")
             return report(plan, ok: false, status: 1, guest: guest, reason: "preflight: \(first.message)")
@@ -203,8 +202,8 @@ public enum DryRun {
     /// An existing output that a block comparison finds equal to the disk
     /// it is sized after (`size-of=`, the job's source): writing it again
     /// would give the same disk, so the job has nothing to do for it.
-    static func alreadyHolds(_ template: Template, values: [String: String], output: TemplateDisk, path: String) -> Bool {
-        guard let sourceParameter = output.sizeOf, let source = values[sourceParameter],
+    static func alreadyHolds(_ template: Template, values: ParameterValues, output: TemplateDisk, path: String) -> Bool {
+        guard let sourceParameter = output.sizeOf, let source = values.path(sourceParameter),
               (try? FileStatus.of(path)) != nil,
               let result = try? Compare.run(source, path) else { return false }
         return result.identical
@@ -214,15 +213,14 @@ public enum DryRun {
     /// that writes only outputs, each already showing its source's disk,
     /// has nothing to do (a flatten to the same image again). The line for
     /// the report, or nil when the job must run.
-    static func outputsAlreadyHold(_ request: JobRequest, values: [String: String]) -> String? {
+    static func outputsAlreadyHold(_ request: JobRequest, values: ParameterValues) -> String? {
         let template = request.template
         let outputs = template.disks.filter { $0.role == .output }
         let writesGuest = template.disks.contains { $0.changesGuest(values) }
         guard !outputs.isEmpty, !writesGuest, request.disks.isEmpty else { return nil }
         var paths: [String] = []
         for output in outputs {
-            guard let path = values[output.parameter], !path.isEmpty,
-                  output.forceParameter.map({ Job.isYes(values[$0]) }) == true,
+            guard let path = values.path(output.parameter), values.isOn(output.forceParameter),
                   alreadyHolds(template, values: values, output: output, path: path) else { return nil }
             paths.append(path)
         }

@@ -4,7 +4,7 @@ import Launcher
 public struct JobRequest: Sendable {
     public var template: Template
     /// Parameter values by name; missing ones take the template's defaults.
-    public var parameters: [String: String] = [:]
+    public var parameters: ParameterValues = [:]
     /// Disks given directly (`run --disk`): flag r makes a source, anything
     /// else a target.
     public var disks: [DiskSpec] = []
@@ -34,8 +34,8 @@ public struct JobRequest: Sendable {
 
     /// The template's parameters with defaults applied; unknown or missing
     /// ones refused.
-    public func resolvedParameters() throws(MaintenanceError) -> [String: String] {
-        var values: [String: String] = [:]
+    public func resolvedParameters() throws(MaintenanceError) -> ParameterValues {
+        var values: ParameterValues = [:]
         for name in parameters.keys where !template.parameters.contains(where: { $0.name == name }) {
             throw .unknownParameter(template: template.name, name: name)
         }
@@ -43,7 +43,7 @@ public struct JobRequest: Sendable {
             if let value = parameters[parameter.name] {
                 values[parameter.name] = value
             } else if let value = parameter.defaultValue {
-                values[parameter.name] = value
+                values[parameter.name] = .text(value)
             } else {
                 throw .missingParameter(template: template.name, name: parameter.name)
             }

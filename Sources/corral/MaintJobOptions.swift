@@ -51,7 +51,7 @@ struct MaintJobOptions: ParsableArguments {
     /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
     /// per guest with `childArguments` giving its own arguments; prints the
     /// summary or JSON and exits with the job's status.
-    func run(template name: String, parameters: [String: String], disks: [DiskSpec] = [], passOutput: Bool = false,
+    func run(template name: String, parameters: ParameterValues, disks: [DiskSpec] = [], passOutput: Bool = false,
              inPlace: Bool = false, each: EachOptions? = nil,
              childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
         let library = try source.library()
@@ -96,6 +96,10 @@ struct MaintJobOptions: ParsableArguments {
             if case .output(let bytes) = event { captured?.append(bytes) }
         }
         let report = Job.run(request)
+        // The failing step's last lines, unless they already went by on stdout.
+        if !request.passOutput {
+            for line in report.failedStepOutput { Console.write(2, "  | \(line)\n") }
+        }
         display?.finish()
         if json {
             if let captured {
