@@ -226,21 +226,22 @@ extension Job {
                 force: values.isOn(disk.forceParameter), inputs: inputs))
         }
         for spec in request.disks {
-            staged.append(try stage(spec, request: request, kernelRelease: release))
+            staged.append(try stage(spec, readOnly: spec.isReadOnly || request.dryRun, inPlace: request.inPlace,
+                                    kernelRelease: release))
         }
         return staged
     }
 
-    /// A `run --disk` disk: flag r makes a source, anything else a target.
-    static func stage(_ spec: DiskSpec, request: JobRequest, kernelRelease release: String?) throws -> StagedDisk {
+    /// A `--disk` disk (`run`, `shell`): flag r makes a source, anything else a target.
+    static func stage(_ spec: DiskSpec, readOnly: Bool, inPlace: Bool, kernelRelease release: String?) throws -> StagedDisk {
         if spec.backing == nil, try FileStatus.of(spec.file) == nil {
             throw MaintenanceError.inputMissing(option: "--disk \(spec.unit)", path: spec.file)
         }
         let declaration = TemplateDisk(unit: spec.unit, role: spec.isReadOnly ? .source : .target,
                                        parameter: "disk\(spec.unit)")
-        return spec.isReadOnly || request.dryRun
+        return readOnly
             ? try StagedDisk.source(declaration, path: spec.file, backing: spec.backing, kernelRelease: release)
-            : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: request.inPlace,
+            : try StagedDisk.target(declaration, path: spec.file, backing: spec.backing, inPlace: inPlace,
                                     kernelRelease: release)
     }
 

@@ -205,7 +205,7 @@ struct MaintShellCommand: ParsableCommand {
         let disks: [DiskSpec]
         do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
         try blockDevice.check(disks.map(\.backing))
-        var mounts: [RescueShell.Mount] = []
+        var mounts: [ShellRequest.Mount] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
@@ -214,16 +214,16 @@ struct MaintShellCommand: ParsableCommand {
             try HostInputCheck.mountPoint(parts[1])
             mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
         }
-        let library = try source.library()
-        var request = JobRequest(template: try library.template(named: "run"))
+        var request = ShellRequest(library: try source.library())
         request.disks = disks
+        request.mounts = mounts
         request.inPlace = inPlace.inPlace
         request.logPath = log
         request.kernel = kernel
         request.memory = memory
         request.verbose = verbose
         request.environment = ProcessInfo.processInfo.environment
-        let report = RescueShell.run(request, mounts: mounts)
+        let report = RescueShell.run(request)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)
     }
