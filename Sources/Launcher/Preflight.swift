@@ -13,6 +13,8 @@ public struct PreflightIssue: Sendable, Equatable {
     public var message: String
     /// What to do about it.
     public var fix: String?
+    /// The disk it is about (its unit), when it is about one.
+    public var unit: Int?
 
     public init(_ severity: Severity, _ message: String, fix: String? = nil) {
         self.severity = severity
@@ -124,6 +126,8 @@ public enum Preflight {
         let cwd = PathResolution.currentDirectory()
 
         for disk in disks {
+            let first = issues.count
+            defer { for index in first..<issues.count { issues[index].unit = disk.unit } }
             let name = "disk \(disk.unit) (\(disk.deviceName))"
             let locks = !disk.flags.contains(.shared)
             for path in [disk.file] + (disk.backing.map { [$0] } ?? []) where !path.hasPrefix("/") {

@@ -196,34 +196,27 @@ public enum Job {
 }
 
 extension Job {
-    /// Stages every disk the template declares, then the command line's.
+    /// Stages every disk the template declares, then the command line's,
+    /// after refusing what ``JobDisks`` finds would stop the job.
     static func stage(_ request: JobRequest, values: ParameterValues) throws -> [StagedDisk] {
+        let plan = try JobDisks(request, values: values)
+        if let problem = plan.firstProblem(withOutputs: !request.dryRun) { throw problem.error }
         var staged: [StagedDisk] = []
-        var inputs: [(status: FileStatus, role: String)] = []
         let release = kernelRelease(request)
-        for disk in request.template.disks where disk.role != .output {
-            guard let path = values.path(disk.parameter) else {
-                throw MaintenanceError.missingParameter(template: request.template.name, name: disk.parameter)
-            }
-            guard let status = try FileStatus.of(path) else {
-                throw MaintenanceError.inputMissing(option: "--\(disk.parameter)", path: path)
-            }
-            inputs.append((status, "--\(disk.parameter)"))
-            let writable = !request.dryRun && disk.changesGuest(values)
-            staged.append(writable
-                ? try StagedDisk.target(disk, path: path, inPlace: request.inPlace, kernelRelease: release)
-                : try StagedDisk.source(disk, path: path, kernelRelease: release))
+        for disk in plan.disks where disk.role != .output && !disk.given {
+            staged.append(disk.writes && !request.dryRun
+                ? try StagedDisk.target(disk.declaration, path: disk.path, inPlace: request.inPlace, kernelRelease: release)
+                : try StagedDisk.source(disk.declaration, path: disk.path, kernelRelease: release))
         }
-        for disk in request.template.disks where disk.role == .output && !request.dryRun {
-            guard let path = values.path(disk.parameter) else {
-                throw MaintenanceError.missingParameter(template: request.template.name, name: disk.parameter)
-            }
-            let size = try disk.sizeOf.map { parameter throws -> UInt64 in
+        let inputs = plan.disks.filter { $0.role != .output }
+            .compactMap { disk in disk.status.map { ($0, "--\(disk.declaration.parameter)") } }
+        for disk in plan.disks where disk.role == .output && !request.dryRun {
+            let size = try disk.declaration.sizeOf.map { parameter throws -> UInt64 in
                 try virtualSize(values.path(parameter) ?? "", staged: staged)
             }
             staged.append(try StagedDisk.output(
-                disk, path: path, size: size, cowBacking: disk.cowOver.flatMap { values.path($0) },
-                force: values.isOn(disk.forceParameter), inputs: inputs))
+                disk.declaration, path: disk.path, size: size, cowBacking: disk.declaration.cowOver.flatMap { values.path($0) },
+                force: values.isOn(disk.declaration.forceParameter), inputs: inputs))
         }
         for spec in request.disks {
             staged.append(try stage(spec, readOnly: spec.isReadOnly || request.dryRun, inPlace: request.inPlace,

@@ -37,6 +37,7 @@ extension StagedDisk {
             throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
         let result = try Normalize.run(copied, backing: backing)
+        copied.file.unlock()
         return StagedDisk(
             declaration, original: path, strategy: .scratch(copy), readOnly: true, backing: backing,
             attachedDisk: try attachedView(of: copy.fd, path: copy.path),
@@ -72,6 +73,7 @@ extension StagedDisk {
         if mixed > 0 {
             let result = try Normalize.run(COWFile(opened: OpenFile(duplicating: copy.file.fd, path: copy.temporaryPath)),
                                            backing: backing)
+            copy.file.unlock()
             notes.append("normalized \(result.mixedPages) mixed page(s) (in the copy) before the boot")
             survey = nil
         }

@@ -122,12 +122,12 @@ extension MaintJobOptions {
         Console.out("disks:")
         for disk in plan.disks {
             let what = disk.writes ? (disk.exists ? "written" : "created") : "read-only"
-            let verdict = disk.preflight.isEmpty ? "preflight ok" : "preflight: " + disk.preflight.map { "\($0.severity): \($0.message)" }.joined(separator: "; ")
-            Console.out("  \(disk.unit) \(disk.device) \(disk.role) '\(disk.path)' (\(what)): \(verdict)")
+            let verdict = disk.preflight.isEmpty ? "preflight ok" : "preflight: " + disk.preflight.map { "\($0.severity.rawValue): \($0.message)" }.joined(separator: "; ")
+            Console.out("  \(disk.unit) \(disk.device) \(disk.role.rawValue) '\(disk.path)' (\(what)): \(verdict)")
         }
-        for finding in plan.preflight { Console.out("  \(finding.severity): \(finding.message)") }
+        for finding in plan.preflight { Console.out("  \(finding.severity.rawValue): \(finding.message)") }
         let answer = plan.changed.map { $0 ? "yes" : "no" } ?? "unknown"
-        Console.out("would change: \(answer) (\(plan.answeredBy)): \(plan.reason)")
+        Console.out("would change: \(answer) (\(plan.answeredBy.rawValue)): \(plan.reason)")
     }
 }
 
