@@ -20,11 +20,6 @@ public struct JobPlan: Sendable, Codable {
         public var message: String
         public var fix: String?
 
-        public init(severity: Severity, message: String, fix: String? = nil) {
-            self.severity = severity
-            self.message = message
-            self.fix = fix
-        }
     }
 
     public struct Disk: Sendable, Codable {
@@ -84,7 +79,7 @@ public enum DryRun {
                     looked: JobReport? = nil) -> JobReport {
             var r = JobReport(job: request.template.name, guest: guest, ok: status == nil, exitStatus: status ?? 0,
                               reason: reason, steps: looked?.steps ?? [], changes: looked?.changes ?? [], changed: false,
-                              seconds: StepMonitor.now() - started, secondsToReady: looked?.secondsToReady, log: request.logPath)
+                              seconds: StepMonitor.now() - started, secondsToReady: looked?.secondsToReady, log: request.settings.logPath)
             r.plan = plan
             return r
         }
@@ -142,7 +137,7 @@ public enum DryRun {
         }
         var general = jobDisks.general.map(\.finding)
         var issues: [PreflightIssue] = []
-        Preflight.checkDisks(specs, kernelRelease: Resources.kernelRelease(named: request.kernel), &issues)
+        Preflight.checkDisks(specs, kernelRelease: request.settings.kernelRelease, &issues)
         for issue in issues {
             let finding = JobPlan.Finding(severity: issue.severity == .failure ? .failure : .warning,
                                           message: issue.message, fix: issue.fix)

@@ -29,7 +29,7 @@ public enum Job {
         let booted: Booted
         do {
             let script = try GuestScript(library: try libraryText(request), variables: variables(request, values, job.staged),
-                                         template: request.template.script, environment: request.environment)
+                                         template: request.template.script, environment: request.settings.environment)
             booted = try boot(request, script: script, disks: job.staged)
         } catch {
             return job.failure(1, "\(error)", changes: [Attempt.unchanged], changed: false)
@@ -70,7 +70,7 @@ public enum Job {
 
         func report(changes: [String], changed: Bool) -> JobReport {
             JobReport(job: request.template.name, guest: guest, ok: true, exitStatus: 0, steps: steps, changes: changes,
-                      changed: changed, seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
+                      changed: changed, seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.settings.logPath)
         }
 
         /// `changed`: whether a user's file may have been written; by default
@@ -79,7 +79,7 @@ public enum Job {
                      changed: Bool? = nil) -> JobReport {
             JobReport(job: request.template.name, guest: guest, ok: false, exitStatus: status, failedStep: step,
                       reason: reason, steps: steps, changes: changes, changed: changed ?? wroteInPlace,
-                      seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.logPath)
+                      seconds: StepMonitor.now() - started, secondsToReady: ready, log: request.settings.logPath)
         }
 
         /// Only --in-place can have written a user's file before failing.
@@ -148,7 +148,7 @@ public enum Job {
         // through its non-blocking queue (StepMonitor.init says how it is bounded).
         let monitor = StepMonitor(nonce: script.nonce, nonceFile: script.nonceFile, limits: request.limits,
                                   passthrough: request.passOutput, events: request.events)
-        var options = bootOptions(request, disks: staged)
+        var options = bootOptions(request.settings, disks: staged)
         options.command = script.bootstrap
         // Mode 0700, root's: the kernel's own uid reads it through an idmapped mount.
         options.readablePaths = [script.directory]
@@ -168,13 +168,13 @@ public enum Job {
 
     /// The boot options every job shares (``RescueShell`` too): kernel,
     /// memory, log, environment, and the staged disks, open once.
-    static func bootOptions(_ request: some JobBoot, disks staged: [StagedDisk]) -> BootOptions {
+    static func bootOptions(_ settings: GuestSettings, disks staged: [StagedDisk]) -> BootOptions {
         var options = BootOptions()
-        options.kernel = request.kernel
-        options.memory = request.memory
-        options.logPath = request.logPath
-        options.environment = request.environment
-        options.verbose = request.verbose
+        options.kernel = settings.kernel
+        options.memory = settings.memory
+        options.logPath = settings.logPath
+        options.environment = settings.environment
+        options.verbose = settings.verbose
         for disk in staged { options.openedDisks[disk.declaration.unit] = disk.attachedDisk }
         return options
     }
@@ -188,11 +188,6 @@ public enum Job {
         }
         throw .io("no lib/steps.sh next to \(request.template.path); keep user templates beside a lib/ copy or use --templates")
     }
-
-    /// The release of the kernel the job boots, when corral has its profile.
-    static func kernelRelease(_ request: some JobBoot) -> String? {
-        Resources.kernelRelease(named: request.kernel)
-    }
 }
 
 extension Job {
@@ -202,7 +197,7 @@ extension Job {
         let plan = try JobDisks(request, values: values)
         if let problem = plan.firstProblem(withOutputs: !request.dryRun) { throw problem.error }
         var staged: [StagedDisk] = []
-        let release = kernelRelease(request)
+        let release = request.settings.kernelRelease
         for disk in plan.disks where disk.role != .output && !disk.given {
             staged.append(disk.writes && !request.dryRun
                 ? try StagedDisk.target(disk.declaration, path: disk.path, inPlace: request.inPlace, kernelRelease: release)

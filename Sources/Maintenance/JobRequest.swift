@@ -11,17 +11,12 @@ public struct JobRequest: Sendable {
     /// Work on targets directly instead of on a copy renamed at the end.
     public var inPlace = false
     public var limits = StepMonitor.Limits()
-    /// `--log`: the console transcript.
-    public var logPath: String?
+    public var settings = GuestSettings()
     /// Ordinary output of the steps goes to stdout as it arrives (`run`).
     public var passOutput = false
     /// Told of each step's start and end and of each output line (progress
     /// on a terminal, `maint run --json`'s output).
     public var events: StepEventHandler?
-    public var kernel = Resources.defaultKernel
-    public var memory = "256M"
-    public var environment: [String: String] = [:]
-    public var verbose = false
     /// Where the built-in step library is, for user templates without a lib/.
     public var library: TemplateLibrary?
     /// A dry run's boot: every disk attached read-only, outputs not made,

@@ -19,9 +19,10 @@ public enum RescueShell {
 
     /// The script's variables: one "MODE DEVICE DIR" line per mount, and
     /// the status that means no shell started.
-    static func variables(_ mounts: [ShellRequest.Mount]) -> [(String, String)] {
-        let lines = mounts.map { m in
-            "\(m.readOnly ? "ro" : "rw") /dev/\(DiskSpec.deviceName(unit: m.unit)) \(m.directory)"
+    static func variables(_ request: ShellRequest) -> [(String, String)] {
+        let lines = request.mounts.map { mount in
+            let readOnly = request.disks.contains { $0.unit == mount.unit && $0.isReadOnly }
+            return "\(readOnly ? "ro" : "rw") /dev/\(DiskSpec.deviceName(unit: mount.unit)) \(mount.directory)"
         }
         return [("corral_mounts", lines.joined(separator: "\n")), ("corral_no_shell", String(noShellStatus))]
     }
@@ -37,19 +38,19 @@ public enum RescueShell {
         let guest = request.disks.first?.file
         func report(ok: Bool, _ status: Int32, reason: String? = nil, changes: [String], changed: Bool = false) -> JobReport {
             JobReport(job: "shell", guest: guest, ok: ok, exitStatus: status, reason: reason, changes: changes,
-                      changed: changed, seconds: StepMonitor.now() - started, log: request.logPath)
+                      changed: changed, seconds: StepMonitor.now() - started, log: request.settings.logPath)
         }
         let staged: [StagedDisk]
         let status: BootExitStatus
         do {
-            let release = Job.kernelRelease(request)
+            let release = request.settings.kernelRelease
             staged = try request.disks.map { spec throws in
                 try Job.stage(spec, readOnly: spec.isReadOnly, inPlace: request.inPlace, kernelRelease: release)
             }
             let script = try GuestScript(library: functions(of: try request.library.stepLibrary()),
-                                         variables: variables(request.mounts),
-                                         template: try request.library.shellScript(), environment: request.environment)
-            var options = Job.bootOptions(request, disks: staged)
+                                         variables: variables(request),
+                                         template: try request.library.shellScript(), environment: request.settings.environment)
+            var options = Job.bootOptions(request.settings, disks: staged)
             options.command = script.bootstrap
             options.readablePaths = [script.directory]
             options.disks = try staged.map { try $0.spec }

@@ -205,24 +205,24 @@ struct MaintShellCommand: ParsableCommand {
         let disks: [DiskSpec]
         do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
         try blockDevice.check(disks.map(\.backing))
-        var mounts: [ShellRequest.Mount] = []
+        var mounts: [(unit: Int, directory: String)] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
             }
             try HostInputCheck.mountPoint(parts[1])
-            mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
+            mounts.append((spec.unit, parts[1]))
         }
         var request = ShellRequest(library: try source.library())
         request.disks = disks
         request.mounts = mounts
         request.inPlace = inPlace.inPlace
-        request.logPath = log
-        request.kernel = kernel
-        request.memory = memory
-        request.verbose = verbose
-        request.environment = ProcessInfo.processInfo.environment
+        request.settings.logPath = log
+        request.settings.kernel = kernel
+        request.settings.memory = memory
+        request.settings.verbose = verbose
+        request.settings.environment = ProcessInfo.processInfo.environment
         let report = RescueShell.run(request)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)

@@ -73,12 +73,12 @@ struct MaintJobOptions: ParsableArguments {
         request.disks = disks
         request.inPlace = inPlace
         request.limits = StepMonitor.Limits(ready: 120, step: stepTimeout)
-        request.logPath = log
+        request.settings.logPath = log
         request.passOutput = passOutput && !json
-        request.kernel = kernel
-        request.memory = memory
-        request.verbose = verbose
-        request.environment = ProcessInfo.processInfo.environment
+        request.settings.kernel = kernel
+        request.settings.memory = memory
+        request.settings.verbose = verbose
+        request.settings.environment = ProcessInfo.processInfo.environment
         if dryRun {
             let report = DryRun.run(request)
             if json {
