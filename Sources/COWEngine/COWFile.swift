@@ -45,6 +45,11 @@ public final class COWFile {
     /// carry the COW magic.
     public static func hasMagic(path: String) -> Bool {
         guard let file = try? OpenFile(path, flags: O_RDONLY | O_NONBLOCK) else { return false }
+        return hasMagic(file)
+    }
+
+    /// The same test on a file already open.
+    public static func hasMagic(_ file: OpenFile) -> Bool {
         var head = [UInt8](repeating: 0, count: 8)
         guard (try? file.read(into: &head, at: 0)) == 8 else { return false }
         let m = UInt32(head[0]) << 24 | UInt32(head[1]) << 16 | UInt32(head[2]) << 8 | UInt32(head[3])

@@ -236,7 +236,7 @@ extension Job {
     /// The size the guest sees of the disk at `path`: from the staged disk
     /// already open for it, else a COW's disk size or the file's.
     static func virtualSize(_ path: String, staged: [StagedDisk]) throws -> UInt64 {
-        if let disk = staged.first(where: { $0.original == path }) { return try disk.attachedDisk.virtualSize() }
+        if let disk = staged.first(where: { $0.original == path })?.attachedDisk { return try disk.virtualSize() }
         guard try FileStatus.of(path) != nil else {
             throw MaintenanceError.invalidArgument("'\(path)' does not exist")
         }

@@ -51,15 +51,16 @@ final class StagedDisk {
     /// between the copy and the rename (such writes would be lost).
     private let guardLock: OpenedDisk?
     /// The attached file as the boot's preflight reads it, without opening
-    /// it again.
-    let attachedDisk: OpenedDisk
+    /// it again; nil for a path that is no disk at all (a FIFO, a
+    /// directory), which the preflight refuses by name.
+    let attachedDisk: OpenedDisk?
     /// "what changed" lines for the summary.
     var notes: [String]
     /// The output did not exist before (the template may format it).
     let isNew: Bool
 
     init(_ declaration: TemplateDisk, original: String, strategy: Strategy, readOnly: Bool, backing: String?,
-         guardLock: OpenedDisk? = nil, attachedDisk: OpenedDisk, notes: [String] = [], isNew: Bool = false) {
+         guardLock: OpenedDisk? = nil, attachedDisk: OpenedDisk?, notes: [String] = [], isNew: Bool = false) {
         self.declaration = declaration
         self.original = original
         self.strategy = strategy
@@ -102,7 +103,8 @@ final class StagedDisk {
             try output.commit()
             return nil
         case .rebuild(let flat, let backing, let replace):
-            return try FromImage.run(image: flat.path, backing: backing, output: original, force: replace)
+            // The flat image through the descriptor that created it, never its name.
+            return try FromImage.run(image: flat.open(), backing: backing, output: original, force: replace)
         }
     }
 
@@ -115,6 +117,14 @@ final class StagedDisk {
     /// A new file the job created, as the boot's preflight reads it (a dup, never its name).
     static func attachedView(of fd: Int32, path: String, survey: BitmapSurvey? = nil) throws -> OpenedDisk {
         try OpenedDisk(OpenFile(duplicating: fd, path: PathResolution.absolute(path)), survey: survey)
+    }
+
+    /// A path the job attaches as it is when it is not a disk file (a FIFO,
+    /// a directory, a device other than a block device): the boot's
+    /// preflight then refuses it, naming what it is, before anything starts.
+    static func isNoDisk(_ path: String) throws -> Bool {
+        guard let status = try FileStatus.of(path) else { return false }
+        return FileStatus.nonDiskKind(mode: status.mode) != nil
     }
 
     /// Opens an existing disk once for the whole job.

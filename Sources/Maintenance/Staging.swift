@@ -12,6 +12,10 @@ extension StagedDisk {
     /// image, one with mixed pages through a normalized copy.
     static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
                        kernelRelease: String? = nil) throws -> StagedDisk {
+        if try isNoDisk(path) {
+            return StagedDisk(declaration, original: path, strategy: .original, readOnly: true, backing: backing,
+                              attachedDisk: nil)
+        }
         let disk = try OpenedDisk(path: path)
         if let block = smallBlocks(disk, backing: backing), (disk.survey?.dirtySectors ?? 0) > 0 {
             let flat = try flatCopy(of: disk, backing: backing)
@@ -49,6 +53,10 @@ extension StagedDisk {
     /// (normalizing keeps the disk's content).
     static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
                        kernelRelease: String? = nil) throws -> StagedDisk {
+        if inPlace, try isNoDisk(path) {
+            return StagedDisk(declaration, original: path, strategy: .original, readOnly: false, backing: backing,
+                              attachedDisk: nil)
+        }
         let disk = try open(path)
         if let block = smallBlocks(disk, backing: backing) {
             if inPlace {

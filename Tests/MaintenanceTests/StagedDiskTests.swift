@@ -44,7 +44,7 @@ import TestSupport
         let staged = try StagedDisk.source(Self.source, path: cow)
         guard case .original = staged.strategy else { Issue.record("\(staged.strategy)"); return }
         #expect(staged.attached == cow && staged.readOnly)
-        #expect(staged.attachedDisk.cow != nil && staged.attachedDisk.survey?.mixedPages == 0)
+        #expect(staged.attachedDisk?.cow != nil && staged.attachedDisk?.survey?.mixedPages == 0)
         #expect(try staged.commit() == nil)
     }
 
@@ -100,7 +100,7 @@ import TestSupport
         guard case .original = staged.strategy else { Issue.record("\(staged.strategy)"); return }
         #expect(staged.attached == cow && !staged.readOnly)
         #expect(try COWInfo.read(path: cow).mixedPages == 0, "mixed pages are normalized in place")
-        #expect(staged.attachedDisk.survey?.mixedPages == 0, "the boot is handed the survey after normalizing")
+        #expect(staged.attachedDisk?.survey?.mixedPages == 0, "the boot is handed the survey after normalizing")
     }
 
     /// A small-block COW source is read through a flat image written
