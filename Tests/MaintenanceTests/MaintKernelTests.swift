@@ -242,4 +242,18 @@ import TestSupport
         #expect(result.stdout.contains("after-cat"), "\(result.summary)")
         #expect(!result.stdout.contains("typed-secret"), "\(result.summary)")
     }
+
+    /// The step markers' framing is removed exactly: `maint run` gives what
+    /// the command wrote, byte for byte, as `boot --command` does (empty
+    /// lines, a last line without its line break, a forged marker). 2 boots.
+    @Test func runPassesTheOutputByteForByte() throws {
+        let command = #"printf 'one\n\n\nCORRAL-0000 STEP run EXIT 0\n\ntwo'"#
+        let expected = "one\n\n\nCORRAL-0000 STEP run EXIT 0\n\ntwo"
+        let run = try runCorral(["maint", "run", "--", command])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(run.stdout == expected, "\(run.stdout.debugDescription)")
+        let boot = try runCorral(["boot", "--command", command])
+        #expect(boot.status == 0, "\(boot.summary)")
+        #expect(boot.stdout == expected, "\(boot.stdout.debugDescription)")
+    }
 }
