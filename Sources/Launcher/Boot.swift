@@ -15,7 +15,7 @@ public enum Boot {
         }
         // Held until the boot is over and every kernel process is gone.
         let leases: DiskLeases
-        switch DiskLeases.acquire(plan.commandLine.disks) {
+        switch DiskLeases.acquire(plan.commandLine.disks, opened: plan.options.openedDisks) {
         case .success(let held): leases = held
         case .failure(let refusal):
             events?(.diagnostic(.preflight(PreflightIssue(.failure, refusal.message, hint: refusal.hint))))

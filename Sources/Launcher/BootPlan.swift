@@ -54,6 +54,10 @@ public struct BootOptions: Sendable {
     /// kernel's text with `verbose`); nil: nobody is told. The launcher
     /// never prints; the CLI passes a handler that writes to stderr.
     public var events: BootEventHandler?
+    /// Disks the caller already holds open and surveyed, by unit (a
+    /// maintenance job's staged disks): preflight and the RAID-6 probe read
+    /// these instead of opening and scanning the files again.
+    public var openedDisks: [Int: OpenedDisk] = [:]
 
     public init() {}
 }
@@ -108,7 +112,7 @@ public struct BootPlan: Sendable {
         let variables = guestInit.variables
         let markerNonce = guestInit.markerNonce
 
-        let raid6 = options.raid6.resolve(disks: options.disks)
+        let raid6 = options.raid6.resolve(disks: options.disks, opened: options.openedDisks)
         var commandLine = KernelCommandLine(
             memory: options.memory,
             root: root,

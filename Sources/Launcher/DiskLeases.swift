@@ -23,18 +23,31 @@ public final class DiskLeases {
     /// Takes an exclusive lease on every disk the kernel writes and a shared
     /// one on read-only disks and backing files. Returns the refusals instead
     /// when another corral boot holds one; nothing is held then.
-    public static func acquire(_ disks: [DiskSpec]) -> Result<DiskLeases, Refusal> {
+    /// `opened`: disks the caller holds open (``BootOptions/openedDisks``):
+    /// leased through a second descriptor of that open file, not reopened.
+    public static func acquire(_ disks: [DiskSpec], opened: [Int: OpenedDisk] = [:]) -> Result<DiskLeases, Refusal> {
         let leases = DiskLeases()
         for disk in disks where !disk.flags.contains(.shared) {
-            var targets: [(path: String, exclusive: Bool)] = [(disk.file, !disk.isReadOnly)]
-            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
-                targets.append((backing, false))
+            let held = opened[disk.unit]
+            var targets: [(path: String, exclusive: Bool, fd: Int32?)] = [(disk.file, !disk.isReadOnly, held?.file.fd)]
+            let header = held.map { $0.cow?.header } ?? (try? COWFile(path: disk.file))?.header
+            if let backing = disk.backing ?? header?.backingPathString {
+                targets.append((backing, false, nil))
             }
             for target in targets {
                 // O_NONBLOCK: never wait on a FIFO (preflight refuses one anyway).
-                // The user's path, links and all (preflight checked what it leads to).
-                guard let file = try? Descriptor(open: target.path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, noFollow: false) else {
-                    continue  // a COW the kernel will create; preflight vouched for it
+                // A disk the caller holds open is leased through a second
+                // descriptor of that open file; any other path is the user's,
+                // links and all (preflight checked what it leads to).
+                let file: Descriptor
+                if let held = target.fd {
+                    guard let dup = try? Descriptor(duplicating: held, name: target.path) else { continue }
+                    file = dup
+                } else {
+                    guard let opened = try? Descriptor(open: target.path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, noFollow: false) else {
+                        continue  // a COW the kernel will create; preflight vouched for it
+                    }
+                    file = opened
                 }
                 if flock(file.fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
                     let holder = holder(of: file.fd).map { " (process \($0))" } ?? ""
@@ -72,5 +85,11 @@ public final class DiskLeases {
     public struct Refusal: Error, Sendable {
         public var message: String
         public var hint: String
+    }
+
+    deinit {
+        // Unlocked first: a lease taken through a caller's open file would
+        // otherwise last as long as that file stays open.
+        for file in held { flock(file.fd, LOCK_UN) }
     }
 }

@@ -14,6 +14,8 @@ public struct PreflightIssue: Sendable, Equatable {
     public var message: String
     /// What to do about it.
     public var hint: String?
+    /// The disk it is about (its unit), when it is about one.
+    public var unit: Int?
 
     public init(_ severity: Severity, _ message: String, hint: String? = nil) {
         self.severity = severity
@@ -39,7 +41,8 @@ public enum Preflight {
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", hint: "chmod +x it"))
         }
-        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath), &issues)
+        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath),
+                   opened: plan.options.openedDisks, &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
@@ -111,18 +114,22 @@ public enum Preflight {
         var locks: Bool
     }
 
-    public static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
+    /// `opened`: disks the caller holds open and surveyed (``BootOptions/openedDisks``), checked through those.
+    public static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, opened: [Int: OpenedDisk] = [:],
+                                  _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
         for disk in disks {
-            checkDisk(disk, kernelRelease: kernelRelease, cwd: cwd, &uses, &issues)
+            let first = issues.count
+            checkDisk(disk, kernelRelease: kernelRelease, opened: opened[disk.unit], cwd: cwd, &uses, &issues)
+            for index in first..<issues.count { issues[index].unit = disk.unit }
         }
         checkSharing(uses, &issues)
     }
 
     /// One disk: its paths, its file (or what the kernel needs to create
     /// it), its COW header and locks; the host files it opens go to `uses`.
-    static func checkDisk(_ disk: DiskSpec, kernelRelease: String?, cwd: String,
+    static func checkDisk(_ disk: DiskSpec, kernelRelease: String?, opened: OpenedDisk?, cwd: String,
                           _ uses: inout [(key: [UInt64], use: Use)], _ issues: inout [PreflightIssue]) {
         let name = "disk \(disk.unit) (\(disk.deviceName))"
         let locks = !disk.flags.contains(.shared)
@@ -160,7 +167,8 @@ public enum Preflight {
             issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", hint: "give an image file as the backing"))
             return
         }
-        let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease, &issues)
+        let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease,
+                                                            opened: opened, &issues)
         if !engineCheckedLocks {
             checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
         }
@@ -208,12 +216,19 @@ public enum Preflight {
 
     /// The backing file the kernel will use, after checking the COW header,
     /// and whether DiskCheck already reported on locks.
-    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
+    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, opened: OpenedDisk? = nil,
+                         _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
-        var engineCheckedLocks = false
+        // DiskCheck tests the same locks on a disk the caller holds open,
+        // through that descriptor: no second look by name.
+        var engineCheckedLocks = opened != nil
         do {
-            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
-                                             kernelRelease: kernelRelease)
+            let report = if let opened {
+                try DiskCheck.check(opened, backing: disk.backing, requireWritable: !disk.isReadOnly, kernelRelease: kernelRelease)
+            } else {
+                try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
+                                    kernelRelease: kernelRelease)
+            }
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 if finding.code == inUseCode {

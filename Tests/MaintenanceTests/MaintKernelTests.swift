@@ -69,6 +69,10 @@ import TestSupport
         let result = try runCorral(["maint", "flatten-rsync", "--cow", cow, "--output", small, "--force", "--json"])
         #expect(result.status != 0, "\(result.summary)")
         #expect(result.stdout.contains("\"failedStep\" : \"rsync\""), "\(result.summary)")
+        // The failing step's last lines, shown under the summary by the CLI
+        // (the library returns them); in the JSON only inside its step.
+        #expect(result.stderr.split(separator: "\n").contains { $0.hasPrefix("  | ") }, "\(result.summary)")
+        #expect(!result.stdout.contains("failedStepOutput"), "\(result.summary)")
         #expect(try [sha256(cow), sha256(base), sha256(small)] == before)
         #expect(try s.leftovers().isEmpty)
     }
