@@ -293,6 +293,8 @@ struct BootSession: ~Copyable {
         if errorPipe >= 0 { close(errorPipe) }
         let killed = ProcessTree.killSession(helper, supervisor: getpid(), helper: helper)
         if helperExit == nil { helperExit = killed }
+        // A helper killed mid-boot could not remove the boot's cgroup.
+        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper) }
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
         if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
