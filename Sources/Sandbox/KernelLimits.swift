@@ -32,10 +32,11 @@ public struct KernelLimits: Sendable, Equatable {
         self.guestMemory = guestMemory
     }
 
-    /// From the kernel's argv: the last `mem=` wins, as in UML.
-    public init(argv: [String]) {
+    /// From the kernel's argv (the last `mem=` wins, as in UML) and the policy.
+    public init(argv: [String], processes: Int? = nil) {
         let value = argv.last { $0.hasPrefix("mem=") }.map { String($0.dropFirst(4)) }
         self.init(guestMemory: value.flatMap(Self.bytes) ?? Self.defaultGuestMemory)
+        if let processes, processes > 0 { self.processes = processes }
     }
 
     /// Size of the kernel's private `/dev/shm`.

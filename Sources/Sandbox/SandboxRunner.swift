@@ -177,7 +177,7 @@ public enum SandboxRunner {
         if ownUID, case .failure(let why) = host.mountJail {
             throw KernelAccount.refusal("the host lacks what it takes (\(why.description))", fix: "use a host with Linux 5.12 or later")
         }
-        let limits = KernelLimits(argv: argv)
+        let limits = KernelLimits(argv: argv, processes: policy.processLimit)
         // Before the namespaces: the reaper and the kernel are born inside.
         var cgroup: KernelCgroup?
         if case .success(let location) = KernelCgroup.locate() {
@@ -215,7 +215,7 @@ public enum SandboxRunner {
         }
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
-                                      processLimit: account != nil ? KernelAccount.processLimit : 0)
+                                      processLimit: account != nil ? UInt(limits.processes) : 0)
         let (status, first) = kernel.wait(learnFD: learnFD)
         cgroup?.remove()
         if notify == .deny, let first {
