@@ -71,8 +71,10 @@ struct KernelAccount: Sendable, Equatable {
     func unreachable(execFD: Int32, interpreter: String?, own: [String], argv: [String]) -> String? {
         let uid = identity.uid, gid = identity.gid
         func inOwn(_ path: String) -> Bool { own.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
+        // Only a permission denial counts: a missing file (an init that
+        // does not exist) is the kernel's to report, as it would as root.
         func can(_ path: String, _ mode: Int32) -> Bool {
-            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0
+            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0 || (errno != EACCES && errno != EPERM)
         }
         if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
         if let interpreter, !can(interpreter, X_OK) { return interpreter }
