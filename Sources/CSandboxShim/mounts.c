@@ -95,9 +95,8 @@ int corral_idmap_userns(uid_t uid, gid_t gid) {
     // clone(CLONE_NEWUSER) rather than fork + unshare: the namespace exists
     // when clone returns, so there is no round trip to wait for (each one
     // costs a scheduling delay on a busy host, and this is on every boot's
-    // path). The holder is SIGKILLed once the fd is open; it is not waited
-    // for: the helper only ever waits for its reaper by pid, and a zombie
-    // of a few hundred bytes goes with the helper.
+    // path). The holder is SIGKILLed once the fd is open, and reaped (a
+    // zombie would pass for the reaper among the helper's children).
     static char stack[16384] __attribute__((aligned(16)));
     pid_t child = clone(idmap_holder, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
     if (child < 0) return -1;
@@ -118,7 +117,7 @@ int corral_idmap_userns(uid_t uid, gid_t gid) {
         if (fd < 0) err = errno;
     }
     kill(child, SIGKILL);
-    waitpid(child, NULL, WNOHANG);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
     if (fd < 0) errno = err;
     return fd;
 }

@@ -175,6 +175,8 @@ struct BootSession: ~Copyable {
             close(errorPipe)
             return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemError.describe(spawnError))")
         }
+        // While the helper starts up: the cgroup move's wait is then off the boot's path.
+        SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
         StaleBoots.record(session: helper, in: bootDir)
         if verbose { Output.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")

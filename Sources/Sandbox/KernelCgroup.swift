@@ -51,10 +51,19 @@ struct KernelCgroup {
         guard let membership = try? SmallTextFile.text("/proc/self/cgroup", limit: 16384) else {
             return .failure(SandboxError("/proc/self/cgroup is unreadable"))
         }
+        // A helper the launcher already placed is in its boot's cgroup: the
+        // place to make it is that cgroup's parent, not inside it.
+        let placed = "/" + name(helper: getpid())
+        func unplaced(_ path: Substring) -> String {
+            let text = String(path)
+            guard text.hasSuffix(placed) else { return text }
+            let parent = String(text.dropLast(placed.count))
+            return parent.isEmpty ? "/" : parent
+        }
         let lines = membership.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false) }
         // Only the root of a cgroup2 mount has cgroup.controllers there.
         if access(mount + "/cgroup.controllers", F_OK) == 0 {
-            guard let own = lines.first(where: { $0.count == 3 && $0[0] == "0" }).map({ String($0[2]) }) else {
+            guard let own = lines.first(where: { $0.count == 3 && $0[0] == "0" }).map({ unplaced($0[2]) }) else {
                 return .failure(SandboxError("this process is in no cgroup2 cgroup"))
             }
             let home = own == "/" ? mount : mount + own
@@ -74,7 +83,7 @@ struct KernelCgroup {
             guard let line = lines.first(where: { $0.count == 3 && $0[1].split(separator: ",").contains(Substring(controller)) }) else {
                 return .failure(SandboxError("cgroup v1: no \(controller) controller"))
             }
-            let own = String(line[2])
+            let own = unplaced(line[2])
             let home = mount + "/" + line[1] + (own == "/" ? "" : own)
             guard access(home + "/cgroup.procs", W_OK) == 0 else {
                 return .failure(SandboxError("cgroup v1: \(home) is not writable"))
@@ -84,26 +93,48 @@ struct KernelCgroup {
         return .success((.v1, places))
     }
 
-    /// Makes the boot's cgroup with `limits` and moves this process into it
-    /// (its children, the reaper and the kernel, are born there).
-    static func enter(helper: pid_t, limits: KernelLimits, at location: Location) throws(SandboxError) -> KernelCgroup {
+    /// Makes the boot's cgroup (or finds it made, by the launcher or a
+    /// concurrent call) with `limits`, and puts `pid` into it unless it is
+    /// there already. `moved` says whether this call moved it.
+    ///
+    /// Moving a process between cgroups (a write to cgroup.procs) waits for
+    /// an RCU grace period, 10-15 ms on this host kind: the launcher places
+    /// the helper from outside while the helper is still starting up
+    /// (`SandboxRunner.placeInCgroup`), so the helper normally finds itself
+    /// inside and pays nothing; it moves itself only when nobody did.
+    static func enter(helper: pid_t, limits: KernelLimits, at location: Location,
+                      pid: pid_t) throws(SandboxError) -> (cgroup: KernelCgroup, moved: Bool) {
         let (version, places) = location
         var nodes: [Node] = []
+        var made: [Bool] = []
+        var moved = false
         do throws(SystemError) {
             for place in places {
                 let parent = try Directory(place.parent)
                 let home = place.home == place.parent ? parent : try Directory(place.home)
-                sweep(parent)
                 let node = Node(parent: parent, home: home, name: name(helper: helper))
-                try parent.makeDirectory(node.name, mode: 0o755)
+                do {
+                    try parent.makeDirectory(node.name, mode: 0o755)
+                    made.append(true)
+                    sweep(parent)
+                } catch where error.errno == .fileExists {
+                    made.append(false)
+                }
                 nodes.append(node)
             }
             let cgroup = KernelCgroup(version: version, nodes: nodes)
             try cgroup.write(limits)
-            for node in nodes { try write("\(getpid())", to: "cgroup.procs", in: node.parent.openDirectory(node.name)) }
-            return cgroup
+            for node in nodes {
+                let dir = try node.parent.openDirectory(node.name)
+                let members = String(decoding: try dir.openFile("cgroup.procs", flags: O_RDONLY).read(upTo: 1 << 16), as: UTF8.self)
+                if members.split(separator: "\n").contains(Substring("\(pid)")) { continue }
+                try write("\(pid)", to: "cgroup.procs", in: dir)
+                moved = true
+            }
+            return (cgroup, moved)
         } catch {
-            KernelCgroup(version: version, nodes: nodes).remove()
+            // Only what this call made: a launcher's cgroup is the launcher's to remove.
+            KernelCgroup(version: version, nodes: zip(nodes, made).filter(\.1).map(\.0)).remove()
             throw SandboxError("cgroup \(version.rawValue) for the kernel: \(SandboxError(error).description)")
         }
     }

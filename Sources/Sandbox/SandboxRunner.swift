@@ -119,6 +119,18 @@ public enum SandboxRunner {
         return lines
     }
 
+    /// Puts a just-spawned helper into its boot's cgroup (made with the
+    /// limits for `argv`) from outside, while the helper is still starting
+    /// up: the move waits for an RCU grace period, which then costs the boot
+    /// nothing. The launcher then removes the cgroup after the boot
+    /// (`removeCgroup`). Failures are left to the helper, which retries the
+    /// same steps and reports what fails.
+    public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) {
+        guard policy.mode == .enforce, case .success(let location) = KernelCgroup.locate() else { return }
+        let limits = KernelLimits(argv: argv, processes: policy.processLimit)
+        _ = try? KernelCgroup.enter(helper: helper, limits: limits, at: location, pid: helper)
+    }
+
     /// Removes the cgroup of the boot whose helper had pid `helper`, once its
     /// tasks are gone: the launcher calls this after killing a boot, whose
     /// helper then had no chance to. True when nothing of it is left.
@@ -179,9 +191,12 @@ public enum SandboxRunner {
         }
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
         // Before the namespaces: the reaper and the kernel are born inside.
-        var cgroup: KernelCgroup?
+        // Placed there by the launcher as a rule (placeInCgroup), which then
+        // also removes it; moved here, and removed here, only when it was not.
+        var ownCgroup: KernelCgroup?
         if case .success(let location) = KernelCgroup.locate() {
-            cgroup = try KernelCgroup.enter(helper: getpid(), limits: limits, at: location)
+            let entered = try KernelCgroup.enter(helper: getpid(), limits: limits, at: location, pid: getpid())
+            if entered.moved { ownCgroup = entered.cgroup }
         }
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
@@ -217,7 +232,7 @@ public enum SandboxRunner {
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: account != nil ? UInt(limits.processes) : 0)
         let (status, first) = kernel.wait(learnFD: learnFD)
-        cgroup?.remove()
+        ownCgroup?.remove()
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,
                                    arguments: withUnsafeBytes(of: first.args) { Array($0.bindMemory(to: UInt64.self)) },
