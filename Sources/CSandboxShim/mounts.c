@@ -87,7 +87,7 @@ int corral_mount_private_devpts(const char *pts, const char *ptmx) {
 /// has to exist while its uid_map and gid_map are written.
 static int idmap_holder(void *arg) {
     (void)arg;
-    for (;;) pause();
+    for (;;) syscall(SYS_pause);
     return 0;
 }
 
@@ -98,7 +98,9 @@ int corral_idmap_userns(uid_t uid, gid_t gid) {
     // path). The holder is SIGKILLed once the fd is open, and reaped (a
     // zombie would pass for the reaper among the helper's children).
     static char stack[16384] __attribute__((aligned(16)));
-    pid_t child = clone(idmap_holder, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
+    // CLONE_VM: the holder only ever sleeps on its own stack, so it can
+    // share this process's memory instead of copying its page tables.
+    pid_t child = clone(idmap_holder, stack + sizeof stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
     if (child < 0) return -1;
     int fd = -1, err = 0;
     char path[64], map[64];
