@@ -79,6 +79,8 @@ struct BootSession: ~Copyable {
             if plan.interactive { say(.consoleAttached) }
             raw = RawTerminal(fd: plan.interactive ? input : -1)
             helper = try KernelHelper(plan, ttyPath: pty.slavePath)
+            // While the helper starts up: the cgroup move's wait is then off the boot's path.
+            SandboxRunner.placeInCgroup(helper: helper.pid, argv: plan.argv, policy: plan.policy)
             StaleBoots.record(session: helper.pid, in: bootDirectory.directory)
         } catch {
             let status = launchFailure(error)
@@ -300,6 +302,8 @@ struct BootSession: ~Copyable {
         helper.errors = nil
         state.helperEnded(ProcessTree.killSession(helper.pid, supervisor: getpid(), helper: helper.pid)
             .map(ConsoleState.HelperExit.init(_:)))
+        // A helper killed mid-boot could not remove the boot's cgroup.
+        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper.pid) }
         if let console {
             console.releaseSlave()
             drain(console.master)
