@@ -10,6 +10,11 @@ public enum Boot {
             Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
             return .preflightFailed
         }
+        if let refusal = DiskCreation.createMissing(plan.commandLine.disks) {
+            Output.writeAll(2, "corral: \(refusal.line)\n")
+            Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            return .preflightFailed
+        }
         // Held until the boot is over and every kernel process is gone.
         let leases: DiskLeases
         switch DiskLeases.acquire(plan.commandLine.disks) {

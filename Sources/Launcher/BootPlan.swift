@@ -178,18 +178,51 @@ public struct BootPlan: Sendable {
         }
         try commandLine.validate()
 
-        var writable: [String] = []
-        for disk in options.disks {
-            let dir = PathResolution.split(disk.file).directory
-            if !writable.contains(dir) { writable.append(dir) }
-        }
-        writable.append(umlDir)
-        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable, readablePaths: options.readablePaths)
+        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writablePaths(options.disks, umlDir: umlDir),
+                                   readablePaths: readablePaths(options, disks: options.disks, hostfsInit: hostfsInit, root: root))
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
             hostfsInitPath: hostfsInit, umlDir: umlDir, nonceFile: nonceFile, policy: policy, options: options,
             interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
+    }
+
+    /// What the kernel may write (`SandboxPolicy.writablePaths`): each
+    /// read-write disk file itself (not its directory: no file beside it, no
+    /// sibling COW, no backing), and the boot's uml_dir. A missing COW is
+    /// created by corral before the boot (``DiskCreation``), so the kernel
+    /// never needs to create a file.
+    static func writablePaths(_ disks: [DiskSpec], umlDir: String) -> [String] {
+        var writable: [String] = []
+        for disk in disks where !disk.isReadOnly {
+            let file = PathResolution.absolute(disk.file)
+            if !writable.contains(file) { writable.append(file) }
+        }
+        return writable + [umlDir]
+    }
+
+    /// What the kernel's root shows read-only beyond the host's system trees
+    /// (`SandboxPolicy.readablePaths`): `:r` disks, every backing file (given,
+    /// or named in the COW's header), hostfs-init's directory, a hostfs root
+    /// other than /, and what the caller adds (a job's script directory).
+    static func readablePaths(_ options: BootOptions, disks: [DiskSpec], hostfsInit: String?,
+                              root: KernelCommandLine.Root) -> [String] {
+        var readable: [String] = []
+        func add(_ path: String) {
+            let absolute = PathResolution.absolute(path)
+            if !readable.contains(absolute) { readable.append(absolute) }
+        }
+        for disk in disks {
+            if disk.isReadOnly { add(disk.file) }
+            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
+                // A relative backing in a header is the kernel's, against its working directory.
+                add(backing)
+            }
+        }
+        if let hostfsInit { add(PathResolution.split(hostfsInit).directory) }
+        if case let .hostfs(path, _) = root, path != "/" { add(path) }
+        for path in options.readablePaths { add(path) }
+        return readable
     }
 
     /// `ubd1`, `ubdb` → 1.

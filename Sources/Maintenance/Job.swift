@@ -65,7 +65,14 @@ public enum Job {
         options.memory = request.memory
         options.command = script.bootstrap
         // Mode 0700, root's: the kernel's own uid reads it through an idmapped mount.
-        options.readablePaths = [script.directory]
+        // A template reaches the host only through mount_host of a directory
+        // given as a parameter (install-modules' --modules): those are in the
+        // kernel's root too, read-only; nothing else of the host is.
+        options.readablePaths = [script.directory] + variables.map(\.1).filter { value in
+            var st = stat()
+            return value.hasPrefix("/") && value.contains(where: { $0 != "/" })
+                && stat(value, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        }
         options.logPath = request.logPath
         options.interactive = false
         // A job reads no input: the user's keystrokes stay out of it, and

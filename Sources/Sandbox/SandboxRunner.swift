@@ -85,7 +85,7 @@ public enum SandboxRunner {
             lines.append("network and ipc namespaces: unavailable (\(why.description))")
         }
         switch host.mountJail {
-        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow, /etc/gshadow and /dev/kmsg empty)")
+        case .success: lines.append("mount namespace: applied\(how) (a read-only root of its own: /usr, /etc and the /bin, /lib links, the kernel, hostfs-init, the readable and writable paths, a minimal /dev; no /home, /root, /tmp, /var, /run contents; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow and /etc/gshadow empty)")
         case .failure(let why): lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
         }
         switch host.landlock {
@@ -148,7 +148,11 @@ public enum SandboxRunner {
         // when its writable paths can be idmapped and it can reach its files.
         var account: KernelAccount?
         var idmap: Int32?
-        let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
+        // What the kernel's root holds read-only beyond the system trees:
+        // the policy's paths, the kernel itself, its interpreter and libraries.
+        let jailReadable = policy.readablePaths.map(WritablePaths.absolute) + [WritablePaths.absolute(kernelPath)]
+            + (interpreter.map { [$0] } ?? []) + KernelBuildID.libraryDirectories(path: kernelPath)
+        let readable = jailReadable.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
             if jail && host.isRoot && user == nil {
@@ -161,7 +165,8 @@ public enum SandboxRunner {
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let idmapped = try MountJail(writable: writable, readable: readable).apply(idmap: idmap)
+                let idmapped = try MountJail(writable: writable, readable: jailReadable,
+                                             procFromHost: !host.isRoot).apply(idmap: idmap)
                 if let fd = idmap { close(fd) }
                 if !idmapped { account = nil }
             }
