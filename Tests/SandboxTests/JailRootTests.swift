@@ -120,12 +120,11 @@ struct JailRootTests {
             printf("ESCAPE root-list %s %d\n", entries > 0 ? "ALLOWED" : "denied", entries);
             const char *sockets[] = { "SOCKET1", "SOCKET2" };
             for (int i = 0; i < 2; i++) {
-                int s = socket(AF_UNIX, SOCK_STREAM, 0);
-                struct sockaddr_un a = { .sun_family = AF_UNIX };
-                strcpy(a.sun_path, sockets[i]);
-                int rc = connect(s, (struct sockaddr *)&a, sizeof a);
-                printf("ESCAPE socket-%d %s %d %d\n", i, rc == 0 ? "ALLOWED" : "denied", rc, rc ? errno : 0);
-                close(s);
+                /* connect is not in any profile (the filter would end the
+                   stand-in); whether the socket is there at all is the question:
+                   O_PATH (010000000) opens a socket without connecting. */
+                fd = open(sockets[i], 010000000);
+                printf("ESCAPE socket-%d %s %d %d\n", i, fd >= 0 ? "ALLOWED" : "denied", fd, fd < 0 ? errno : 0);
             }
             fd = open("DISKS/new-file", O_WRONLY | O_CREAT | O_EXCL, 0644);
             printf("ESCAPE beside-disk %s %d %d\n", fd >= 0 ? "ALLOWED" : "denied", fd, fd < 0 ? errno : 0);
