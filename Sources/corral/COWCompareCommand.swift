@@ -1,7 +1,8 @@
 import ArgumentParser
 import COWEngine
 
-struct COWCompare: ParsableCommand {
+/// `corral cow compare`
+struct COWCompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Compare what a guest sees on two disks (each a COW or a raw image), like qemu-img compare.",

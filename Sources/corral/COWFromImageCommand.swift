@@ -1,7 +1,8 @@
 import ArgumentParser
 import COWEngine
 
-struct COWFromImage: ParsableCommand {
+/// `corral cow from-image`
+struct COWFromImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "from-image",
         abstract: "Make a new v3 COW over BACKING that holds only what differs in IMAGE (the reverse of flatten).",

@@ -1,7 +1,8 @@
 import ArgumentParser
 import COWEngine
 
-struct COWMap: ParsableCommand {
+/// `corral cow map`
+struct COWMapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map",
         abstract: "Show where each part of a COW disk comes from: cow, backing or zero (like qemu-img map).",

@@ -1,7 +1,8 @@
 import ArgumentParser
 import COWEngine
 
-struct COWNormalize: ParsableCommand {
+/// `corral cow normalize`
+struct COWNormalizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "normalize",
         abstract: "Make every 4 KiB page wholly COW or wholly backing (works around the 6.1 mixed-page read bug).",

@@ -1,7 +1,8 @@
 import ArgumentParser
 import COWEngine
 
-struct COWRebase: ParsableCommand {
+/// `corral cow rebase`
+struct COWRebaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebase",
         abstract: "Point a COW at another backing file of the same size.",

@@ -21,7 +21,7 @@ enum ProgressDisplay {
 
     /// `flatten  42.0%  27.0 MiB / 64.0 MiB  310.2 MiB/s  ETA 0:01`; the rate
     /// and ETA appear once there is something to measure them by.
-    static func line(label: String, progress p: COWEngine.Progress, elapsed: Double) -> String {
+    static func line(label: String, progress p: ProgressReport, elapsed: Double) -> String {
         let pct = p.total > 0 ? Double(min(p.done, p.total)) * 100 / Double(p.total) : 100
         var text = String(format: "%@ %5.1f%%  %@ / %@", label, pct, Console.bytes(p.done), Console.bytes(p.total))
         if elapsed >= 0.2, p.done > 0 {

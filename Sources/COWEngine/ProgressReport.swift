@@ -3,13 +3,13 @@ import CorralSystem
 /// Work done so far, for progress displays. Operations call the handler at
 /// most every ~100 ms plus once at the end; the CLI decides whether a
 /// terminal is there to show it.
-public struct Progress: Sendable {
+public struct ProgressReport: Sendable {
     public var done: UInt64
     public var total: UInt64
     public var finished: Bool
 }
 
-public typealias ProgressHandler = @Sendable (Progress) -> Void
+public typealias ProgressHandler = @Sendable (ProgressReport) -> Void
 
 /// Rate-limits progress callbacks to one every ~100 ms (plus the final one).
 ///
@@ -32,10 +32,10 @@ struct ProgressThrottle {
         let now = MonotonicClock.now()
         if let last, now.nanoseconds(since: last) < 100_000_000 { return }
         last = now
-        handler(Progress(done: done &* unit, total: total &* unit, finished: false))
+        handler(ProgressReport(done: done &* unit, total: total &* unit, finished: false))
     }
 
     func finish() {
-        handler?(Progress(done: total &* unit, total: total &* unit, finished: true))
+        handler?(ProgressReport(done: total &* unit, total: total &* unit, finished: true))
     }
 }
