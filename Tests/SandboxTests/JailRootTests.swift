@@ -186,4 +186,49 @@ struct JailRootTests {
         #expect(values["rw-device"] == "0", "the guest could not write its own disk: \(r.summary)")
         try setup.checkHost()
     }
+
+    /// An ordinary user (useradd, no sudo) boots its own disk, given by a
+    /// relative path: the kernel runs in a user namespace in the same jail
+    /// root, the command's output and exit status come back, and the same
+    /// escapes are denied: another user's home, /root, the sockets, a file
+    /// beside its disk.
+    @Test func aNonRootUserBootsItsOwnDiskInTheSameJail() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let setup = try Setup()
+        let booter = try TestUser("boot", home: true)
+        let own = try Scratch("corral-jail-user")
+        chmod(own.path, 0o755)
+        try run("/usr/bin/truncate", ["-s", "8M", own.file("mine.img")])
+        try booter.own(own.path)
+        try booter.own(own.file("mine.img"))
+        let script = [
+            "echo GUEST uid $(id -u)",
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o /",
+            "echo GUEST home $(cat /run/e\(setup.secret) 2>/dev/null | wc -c)",
+            "echo GUEST root-list $(ls -A /run/e/root 2>/dev/null | wc -l)",
+            "echo GUEST tmp-socket $(ls -A /run/e\(setup.socketDirectory.path) 2>/dev/null | wc -l)",
+            "echo GUEST run-socket $(ls -A /run/e\(setup.runSocket) 2>/dev/null | wc -l)",
+            "(echo x > /run/e\(own.path)/new-file) 2>/dev/null; echo GUEST beside-disk $?",
+            "(echo x > /run/e\(setup.disks.path)/new-file) 2>/dev/null; echo GUEST beside-other $?",
+            "umount /run/e",
+            "(head -c 4096 /dev/urandom | dd of=/dev/ubda conv=fsync) 2>/dev/null; echo GUEST rw-device $?",
+            "exit 7",
+        ].joined(separator: "; ")
+        let r = try runProcess("/usr/sbin/runuser", ["-u", booter.name, "--", TestPaths.corral, "boot", "--kernel", TestEnvironment.kernel,
+                                                     "--disk", "0=mine.img", "--command", script],
+                               cwd: own.path, environment: TestEnvironment.childEnvironment)
+        #expect(r.status == 7, "\(r.summary)")
+        let values = Self.values(r.stdout, prefix: "GUEST")
+        #expect(values["uid"] == "0", "\(r.summary)")
+        for name in ["home", "root-list", "tmp-socket", "run-socket"] {
+            #expect(values[name] == "0", "\(name): \(values[name] ?? "missing"): \(r.summary)")
+        }
+        for name in ["beside-disk", "beside-other"] {
+            let status = try #require(values[name].flatMap { Int($0) }, "no result for \(name): \(r.summary)")
+            #expect(status != 0, "\(name) was written")
+        }
+        #expect(values["rw-device"] == "0", "the user's guest could not write its own disk: \(r.summary)")
+        #expect(access(own.file("new-file"), F_OK) != 0, "the user's kernel created a file beside its disk")
+        try setup.checkHost()
+    }
 }
