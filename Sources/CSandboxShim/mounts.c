@@ -204,7 +204,6 @@ int corral_set_detached_attrs(int fd, uint64_t attrs) {
 uint64_t corral_mount_attr_rdonly(void) { return MOUNT_ATTR_RDONLY; }
 uint64_t corral_mount_attr_nosuid(void) { return MOUNT_ATTR_NOSUID; }
 uint64_t corral_mount_attr_nodev(void) { return MOUNT_ATTR_NODEV; }
-uint64_t corral_mount_attr_noexec(void) { return MOUNT_ATTR_NOEXEC; }
 
 int corral_set_mount_readonly(const char *path) {
     struct mount_attr attr;

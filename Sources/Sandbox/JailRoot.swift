@@ -109,8 +109,11 @@ struct JailRoot {
         var attributes = corral_mount_attr_nosuid()
         switch access {
         case .system, .readOnly: attributes |= corral_mount_attr_rdonly() | corral_mount_attr_nodev()
-        case .writable: attributes |= corral_mount_attr_nodev() | corral_mount_attr_noexec()
-        case .device: attributes |= corral_mount_attr_noexec()
+        // No noexec: hostfs asks the host whether a guest may execute a file
+        // (access X_OK), so it would stop guest programs there; Landlock keeps
+        // the kernel's own tree from executing host files.
+        case .writable: attributes |= corral_mount_attr_nodev()
+        case .device: break
         }
         try SandboxError.systemCall("mount_setattr", resolved) { corral_set_detached_attrs(fd, attributes) }
         return true

@@ -15,9 +15,9 @@ import Glibc
 ///   processes only, since no other process has the uid;
 /// - two boots' stubs cannot signal or trace each other by uid either.
 ///
-/// The kernel still needs its writable paths (disk directories, uml_dir, the
-/// memory directory), which root owns: they are attached in its mount
-/// namespace as idmapped mounts showing root's files as this uid's, and
+/// The kernel still needs its writable paths (disk files, uml_dir) and
+/// readable paths, which root owns: they are attached in its root
+/// (`JailRoot`) as idmapped mounts showing root's files as this uid's, and
 /// storing what the kernel creates as root's. When that cannot be done (a
 /// filesystem without idmapped mounts) or a path the kernel needs is not
 /// reachable by the uid, the kernel runs as root as before, and

@@ -10,8 +10,8 @@ import CorralSystem
 /// 1. compile the seccomp allowlist to BPF; open the kernel `O_PATH` at
 ///    `Allowlist.kernelExecFD`;
 /// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
-///    not root); host root read-only, writable paths attached back
-///    (`WritablePaths` says which);
+///    not root); pivot_root into a read-only root of its own (`JailRoot`,
+///    `MountJail`) with the writable paths (`WritablePaths`) writable;
 /// 3. `no_new_privs`, then Landlock (when the host has it);
 /// 4. fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
 ///    `policy.user`, install the filter *last*, `execveat` the kernel.

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// The host paths the kernel may change: everything else is read-only in its
-/// mount namespace and write-denied by Landlock.
+/// The host paths the kernel may change: everything else is read-only or
+/// absent in its root (`JailRoot`) and write-denied by Landlock.
 ///
 /// Beyond `policy.writablePaths` the kernel needs, and so always gets:
 /// - the `uml_dir=` directory from its command line (umid dir, pid file,

@@ -85,12 +85,11 @@ int corral_access_as(uid_t uid, gid_t gid, int dirfd, const char *path, int mode
 /// Returns the mount's fd.
 int corral_detached_tmpfs(void);
 /// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, attrs) on a detached tree:
-/// MOUNT_ATTR_* bits to set (read-only, nosuid, nodev, noexec).
+/// MOUNT_ATTR_* bits to set (read-only, nosuid, nodev).
 int corral_set_detached_attrs(int fd, uint64_t attrs);
 uint64_t corral_mount_attr_rdonly(void);
 uint64_t corral_mount_attr_nosuid(void);
 uint64_t corral_mount_attr_nodev(void);
-uint64_t corral_mount_attr_noexec(void);
 /// mount_setattr(path, 0, MOUNT_ATTR_RDONLY): that one mount only, not
 /// the mounts below it.
 int corral_set_mount_readonly(const char *path);
