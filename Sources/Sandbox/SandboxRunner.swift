@@ -100,7 +100,7 @@ public enum SandboxRunner {
         } else if host.isRoot, case .success = host.namespaces, case .success = host.mountJail {
             lines.append("user: a uid of its own (\(KernelAccount.base) + the helper's pid), no groups, no capabilities, RLIMIT_NPROC \(KernelAccount.processLimit); writable paths through idmapped mounts (root's files show as its own). Runs as root instead when a writable path's filesystem has no idmapped mounts or a file it needs is unreachable by that uid")
         } else {
-            lines.append("user: the caller (uid \(geteuid()))")
+            lines.append("user: the caller (uid \(geteuid()))" + (host.isRoot ? "" : ", inside a user namespace where root's files show as 65534"))
         }
         return lines
     }
