@@ -88,8 +88,8 @@ struct JailRoot {
     }
 
     /// Attaches the host's `path` at the same path in the jail (a recursive
-    /// clone of its mounts), with `attributes` set on it and, when `idmap` is
-    /// given, its owners mapped (`KernelAccount`; a failure sets
+    /// clone of its mounts: read-only unless `.writable` or a device, never
+    /// set-uid) and, when `idmap` is given, with its owners mapped (`KernelAccount`; a failure sets
     /// `idmapFailed`). Returns false when the host has no such path (an
     /// optional one) or it is already visible through an earlier read-only
     /// bind.
