@@ -45,6 +45,9 @@ public struct BootOptions: Sendable {
     /// not (a maintenance job's mode-0700 script directory): the kernel's
     /// own uid gets them as read-only idmapped mounts (`SandboxPolicy`).
     public var readablePaths: [String] = []
+    /// `--share`: host directories the guest may mount read-only through
+    /// hostfs; each must exist. In the kernel's root like `readablePaths`.
+    public var sharedDirectories: [String] = []
     /// The binary re-exec'd as the `_kernel-exec` helper.
     public var helperExecutable = "/proc/self/exe"
     /// Takes the command's output instead of stdout and may stop the boot
@@ -104,6 +107,12 @@ public struct BootPlan: Sendable {
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
         let umlDir = "\(RuntimeDirectory.base(environment: env))/\(StaleBoots.directoryPrefix)\(umid)"
 
+        for dir in options.sharedDirectories {
+            var st = stat()
+            guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw LauncherError.invalidArgument("--share", reason: "'\(dir)' is not a directory; give an existing host directory")
+            }
+        }
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
@@ -204,7 +213,8 @@ public struct BootPlan: Sendable {
     /// What the kernel's root shows read-only beyond the host's system trees
     /// (`SandboxPolicy.readablePaths`): `:r` disks, every backing file (given,
     /// or named in the COW's header), hostfs-init's directory, a hostfs root
-    /// other than /, and what the caller adds (a job's script directory).
+    /// other than /, `--share` directories, and what the caller adds (a
+    /// job's script directory).
     static func readablePaths(_ options: BootOptions, disks: [DiskSpec], hostfsInit: String?,
                               root: KernelCommandLine.Root) -> [String] {
         var readable: [String] = []
@@ -221,7 +231,7 @@ public struct BootPlan: Sendable {
         }
         if let hostfsInit { add(PathResolution.split(hostfsInit).directory) }
         if case let .hostfs(path, _) = root, path != "/" { add(path) }
-        for path in options.readablePaths { add(path) }
+        for path in options.sharedDirectories + options.readablePaths { add(path) }
         return readable
     }
 

@@ -47,6 +47,12 @@ import Testing
             $0.readablePaths = ["/srv/job"]
         })
         #expect(plan.policy.writablePaths == ["/images/guest.cow", plan.umlDir])
+        // --share: an existing directory is readable; anything else is refused before boot.
+        let shared = try BootPlan.make(options { $0.command = "true"; $0.sharedDirectories = ["/usr/share"] })
+        #expect(shared.policy.readablePaths.contains("/usr/share"))
+        #expect(throws: LauncherError.self) {
+            try BootPlan.make(options { $0.command = "true"; $0.sharedDirectories = ["/nonexistent-corral-share"] })
+        }
         #expect(plan.policy.readablePaths == ["/images/base.img", "/images/shared.img",
                                               Harness.packageRoot.path + "/hostfs-init", "/srv/job"])
     }
