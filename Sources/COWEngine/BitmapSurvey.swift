@@ -63,10 +63,12 @@ public struct BitmapSurvey: Sendable, Encodable {
 extension BitmapSurvey {
     /// Refuses to read a COW whose data runs past its file's end (a
     /// truncated copy): those sectors would silently read as zeros. With
-    /// `force` the caller accepts the zeros.
-    static func requireComplete(_ cow: COWFile, force: Bool) throws(EngineError) {
+    /// `force` the caller accepts the zeros. `survey`: one the caller has
+    /// already made of this COW, so its bitmap is not scanned again.
+    static func requireComplete(_ cow: COWFile, force: Bool, survey known: BitmapSurvey? = nil) throws(EngineError) {
         guard !force else { return }
-        let survey = try BitmapSurvey(cow)
+        let survey: BitmapSurvey
+        if let known { survey = known } else { survey = try BitmapSurvey(cow) }
         if survey.sectorsPastEOF > 0 {
             throw .dataTruncated(path: cow.path, sectors: survey.sectorsPastEOF, first: survey.firstSectorPastEOF ?? 0)
         }

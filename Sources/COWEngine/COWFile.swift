@@ -16,8 +16,14 @@ public final class COWFile {
 
     /// Opens and decodes `path`. Throws ``EngineError/format(path:_:)`` for a
     /// file that is not a usable COW.
-    public init(path: String, writable: Bool = false) throws(EngineError) {
-        let file = try OpenFile(path, flags: writable ? O_RDWR : O_RDONLY)
+    public convenience init(path: String, writable: Bool = false) throws(EngineError) {
+        try self.init(opened: try OpenFile(path, flags: writable ? O_RDWR : O_RDONLY))
+    }
+
+    /// Decodes a file already open: one a caller holds for a whole job
+    /// (``OpenedDisk``), or one corral created and must not reopen by name.
+    public init(opened file: OpenFile) throws(EngineError) {
+        let path = file.path
         let status = try file.status()
         var head = [UInt8](repeating: 0, count: COWLayout.maximumHeaderLength)
         let n = try file.read(into: &head, at: 0)
@@ -39,6 +45,11 @@ public final class COWFile {
     /// carry the COW magic.
     public static func hasMagic(path: String) -> Bool {
         guard let file = try? OpenFile(path, flags: O_RDONLY | O_NONBLOCK) else { return false }
+        return hasMagic(file)
+    }
+
+    /// The same test on a file already open.
+    public static func hasMagic(_ file: OpenFile) -> Bool {
         var head = [UInt8](repeating: 0, count: 8)
         guard (try? file.read(into: &head, at: 0)) == 8 else { return false }
         let m = UInt32(head[0]) << 24 | UInt32(head[1]) << 16 | UInt32(head[2]) << 8 | UInt32(head[3])

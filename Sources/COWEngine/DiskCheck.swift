@@ -73,21 +73,34 @@ public enum DiskCheck {
             add("not-readable", .problem, "\(path) is not readable: \(SystemError.describe(errno))")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
+        return try check(OpenedDisk(path: path), backing: backing, requireWritable: requireWritable,
+                         expectCOW: expectCOW, deep: deep, kernelRelease: kernelRelease)
+    }
+
+    /// Checks a disk a caller already holds open and surveyed (a maintenance
+    /// job's staged disk, ``OpenedDisk``): the findings of
+    /// ``check(path:backing:requireWritable:expectCOW:deep:kernelRelease:)``
+    /// past its existence and readability, without opening the file or
+    /// scanning its bitmap again.
+    public static func check(
+        _ disk: OpenedDisk, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false,
+        deep: Bool = false, kernelRelease: String? = nil
+    ) throws(EngineError) -> CheckReport {
+        let path = disk.path
+        var findings: [Finding] = []
+        func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
+            findings.append(Finding(code: code, severity: severity, message: message, fix: fix))
+        }
+        let q = Shell.quote(path)
         if requireWritable && access(path, W_OK) != 0 {
             add("not-writable", .problem, "\(path) is not writable; attach it read-only (flag r) or fix its permissions")
         }
 
-        let cow: COWFile
-        do {
-            cow = try COWFile(path: path)
-        } catch .format(_, let error) {
-            let notCOW: Bool
-            switch error {
-            case .badMagic, .shortHeader: notCOW = true
-            default: notCOW = false
-            }
+        guard let cow = disk.cow, let survey = disk.survey else {
+            let error = disk.formatError ?? .shortHeader(length: 0)
+            let notCOW = disk.isRaw
             if notCOW && !expectCOW && backing == nil {
-                try checkLock(path: path, writable: requireWritable, into: &findings)
+                checkLock(disk.file, writable: requireWritable, into: &findings)
                 return CheckReport(path: path, isCOW: false, backingFile: nil, findings: findings)
             }
             let why = notCOW
@@ -149,7 +162,6 @@ public enum DiskCheck {
             findings += try deepCheck(cow, backing: match, mtimeMatches: match.mtimeMatches)
         }
 
-        let survey = try BitmapSurvey(cow)
         let bitmapEnd = g.bitmapOffset + g.bitmapLength
         if cow.status.size < bitmapEnd {
             add("bitmap-truncated", .problem,
@@ -164,7 +176,7 @@ public enum DiskCheck {
         if survey.paddingBitsSet {
             add("bits-past-end", .warning, "bits are set past the last sector in the bitmap; readers ignore them")
         }
-        let blockSize = survey.dirtySectors > 0 ? FilesystemProbe.extBlockSize(path, backing: backing) : nil
+        let blockSize = survey.dirtySectors > 0 ? disk.guestSectors(backing: backing).flatMap(FilesystemProbe.extBlockSize) : nil
         if let blockSize, blockSize < 4096 {
             // Page-cache segments of a small-block filesystem start at any
             // block, so even whole-page COW data is misread (found by the
@@ -179,7 +191,7 @@ public enum DiskCheck {
                 "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): \(MixedPageBug.kernel(kernelRelease)) returns wrong bytes for them in multi-page reads",
                 fix: "corral cow normalize \(q)")
         }
-        try checkLock(path: path, writable: requireWritable, into: &findings)
+        checkLock(cow.file, writable: requireWritable, into: &findings)
         return CheckReport(path: path, isCOW: true, backingFile: match.path, findings: findings)
     }
 
@@ -208,8 +220,10 @@ public enum DiskCheck {
         }
     }
 
-    static func checkLock(path: String, writable: Bool, into findings: inout [Finding]) throws(EngineError) {
-        guard let file = try? OpenFile(path, flags: O_RDONLY) else { return }
+    /// A lock another process holds on the disk, through the descriptor the
+    /// check already has (an OFD lock test: our own descriptor's locks never count).
+    static func checkLock(_ file: OpenFile, writable: Bool, into findings: inout [Finding]) {
+        let path = file.path
         if let pid = file.lockHolder(conflictingWith: writable ? .write : .read) {
             let who = EngineError.processName(pid)
             findings.append(Finding(

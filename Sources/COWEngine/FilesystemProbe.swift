@@ -13,8 +13,13 @@ public enum FilesystemProbe {
 
     /// nil when the disk holds no ext superblock (or it cannot be read).
     public static func extBlockSize(_ path: String, backing: String? = nil) -> UInt32? {
-        guard let disk = try? GuestSectors(path: path, backing: backing),
-              let sector = disk.sector(superblockOffset / GuestSectors.sectorSize) else { return nil }
+        guard let disk = try? GuestSectors(path: path, backing: backing) else { return nil }
+        return extBlockSize(disk)
+    }
+
+    /// The same through sectors a caller already has open (``OpenedDisk``).
+    public static func extBlockSize(_ disk: GuestSectors) -> UInt32? {
+        guard let sector = disk.sector(superblockOffset / GuestSectors.sectorSize) else { return nil }
         // s_magic at superblock offset 56 (0xEF53, little-endian); s_log_block_size at 24.
         guard sector[56] == 0x53, sector[57] == 0xEF else { return nil }
         let log = UInt32(sector[24]) | UInt32(sector[25]) << 8 | UInt32(sector[26]) << 16 | UInt32(sector[27]) << 24

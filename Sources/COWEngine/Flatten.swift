@@ -30,8 +30,42 @@ public enum Flatten {
         force: Bool = false, progress: ProgressHandler? = nil
     ) throws(EngineError) -> Result {
         let cow = try COWFile(path: cowPath)
+        let (backingFile, warnings) = try openInputs(cow, survey: nil, backing: backing, force: force)
+        let out = try AtomicOutput(
+            path: output, replace: force,
+            inputs: [(cow.status, "COW file"), (try backingFile.status(), "backing file")])
+        var throttle = ProgressThrottle(progress, total: cow.geometry.size)
+        let (cowBytes, cloned) = try write(cow, backing: backingFile, into: out.file, throttle: &throttle)
+        try out.commit()
+        throttle.finish()
+        let allocated = (try? FileStatus.of(output))??.allocated ?? 0
+        return Result(output: output, size: cow.geometry.size, cowBytes: cowBytes, allocatedBytes: allocated,
+                      cloned: cloned, warnings: warnings)
+    }
+
+    /// Flattens a COW the caller already holds open into `output`, an empty
+    /// file the caller created and holds (a maintenance job's scratch image):
+    /// only the backing is opened by name, nothing is created, and `survey`
+    /// (the caller's of this COW) spares a scan of its bitmap.
+    public static func run(
+        _ cow: COWFile, survey: BitmapSurvey?, into output: OpenFile, backing: String? = nil
+    ) throws(EngineError) -> Result {
+        let (backingFile, warnings) = try openInputs(cow, survey: survey, backing: backing, force: false)
+        let status = try output.status()
+        if status.isSameFile(as: cow.status) { throw .outputIsInput(path: output.path, role: "COW file") }
+        if status.isSameFile(as: try backingFile.status()) { throw .outputIsInput(path: output.path, role: "backing file") }
+        var throttle = ProgressThrottle(nil, total: cow.geometry.size)
+        let (cowBytes, cloned) = try write(cow, backing: backingFile, into: output, throttle: &throttle)
+        try output.sync()
+        return Result(output: output.path, size: cow.geometry.size, cowBytes: cowBytes,
+                      allocatedBytes: try output.status().allocated, cloned: cloned, warnings: warnings)
+    }
+
+    /// The checks every flatten makes before writing, and the backing.
+    static func openInputs(_ cow: COWFile, survey: BitmapSurvey?, backing: String?,
+                           force: Bool) throws(EngineError) -> (OpenFile, [String]) {
         try cow.requireStandardSectors()
-        try BitmapSurvey.requireComplete(cow, force: force)
+        try BitmapSurvey.requireComplete(cow, force: force, survey: survey)
         let backingFile = try cow.openBacking(override: backing, force: force)
         var warnings: [String] = []
         // A running guest holds the COW (the kernel's write lock, corral
@@ -41,13 +75,15 @@ public enum Flatten {
             guard force else { throw error }
             warnings.append("\(error): flattening what is on disk now (--force); the guest may still be writing")
         }
-        let out = try AtomicOutput(
-            path: output, replace: force,
-            inputs: [(cow.status, "COW file"), (try backingFile.status(), "backing file")])
-        let size = cow.geometry.size
-        try out.file.truncate(to: size)
+        return (backingFile, warnings)
+    }
 
-        var throttle = ProgressThrottle(progress, total: size)
+    /// The merge itself, into `out` (empty, zeros): returns the COW bytes
+    /// written and whether the backing was reflinked.
+    static func write(_ cow: COWFile, backing backingFile: OpenFile, into out: OpenFile,
+                      throttle: inout ProgressThrottle) throws(EngineError) -> (UInt64, Bool) {
+        let size = cow.geometry.size
+        try out.truncate(to: size)
         let buffer = IOBuffer(size: window)
         let scratch = IOBuffer(size: window)
         var cowBytes: UInt64 = 0
@@ -55,9 +91,9 @@ public enum Flatten {
 
         // On XFS/btrfs the backing can be shared instead of copied; then only
         // the COW's runs are written over it.
-        let cloned = backingSize == size && out.file.cloneContents(of: backingFile)
+        let cloned = backingSize == size && out.cloneContents(of: backingFile)
         if cloned {
-            cowBytes = try overlayCOWRuns(cow: cow, onto: out.file, buffer: buffer, throttle: &throttle)
+            cowBytes = try overlayCOWRuns(cow: cow, onto: out, buffer: buffer, throttle: &throttle)
         } else {
             var cursor = try RunCursor(cow)
             var extents = ExtentCursor(backingFile)
@@ -96,19 +132,15 @@ public enum Flatten {
                 try readCOW(cow, segments: segments, windowStart: pos, into: buffer, scratch: scratch)
                 cowBytes += covered
                 for r in union(ranges, segments) {
-                    try writeNonZero(out.file, buffer.slice(Int(r.lowerBound - pos), Int(r.upperBound - r.lowerBound)),
+                    try writeNonZero(out, buffer.slice(Int(r.lowerBound - pos), Int(r.upperBound - r.lowerBound)),
                                      at: r.lowerBound)
                 }
-                out.file.startWriteback(at: pos, length: end - pos)
+                out.startWriteback(at: pos, length: end - pos)
                 pos = end
                 throttle.report(pos)
             }
         }
-        try out.commit()
-        throttle.finish()
-        let allocated = (try? FileStatus.of(output))??.allocated ?? 0
-        return Result(output: output, size: size, cowBytes: cowBytes, allocatedBytes: allocated,
-                      cloned: cloned, warnings: warnings)
+        return (cowBytes, cloned)
     }
 
     /// Copies each COW segment's data into `buffer` (indexed from `windowStart`).

@@ -37,19 +37,38 @@ public enum FromImage {
         fingerprint: Bool = true, progress: ProgressHandler? = nil
     ) throws(EngineError) -> Result {
         let stamp = try BackingStamp.of(backing, missing: .backingMissing(backing: backing, cow: output))
-        guard let imageStatus = try FileStatus.of(image) else {
+        guard try FileStatus.of(image) != nil else {
             throw .invalidArgument("\(image): image does not exist")
         }
+        return try run(image: OpenFile(image, flags: O_RDONLY), stamp: stamp, backing: backing, output: output,
+                       force: force, fingerprint: fingerprint, progress: progress)
+    }
+
+    /// The same from an image the caller holds open: a maintenance job's
+    /// flat image, which it created and never reopens by name.
+    public static func run(
+        image imageFile: OpenFile, backing: String, output: String, force: Bool = false, fingerprint: Bool = true
+    ) throws(EngineError) -> Result {
+        let stamp = try BackingStamp.of(backing, missing: .backingMissing(backing: backing, cow: output))
+        return try run(image: imageFile, stamp: stamp, backing: backing, output: output, force: force,
+                       fingerprint: fingerprint, progress: nil)
+    }
+
+    static func run(
+        image imageFile: OpenFile, stamp: BackingStamp, backing: String, output: String, force: Bool,
+        fingerprint: Bool, progress: ProgressHandler?
+    ) throws(EngineError) -> Result {
+        let image = imageFile.path
+        let imageStatus = try imageFile.status()
         guard imageStatus.size == stamp.status.size else {
             throw .imageSizeMismatch(image: image, imageSize: imageStatus.size, backing: backing, backingSize: stamp.status.size)
         }
-        if COWFile.hasMagic(path: image) {
+        if COWFile.hasMagic(imageFile) {
             throw .invalidArgument("\(image): is a COW file, not a raw image; flatten it first (corral cow flatten)")
         }
         // Read locks fail while a UML writes either file (it holds a write lock).
         let backingFile = try OpenFile(backing, flags: O_RDONLY)
         try backingFile.lock(.read)
-        let imageFile = try OpenFile(image, flags: O_RDONLY)
         try imageFile.lock(.read)
 
         // The backing's fingerprint is hashed in the same pass that compares

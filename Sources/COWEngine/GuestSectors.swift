@@ -18,17 +18,25 @@ public struct GuestSectors {
 
     public init(path: String, backing: String? = nil) throws(EngineError) {
         if COWFile.hasMagic(path: path) {
-            let cow = try COWFile(path: path)
-            try cow.requireStandardSectors()
-            self.cow = cow
-            self.size = cow.geometry.size
-            self.base = try? OpenFile(cow.backingPath(override: backing), flags: O_RDONLY)
+            try self.init(cow: try COWFile(path: path), backing: backing)
         } else {
-            let file = try OpenFile(path, flags: O_RDONLY)
-            self.cow = nil
-            self.base = file
-            self.size = try file.status().size
+            try self.init(raw: try OpenFile(path, flags: O_RDONLY))
         }
+    }
+
+    /// Through a COW already open, to its data or its backing.
+    public init(cow: COWFile, backing: String? = nil) throws(EngineError) {
+        try cow.requireStandardSectors()
+        self.cow = cow
+        self.size = cow.geometry.size
+        self.base = try? OpenFile(cow.backingPath(override: backing), flags: O_RDONLY)
+    }
+
+    /// A raw image already open, as it is.
+    public init(raw file: OpenFile) throws(EngineError) {
+        self.cow = nil
+        self.base = file
+        self.size = try file.status().size
     }
 
     /// Sector `index`: 512 bytes, zero-filled past the end of whichever file

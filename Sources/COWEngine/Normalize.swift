@@ -38,7 +38,14 @@ public enum Normalize {
     ///   names either file.
     public static func run(cow path: String, backing: String? = nil, force: Bool = false,
                            progress: ProgressHandler? = nil) throws(EngineError) -> Result {
-        let cow = try COWFile(path: path, writable: true)
+        try run(COWFile(path: path, writable: true), backing: backing, force: force, progress: progress)
+    }
+
+    /// Normalizes a COW the caller holds open for writing: a maintenance
+    /// job's copy, which it created and never reopens by name.
+    public static func run(_ cow: COWFile, backing: String? = nil, force: Bool = false,
+                           progress: ProgressHandler? = nil) throws(EngineError) -> Result {
+        let path = cow.path
         try BitmapSurvey.requireComplete(cow, force: force)
         try cow.requireStandardSectors()
         // A running UML holds a write lock on its COW: never write under it.

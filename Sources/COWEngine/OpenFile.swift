@@ -226,6 +226,15 @@ public final class OpenFile {
         }
     }
 
+    /// Drops the locks ``lock(_:)`` took: this process's POSIX lock on the
+    /// file and the flock of this open file. For a file the caller keeps
+    /// open after a verb locked it through the same open file (a
+    /// maintenance job's copy, normalized through its own descriptor).
+    public func unlock() {
+        _ = corral_lock_whole(fd, 2)
+        _ = flock(fd, LOCK_UN)
+    }
+
     /// The pid of a process holding a flock on `inode`, from /proc/locks;
     /// with `exclusiveOnly`, only an exclusive (WRITE) one. This process's
     /// own locks are not counted.

@@ -12,6 +12,11 @@ public enum RAIDProbe {
     /// the signatures (or cannot be read: preflight reports that).
     public static func signature(_ path: String, backing: String? = nil) -> String? {
         guard let disk = try? GuestSectors(path: path, backing: backing) else { return nil }
+        return signature(disk)
+    }
+
+    /// The same through sectors a caller already has open (``OpenedDisk``).
+    public static func signature(_ disk: GuestSectors) -> String? {
         if let offset = mdSuperblockOffsets(size: disk.size).first(where: { disk.bytes(at: $0, count: 4) == mdMagic }) {
             return "an md RAID superblock at byte \(offset)"
         }

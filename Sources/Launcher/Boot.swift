@@ -17,7 +17,7 @@ public enum Boot {
         }
         // Held until the boot is over and every kernel process is gone.
         let leases: DiskLeases
-        switch DiskLeases.acquire(plan.commandLine.disks) {
+        switch DiskLeases.acquire(plan.commandLine.disks, opened: plan.options.openedDisks) {
         case .success(let held): leases = held
         case .failure(let refusal):
             Output.writeAll(2, "corral: \(PreflightIssue(.failure, refusal.message, fix: refusal.fix).line)\n")

@@ -53,6 +53,10 @@ public struct BootOptions: Sendable {
     /// Takes the command's output instead of stdout and may stop the boot
     /// (Maintenance parses its step markers and enforces step timeouts).
     public var observer: (any BootObserver)?
+    /// Disks the caller already holds open and surveyed, by unit (a
+    /// maintenance job's staged disks): preflight and the RAID-6 probe read
+    /// these instead of opening and scanning the files again.
+    public var openedDisks: [Int: OpenedDisk] = [:]
 
     public init() {}
 }
@@ -164,7 +168,7 @@ public struct BootPlan: Sendable {
             throw LauncherError.commandNeedsHostfsInit
         }
 
-        let raid6 = options.raid6.resolve(disks: options.disks)
+        let raid6 = options.raid6.resolve(disks: options.disks, opened: options.openedDisks)
         var commandLine = KernelCommandLine(
             memory: options.memory,
             root: root,

@@ -1,13 +1,12 @@
 /// Splits the console byte stream into kernel text and the command's output,
 /// using hostfs-init's nonce markers.
 ///
-/// hostfs-init prints `CORRAL-<nonce> START` on a line of its own before the
-/// command, and `\nCORRAL-<nonce> EXIT <status>` after it. The nonce is random
-/// per boot, and a marker only counts at the start of a line, so kernel
-/// messages cannot end a command or fake its status. The newline hostfs-init
-/// puts before the EXIT marker is not part of the output; to strip exactly
-/// that one, a trailing line break is held back until the next bytes show
-/// what follows it.
+/// hostfs-init prints `CORRAL-<nonce> START` before the command and
+/// `CORRAL-<nonce> EXIT <status>` after it, each framed as ``MarkerParser``
+/// describes (a line break before and after, both removed), so the output
+/// is what the command wrote, byte for byte. The nonce is random per boot,
+/// and a marker only counts at the start of a line, so kernel messages
+/// cannot end a command or fake its status.
 public struct ConsoleDemux: Sendable {
     public enum Event: Sendable, Equatable {
         /// Console text outside the command: kernel messages, init's own lines.
@@ -22,85 +21,121 @@ public struct ConsoleDemux: Sendable {
 
     public enum Phase: Sendable, Equatable { case boot, command, finished }
 
+    /// hostfs-init's two markers, each recognised in its own phase only.
+    private enum InitMarker {
+        case start
+        case exit(Int32)
+
+        static func start(_ body: Substring) -> InitMarker? {
+            body == "START" ? .start : nil
+        }
+
+        /// `EXIT` and the status's digits (none or too many read as 255,
+        /// as a status that cannot be trusted to be 0).
+        static func exit(_ body: Substring) -> InitMarker? {
+            guard body.hasPrefix("EXIT ") else { return nil }
+            let digits = body.dropFirst(5)
+            guard digits.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+            return .exit(min(Int32(digits.prefix(3)) ?? 255, 255))
+        }
+    }
+
     public private(set) var phase: Phase
-    private let startMarker: [UInt8]?
-    private let exitMarker: [UInt8]?
+    /// Nil when init prints no markers (a custom `--init`): every byte is output.
+    private var parser: MarkerParser?
+    private let unframed: Stream
     /// Turn "\r\n" (and "\r\r\n" from UML's own output processing) into "\n".
     private let normalizeNewlines: Bool
-    private var pending: [UInt8] = []
-    private var atLineStart = true
+    /// Outside the markers' phases: trailing carriage returns, whose "\n"
+    /// may be in the next read.
+    private var carriageReturns = 0
 
     /// - Parameters:
     ///   - nonce: the per-boot nonce; nil when init prints no markers (a custom
     ///     `--init`), and every byte is output.
     ///   - normalizeNewlines: for a pipe or file, not for a raw terminal.
     public init(nonce: String?, normalizeNewlines: Bool) {
-        if let nonce {
-            startMarker = Array("CORRAL-\(nonce) START".utf8)
-            exitMarker = Array("CORRAL-\(nonce) EXIT ".utf8)
-            phase = .boot
-        } else {
-            startMarker = nil
-            exitMarker = nil
-            phase = .command
-        }
+        parser = nonce.map { MarkerParser(nonce: $0) }
+        unframed = nonce == nil ? .output : .kernel
+        phase = nonce == nil ? .command : .boot
         self.normalizeNewlines = normalizeNewlines
     }
 
     public mutating func feed(_ bytes: [UInt8]) -> [Event] {
-        pending += bytes
         var events: [Event] = []
-        var progressed = true
-        while progressed {
-            progressed = false
-            switch phase {
-            case .boot: progressed = scanBoot(&events)
-            case .command: progressed = scanCommand(&events)
-            case .finished:
-                // Hold trailing carriage returns: their "\n" may be in the next read.
-                var hold = pending.count
-                while hold > 0 && pending[hold - 1] == 13 { hold -= 1 }
-                emit(.kernel, pending[..<hold], &events)
-                pending.removeSubrange(..<hold)
+        guard phase != .finished, var markers = parser.take() else {
+            emitUnframed(bytes, &events)
+            return events
+        }
+        defer { parser = markers }
+        markers.append(bytes)
+        while phase != .finished, let piece = markers.next(phase == .boot ? InitMarker.start : InitMarker.exit) {
+            switch piece {
+            case .text(let text):
+                emit(phase == .boot ? .kernel : .output, text, &events)
+            case .marker(.start):
+                events.append(.started)
+                phase = .command
+            case .marker(.exit(let status)):
+                events.append(.exited(status))
+                phase = .finished
+                emitUnframed(markers.finish(), &events)
             }
         }
         return events
     }
 
     /// True while bytes are held back waiting for what follows them.
-    public var isHolding: Bool { !pending.isEmpty }
+    public var isHolding: Bool { parser?.isHolding == true || carriageReturns > 0 }
 
     /// Releases a held line break once the console has been quiet for a
-    /// moment. hostfs-init writes its "\n" and the EXIT marker in one write,
-    /// so a line break that sits alone is the command's own: without this,
+    /// moment. hostfs-init writes a marker and its framing in one write, so
+    /// a line break that sits alone is the command's own: without this,
     /// `echo waiting; sleep 5` would show its newline only after the sleep.
+    /// Trailing carriage returns stay held: whether they end up in a
+    /// "\r\n" (which normalizing turns into "\n") must not depend on timing.
     public mutating func flushIdle() -> [Event] {
-        guard !pending.isEmpty, pending.allSatisfy({ $0 == 10 || $0 == 13 }) else { return [] }
         var events: [Event] = []
-        emit(phase == .command ? .output : .kernel, pending, &events)
-        pending.removeAll()
+        if phase != .finished, let held = parser?.flushIdle() {
+            emit(phase == .boot ? .kernel : .output, held, &events)
+        }
         return events
     }
 
     /// Everything still held back, at the end of the stream.
     public mutating func finish() -> [Event] {
         var events: [Event] = []
-        emit(phase == .command ? .output : .kernel, pending, &events)
-        pending.removeAll()
+        if phase != .finished, let held = parser?.finish() {
+            emit(phase == .boot ? .kernel : .output, held, &events)
+        }
+        releaseCarriageReturns(&events)
         return events
     }
 
     private enum Stream { case kernel, output }
 
-    private mutating func emit(_ stream: Stream, _ bytes: ArraySlice<UInt8>, _ events: inout [Event]) {
+    /// The stream outside the markers' phases: after EXIT (kernel text) or
+    /// without a nonce (output), holding trailing carriage returns only.
+    private mutating func emitUnframed(_ bytes: [UInt8], _ events: inout [Event]) {
         guard !bytes.isEmpty else { return }
-        atLineStart = bytes.last == 10
-        let out = normalizeNewlines ? ConsoleDemux.normalize(bytes) : Array(bytes)
-        events.append(stream == .kernel ? .kernel(out) : .output(out))
+        let text = [UInt8](repeating: 13, count: carriageReturns) + bytes
+        var end = text.count
+        while end > 0 && text[end - 1] == 13 { end -= 1 }
+        carriageReturns = text.count - end
+        emit(unframed, Array(text[..<end]), &events)
     }
 
-    private mutating func emit(_ stream: Stream, _ bytes: [UInt8], _ events: inout [Event]) {
-        emit(stream, bytes[...], &events)
+    private mutating func releaseCarriageReturns(_ events: inout [Event]) {
+        guard carriageReturns > 0 else { return }
+        let held = [UInt8](repeating: 13, count: carriageReturns)
+        carriageReturns = 0
+        emit(unframed, held, &events)
+    }
+
+    private func emit(_ stream: Stream, _ bytes: [UInt8], _ events: inout [Event]) {
+        guard !bytes.isEmpty else { return }
+        let out = normalizeNewlines ? ConsoleDemux.normalize(bytes[...]) : bytes
+        events.append(stream == .kernel ? .kernel(out) : .output(out))
     }
 
     static func normalize(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
@@ -115,125 +150,5 @@ public struct ConsoleDemux: Sendable {
         }
         out += repeatElement(13, count: carriageReturns)
         return out
-    }
-
-    /// Index of `marker` at a line start in `pending`, at or after `from`.
-    private func findAtLineStart(_ marker: [UInt8], from: Int = 0) -> Int? {
-        guard marker.count <= pending.count else { return nil }
-        var i = from
-        while i + marker.count <= pending.count {
-            let lineStart = i == 0 ? atLineStart : pending[i - 1] == 10
-            if lineStart && pending[i] == marker[0] && pending[i..<(i + marker.count)].elementsEqual(marker) {
-                return i
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    private enum LineEnd { case complete(Int), incomplete, notLineEnd }
-
-    /// Whether "\r*\n" follows at `index`, and the index just past it.
-    private func lineEnd(after index: Int) -> LineEnd {
-        var j = index
-        while j < pending.count && pending[j] == 13 { j += 1 }
-        if j == pending.count { return .incomplete }
-        return pending[j] == 10 ? .complete(j + 1) : .notLineEnd
-    }
-
-    /// Start of the line break right before a marker at `index` (the one
-    /// hostfs-init adds), so it is not reported as output.
-    private func breakStart(before index: Int) -> Int {
-        guard index > 0, pending[index - 1] == 10 else { return index }
-        var start = index - 1
-        while start > 0 && pending[start - 1] == 13 { start -= 1 }
-        return start
-    }
-
-    private func isPrefix(_ tail: ArraySlice<UInt8>, of marker: [UInt8]) -> Bool {
-        tail.count < marker.count && tail.elementsEqual(marker.prefix(tail.count))
-    }
-
-    /// Where to stop emitting so that a possible marker line and the line
-    /// break before it stay pending.
-    private func holdStart(for marker: [UInt8], holdBreak: Bool) -> Int {
-        if let newline = pending.lastIndex(of: 10), isPrefix(pending[(newline + 1)...], of: marker) {
-            if !holdBreak { return newline + 1 }
-            var start = newline
-            while start > 0 && pending[start - 1] == 13 { start -= 1 }
-            return start
-        }
-        if pending.lastIndex(of: 10) == nil && atLineStart && isPrefix(pending[...], of: marker) {
-            return 0
-        }
-        var start = pending.count
-        while start > 0 && pending[start - 1] == 13 { start -= 1 }
-        return start
-    }
-
-    private mutating func scanBoot(_ events: inout [Event]) -> Bool {
-        guard let marker = startMarker else { return false }
-        var from = 0
-        while let i = findAtLineStart(marker, from: from) {
-            switch lineEnd(after: i + marker.count) {
-            case .complete(let end):
-                emit(.kernel, pending[..<i], &events)
-                pending.removeSubrange(..<end)
-                atLineStart = true
-                events.append(.started)
-                phase = .command
-                return true
-            case .incomplete:
-                emit(.kernel, pending[..<i], &events)
-                pending.removeSubrange(..<i)
-                atLineStart = true
-                return false
-            case .notLineEnd:
-                from = i + 1
-            }
-        }
-        let hold = holdStart(for: marker, holdBreak: false)
-        emit(.kernel, pending[..<hold], &events)
-        pending.removeSubrange(..<hold)
-        return false
-    }
-
-    private mutating func scanCommand(_ events: inout [Event]) -> Bool {
-        guard let marker = exitMarker else {
-            var hold = pending.count
-            while hold > 0 && pending[hold - 1] == 13 { hold -= 1 }
-            emit(.output, pending[..<hold], &events)
-            pending.removeSubrange(..<hold)
-            return false
-        }
-        var from = 0
-        while let i = findAtLineStart(marker, from: from) {
-            var digitsEnd = i + marker.count
-            while digitsEnd < pending.count, (48...57).contains(pending[digitsEnd]) { digitsEnd += 1 }
-            let digits = pending[(i + marker.count)..<digitsEnd]
-            let outputEnd = breakStart(before: i)
-            switch digits.isEmpty && digitsEnd < pending.count ? .notLineEnd : lineEnd(after: digitsEnd) {
-            case .notLineEnd:
-                from = i + 1
-            case .incomplete:
-                let lineStartFlag = atLineStart
-                emit(.output, pending[..<outputEnd], &events)
-                if outputEnd == 0 { atLineStart = lineStartFlag }
-                pending.removeSubrange(..<outputEnd)
-                return false
-            case .complete(let end):
-                emit(.output, pending[..<outputEnd], &events)
-                let status = Int32(String(decoding: digits.prefix(3), as: UTF8.self)) ?? 255
-                pending.removeSubrange(..<end)
-                atLineStart = true
-                events.append(.exited(min(status, 255)))
-                phase = .finished
-                return true
-            }
-        }
-        let hold = holdStart(for: marker, holdBreak: true)
-        emit(.output, pending[..<hold], &events)
-        pending.removeSubrange(..<hold)
-        return false
     }
 }

@@ -21,16 +21,21 @@ public final class DiskLeases {
     /// Takes an exclusive lease on every disk the kernel writes and a shared
     /// one on read-only disks and backing files. Returns the refusals instead
     /// when another corral boot holds one; nothing is held then.
-    public static func acquire(_ disks: [DiskSpec]) -> Result<DiskLeases, Refusal> {
+    /// `opened`: disks the caller holds open (``BootOptions/openedDisks``):
+    /// leased through a second descriptor of that open file, not reopened.
+    public static func acquire(_ disks: [DiskSpec], opened: [Int: OpenedDisk] = [:]) -> Result<DiskLeases, Refusal> {
         let leases = DiskLeases()
         for disk in disks where !disk.flags.contains(.shared) {
-            var targets: [(path: String, exclusive: Bool)] = [(disk.file, !disk.isReadOnly)]
-            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
-                targets.append((backing, false))
+            let held = opened[disk.unit]
+            var targets: [(path: String, exclusive: Bool, fd: Int32?)] = [(disk.file, !disk.isReadOnly, held?.file.fd)]
+            let header = held.map { $0.cow?.header } ?? (try? COWFile(path: disk.file))?.header
+            if let backing = disk.backing ?? header?.backingPathString {
+                targets.append((backing, false, nil))
             }
             for target in targets {
                 // O_NONBLOCK: never wait on a FIFO (preflight refuses one anyway).
-                let fd = open(target.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+                let fd = target.fd.map { corral_dup($0) }
+                    ?? open(target.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
                 if fd < 0 { continue }  // a COW the kernel will create; preflight vouched for it
                 if flock(fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
                     let holder = holder(of: fd).map { " (process \($0))" } ?? ""
@@ -82,6 +87,11 @@ public final class DiskLeases {
     }
 
     deinit {
-        for fd in fds { close(fd) }
+        // Unlocked first: a lease taken through a caller's open file would
+        // otherwise last as long as that file stays open.
+        for fd in fds {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
     }
 }

@@ -13,6 +13,8 @@ public struct PreflightIssue: Sendable, Equatable {
     public var message: String
     /// What to do about it.
     public var fix: String?
+    /// The disk it is about (its unit), when it is about one.
+    public var unit: Int?
 
     public init(_ severity: Severity, _ message: String, fix: String? = nil) {
         self.severity = severity
@@ -38,7 +40,8 @@ public enum Preflight {
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
         }
-        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath), &issues)
+        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath),
+                   opened: plan.options.openedDisks, &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
@@ -116,11 +119,15 @@ public enum Preflight {
         var locks: Bool
     }
 
-    public static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) {
+    /// `opened`: disks the caller holds open and surveyed (``BootOptions/openedDisks``), checked through those.
+    public static func checkDisks(_ disks: [DiskSpec], kernelRelease: String? = nil, opened: [Int: OpenedDisk] = [:],
+                                  _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
 
         for disk in disks {
+            let first = issues.count
+            defer { for index in first..<issues.count { issues[index].unit = disk.unit } }
             let name = "disk \(disk.unit) (\(disk.deviceName))"
             let locks = !disk.flags.contains(.shared)
             for path in [disk.file] + (disk.backing.map { [$0] } ?? []) where !path.hasPrefix("/") {
@@ -169,7 +176,8 @@ public enum Preflight {
                 issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
                 continue
             }
-            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease, &issues)
+            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease,
+                                                                opened: opened[disk.unit], &issues)
             if !engineCheckedLocks {
                 checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
             }
@@ -198,12 +206,19 @@ public enum Preflight {
 
     /// The backing file the kernel will use, after checking the COW header,
     /// and whether DiskCheck already reported on locks.
-    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, _ issues: inout [PreflightIssue]) -> (String?, Bool) {
+    static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, opened: OpenedDisk? = nil,
+                         _ issues: inout [PreflightIssue]) -> (String?, Bool) {
         var backingInUse = disk.backing
-        var engineCheckedLocks = false
+        // DiskCheck tests the same locks on a disk the caller holds open,
+        // through that descriptor: no second look by name.
+        var engineCheckedLocks = opened != nil
         do {
-            let report = try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
-                                             kernelRelease: kernelRelease)
+            let report = if let opened {
+                try DiskCheck.check(opened, backing: disk.backing, requireWritable: !disk.isReadOnly, kernelRelease: kernelRelease)
+            } else {
+                try DiskCheck.check(path: disk.file, backing: disk.backing, requireWritable: !disk.isReadOnly,
+                                    kernelRelease: kernelRelease)
+            }
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
                 if finding.code == inUseCode {

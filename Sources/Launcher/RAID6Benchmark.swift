@@ -26,16 +26,21 @@ public enum RAID6Benchmark: String, Sendable, Equatable, CaseIterable {
     static let initcalls = ["raid6_select_algo", "raid6_init"]
 
     /// The decision for these disks: whether to skip, and why not when kept.
-    public func resolve(disks: [DiskSpec]) -> (skip: Bool, keptFor: String?) {
+    /// `opened`: disks the caller holds open (``BootOptions/openedDisks``).
+    public func resolve(disks: [DiskSpec], opened: [Int: OpenedDisk] = [:]) -> (skip: Bool, keptFor: String?) {
         switch self {
         case .on: return (false, "--raid6 on")
         case .off: return (true, nil)
         case .auto:
             for disk in disks {
                 // A COW the kernel will create shows its backing.
-                let found = access(disk.file, F_OK) == 0
-                    ? RAIDProbe.signature(disk.file, backing: disk.backing)
-                    : disk.backing.flatMap { RAIDProbe.signature($0) }
+                let found = if let open = opened[disk.unit] {
+                    open.guestSectors(backing: disk.backing).flatMap(RAIDProbe.signature)
+                } else if access(disk.file, F_OK) == 0 {
+                    RAIDProbe.signature(disk.file, backing: disk.backing)
+                } else {
+                    disk.backing.flatMap { RAIDProbe.signature($0) }
+                }
                 if let found {
                     return (false, "ubd\(disk.unit) (\(disk.file)) holds \(found)")
                 }

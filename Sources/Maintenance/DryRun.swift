@@ -9,18 +9,24 @@ import Launcher
 /// resolved parameters, every disk with the preflight's verdict on it, and
 /// whether it would change a file.
 public struct JobPlan: Sendable, Codable {
+    public enum Severity: String, Sendable, Codable {
+        /// The job would not start.
+        case failure
+        case warning
+    }
+
     public struct Finding: Sendable, Codable, Equatable {
-        /// "failure" (the job would not start) or "warning".
-        public var severity: String
+        public var severity: Severity
         public var message: String
         public var fix: String?
+
     }
 
     public struct Disk: Sendable, Codable {
         public var unit: Int
         public var device: String
-        /// source, target or output (a `run --disk` without r is a target).
-        public var role: String
+        /// A `run --disk` without r is a target.
+        public var role: TemplateDisk.Role
         public var path: String
         /// Whether the real job would write this file.
         public var writes: Bool
@@ -37,11 +43,16 @@ public struct JobPlan: Sendable, Codable {
     @NullWhenAbsent public var changed: Bool?
     /// Why, in one line.
     public var reason: String
-    /// How the answer was found: "preflight", "compare" or "read-only boot".
-    public var answeredBy: String
+    /// How the answer was found.
+    public var answeredBy: Answer
+
+    public enum Answer: String, Sendable, Codable {
+        case preflight, compare
+        case boot = "read-only boot"
+    }
 
     public init(parameters: [String: String], disks: [Disk], preflight: [Finding], changed: Bool?, reason: String,
-                answeredBy: String) {
+                answeredBy: Answer) {
         self.parameters = parameters
         self.disks = disks
         self.preflight = preflight
@@ -64,147 +75,123 @@ public struct JobPlan: Sendable, Codable {
 public enum DryRun {
     public static func run(_ request: JobRequest) -> JobReport {
         let started = StepMonitor.now()
-        let template = request.template
-        func report(_ plan: JobPlan, ok: Bool = true, status: Int32 = 0, guest: String?, steps: [StepResult] = [],
-                    changes: [String] = [], reason: String? = nil, ready: Double? = nil) -> JobReport {
-            var r = JobReport(job: template.name, guest: guest, ok: ok, exitStatus: status, reason: reason, steps: steps,
-                              changes: changes, changed: false, seconds: StepMonitor.now() - started,
-                              secondsToReady: ready, log: request.logPath)
+        func report(_ plan: JobPlan, guest: String?, failed status: Int32? = nil, reason: String? = nil,
+                    looked: JobReport? = nil) -> JobReport {
+            var r = JobReport(job: request.template.name, guest: guest, ok: status == nil, exitStatus: status ?? 0,
+                              reason: reason, steps: looked?.steps ?? [], changes: looked?.changes ?? [], changed: false,
+                              seconds: StepMonitor.now() - started, secondsToReady: looked?.secondsToReady, log: request.settings.logPath)
             r.plan = plan
             return r
         }
-
-        let values: [String: String]
+        let values: ParameterValues
+        let jobDisks: JobDisks
         do {
             values = try request.resolvedParameters()
+            jobDisks = try JobDisks(request, values: values)
         } catch {
-            let plan = JobPlan(parameters: request.parameters, disks: [], preflight: [.init(severity: "failure", message: "\(error)")],
-                               changed: nil, reason: "\(error)", answeredBy: "preflight")
-            return report(plan, ok: false, status: 1, guest: nil, reason: "\(error)")
+            let plan = JobPlan(parameters: request.parameters.shellValues, disks: [],
+                               preflight: [.init(severity: .failure, message: "\(error)")],
+                               changed: nil, reason: "\(error)", answeredBy: .preflight)
+            return report(plan, guest: nil, failed: 1, reason: "\(error)")
         }
-        let guest = template.disks.first.flatMap { values[$0.parameter] } ?? request.disks.first?.file
+        let guest = request.template.disks.first.flatMap { values.path($0.parameter) } ?? request.disks.first?.file
+        var plan = preflight(request, jobDisks, values: values)
+        let failures = (plan.preflight + plan.disks.flatMap(\.preflight)).filter { $0.severity == .failure }
+        if let first = failures.first {
+            plan.reason = "the job would not start: " + failures.map(\.message).joined(separator: "; ")
+            return report(plan, guest: guest, failed: 1, reason: "preflight: \(first.message)")
+        }
+        if let answered = answerWithoutBoot(request, jobDisks, values: values, plan: plan) {
+            return report(answered, guest: guest)
+        }
+        // The template looks with every disk read-only and answers.
+        var boot = request
+        boot.dryRun = true
+        boot.inPlace = false
+        let looked = Job.run(boot)
+        plan.answeredBy = .boot
+        guard looked.ok else {
+            plan.reason = "the read-only boot failed: \(looked.reason ?? "failed")"
+            return report(plan, guest: guest, failed: looked.exitStatus, reason: looked.reason, looked: looked)
+        }
+        let target = jobDisks.disks.first { $0.writes && $0.role != .output }?.path ?? ""
+        plan.changed = looked.changed
+        let said = looked.changes.last ?? (looked.changed ? "the template found work to do" : "nothing to do")
+        plan.reason = (looked.changed ? "would change '\(target)': " : "nothing to do: ") + said
+        return report(plan, guest: guest, looked: looked)
+    }
 
-        // Every disk, as the real job would attach it.
+    /// Every disk as the real job would attach it, with what would stop it
+    /// (``JobDisks``) and the boot's own preflight on the files that exist.
+    static func preflight(_ request: JobRequest, _ jobDisks: JobDisks, values: ParameterValues) -> JobPlan {
         var disks: [JobPlan.Disk] = []
         var specs: [DiskSpec] = []
-        var general: [JobPlan.Finding] = []
-        var outputs: [(disk: TemplateDisk, path: String)] = []
-        func add(unit: Int, role: String, path: String, writes: Bool, backing: String? = nil) {
-            let device = DiskSpec.deviceName(unit: unit)
-            let exists = (try? FileStatus.of(path)) != nil
-            disks.append(.init(unit: unit, device: device, role: role, path: path, writes: writes, exists: exists, preflight: []))
-            if exists || backing != nil, let spec = try? DiskSpec(unit: unit, file: path, backing: backing,
-                                                                  flags: writes ? [] : [.readOnly]) {
+        for disk in jobDisks.disks {
+            let unit = disk.declaration.unit
+            disks.append(.init(unit: unit, device: DiskSpec.deviceName(unit: unit), role: disk.role, path: disk.path,
+                               writes: disk.writes, exists: disk.exists, preflight: []))
+            if disk.role != .output, disk.exists || disk.backing != nil,
+               let spec = try? DiskSpec(unit: unit, file: disk.path, backing: disk.backing, flags: disk.writes ? [] : [.readOnly]) {
                 specs.append(spec)
             }
         }
-        for disk in template.disks {
-            guard let path = values[disk.parameter], !path.isEmpty else {
-                general.append(.init(severity: "failure",
-                                     message: "\(MaintenanceError.missingParameter(template: template.name, name: disk.parameter))"))
-                continue
-            }
-            if disk.role == .output {
-                outputs.append((disk, path))
-                disks.append(.init(unit: disk.unit, device: DiskSpec.deviceName(unit: disk.unit),
-                                   role: "output", path: path, writes: true,
-                                   exists: (try? FileStatus.of(path)) != nil, preflight: []))
-                continue
-            }
-            add(unit: disk.unit, role: disk.role.rawValue, path: path, writes: disk.changesGuest(values))
-        }
-        for spec in request.disks {
-            add(unit: spec.unit, role: spec.isReadOnly ? "source" : "target", path: spec.file, writes: !spec.isReadOnly,
-                backing: spec.backing)
-        }
-
-        // The boot's own preflight on the files that exist, each finding
-        // given to the disk it names; missing inputs and outputs in the way
-        // as the job would refuse them.
+        var general = jobDisks.general.map(\.finding)
         var issues: [PreflightIssue] = []
-        Preflight.checkDisks(specs, kernelRelease: Resources.kernelRelease(named: request.kernel), &issues)
+        Preflight.checkDisks(specs, kernelRelease: request.settings.kernelRelease, &issues)
         for issue in issues {
-            let finding = JobPlan.Finding(severity: issue.severity == .failure ? "failure" : "warning",
+            let finding = JobPlan.Finding(severity: issue.severity == .failure ? .failure : .warning,
                                           message: issue.message, fix: issue.fix)
-            if let index = disks.firstIndex(where: { issue.message.hasPrefix("disk \($0.unit) (") }) {
+            if let index = disks.firstIndex(where: { $0.unit == issue.unit }) {
                 disks[index].preflight.append(finding)
             } else {
                 general.append(finding)
             }
         }
-        for index in disks.indices where !disks[index].exists {
-            let disk = disks[index]
-            if disk.role == "output" { continue }
-            if request.disks.contains(where: { $0.unit == disk.unit && $0.backing != nil }) { continue }
-            disks[index].preflight.append(.init(severity: "failure", message: "'\(disk.path)' does not exist",
-                                                fix: "give an existing COW or image"))
+        for (index, disk) in jobDisks.disks.enumerated() {
+            disks[index].preflight += disk.problems.map(\.finding)
         }
-        for (declaration, path) in outputs {
-            guard let index = disks.firstIndex(where: { $0.unit == declaration.unit }), disks[index].exists else { continue }
-            let force = declaration.forceParameter.map { Job.isYes(values[$0]) } ?? false
-            if !force {
-                let refusal = MaintenanceError.outputExists(path: path)
-                disks[index].preflight.append(.init(severity: "failure", message: "\(refusal)", fix: nil))
-            } else if disks.contains(where: { $0.role != "output" && $0.exists && sameFile($0.path, path) }) {
-                disks[index].preflight.append(.init(severity: "failure", message: "'\(path)' is also one of the job's inputs",
-                                                    fix: "give another output"))
-            }
-        }
+        return JobPlan(parameters: values.shellValues, disks: disks, preflight: general, changed: nil, reason: "",
+                       answeredBy: .preflight)
+    }
 
-        let failures = (general + disks.flatMap(\.preflight)).filter { $0.severity == "failure" }
-        var plan = JobPlan(parameters: values, disks: disks, preflight: general, changed: nil, reason: "", answeredBy: "preflight")
-        if let first = failures.first {
-            plan.reason = "the job would not start: " + failures.map(\.message).joined(separator: "; ")
-            return report(plan, ok: false, status: 1, guest: guest, reason: "preflight: \(first.message)")
-        }
-
-        // Outputs: new ones would be written; an existing one (force) is
-        // left alone only when it already shows its source's disk.
-        let writtenOutputs = outputs.filter { !Self.alreadyHolds(template, values: values, output: $0.disk, path: $0.path) }
-        let targets = disks.filter { $0.writes && $0.role != "output" }
+    /// The answer when no boot is needed: every disk read-only, or outputs
+    /// only (new ones would be written; an existing one, with force, is left
+    /// alone when it already shows its source's disk); "cannot tell" for a
+    /// job that writes a guest without a read-only answer. nil: boot.
+    static func answerWithoutBoot(_ request: JobRequest, _ jobDisks: JobDisks, values: ParameterValues,
+                                  plan: JobPlan) -> JobPlan? {
+        var plan = plan
+        let template = request.template
+        let outputs = jobDisks.disks.filter { $0.role == .output }
+        let written = outputs.filter { !alreadyHolds(template, values: values, output: $0.declaration, path: $0.path) }
+        let targets = jobDisks.disks.filter { $0.writes && $0.role != .output }
         if targets.isEmpty {
-            if let first = writtenOutputs.first {
-                let exists = disks.first { $0.unit == first.disk.unit }?.exists == true
+            if let first = written.first {
                 plan.changed = true
-                plan.reason = exists ? "would rewrite '\(first.path)' (it differs from its source)" : "would create '\(first.path)'"
+                plan.reason = first.exists ? "would rewrite '\(first.path)' (it differs from its source)" : "would create '\(first.path)'"
             } else if !outputs.isEmpty {
                 plan.changed = false
-                plan.answeredBy = "compare"
+                plan.answeredBy = .compare
                 plan.reason = "nothing to do: " + outputs.map { "'\($0.path)' already shows the same disk as its source" }
                     .joined(separator: "; ")
             } else {
                 plan.changed = false
                 plan.reason = "nothing to do: every disk is attached read-only, so the job writes no file"
             }
-            return report(plan, guest: guest)
+            return plan
         }
-        guard template.dryRunBoots, writtenOutputs.isEmpty else {
+        guard template.dryRunBoots, written.isEmpty else {
             plan.reason = "cannot tell: the job writes '\(targets[0].path)', and template '\(template.name)' has no read-only answer (no '# dry-run: boot'); a real run would boot and may change it"
-            return report(plan, guest: guest)
+            return plan
         }
-
-        // The template looks with every disk read-only and answers.
-        var boot = request
-        boot.dryRun = true
-        boot.inPlace = false
-        let looked = Job.run(boot)
-        plan.answeredBy = "read-only boot"
-        guard looked.ok else {
-            plan.reason = "the read-only boot failed: \(looked.reason ?? "failed")"
-            return report(plan, ok: false, status: looked.exitStatus, guest: guest, steps: looked.steps,
-                          changes: looked.changes, reason: looked.reason, ready: looked.secondsToReady)
-        }
-        plan.changed = looked.changed
-        let said = looked.changes.last ?? (looked.changed ? "the template found work to do" : "nothing to do")
-        plan.reason = (looked.changed ? "would change '\(targets[0].path)': " : "nothing to do: ") + said
-        return report(plan, guest: guest, steps: looked.steps, changes: looked.changes, ready: looked.secondsToReady)
+        return nil
     }
 
     /// An existing output that a block comparison finds equal to the disk
     /// it is sized after (`size-of=`, the job's source): writing it again
     /// would give the same disk, so the job has nothing to do for it.
-    static func alreadyHolds(_ template: Template, values: [String: String], output: TemplateDisk, path: String) -> Bool {
-        guard let sourceParameter = output.sizeOf, let source = values[sourceParameter],
+    static func alreadyHolds(_ template: Template, values: ParameterValues, output: TemplateDisk, path: String) -> Bool {
+        guard let sourceParameter = output.sizeOf, let source = values.path(sourceParameter),
               (try? FileStatus.of(path)) != nil,
               let result = try? Compare.run(source, path) else { return false }
         return result.identical
@@ -214,24 +201,18 @@ public enum DryRun {
     /// that writes only outputs, each already showing its source's disk,
     /// has nothing to do (a flatten to the same image again). The line for
     /// the report, or nil when the job must run.
-    static func outputsAlreadyHold(_ request: JobRequest, values: [String: String]) -> String? {
+    static func outputsAlreadyHold(_ request: JobRequest, values: ParameterValues) -> String? {
         let template = request.template
         let outputs = template.disks.filter { $0.role == .output }
         let writesGuest = template.disks.contains { $0.changesGuest(values) }
         guard !outputs.isEmpty, !writesGuest, request.disks.isEmpty else { return nil }
         var paths: [String] = []
         for output in outputs {
-            guard let path = values[output.parameter], !path.isEmpty,
-                  output.forceParameter.map({ Job.isYes(values[$0]) }) == true,
+            guard let path = values.path(output.parameter), values.isOn(output.forceParameter),
                   alreadyHolds(template, values: values, output: output, path: path) else { return nil }
             paths.append(path)
         }
         return "nothing to do: " + paths.map { "'\($0)' already shows the same disk as its source (corral cow compare)" }
             .joined(separator: "; ")
-    }
-
-    static func sameFile(_ a: String, _ b: String) -> Bool {
-        guard let x = (try? FileStatus.of(a)), let y = (try? FileStatus.of(b)) else { return false }
-        return x.isSameFile(as: y)
     }
 }

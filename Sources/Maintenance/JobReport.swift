@@ -25,6 +25,13 @@ public struct JobReport: Sendable, Codable {
     /// `--dry-run`: what the job would do (then `changed` is false, since
     /// nothing was written, and `plan.changed` holds the answer).
     public var plan: JobPlan?
+    /// The failing step's last output lines (at most 12), for the caller to
+    /// show under the summary; also in `steps`, so not a JSON key of its own.
+    public var failedStepOutput: [String] = []
+
+    private enum CodingKeys: String, CodingKey {
+        case job, guest, ok, exitStatus, failedStep, reason, steps, changes, changed, seconds, secondsToReady, log, plan
+    }
 
     public init(job: String, guest: String?, ok: Bool, exitStatus: Int32, failedStep: String? = nil,
                 reason: String? = nil, steps: [StepResult] = [], changes: [String] = [], changed: Bool = false,

@@ -4,24 +4,19 @@ import Launcher
 public struct JobRequest: Sendable {
     public var template: Template
     /// Parameter values by name; missing ones take the template's defaults.
-    public var parameters: [String: String] = [:]
+    public var parameters: ParameterValues = [:]
     /// Disks given directly (`run --disk`): flag r makes a source, anything
     /// else a target.
     public var disks: [DiskSpec] = []
     /// Work on targets directly instead of on a copy renamed at the end.
     public var inPlace = false
     public var limits = StepMonitor.Limits()
-    /// `--log`: the console transcript.
-    public var logPath: String?
+    public var settings = GuestSettings()
     /// Ordinary output of the steps goes to stdout as it arrives (`run`).
     public var passOutput = false
     /// Told of each step's start and end and of each output line (progress
     /// on a terminal, `maint run --json`'s output).
     public var events: StepEventHandler?
-    public var kernel = Resources.defaultKernel
-    public var memory = "256M"
-    public var environment: [String: String] = [:]
-    public var verbose = false
     /// Where the built-in step library is, for user templates without a lib/.
     public var library: TemplateLibrary?
     /// A dry run's boot: every disk attached read-only, outputs not made,
@@ -34,8 +29,8 @@ public struct JobRequest: Sendable {
 
     /// The template's parameters with defaults applied; unknown or missing
     /// ones refused.
-    public func resolvedParameters() throws(MaintenanceError) -> [String: String] {
-        var values: [String: String] = [:]
+    public func resolvedParameters() throws(MaintenanceError) -> ParameterValues {
+        var values: ParameterValues = [:]
         for name in parameters.keys where !template.parameters.contains(where: { $0.name == name }) {
             throw .unknownParameter(template: template.name, name: name)
         }
@@ -43,7 +38,7 @@ public struct JobRequest: Sendable {
             if let value = parameters[parameter.name] {
                 values[parameter.name] = value
             } else if let value = parameter.defaultValue {
-                values[parameter.name] = value
+                values[parameter.name] = .text(value)
             } else {
                 throw .missingParameter(template: template.name, name: parameter.name)
             }

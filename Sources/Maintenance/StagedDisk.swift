@@ -15,47 +15,71 @@ import Launcher
 /// fails. Temporary files live next to the original (same filesystem, so
 /// the final rename is atomic, and the COW header's backing path resolves
 /// the same way) and are removed when the value is dropped uncommitted.
+///
+/// Each existing disk is opened once (``OpenedDisk``: header and bitmap
+/// survey), and that one descriptor serves every later look at it: the
+/// staging decision, the copy, the flat image, the boot's preflight and
+/// RAID-6 probe (``BootOptions/openedDisks``).
 final class StagedDisk {
+    /// What the kernel opens instead of (or as) the user's file, and what
+    /// ``commit()`` does with it.
+    enum Strategy {
+        /// The user's file itself: a source with nothing to fix, or a target
+        /// changed `--in-place`. Nothing to commit.
+        case original
+        /// A throwaway file the guest reads instead (a normalized copy or a
+        /// flat image of a source), removed in any case.
+        case scratch(TemporaryFile)
+        /// A sparse copy of a target, or a new output, renamed over the
+        /// user's path by the commit.
+        case replacement(AtomicOutput)
+        /// A flat image the guest works on; the commit builds a COW at the
+        /// user's path from it over `backing` (from-image), replacing an
+        /// existing file only when `replace`.
+        case rebuild(TemporaryFile, backing: String, replace: Bool)
+    }
+
     let declaration: TemplateDisk
     /// The user's file.
     let original: String
-    /// What the kernel opens.
-    let attached: String
+    let strategy: Strategy
     let readOnly: Bool
-    /// A backing given on the command line (`run --disk N=COW,BACKING`).
+    /// The backing the kernel is told (`run --disk N=COW,BACKING`); nil for a flat image.
     let backing: String?
-    /// Renamed over `original` by ``commit()``; nil when the job works on
-    /// the original or a throwaway copy.
-    private let output: AtomicOutput?
-    /// A throwaway copy (normalized source), removed in any case.
-    private let scratch: TemporaryFile?
-    /// A flat raw image the guest works on instead of a COW (removed in any
-    /// case), and how its result becomes the user's file.
-    private let flat: TemporaryFile?
-    private let rebuild: (@Sendable () throws -> Void)?
-    /// A read lock on the original for the whole job, so no UML writes it
-    /// between our copy and the rename (such writes would be lost).
-    private let guardLock: OpenFile?
+    /// The user's file, opened once, when the job works on a copy that
+    /// replaces it: its read lock lasts the whole job, so no UML writes it
+    /// between the copy and the rename (such writes would be lost).
+    private let guardLock: OpenedDisk?
+    /// The attached file as the boot's preflight reads it, without opening
+    /// it again; nil for a path that is no disk at all (a FIFO, a
+    /// directory), which the preflight refuses by name.
+    let attachedDisk: OpenedDisk?
     /// "what changed" lines for the summary.
-    private(set) var notes: [String]
+    var notes: [String]
     /// The output did not exist before (the template may format it).
     let isNew: Bool
 
-    private init(declaration: TemplateDisk, original: String, attached: String, readOnly: Bool, backing: String?,
-                 output: AtomicOutput?, scratch: TemporaryFile?, guardLock: OpenFile?, notes: [String], isNew: Bool,
-                 flat: TemporaryFile? = nil, rebuild: (@Sendable () throws -> Void)? = nil) {
-        self.flat = flat
-        self.rebuild = rebuild
+    init(_ declaration: TemplateDisk, original: String, strategy: Strategy, readOnly: Bool, backing: String?,
+         guardLock: OpenedDisk? = nil, attachedDisk: OpenedDisk?, notes: [String] = [], isNew: Bool = false) {
         self.declaration = declaration
         self.original = original
-        self.attached = attached
+        self.strategy = strategy
         self.readOnly = readOnly
         self.backing = backing
-        self.output = output
-        self.scratch = scratch
         self.guardLock = guardLock
+        self.attachedDisk = attachedDisk
         self.notes = notes
         self.isNew = isNew
+    }
+
+    /// What the kernel opens.
+    var attached: String {
+        switch strategy {
+        case .original: original
+        case .scratch(let file): file.path
+        case .replacement(let output): output.temporaryPath
+        case .rebuild(let flat, _, _): flat.path
+        }
     }
 
     var spec: DiskSpec {
@@ -68,52 +92,112 @@ final class StagedDisk {
         }
     }
 
-    /// Makes the new file visible under the original's name.
-    func commit() throws {
-        if let rebuild { try rebuild() }
-        guard let output else { return }
-        try output.commit()
+    /// Makes the new file visible under the original's name; returns the
+    /// new COW's facts when one was built (for the summary).
+    @discardableResult
+    func commit() throws -> FromImage.Result? {
+        switch strategy {
+        case .original, .scratch:
+            return nil
+        case .replacement(let output):
+            try output.commit()
+            return nil
+        case .rebuild(let flat, let backing, let replace):
+            // The flat image through the descriptor that created it, never its name.
+            return try FromImage.run(image: flat.open(), backing: backing, output: original, force: replace)
+        }
     }
 
-    /// Mixed 4 KiB pages of a COW, as DiskCheck reports them (code `mixed-pages`).
-    static func mixedPages(_ path: String, backing: String?) throws(EngineError) -> UInt64 {
-        guard COWFile.hasMagic(path: path) else { return 0 }
-        let report = try DiskCheck.check(path: path, backing: backing, requireWritable: false)
-        guard report.findings.contains(where: { $0.code == "mixed-pages" }) else { return 0 }
-        return try COWInfo.read(path: path, backing: backing).mixedPages
+    /// The original's descriptor under the name the boot uses for the
+    /// attached file (absolute), so preflight messages read as before.
+    static func attachedView(of disk: OpenedDisk, path: String, survey: BitmapSurvey?) throws -> OpenedDisk {
+        try OpenedDisk(OpenFile(duplicating: disk.file.fd, path: PathResolution.absolute(path)), survey: survey)
     }
 
-    /// A source: attached read-only; with mixed pages, a normalized copy.
+    /// A new file the job created, as the boot's preflight reads it (a dup, never its name).
+    static func attachedView(of fd: Int32, path: String, survey: BitmapSurvey? = nil) throws -> OpenedDisk {
+        try OpenedDisk(OpenFile(duplicating: fd, path: PathResolution.absolute(path)), survey: survey)
+    }
+
+    /// A path the job attaches as it is when it is not a disk file (a FIFO,
+    /// a directory, a device other than a block device): the boot's
+    /// preflight then refuses it, naming what it is, before anything starts.
+    static func isNoDisk(_ path: String) throws -> Bool {
+        guard let status = try FileStatus.of(path) else { return false }
+        return FileStatus.nonDiskKind(mode: status.mode) != nil
+    }
+
+    /// Opens an existing disk once for the whole job.
+    static func open(_ path: String) throws -> OpenedDisk {
+        guard try FileStatus.of(path) != nil else {
+            throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
+        }
+        return try OpenedDisk(path: path)
+    }
+
+    /// The block size when the disk is a COW holding an ext filesystem with
+    /// blocks under 4 KiB (a raw image has no COW to misread).
+    static func smallBlocks(_ disk: OpenedDisk, backing: String?) -> UInt32? {
+        guard disk.cow != nil, let sectors = disk.guestSectors(backing: backing),
+              let block = FilesystemProbe.extBlockSize(sectors), block < 4096 else { return nil }
+        return block
+    }
+
+    /// The guest's view of a COW as a new sparse raw file next to it (or in
+    /// TMPDIR when its directory is not writable), written through the
+    /// descriptor that created it.
+    static func flatCopy(of disk: OpenedDisk, backing: String?) throws -> TemporaryFile {
+        guard let cow = disk.cow else {
+            throw MaintenanceError.invalidArgument("'\(disk.path)' is not a COW file; nothing to flatten")
+        }
+        let flat = try TemporaryFile(near: disk.path, tag: "flat")
+        _ = try Flatten.run(cow, survey: disk.survey, into: try flat.open(), backing: backing)
+        return flat
+    }
+}
+
+/// How each role's disk is staged: the choice of ``StagedDisk/Strategy``
+/// from what the one open of the file found (COW or raw, small blocks,
+/// mixed pages).
+extension StagedDisk {
+    /// A source: attached read-only; a small-block COW through a flat
+    /// image, one with mixed pages through a normalized copy.
     static func source(_ declaration: TemplateDisk, path: String, backing: String? = nil,
                        kernelRelease: String? = nil) throws -> StagedDisk {
-        if let block = smallBlocks(path, backing: backing), try COWInfo.read(path: path, backing: backing).dirtySectors > 0 {
-            let flat = try flatCopy(of: path, backing: backing)
-            return StagedDisk(
-                declaration: declaration, original: path, attached: flat.path, readOnly: true, backing: nil,
-                output: nil, scratch: nil, guardLock: nil,
-                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW; the original is unchanged"],
-                isNew: false, flat: flat)
+        if try isNoDisk(path) {
+            return StagedDisk(declaration, original: path, strategy: .original, readOnly: true, backing: backing,
+                              attachedDisk: nil)
         }
-        let mixed = try mixedPages(path, backing: backing)
-        guard mixed > 0 else {
-            return StagedDisk(declaration: declaration, original: path, attached: path, readOnly: true, backing: backing,
-                              output: nil, scratch: nil, guardLock: nil, notes: [], isNew: false)
+        let disk = try OpenedDisk(path: path)
+        if let block = smallBlocks(disk, backing: backing), (disk.survey?.dirtySectors ?? 0) > 0 {
+            let flat = try flatCopy(of: disk, backing: backing)
+            return StagedDisk(
+                declaration, original: path, strategy: .scratch(flat), readOnly: true, backing: nil,
+                attachedDisk: try attachedView(of: flat.fd, path: flat.path),
+                notes: ["read '\(path)' through a flat temporary image: its \(block)-byte-block filesystem would be misread through any COW; the original is unchanged"])
+        }
+        let mixed = disk.survey?.mixedPages ?? 0
+        guard mixed > 0, let cow = disk.cow else {
+            return StagedDisk(declaration, original: path, strategy: .original, readOnly: true, backing: backing,
+                              attachedDisk: try attachedView(of: disk, path: path, survey: disk.survey))
         }
         let copy: TemporaryFile
+        let copied: COWFile
         do {
             copy = try TemporaryFile(near: path, tag: "normalized")
-            let from = try OpenFile(path, flags: O_RDONLY)
-            try from.lock(.read)
-            try SparseCopy.copy(from, into: try copy.open())
+            try cow.file.lock(.read)
+            let into = try copy.open()
+            try SparseCopy.copy(cow.file, into: into)
+            copied = try COWFile(opened: OpenFile(duplicating: copy.fd, path: copy.path))
         } catch {
             throw MaintenanceError.mixedPagesReadOnly(path: path, pages: mixed, kernel: MixedPageBug.kernel(kernelRelease))
         }
-        let result = try Normalize.run(cow: copy.path, backing: backing)
+        let result = try Normalize.run(copied, backing: backing)
+        copied.file.unlock()
         return StagedDisk(
-            declaration: declaration, original: path, attached: copy.path, readOnly: true, backing: backing,
-            output: nil, scratch: copy, guardLock: nil,
-            notes: ["read '\(path)' through a normalized temporary copy (\(result.mixedPages) mixed page(s) made whole; the original is unchanged)"],
-            isNew: false)
+            declaration, original: path, strategy: .scratch(copy), readOnly: true, backing: backing,
+            attachedDisk: try attachedView(of: copy.fd, path: copy.path),
+            notes: ["read '\(path)' through a normalized temporary copy (\(result.mixedPages) mixed page(s) made whole; the original is unchanged)"])
     }
 
     /// A target: a sparse copy renamed over the original at the end, or the
@@ -121,49 +205,59 @@ final class StagedDisk {
     /// (normalizing keeps the disk's content).
     static func target(_ declaration: TemplateDisk, path: String, backing: String? = nil, inPlace: Bool,
                        kernelRelease: String? = nil) throws -> StagedDisk {
-        guard try FileStatus.of(path) != nil else {
-            throw MaintenanceError.invalidArgument("'\(path)' does not exist; give an existing COW or image")
+        if inPlace, try isNoDisk(path) {
+            return StagedDisk(declaration, original: path, strategy: .original, readOnly: false, backing: backing,
+                              attachedDisk: nil)
         }
-        var notes: [String] = []
-        if let block = smallBlocks(path, backing: backing) {
+        let disk = try open(path)
+        if let block = smallBlocks(disk, backing: backing) {
             if inPlace {
                 throw MaintenanceError.invalidArgument("'\(path)' holds a filesystem with \(block)-byte blocks, which \(MixedPageBug.kernel(kernelRelease)) misreads through a COW even after normalizing; drop --in-place so corral works on a flat copy")
             }
-            let guardLock = try OpenFile(path, flags: O_RDONLY)
-            try guardLock.lock(.read)
-            let flat = try flatCopy(of: path, backing: backing)
-            let info = try COWInfo.read(path: path, backing: backing)
-            let backingPath = backing ?? info.backingFile
-            let image = flat.path
+            try disk.file.lock(.read)
+            let flat = try flatCopy(of: disk, backing: backing)
+            let backingPath = backing ?? disk.cow?.header.backingPathString ?? ""
             return StagedDisk(
-                declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
-                output: nil, scratch: nil, guardLock: guardLock,
-                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW) and rebuilt the COW from it over the same backing (corral cow from-image)"],
-                isNew: false, flat: flat,
-                rebuild: { _ = try FromImage.run(image: image, backing: backingPath, output: path, force: true) })
+                declaration, original: path, strategy: .rebuild(flat, backing: backingPath, replace: true),
+                readOnly: false, backing: nil, guardLock: disk, attachedDisk: try attachedView(of: flat.fd, path: flat.path),
+                notes: ["worked on a flat copy ('\(path)' holds \(block)-byte blocks, misread through any COW) and rebuilt the COW from it over the same backing (corral cow from-image)"])
         }
-        let mixed = try mixedPages(path, backing: backing)
-        if inPlace {
-            if mixed > 0 {
-                let result = try Normalize.run(cow: path, backing: backing)
-                notes.append("normalized \(result.mixedPages) mixed page(s) of '\(path)' in place before the boot")
-            }
-            notes.append("worked on '\(path)' in place (--in-place): a failed step may leave it half-changed")
-            return StagedDisk(declaration: declaration, original: path, attached: path, readOnly: false, backing: backing,
-                              output: nil, scratch: nil, guardLock: nil, notes: notes, isNew: false)
-        }
+        let mixed = disk.survey?.mixedPages ?? 0
+        if inPlace { return try inPlaceTarget(declaration, disk: disk, path: path, backing: backing, mixed: mixed) }
         let copy = try AtomicOutput(path: path, replace: true, inputs: [])
-        let from = try OpenFile(path, flags: O_RDONLY)
-        try from.lock(.read)
-        try keepOwnership(of: from, on: copy)
-        try SparseCopy.copy(from, into: copy.file)
+        try disk.file.lock(.read)
+        try keepOwnership(of: disk.file, on: copy)
+        try SparseCopy.copy(disk.file, into: copy.file)
+        var notes: [String] = []
+        var survey = disk.survey
         if mixed > 0 {
-            let result = try Normalize.run(cow: copy.temporaryPath, backing: backing)
+            let result = try Normalize.run(COWFile(opened: OpenFile(duplicating: copy.file.fd, path: copy.temporaryPath)),
+                                           backing: backing)
+            copy.file.unlock()
             notes.append("normalized \(result.mixedPages) mixed page(s) (in the copy) before the boot")
+            survey = nil
         }
-        // Normalize opened and closed the copy, never the original: our lock holds.
-        return StagedDisk(declaration: declaration, original: path, attached: copy.temporaryPath, readOnly: false,
-                          backing: backing, output: copy, scratch: nil, guardLock: from, notes: notes, isNew: false)
+        // The copy holds the original's bytes: its survey is the original's
+        // unless normalizing changed the bitmap.
+        return StagedDisk(declaration, original: path, strategy: .replacement(copy), readOnly: false, backing: backing,
+                          guardLock: disk, attachedDisk: try attachedView(of: copy.file.fd, path: copy.temporaryPath, survey: survey),
+                          notes: notes)
+    }
+
+    /// `--in-place`: the guest works on the user's file; mixed pages are
+    /// normalized in it first.
+    static func inPlaceTarget(_ declaration: TemplateDisk, disk: OpenedDisk, path: String, backing: String?,
+                              mixed: UInt64) throws -> StagedDisk {
+        var notes: [String] = []
+        var attached = try attachedView(of: disk, path: path, survey: disk.survey)
+        if mixed > 0 {
+            let result = try Normalize.run(cow: path, backing: backing)
+            notes.append("normalized \(result.mixedPages) mixed page(s) of '\(path)' in place before the boot")
+            attached = try attachedView(of: disk, path: path, survey: nil)
+        }
+        notes.append("worked on '\(path)' in place (--in-place): a failed step may leave it half-changed")
+        return StagedDisk(declaration, original: path, strategy: .original, readOnly: false, backing: backing,
+                          attachedDisk: attached, notes: notes)
     }
 
     /// The staged copy replaces the user's file, so it gets the original's
@@ -188,12 +282,10 @@ final class StagedDisk {
     /// `cowBacking`; an existing file only with `force` (then like a target).
     static func output(_ declaration: TemplateDisk, path: String, size: UInt64?, cowBacking: String?,
                        force: Bool, inputs: [(status: FileStatus, role: String)]) throws -> StagedDisk {
-        if try FileStatus.of(path) != nil {
+        if let existing = try FileStatus.of(path) {
             guard force else { throw MaintenanceError.outputExists(path: path) }
-            for input in inputs {
-                if let existing = try FileStatus.of(path), existing.isSameFile(as: input.status) {
-                    throw EngineError.outputIsInput(path: path, role: input.role)
-                }
+            for input in inputs where existing.isSameFile(as: input.status) {
+                throw EngineError.outputIsInput(path: path, role: input.role)
             }
             let staged = try target(declaration, path: path, inPlace: false)
             staged.notes.append("reused the existing '\(path)' (--force)")
@@ -205,47 +297,17 @@ final class StagedDisk {
             // fresh COW written and read back in one boot would meet the
             // kernel's mixed-read bug on small-block filesystems (§4.7).
             let flat = try TemporaryFile(near: path, tag: "flat")
-            let from = try OpenFile(cowBacking, flags: O_RDONLY)
-            let to = try flat.open()
-            try SparseCopy.copy(from, into: to)
-            let image = flat.path
-            return StagedDisk(
-                declaration: declaration, original: path, attached: image, readOnly: false, backing: nil,
-                output: nil, scratch: nil, guardLock: nil, notes: [], isNew: true, flat: flat,
-                rebuild: { _ = try FromImage.run(image: image, backing: cowBacking, output: path, force: false) })
+            try SparseCopy.copy(try OpenFile(cowBacking, flags: O_RDONLY), into: try flat.open())
+            return StagedDisk(declaration, original: path, strategy: .rebuild(flat, backing: cowBacking, replace: false),
+                              readOnly: false, backing: nil,
+                              attachedDisk: try attachedView(of: flat.fd, path: flat.path), isNew: true)
         }
         let file = try AtomicOutput(path: path, replace: false, inputs: inputs)
         if let size {
             try file.file.truncate(to: size)
         }
-        return StagedDisk(declaration: declaration, original: path, attached: file.temporaryPath, readOnly: false,
-                          backing: nil, output: file, scratch: nil, guardLock: nil,
-                          notes: [], isNew: true)
-    }
-
-    /// The block size when the disk holds an ext filesystem with blocks
-    /// under 4 KiB and is a COW (a raw image has no COW to misread).
-    static func smallBlocks(_ path: String, backing: String?) -> UInt32? {
-        guard COWFile.hasMagic(path: path), let block = FilesystemProbe.extBlockSize(path, backing: backing),
-              block < 4096 else { return nil }
-        return block
-    }
-
-    /// The guest's view of a COW as a new sparse raw file next to it (or in
-    /// TMPDIR when its directory is not writable).
-    static func flatCopy(of path: String, backing: String?) throws -> TemporaryFile {
-        let flat = try TemporaryFile(near: path, tag: "flat")
-        flat.releaseName()
-        _ = try Flatten.run(cow: path, output: flat.path, backing: backing)
-        return flat
-    }
-
-    /// The size the guest sees: a COW's disk size, else the file's.
-    static func virtualSize(_ path: String) throws -> UInt64 {
-        if COWFile.hasMagic(path: path) { return try COWInfo.read(path: path).size }
-        guard let status = try FileStatus.of(path) else {
-            throw MaintenanceError.invalidArgument("'\(path)' does not exist")
-        }
-        return status.size
+        return StagedDisk(declaration, original: path, strategy: .replacement(file), readOnly: false, backing: nil,
+                          attachedDisk: try attachedView(of: file.file.fd, path: file.temporaryPath),
+                          isNew: true)
     }
 }

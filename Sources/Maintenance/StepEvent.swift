@@ -7,8 +7,8 @@ public enum StepEvent: Sendable {
     case started(step: String)
     /// A step ended with `status` after `seconds`.
     case ended(step: String, status: Int32, seconds: Double)
-    /// One line of ordinary output (markers removed), with its line break
-    /// when it had one.
+    /// Ordinary output as it arrives, byte for byte (markers and their
+    /// framing removed): concatenated, it is what the job's commands wrote.
     case output([UInt8])
 }
 

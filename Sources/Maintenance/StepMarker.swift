@@ -1,3 +1,5 @@
+import Launcher
+
 /// One line of the step protocol (see `templates/lib/steps.sh`), recognised
 /// only when it starts with `CORRAL-<nonce> ` for this job's nonce.
 public enum StepMarker: Sendable, Equatable {
@@ -15,9 +17,14 @@ public enum StepMarker: Sendable, Equatable {
     /// The marker a line carries, or nil for ordinary output (including
     /// anything that merely looks like a marker with another nonce).
     public static func parse(_ line: String, nonce: String) -> StepMarker? {
-        let prefix = "CORRAL-\(nonce) "
+        let prefix = MarkerParser.prefix(nonce: nonce)
         guard line.hasPrefix(prefix) else { return nil }
-        let rest = line.dropFirst(prefix.count)
+        return parse(body: line.dropFirst(prefix.count))
+    }
+
+    /// The marker a line's body (the text after `CORRAL-<nonce> `) names,
+    /// or nil when it names none.
+    public static func parse(body rest: Substring) -> StepMarker? {
         if rest == "READY" { return .ready }
         if rest.hasPrefix("NOTE ") { return .note(String(rest.dropFirst(5))) }
         if rest.hasPrefix("UNCHANGED ") { return .unchanged(String(rest.dropFirst(10))) }

@@ -6,21 +6,19 @@ import Launcher
 import Synchronization
 import CorralSystem
 
-/// The host side of the step protocol: reads the guest command's output
-/// line by line, believes only marker lines carrying this job's nonce,
-/// times every step, and asks the boot to stop when a step (or the template
-/// code between steps) runs over its limit.
+/// The host side of the step protocol, as the boot's observer: finds this
+/// job's markers in the command's output (``MarkerParser``, the framing
+/// rule hostfs-init's markers use too), records them in a
+/// ``StepTimeline``, hands the rest back byte for byte, and asks the boot
+/// to stop when ``StepLimits`` says a step (or the template code between
+/// steps) ran over.
+///
+/// A marker counts once its closing line break arrives. The console holds
+/// a line break back until it knows it is not the framing of hostfs-init's
+/// EXIT, i.e. until the next bytes or 100 ms of quiet (``ConsoleDemux``), so
+/// a silent step's clock may start up to that much late.
 public final class StepMonitor: BootObserver {
-    public struct Limits: Sendable {
-        /// From boot to READY (kernel start, hostfs-init, the job's prelude).
-        public var ready: Double = 120
-        /// A step without `-t`, and template code between two steps.
-        public var step: Double = 600
-        public init(ready: Double = 120, step: Double = 600) {
-            self.ready = ready
-            self.step = step
-        }
-    }
+    public typealias Limits = StepLimits
 
     /// What the monitor saw, once the boot is over.
     public struct Outcome: Sendable {
@@ -39,48 +37,23 @@ public final class StepMonitor: BootObserver {
         public var done: Int32?
     }
 
-    struct Running {
-        var name: String
-        var start: Double
-        var limit: Double?
-        var tail: [String] = []
-    }
-
     struct State {
-        var partial: [UInt8] = []
-        /// The line in `partial` began before a cut at `longestLine`: its
-        /// rest is ordinary output, never a marker.
-        var midLine = false
-        var heldEmptyLine = false
-        /// The protocol follows each marker with an empty line (so the
-        /// console does not hold the marker's line break back); drop it.
-        var afterMarker = false
-        var ready = false
-        var readyAt: Double?
-        var lastMarker: Double
-        var running: Running?
-        var steps: [StepResult] = []
-        var notes: [String] = []
-        var unchanged: String?
-        var done: Int32?
-        var tailBetweenSteps: [String] = []
-        var stoppedStep: String?
-        var stopReason: String?
-        /// Passthrough bytes for the current `output` call, handed back to the boot.
-        var shown: [UInt8] = []
+        var parser: MarkerParser
+        var timeline: StepTimeline
+        /// Deleted on READY; nil once gone.
+        var nonceFile: String?
+        /// Once a limit is overrun, it stays the reason.
+        var overrun: StepLimits.Overrun?
     }
 
-    let nonce: String
-    let nonceFile: String?
     let limits: Limits
     let passthrough: Bool
     let events: StepEventHandler?
     let started: Double
     let state: Mutex<State>
-    static let tailLines = 30
-    /// A line longer than this is passed on in pieces as it arrives (and is
-    /// never a marker), so a guest printing without line breaks cannot make
-    /// the monitor hold an unbounded line.
+    /// A line that starts like a marker and runs longer than this without a
+    /// line break is passed on as ordinary output, so a guest printing
+    /// without line breaks cannot make the monitor hold an unbounded line.
     static let longestLine = 64 * 1024
 
     /// - Parameters:
@@ -97,16 +70,15 @@ public final class StepMonitor: BootObserver {
     ///     runs. What is still queued when the boot ends gets at most 2 s
     ///     after a stop (a signal, a step limit); the rest is dropped with one
     ///     line on stderr, and a signal that cuts it short fails the job.
-    ///   - events: told of each step's start and end and of each output line.
+    ///   - events: told of each step's start and end and of the output.
     public init(nonce: String, nonceFile: String?, limits: Limits, passthrough: Bool, events: StepEventHandler? = nil) {
         self.events = events
-        self.nonce = nonce
-        self.nonceFile = nonceFile
         self.limits = limits
         self.passthrough = passthrough
         let now = StepMonitor.now()
         self.started = now
-        self.state = Mutex(State(lastMarker: now))
+        self.state = Mutex(State(parser: MarkerParser(nonce: nonce, longestLine: StepMonitor.longestLine),
+                                 timeline: StepTimeline(start: now), nonceFile: nonceFile))
     }
 
     public static func now() -> Double {
@@ -118,173 +90,62 @@ public final class StepMonitor: BootObserver {
     @discardableResult
     public func output(_ bytes: [UInt8]) -> [UInt8] {
         state.withLock { state in
-            var start = bytes.startIndex
-            while let newline = bytes[start...].firstIndex(of: 10) {
-                state.partial += bytes[start..<newline]
-                let line = state.partial
-                state.partial.removeAll(keepingCapacity: true)
-                handle(line: line, &state)
-                start = newline + 1
+            var shown: [UInt8] = []
+            for piece in state.parser.feed(bytes, StepMarker.parse(body:)) {
+                switch piece {
+                case .text(let text): shown += output(text, &state)
+                case .marker(let marker): record(marker, &state)
+                }
             }
-            state.partial += bytes[start...]
-            if state.partial.count >= StepMonitor.longestLine {
-                let piece = state.partial
-                state.partial.removeAll(keepingCapacity: true)
-                handle(line: piece, &state, terminated: false, cut: true)
-            }
-            return takeShown(&state)
+            return shown
         }
     }
 
-    /// The end of the stream: a last line without its line break, to show.
+    /// The end of the stream: what was held back (a line break, a line
+    /// that only looked like the start of a marker), to show.
     public func outputEnded() -> [UInt8] {
-        state.withLock { state in
-            endOfStream(&state)
-            return takeShown(&state)
-        }
+        state.withLock { state in output(state.parser.finish(), &state) }
     }
 
     public func stopReason(now: Double) -> String? {
         state.withLock { state in
-            if let reason = state.stopReason { return reason }
-            var reason: String?
-            if !state.ready {
-                if now - started > limits.ready {
-                    reason = "the guest did not start the job within \(Int(limits.ready)) s"
-                }
-            } else if let running = state.running {
-                if let limit = running.limit, limit > 0, now - running.start > limit {
-                    reason = "step '\(running.name)' ran over its \(Int(limit)) s limit"
-                    state.stoppedStep = running.name
-                }
-            } else if now - state.lastMarker > limits.step {
-                reason = "the template ran \(Int(limits.step)) s between steps without starting one"
-            }
-            state.stopReason = reason
-            return reason
+            if state.overrun == nil { state.overrun = limits.overrun(state.timeline, started: started, now: now) }
+            return state.overrun?.reason
         }
     }
 
     /// What the monitor saw; the end of the stream if ``outputEnded()`` did
-    /// not come first (its partial line then counts but is not shown).
+    /// not come first (what was held back then counts but is not shown).
     public func finish() -> Outcome {
         state.withLock { state in
-            endOfStream(&state)
-            state.shown.removeAll()
-            var steps = state.steps
-            if let running = state.running {
-                steps.append(StepResult(name: running.name, status: nil,
-                                        seconds: StepMonitor.now() - running.start, outputTail: running.tail))
-            }
+            _ = output(state.parser.finish(), &state)
+            let timeline = state.timeline
             return Outcome(
-                ready: state.ready, readyAfter: state.readyAt.map { $0 - started }, steps: steps,
-                notes: state.notes, unchanged: state.unchanged, stoppedStep: state.stoppedStep, stopReason: state.stopReason,
-                unfinishedStep: state.running?.name, done: state.done)
+                ready: timeline.ready, readyAfter: timeline.readyAt.map { $0 - started },
+                steps: timeline.results(now: StepMonitor.now()), notes: timeline.notes, unchanged: timeline.unchanged,
+                stoppedStep: state.overrun?.step, stopReason: state.overrun?.reason,
+                unfinishedStep: timeline.running?.name, done: timeline.done)
         }
-    }
-
-    /// Any partial line is ordinary output (or a marker missing its line break).
-    private func endOfStream(_ state: inout State) {
-        if !state.partial.isEmpty {
-            let line = state.partial
-            state.partial.removeAll()
-            handle(line: line, &state, terminated: false)
-        }
-    }
-
-    private func takeShown(_ state: inout State) -> [UInt8] {
-        let shown = state.shown
-        state.shown.removeAll()
-        return shown
     }
 
     /// Output lines seen outside any step (template code, a failing prelude).
     public func tailBetweenSteps() -> [String] {
-        state.withLock { $0.tailBetweenSteps }
+        state.withLock { $0.timeline.tailBetweenSteps.lines }
     }
 
-    /// One line without its line break (`terminated`: it had one). A `cut`
-    /// is the start of an overlong line, passed on before its end arrives.
-    private func handle(line: [UInt8], _ state: inout State, terminated: Bool = true, cut: Bool = false) {
-        if state.midLine || cut {
-            // Part of an overlong line: ordinary output, kept apart from the
-            // empty-line handling below (an empty rest is no empty line).
-            if !state.midLine {
-                state.afterMarker = false
-                if state.heldEmptyLine {
-                    state.heldEmptyLine = false
-                    emit([], &state)
-                }
-            }
-            state.midLine = cut
-            emit(line, &state, terminated: terminated)
-            return
+    private func record(_ marker: StepMarker, _ state: inout State) {
+        if let event = state.timeline.record(marker, at: StepMonitor.now()) { events?(event) }
+        if state.timeline.ready, let nonceFile = state.nonceFile {
+            unlink(nonceFile)
+            state.nonceFile = nil
         }
-        if let marker = StepMarker.parse(String(decoding: line, as: UTF8.self), nonce: nonce) {
-            // The protocol puts a line break before each marker; drop that empty line.
-            state.heldEmptyLine = false
-            state.afterMarker = true
-            let now = StepMonitor.now()
-            state.lastMarker = now
-            switch marker {
-            case .ready:
-                if !state.ready {
-                    state.ready = true
-                    state.readyAt = now
-                    if let nonceFile { unlink(nonceFile) }
-                }
-            case let .begin(step, timeout):
-                state.running = Running(name: step, start: now, limit: timeout ?? limits.step)
-                events?(.started(step: step))
-            case let .exit(step, status):
-                let running = state.running
-                let seconds = running.map { now - $0.start } ?? 0
-                state.steps.append(StepResult(
-                    name: step, status: status, seconds: seconds,
-                    outputTail: status == 0 ? [] : (running?.tail ?? [])))
-                state.running = nil
-                events?(.ended(step: step, status: status, seconds: seconds))
-            case let .note(text):
-                state.notes.append(text)
-            case let .unchanged(text):
-                state.unchanged = text
-            case let .done(status):
-                state.done = status
-            }
-            return
-        }
-        if line.isEmpty && terminated && state.afterMarker {
-            state.afterMarker = false
-            return
-        }
-        state.afterMarker = false
-        if line.isEmpty && terminated {
-            if state.heldEmptyLine { emit([], &state) }
-            state.heldEmptyLine = true
-            return
-        }
-        if state.heldEmptyLine {
-            state.heldEmptyLine = false
-            emit([], &state)
-        }
-        emit(line, &state, terminated: terminated)
     }
 
-    private func emit(_ line: [UInt8], _ state: inout State, terminated: Bool = true) {
-        events?(.output(terminated ? line + [10] : line))
-        let text = String(decoding: line, as: UTF8.self)
-        if state.running != nil {
-            state.running?.tail.append(text)
-            if let count = state.running?.tail.count, count > StepMonitor.tailLines {
-                state.running?.tail.removeFirst()
-            }
-        } else {
-            state.tailBetweenSteps.append(text)
-            if state.tailBetweenSteps.count > StepMonitor.tailLines { state.tailBetweenSteps.removeFirst() }
-        }
-        if passthrough {
-            state.shown += line
-            if terminated { state.shown.append(10) }
-        }
+    /// Ordinary output: recorded, told, and returned when passed through.
+    private func output(_ text: [UInt8], _ state: inout State) -> [UInt8] {
+        guard !text.isEmpty else { return [] }
+        state.timeline.output(text)
+        events?(.output(text))
+        return passthrough ? text : []
     }
 }

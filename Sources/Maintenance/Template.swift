@@ -50,25 +50,11 @@ public struct Template: Sendable, Equatable {
             case "description":
                 summary = value
             case "param":
-                let words = value.split(separator: " ", maxSplits: 1)
-                guard let spec = words.first else {
-                    throw .invalidTemplate(path: path, line: number, reason: "param: needs NAME[=DEFAULT]")
+                let parameter = try parseParameter(value, path: path, line: number)
+                if parameters.contains(where: { $0.name == parameter.name }) {
+                    throw .invalidTemplate(path: path, line: number, reason: "parameter '\(parameter.name)' declared twice")
                 }
-                var pname = String(spec)
-                var defaultValue: String?
-                if let eq = spec.firstIndex(of: "=") {
-                    pname = String(spec[..<eq])
-                    defaultValue = String(spec[spec.index(after: eq)...])
-                }
-                guard TemplateParameter.isValidName(pname) else {
-                    throw .invalidTemplate(path: path, line: number, reason: "parameter '\(pname)' must be lowercase letters, digits and '_'")
-                }
-                if parameters.contains(where: { $0.name == pname }) {
-                    throw .invalidTemplate(path: path, line: number, reason: "parameter '\(pname)' declared twice")
-                }
-                parameters.append(TemplateParameter(
-                    name: pname, defaultValue: defaultValue,
-                    summary: words.count > 1 ? words[1].trimmingSpaces : ""))
+                parameters.append(parameter)
             case "dry-run":
                 guard value == "boot" else {
                     throw .invalidTemplate(path: path, line: number, reason: "dry-run: the only value is 'boot'")
@@ -83,6 +69,31 @@ public struct Template: Sendable, Equatable {
         guard let name else {
             throw .invalidTemplate(path: path, line: 1, reason: "no '# corral-template: NAME' line in the header")
         }
+        try validate(disks, parameters: parameters, path: path)
+        return Template(name: name, summary: summary, parameters: parameters, disks: disks, script: text, path: path,
+                        dryRunBoots: dryRunBoots)
+    }
+
+    /// `# param: NAME[=DEFAULT]   what it is`.
+    static func parseParameter(_ value: String, path: String, line: Int) throws(MaintenanceError) -> TemplateParameter {
+        let words = value.split(separator: " ", maxSplits: 1)
+        guard let spec = words.first else {
+            throw .invalidTemplate(path: path, line: line, reason: "param: needs NAME[=DEFAULT]")
+        }
+        var name = String(spec)
+        var defaultValue: String?
+        if let eq = spec.firstIndex(of: "=") {
+            name = String(spec[..<eq])
+            defaultValue = String(spec[spec.index(after: eq)...])
+        }
+        guard TemplateParameter.isValidName(name) else {
+            throw .invalidTemplate(path: path, line: line, reason: "parameter '\(name)' must be lowercase letters, digits and '_'")
+        }
+        return TemplateParameter(name: name, defaultValue: defaultValue, summary: words.count > 1 ? words[1].trimmingSpaces : "")
+    }
+
+    /// Every parameter a disk names is declared, and no unit is declared twice.
+    static func validate(_ disks: [TemplateDisk], parameters: [TemplateParameter], path: String) throws(MaintenanceError) {
         let names = Set(parameters.map(\.name))
         for disk in disks {
             for referenced in [disk.parameter, disk.sizeOf, disk.cowOver, disk.forceParameter, disk.writableIf].compactMap({ $0 })
@@ -94,8 +105,6 @@ public struct Template: Sendable, Equatable {
         for disk in disks where !units.insert(disk.unit).inserted {
             throw .invalidTemplate(path: path, line: 1, reason: "disk unit \(disk.unit) declared twice")
         }
-        return Template(name: name, summary: summary, parameters: parameters, disks: disks, script: text, path: path,
-                        dryRunBoots: dryRunBoots)
     }
 
     static func parseDisk(_ value: String, path: String, line: Int) throws(MaintenanceError) -> TemplateDisk {

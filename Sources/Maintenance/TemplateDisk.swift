@@ -50,7 +50,7 @@ public struct TemplateDisk: Sendable, Equatable, Codable {
     /// Whether the job changes this existing disk of the guest: a target,
     /// or a source whose `writable-if` parameter is yes (an output is a
     /// new file, not the guest's).
-    public func changesGuest(_ values: [String: String]) -> Bool {
-        role == .target || (role == .source && writableIf.map { Job.isYes(values[$0]) } == true)
+    public func changesGuest(_ values: ParameterValues) -> Bool {
+        role == .target || (role == .source && values.isOn(writableIf))
     }
 }

@@ -52,6 +52,11 @@ public struct TemplateLibrary: Sendable {
         try Self.read("\(builtinDirectory)/lib/steps.sh")
     }
 
+    /// The rescue shell's guest script (`maint shell`), run after the step library.
+    public func shellScript() throws(MaintenanceError) -> String {
+        try Self.read("\(builtinDirectory)/lib/shell.sh")
+    }
+
     /// Every template, later directories replacing earlier ones by name,
     /// sorted by name.
     public func all() throws(MaintenanceError) -> [Template] {

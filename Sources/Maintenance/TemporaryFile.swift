@@ -10,7 +10,8 @@ import CorralSystem
 ///
 /// Created O_EXCL|O_NOFOLLOW and held open (``descriptor``), so corral
 /// writes to it without reopening the name; ``path`` is for readers that
-/// need one (the kernel, the engine's verbs, which open it afresh).
+/// need one (the kernel). Dropped, it removes its name if that is still
+/// the file it created (``NewFile``).
 final class TemporaryFile {
     let path: String
     private let created: NewFile
@@ -35,21 +36,5 @@ final class TemporaryFile {
     /// The file as an engine `OpenFile`, through a second descriptor (never by name).
     func open() throws(EngineError) -> OpenFile {
         try OpenFile(duplicating: created.fd, path: path)
-    }
-
-    /// Frees the name for an engine verb that creates its output there
-    /// itself (O_EXCL and RENAME_NOREPLACE: it never follows what another
-    /// user might put there instead).
-    func releaseName() {
-        if let name = created.temporaryName, created.isStillNamed(name) { try? created.directory.unlink(name) }
-    }
-
-    deinit {
-        // An engine verb may have replaced the name with its own output
-        // (flatCopy): remove what is there if it is a regular file of ours.
-        if let name = created.temporaryName, !created.isStillNamed(name),
-           let info = try? created.directory.status(of: name), info.isRegular, info.owner == geteuid() {
-            try? created.directory.unlink(name)
-        }
     }
 }

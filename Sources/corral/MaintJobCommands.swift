@@ -16,7 +16,7 @@ struct MaintFlattenRsyncCommand: ParsableCommand {
     @OptionGroup var options: MaintJobOptions
 
     func run() throws {
-        try options.run(template: "flatten-rsync", parameters: ["cow": cow, "output": output, "force": force ? "yes" : "no"])
+        try options.run(template: "flatten-rsync", parameters: ["cow": .text(cow), "output": .text(output), "force": .flag(force)])
     }
 }
 
@@ -34,7 +34,7 @@ struct MaintRebuildCOWCommand: ParsableCommand {
 
     func run() throws {
         try blockDevice.check(backing)
-        try options.run(template: "rebuild-cow", parameters: ["image": image, "backing": backing, "output": output])
+        try options.run(template: "rebuild-cow", parameters: ["image": .text(image), "backing": .text(backing), "output": .text(output)])
     }
 }
 
@@ -59,7 +59,7 @@ struct MaintInstallModulesCommand: ParsableCommand {
         let modules = PathResolution.absolute(self.modules)
         let release = self.release ?? ""
         try options.run(
-            template: "install-modules", parameters: ["cow": cow ?? "", "modules": modules, "release": release],
+            template: "install-modules", parameters: ["cow": .text(cow ?? ""), "modules": .text(modules), "release": .text(release)],
             inPlace: inPlace.inPlace, each: each, childArguments: { guest in
                 ["--cow", guest, "--modules", modules] + (release.isEmpty ? [] : ["--release", release])
             })
@@ -84,7 +84,7 @@ struct MaintFsckCommand: ParsableCommand {
     func run() throws {
         let repair = self.repair
         try options.run(
-            template: "fsck", parameters: ["cow": cow ?? "", "repair": repair ? "yes" : "no"],
+            template: "fsck", parameters: ["cow": .text(cow ?? ""), "repair": .flag(repair)],
             inPlace: inPlace.inPlace, each: each, childArguments: { guest in ["--cow", guest] + (repair ? ["--repair"] : []) })
     }
 }
@@ -124,8 +124,8 @@ struct MaintRunCommand: ParsableCommand {
             mounts.append("\(spec.deviceName):\(parts[1])" + (spec.isReadOnly ? ":ro" : ""))
         }
         let text = command.count == 1 ? command[0] : command.map(Shell.quote).joined(separator: " ")
-        try options.run(template: "run", parameters: ["command": text, "mounts": mounts.joined(separator: " "),
-                                                      "timeout": String(timeout)],
+        try options.run(template: "run", parameters: ["command": .text(text), "mounts": .text(mounts.joined(separator: " ")),
+                                                      "timeout": .text(String(timeout))],
                         disks: disks, passOutput: true, inPlace: inPlace.inPlace)
     }
 }
@@ -145,11 +145,11 @@ struct MaintJobCommand: ParsableCommand, UsageCheck {
         try Self.checkParameters(try parameters(), of: try options.source.template(named: name))
     }
 
-    func parameters() throws -> [String: String] {
-        var parameters: [String: String] = [:]
+    func parameters() throws -> ParameterValues {
+        var parameters: ParameterValues = [:]
         for item in set {
             guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set \(item): write KEY=VALUE") }
-            parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
+            parameters[String(item[..<eq])] = .text(String(item[item.index(after: eq)...]))
         }
         return parameters
     }
@@ -161,10 +161,10 @@ struct MaintJobCommand: ParsableCommand, UsageCheck {
     /// A parameter the template needs and `--set` did not give, one it does
     /// not have, or an empty disk path is a usage mistake: refused here, with
     /// the `--set` that fixes it, before any disk is staged or kernel started.
-    static func checkParameters(_ parameters: [String: String], of template: Template) throws {
+    static func checkParameters(_ parameters: ParameterValues, of template: Template) throws {
         var request = JobRequest(template: template)
         request.parameters = parameters
-        let values: [String: String]
+        let values: ParameterValues
         do {
             values = try request.resolvedParameters()
         } catch .missingParameter(_, let name) {
@@ -172,7 +172,7 @@ struct MaintJobCommand: ParsableCommand, UsageCheck {
         } catch {
             throw CLIError(message: "\(error)", status: 64)
         }
-        for disk in template.disks where values[disk.parameter, default: ""].isEmpty {
+        for disk in template.disks where (values[disk.parameter]?.shellValue ?? "").isEmpty {
             throw CLIError(message: "template '\(template.name)' parameter '\(disk.parameter)' names a disk; give its path with --set \(disk.parameter)=FILE", status: 64)
         }
     }
@@ -205,25 +205,25 @@ struct MaintShellCommand: ParsableCommand {
         let disks: [DiskSpec]
         do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
         try blockDevice.check(disks.map(\.backing))
-        var mounts: [RescueShell.Mount] = []
+        var mounts: [(unit: Int, directory: String)] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let spec = disks.first(where: { String($0.unit) == parts[0] }), parts[1].hasPrefix("/") else {
                 throw ValidationError("--mount \(item): give N=DIR with N one of the --disk units and DIR absolute")
             }
             try HostInputCheck.mountPoint(parts[1])
-            mounts.append(.init(unit: spec.unit, directory: parts[1], readOnly: spec.isReadOnly))
+            mounts.append((spec.unit, parts[1]))
         }
-        let library = try source.library()
-        var request = JobRequest(template: try library.template(named: "run"))
+        var request = ShellRequest(library: try source.library())
         request.disks = disks
+        request.mounts = mounts
         request.inPlace = inPlace.inPlace
-        request.logPath = log
-        request.kernel = kernel
-        request.memory = memory
-        request.verbose = verbose
-        request.environment = ProcessInfo.processInfo.environment
-        let report = RescueShell.run(request, mounts: mounts)
+        request.settings.logPath = log
+        request.settings.kernel = kernel
+        request.settings.memory = memory
+        request.settings.verbose = verbose
+        request.settings.environment = ProcessInfo.processInfo.environment
+        let report = RescueShell.run(request)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)
     }

@@ -51,7 +51,7 @@ struct MaintJobOptions: ParsableArguments {
     /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
     /// per guest with `childArguments` giving its own arguments; prints the
     /// summary or JSON and exits with the job's status.
-    func run(template name: String, parameters: [String: String], disks: [DiskSpec] = [], passOutput: Bool = false,
+    func run(template name: String, parameters: ParameterValues, disks: [DiskSpec] = [], passOutput: Bool = false,
              inPlace: Bool = false, each: EachOptions? = nil,
              childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
         let library = try source.library()
@@ -73,12 +73,12 @@ struct MaintJobOptions: ParsableArguments {
         request.disks = disks
         request.inPlace = inPlace
         request.limits = StepMonitor.Limits(ready: 120, step: stepTimeout)
-        request.logPath = log
+        request.settings.logPath = log
         request.passOutput = passOutput && !json
-        request.kernel = kernel
-        request.memory = memory
-        request.verbose = verbose
-        request.environment = ProcessInfo.processInfo.environment
+        request.settings.kernel = kernel
+        request.settings.memory = memory
+        request.settings.verbose = verbose
+        request.settings.environment = ProcessInfo.processInfo.environment
         if dryRun {
             let report = DryRun.run(request)
             if json {
@@ -96,6 +96,10 @@ struct MaintJobOptions: ParsableArguments {
             if case .output(let bytes) = event { captured?.append(bytes) }
         }
         let report = Job.run(request)
+        // The failing step's last lines, unless they already went by on stdout.
+        if !request.passOutput {
+            for line in report.failedStepOutput { Console.write(2, "  | \(line)\n") }
+        }
         display?.finish()
         if json {
             if let captured {
@@ -118,12 +122,12 @@ extension MaintJobOptions {
         Console.out("disks:")
         for disk in plan.disks {
             let what = disk.writes ? (disk.exists ? "written" : "created") : "read-only"
-            let verdict = disk.preflight.isEmpty ? "preflight ok" : "preflight: " + disk.preflight.map { "\($0.severity): \($0.message)" }.joined(separator: "; ")
-            Console.out("  \(disk.unit) \(disk.device) \(disk.role) '\(disk.path)' (\(what)): \(verdict)")
+            let verdict = disk.preflight.isEmpty ? "preflight ok" : "preflight: " + disk.preflight.map { "\($0.severity.rawValue): \($0.message)" }.joined(separator: "; ")
+            Console.out("  \(disk.unit) \(disk.device) \(disk.role.rawValue) '\(disk.path)' (\(what)): \(verdict)")
         }
-        for finding in plan.preflight { Console.out("  \(finding.severity): \(finding.message)") }
+        for finding in plan.preflight { Console.out("  \(finding.severity.rawValue): \(finding.message)") }
         let answer = plan.changed.map { $0 ? "yes" : "no" } ?? "unknown"
-        Console.out("would change: \(answer) (\(plan.answeredBy)): \(plan.reason)")
+        Console.out("would change: \(answer) (\(plan.answeredBy.rawValue)): \(plan.reason)")
     }
 }
 

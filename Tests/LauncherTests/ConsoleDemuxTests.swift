@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Launcher
 
 @Suite struct ConsoleDemuxTests {
@@ -35,7 +36,8 @@ import Testing
     }
 
     @Test func splitsKernelTextFromOutput() {
-        let console = "boot msg\r\nCORRAL-0123abcd START\r\nhello\r\r\nworld\r\n\r\nCORRAL-0123abcd EXIT 42\r\nreboot: Power down\r\n"
+        // hostfs-init frames each marker as "\n<marker>\n" (a pty makes it "\r\n").
+        let console = "boot msg\r\n\r\nCORRAL-0123abcd START\r\nhello\r\r\nworld\r\n\r\nCORRAL-0123abcd EXIT 42\r\nreboot: Power down\r\n"
         for r in demuxAllSplits(console) {
             #expect(r.kernel == "boot msg\nreboot: Power down\n")
             #expect(r.output == "hello\nworld\n")
@@ -94,6 +96,58 @@ import Testing
     @Test func noMarkersWithoutNonce() {
         var demux = ConsoleDemux(nonce: nil, normalizeNewlines: true)
         #expect(demux.feed(Array("CORRAL-x START\r\nhi\r\n".utf8)) == [.output(Array("CORRAL-x START\nhi\n".utf8))])
+    }
+
+    /// Kernel text, START, random command output, EXIT, the kernel's last
+    /// words, through a cooked pty, cut into random reads: the output comes
+    /// back as the command wrote it (on a terminal) or with "\r+\n" as
+    /// "\n" (normalized), the kernel text likewise, the status exactly.
+    @Test func randomCommandOutputComesBackByteForByte() {
+        let tokens = MarkedConsole.outputTokens(nonces: [nonce])
+        for seed in UInt64(0)..<2000 {
+            var rng = SeededGenerator(seed: seed)
+            let status = Int32.random(in: 0...255, using: &rng)
+            var writes: [MarkedConsole.Write] = [.output(Array("[    0.1] Linux\nhostfs-init: x".utf8)), .marker(nonce: nonce, body: "START")]
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                writes.append(.output(MarkedConsole.randomOutput(tokens, maxTokens: 6, using: &rng)))
+            }
+            writes += [.marker(nonce: nonce, body: "EXIT \(status)"), .output(Array("reboot: Power down\n".utf8))]
+            let console = MarkedConsole(writes).unambiguous()
+            let command = MarkedConsole(Array(console.writes.dropFirst(2).dropLast(2))).output
+            let normalize = Bool.random(using: &rng)
+            var demux = ConsoleDemux(nonce: nonce, normalizeNewlines: normalize)
+            var kernel: [UInt8] = [], output: [UInt8] = []
+            var exited: Int32?
+            var events: [ConsoleDemux.Event] = []
+            let reads = MarkedConsole.reads(of: console.writes.map { MarkedConsole.onlcr(MarkedConsole.bytes(of: $0)) }, using: &rng)
+            for read in reads {
+                events += demux.feed(read.bytes)
+                if read.endsWrite && Bool.random(using: &rng) { events += demux.flushIdle() }
+            }
+            events += demux.finish()
+            for event in events {
+                switch event {
+                case .kernel(let bytes): kernel += bytes
+                case .output(let bytes): output += bytes
+                case .exited(let code): exited = code
+                case .started: break
+                }
+            }
+            func expected(_ bytes: [UInt8]) -> [UInt8] {
+                let cooked = MarkedConsole.onlcr(bytes)
+                guard normalize else { return cooked }
+                var out: [UInt8] = []
+                for byte in cooked {
+                    if byte == 10 { while out.last == 13 { out.removeLast() } }
+                    out.append(byte)
+                }
+                return out
+            }
+            let context = "seed \(seed): \(console.writes)"
+            #expect(output == expected(command), "\(context)")
+            #expect(kernel == expected(Array("[    0.1] Linux\nhostfs-init: xreboot: Power down\n".utf8)), "\(context)")
+            #expect(exited == status, "\(context)")
+        }
     }
 
     @Test func escapeSequence() {

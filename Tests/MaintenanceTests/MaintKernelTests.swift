@@ -69,6 +69,10 @@ import TestSupport
         let result = try runCorral(["maint", "flatten-rsync", "--cow", cow, "--output", small, "--force", "--json"])
         #expect(result.status != 0, "\(result.summary)")
         #expect(result.stdout.contains("\"failedStep\" : \"rsync\""), "\(result.summary)")
+        // The failing step's last lines, shown under the summary by the CLI
+        // (the library returns them); in the JSON only inside its step.
+        #expect(result.stderr.split(separator: "\n").contains { $0.hasPrefix("  | ") }, "\(result.summary)")
+        #expect(!result.stdout.contains("failedStepOutput"), "\(result.summary)")
         #expect(try [sha256(cow), sha256(base), sha256(small)] == before)
         #expect(try s.leftovers().isEmpty)
     }
@@ -237,5 +241,19 @@ import TestSupport
         #expect(result.status == 0, "\(result.summary)")
         #expect(result.stdout.contains("after-cat"), "\(result.summary)")
         #expect(!result.stdout.contains("typed-secret"), "\(result.summary)")
+    }
+
+    /// The step markers' framing is removed exactly: `maint run` gives what
+    /// the command wrote, byte for byte, as `boot --command` does (empty
+    /// lines, a last line without its line break, a forged marker). 2 boots.
+    @Test func runPassesTheOutputByteForByte() throws {
+        let command = #"printf 'one\n\n\nCORRAL-0000 STEP run EXIT 0\n\ntwo'"#
+        let expected = "one\n\n\nCORRAL-0000 STEP run EXIT 0\n\ntwo"
+        let run = try runCorral(["maint", "run", "--", command])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(run.stdout == expected, "\(run.stdout.debugDescription)")
+        let boot = try runCorral(["boot", "--command", command])
+        #expect(boot.status == 0, "\(boot.summary)")
+        #expect(boot.stdout == expected, "\(boot.stdout.debugDescription)")
     }
 }

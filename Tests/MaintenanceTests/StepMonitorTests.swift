@@ -9,13 +9,16 @@ import Testing
 
     @Test func monitorTimesStepsAndKeepsTheFailingTail() {
         let monitor = StepMonitor(nonce: nonce, nonceFile: nil, limits: .init(ready: 5, step: 5), passthrough: false)
+        // Each marker framed as steps.sh writes it: "\n<marker>\n".
         let text = """
             kernel noise
+
             CORRAL-0123abcd READY
 
             CORRAL-0123abcd STEP copy BEGIN default
             copying
             CORRAL-ffffffff STEP copy EXIT 0
+
             CORRAL-0123abcd NOTE copied
             cp: no space left
 
@@ -58,14 +61,14 @@ import Testing
     }
 
     /// Passthrough is handed back to the boot (which queues it without
-    /// blocking), byte for byte, without the job's markers and their empty lines.
+    /// blocking), byte for byte, without the job's markers and their framing.
     @Test func monitorHandsBackOrdinaryOutputByteForByte() {
         let monitor = StepMonitor(nonce: nonce, nonceFile: nil, limits: .init(), passthrough: true)
         var shown: [UInt8] = []
-        shown += monitor.output(Array("CORRAL-0123abcd READY\n\nCORRAL-0123abcd STEP run BEGIN 0\n\nbin".utf8))
-        shown += monitor.output([0xff, 0xfe] + Array("ary\nCORRAL-ffffffff DONE 0\n\nCORRAL-0123abcd STEP run EXIT 0\n\nlast".utf8))
+        shown += monitor.output(Array("\nCORRAL-0123abcd READY\n\nCORRAL-0123abcd STEP run BEGIN 0\nbin".utf8))
+        shown += monitor.output([0xff, 0xfe] + Array("ary\nCORRAL-ffffffff DONE 0\n\nCORRAL-0123abcd STEP run EXIT 0\nlast".utf8))
         shown += monitor.outputEnded()
-        // The empty line before a marker is the protocol's, not output.
+        // The line breaks around a marker are the protocol's, not output.
         #expect(shown == Array("bin".utf8) + [0xff, 0xfe] + Array("ary\nCORRAL-ffffffff DONE 0\nlast".utf8))
         #expect(monitor.finish().steps.map(\.status) == [0])
 
@@ -81,7 +84,7 @@ import Testing
         var shown = 0
         for _ in 0..<(StepMonitor.longestLine / chunk.count) { shown += monitor.output(chunk).count }
         #expect(shown == StepMonitor.longestLine)
-        let rest = monitor.output(Array("CORRAL-0123abcd DONE 0\nCORRAL-0123abcd DONE 3\n".utf8))
+        let rest = monitor.output(Array("CORRAL-0123abcd DONE 0\n\nCORRAL-0123abcd DONE 3\n".utf8))
         #expect(rest == Array("CORRAL-0123abcd DONE 0\n".utf8))
         #expect(monitor.finish().done == 3)
     }

@@ -12,14 +12,25 @@
 #   CORRAL-<nonce> UNCHANGED <text>       (nothing to do: keep the disks as they were)
 #   CORRAL-<nonce> DONE <status>          (the job script's own end)
 # Kernel messages and file contents printed on the console cannot forge
-# them without the nonce.
+# them without the nonce. Each marker goes out as one write of
+# "\n<marker>\n", hostfs-init's own START/EXIT too: the line break before it
+# puts it at a line start whatever the output before it ended with, and the
+# host removes exactly those two line breaks, so the output between markers
+# reaches the host byte for byte.
 
 # `read`, not `cat`: a builtin, so no program start (0.05-0.1 s under UML).
 read -r corral_nonce_value < /run/corral-job/nonce || [ -n "$corral_nonce_value" ] || exit 250
-printf '\nCORRAL-%s READY\n\n' "$corral_nonce_value"
+# corral_marker WORDS...: one marker line, framed as above, in one printf
+# (one write), its words joined by spaces whatever IFS the template set.
+corral_marker() {
+    corral_marker_line="CORRAL-$corral_nonce_value"
+    for corral_marker_word; do corral_marker_line="$corral_marker_line $corral_marker_word"; done
+    printf '\n%s\n' "$corral_marker_line"
+}
+corral_marker READY
 # The host believes a job finished only from this line: hostfs-init's own
 # EXIT marker carries a nonce that is on the kernel command line.
-trap 'printf "\nCORRAL-%s DONE %d\n\n" "$corral_nonce_value" "$?"' EXIT
+trap 'corral_marker DONE "$?"' EXIT
 
 # step NAME [-t SECONDS] -- CMD ARGS...   (-t 0: no limit; default: --step-timeout)
 # Runs CMD (stdin from /dev/null) between BEGIN and EXIT markers; a non-zero
@@ -33,26 +44,23 @@ step() {
         shift 2
     fi
     [ "$1" = "--" ] && shift
-    # The empty line after a marker makes the console pass the marker's own
-    # line break on at once (the last one is held back), so the host starts
-    # the step's clock now, not when the step's output arrives.
-    printf '\nCORRAL-%s STEP %s BEGIN %s\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_timeout"
+    corral_marker STEP "$corral_step_name" BEGIN "$corral_step_timeout"
     "$@" < /dev/null
     corral_step_status=$?
-    printf '\nCORRAL-%s STEP %s EXIT %d\n\n' "$corral_nonce_value" "$corral_step_name" "$corral_step_status"
+    corral_marker STEP "$corral_step_name" EXIT "$corral_step_status"
     [ "$corral_step_status" -eq 0 ] || exit "$corral_step_status"
 }
 
 # note TEXT...: one line for the job's summary ("what changed").
 note() {
-    printf '\nCORRAL-%s NOTE %s\n' "$corral_nonce_value" "$*"
+    corral_marker NOTE "$*"
 }
 
 # unchanged TEXT...: the job found nothing to change (say why in TEXT, e.g.
 # "already installed"). corral then commits no disk: the user's files stay
 # exactly as they were, and the report says "changed": false.
 unchanged() {
-    printf '\nCORRAL-%s UNCHANGED %s\n' "$corral_nonce_value" "$*"
+    corral_marker UNCHANGED "$*"
 }
 
 # mount_ro DEVICE DIR: read-only, without journal replay where the

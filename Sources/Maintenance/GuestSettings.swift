@@ -1,0 +1,17 @@
+import Launcher
+
+/// What every maintenance boot is told, whichever request carries it (a
+/// template job's ``JobRequest``, the rescue shell's ``ShellRequest``).
+public struct GuestSettings: Sendable {
+    public var kernel = Resources.defaultKernel
+    public var memory = "256M"
+    /// `--log`: the console transcript.
+    public var logPath: String?
+    public var environment: [String: String] = [:]
+    public var verbose = false
+
+    public init() {}
+
+    /// The release of the kernel the job boots, when corral has its profile.
+    var kernelRelease: String? { Resources.kernelRelease(named: kernel) }
+}
