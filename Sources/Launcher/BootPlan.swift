@@ -27,6 +27,9 @@ public struct BootOptions: Sendable {
     public var timeoutStart: Double?
     public var logPath: String?
     public var sandbox: SandboxPolicy.Mode = .enforce
+    /// `SandboxPolicy.user`: an account for the kernel, or "root"; nil: a
+    /// uid of its own for the boot (as root) or the caller.
+    public var sandboxUser: String?
     /// Kernel messages on stderr (and no `quiet`), sandbox report.
     public var verbose = false
     public var extraArguments: [String] = []
@@ -192,7 +195,8 @@ public struct BootPlan: Sendable {
         try commandLine.validate()
 
         let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writablePaths(options.disks, umlDir: umlDir),
-                                   readablePaths: readablePaths(options, disks: options.disks, hostfsInit: hostfsInit, root: root))
+                                   readablePaths: readablePaths(options, disks: options.disks, hostfsInit: hostfsInit, root: root),
+                                   user: options.sandboxUser)
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,

@@ -22,6 +22,9 @@ struct MountJail: Sendable {
     /// fresh /proc, because a user namespace may mount a proc only where
     /// one is already fully visible.
     var procFromHost = false
+    /// Size of the private /dev/shm that holds UML's memory file
+    /// (`KernelLimits.memoryFileBytes`); nil: as large as the host's RAM.
+    var memoryFileBytes: UInt64? = nil
 
     /// Must run right after `unshare(CLONE_NEWNS)`. With `idmap` (a user
     /// namespace fd, `KernelAccount`), the writable and readable mounts are
@@ -47,7 +50,7 @@ struct MountJail: Sendable {
         // Any directory of the old root will do: it is detached below.
         let point = ["/tmp", "/mnt", "/media", "/srv"].first(where: WritablePaths.isDirectory) ?? "/"
         try jail.attach(at: point)
-        try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs(point + "/dev/shm", "mode=1777,size=100%", 0) }
+        try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs(point + "/dev/shm", "mode=1777,size=\(memoryFileBytes.map(String.init) ?? "100%")", 0) }
         try SandboxError.systemCall("mount(devpts, newinstance)", "/dev/pts") {
             corral_mount_private_devpts(point + "/dev/pts", point + "/dev/ptmx")
         }
