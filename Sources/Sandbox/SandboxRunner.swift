@@ -207,7 +207,7 @@ public enum SandboxRunner {
             if jail && ownUID {
                 let candidate = KernelAccount(helperPID: getpid())
                 if let path = candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
-                    throw KernelAccount.refusal("\(path) is out of its reach (a directory on the way is not searchable by others)", fix: "make it reachable (chmod o+x the directories on the way) or move the disk")
+                    throw KernelAccount.refusal("\(path) is out of its reach (another user's file whose mode shuts others out)", fix: "give the file to root or open its mode to others")
                 }
                 do {
                     idmap = try candidate.idmapNamespace()
