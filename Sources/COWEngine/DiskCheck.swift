@@ -69,7 +69,6 @@ public enum DiskCheck {
         func add(_ code: String, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
             findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
         }
-        let q = Shell.quote(path)
         guard try FileStatus.of(path) != nil else {
             add("missing", .problem, "\(path) does not exist")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)

@@ -155,3 +155,61 @@ int corral_set_detached_readonly(int fd) {
     attr.attr_set = MOUNT_ATTR_RDONLY;
     return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
 }
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+#ifndef FSCONFIG_SET_STRING
+#define FSCONFIG_SET_STRING 1
+#endif
+#ifndef FSCONFIG_CMD_CREATE
+#define FSCONFIG_CMD_CREATE 6
+#endif
+
+int corral_detached_tmpfs(void) {
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0) return -1;
+    int fd = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0 &&
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "1m", 0) == 0 &&
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+        fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    }
+    int e = errno;
+    close(fs);
+    errno = e;
+    return fd;
+}
+
+int corral_set_detached_attrs(int fd, uint64_t attrs) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = attrs;
+    return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}
+
+uint64_t corral_mount_attr_rdonly(void) { return MOUNT_ATTR_RDONLY; }
+uint64_t corral_mount_attr_nosuid(void) { return MOUNT_ATTR_NOSUID; }
+uint64_t corral_mount_attr_nodev(void) { return MOUNT_ATTR_NODEV; }
+
+int corral_set_mount_readonly(const char *path) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, 0, &attr, sizeof attr);
+}
+
+int corral_pivot_root(const char *dir) {
+    if (chdir(dir) != 0) return -1;
+    if (syscall(SYS_pivot_root, ".", ".") != 0) return -1;
+    // The old root is now stacked on "."; detaching it leaves only the jail.
+    if (umount2(".", MNT_DETACH) != 0) return -1;
+    return chdir("/");
+}
+
+int corral_open_directory_nofollow(int dirfd, const char *name) {
+    return openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}

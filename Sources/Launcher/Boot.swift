@@ -13,6 +13,11 @@ public enum Boot {
             events?(.diagnostic(.ended(.preflightFailed)))
             return .preflightFailed
         }
+        if let refusal = DiskCreation.createMissing(plan.commandLine.disks) {
+            events?(.diagnostic(.preflight(refusal)))
+            events?(.diagnostic(.ended(.preflightFailed)))
+            return .preflightFailed
+        }
         // Held until the boot is over and every kernel process is gone.
         let leases: DiskLeases
         switch DiskLeases.acquire(plan.commandLine.disks, opened: plan.options.openedDisks) {

@@ -48,6 +48,9 @@ public struct BootOptions: Sendable {
     /// not (a maintenance job's mode-0700 script directory): the kernel's
     /// own uid gets them as read-only idmapped mounts (`SandboxPolicy`).
     public var readablePaths: [String] = []
+    /// `--share`: host directories the guest may mount read-only through
+    /// hostfs; each must exist. In the kernel's root like `readablePaths`.
+    public var sharedDirectories: [String] = []
     /// The binary re-exec'd as the `_kernel-exec` helper.
     public var helperExecutable = "/proc/self/exe"
     /// Takes the command's output instead of stdout and may stop the boot
@@ -105,6 +108,12 @@ public struct BootPlan: Sendable {
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
         let umlDir = "\(RuntimeDirectory.base(environment: env))/\(StaleBoots.directoryPrefix)\(umid)"
 
+        for dir in options.sharedDirectories {
+            var st = stat()
+            guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw LauncherError.invalidArgument("--share", reason: "'\(dir)' is not a directory; give an existing host directory")
+            }
+        }
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
@@ -131,13 +140,9 @@ public struct BootPlan: Sendable {
         if markerNonce != nil, let command = options.command { commandLine.add(command: command) }
         try commandLine.validate()
 
-        var writable: [String] = []
-        for disk in options.disks {
-            let dir = PathResolution.split(disk.file).directory
-            if !writable.contains(dir) { writable.append(dir) }
-        }
-        writable.append(umlDir)
-        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable, readablePaths: options.readablePaths, user: options.sandboxUser)
+        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writablePaths(options.disks, umlDir: umlDir),
+                                   readablePaths: readablePaths(options, disks: options.disks, hostfsInit: guestInit.hostfsInit, root: root),
+                                   user: options.sandboxUser)
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
@@ -154,6 +159,45 @@ public struct BootPlan: Sendable {
         var path = options.root
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         return .hostfs(path: path, writable: options.rootWritable)
+    }
+
+    /// What the kernel may write (`SandboxPolicy.writablePaths`): each
+    /// read-write disk file itself (not its directory: no file beside it, no
+    /// sibling COW, no backing), and the boot's uml_dir. A missing COW is
+    /// created by corral before the boot (``DiskCreation``), so the kernel
+    /// never needs to create a file.
+    static func writablePaths(_ disks: [DiskSpec], umlDir: String) -> [String] {
+        var writable: [String] = []
+        for disk in disks where !disk.isReadOnly {
+            let file = PathResolution.absolute(disk.file)
+            if !writable.contains(file) { writable.append(file) }
+        }
+        return writable + [umlDir]
+    }
+
+    /// What the kernel's root shows read-only beyond the host's system trees
+    /// (`SandboxPolicy.readablePaths`): `:r` disks, every backing file (given,
+    /// or named in the COW's header), hostfs-init's directory, a hostfs root
+    /// other than /, `--share` directories, and what the caller adds (a
+    /// job's script directory).
+    static func readablePaths(_ options: BootOptions, disks: [DiskSpec], hostfsInit: String?,
+                              root: KernelCommandLine.Root) -> [String] {
+        var readable: [String] = []
+        func add(_ path: String) {
+            let absolute = PathResolution.absolute(path)
+            if !readable.contains(absolute) { readable.append(absolute) }
+        }
+        for disk in disks {
+            if disk.isReadOnly { add(disk.file) }
+            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
+                // A relative backing in a header is the kernel's, against its working directory.
+                add(backing)
+            }
+        }
+        if let hostfsInit { add(PathResolution.split(hostfsInit).directory) }
+        if case let .hostfs(path, _) = root, path != "/" { add(path) }
+        for path in options.sharedDirectories + options.readablePaths { add(path) }
+        return readable
     }
 
     /// `ubd1`, `ubdb` → 1.

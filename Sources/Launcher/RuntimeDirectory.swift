@@ -13,7 +13,8 @@ import CorralSystem
 /// kernel's unprivileged uid must pass through it to its own boot
 /// directory, which it sees through an idmapped mount), or `$TMPDIR` when that is a
 /// directory of its own that nobody else can write (test rigs give each
-/// run its own); other users use such a `$TMPDIR`, else `$XDG_RUNTIME_DIR`.
+/// run its own); other users use such a `$TMPDIR`, else `$XDG_RUNTIME_DIR`,
+/// else `~/.cache/corral` (0700).
 public enum RuntimeDirectory {
     public static let rootBase = "/run/corral"
 
@@ -22,7 +23,16 @@ public enum RuntimeDirectory {
         if let tmp = environment["TMPDIR"], !tmp.isEmpty, isPrivate(tmp) { return tmp }
         if geteuid() == 0 { return rootBase }
         if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty, isPrivate(run) { return run }
-        return environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return userBase()
+    }
+
+    /// A non-root user's own directory when neither `$TMPDIR` nor
+    /// `$XDG_RUNTIME_DIR` is private: `~/.cache/corral` from the password
+    /// database (mode 0700, made by `open`), never a shared, predictable
+    /// name in /tmp that another user could create first.
+    static func userBase() -> String {
+        let home = getpwuid(geteuid()).flatMap { $0.pointee.pw_dir.map { String(cString: $0) } } ?? ""
+        return (home.isEmpty || home == "/" ? "/nonexistent" : home) + "/.cache/corral"
     }
 
     /// A directory owned by this user that no one else can write.
@@ -39,6 +49,11 @@ public enum RuntimeDirectory {
             if mkdir(base, 0o711) != 0 && lastErrno != EEXIST {
                 throw LauncherError.system(call: "mkdir", object: base, errno: lastErrno)
             }
+        } else if geteuid() != 0 && base == userBase() {
+            let cache = String(base.dropLast("/corral".count))
+            for dir in [cache, base] where mkdir(dir, 0o700) != 0 && lastErrno != EEXIST {
+                throw LauncherError.invalidPath(dir, reason: "cannot be made (\(SystemError.describe(lastErrno))); set XDG_RUNTIME_DIR or TMPDIR to a directory of your own")
+            }
         }
         let dir: Directory
         let info: FileInfo
@@ -47,6 +62,9 @@ public enum RuntimeDirectory {
             info = try dir.status()
         } catch {
             throw LauncherError(error)
+        }
+        if base == userBase() && (info.owner != geteuid() || info.permissions & 0o022 != 0) {
+            throw LauncherError.invalidPath(base, reason: "is not your own directory, writable only by you; fix its owner and mode")
         }
         if base == rootBase && (info.owner != geteuid() || info.permissions & 0o066 != 0) {
             throw LauncherError.invalidPath(base, reason: "is not root's mode-0711 directory; remove it so corral can make it again")

@@ -28,9 +28,10 @@ public enum Job {
         // 2. The guest script, 3. the boot.
         let booted: Booted
         do {
-            let script = try GuestScript(library: try libraryText(request), variables: variables(request, values, job.staged),
+            let scriptVariables = variables(request, values, job.staged)
+            let script = try GuestScript(library: try libraryText(request), variables: scriptVariables,
                                          template: request.template.script, environment: request.settings.environment)
-            booted = try boot(request, script: script, disks: job.staged)
+            booted = try boot(request, script: script, disks: job.staged, hostDirectories: hostDirectories(scriptVariables))
         } catch {
             return job.failure(1, "\(error)", changes: [Attempt.unchanged], changed: false)
         }
@@ -120,6 +121,16 @@ public enum Job {
         }
     }
 
+    /// The parameter values that name existing host directories (never /):
+    /// what a template may `mount_host`.
+    static func hostDirectories(_ variables: [(String, String)]) -> [String] {
+        variables.map(\.1).filter { value in
+            var st = stat()
+            return value.hasPrefix("/") && value.contains(where: { $0 != "/" })
+                && stat(value, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        }
+    }
+
     /// The guest script's variables: the parameters, `dry_run`, and each
     /// staged disk's device and whether it is new.
     static func variables(_ request: JobRequest, _ values: ParameterValues, _ staged: [StagedDisk]) -> [(String, String)] {
@@ -143,7 +154,8 @@ public enum Job {
         var tail: String?
     }
 
-    static func boot(_ request: JobRequest, script: GuestScript, disks staged: [StagedDisk]) throws -> Booted {
+    static func boot(_ request: JobRequest, script: GuestScript, disks staged: [StagedDisk],
+                     hostDirectories: [String] = []) throws -> Booted {
         // With passOutput the boot shows the command's output on stdout
         // through its non-blocking queue (StepMonitor.init says how it is bounded).
         let monitor = StepMonitor(nonce: script.nonce, nonceFile: script.nonceFile, limits: request.limits,
@@ -151,7 +163,10 @@ public enum Job {
         var options = bootOptions(request.settings, disks: staged)
         options.command = script.bootstrap
         // Mode 0700, root's: the kernel's own uid reads it through an idmapped mount.
-        options.readablePaths = [script.directory]
+        // A template reaches the host only through mount_host of a directory
+        // given as a parameter (install-modules' --modules): those are in the
+        // kernel's root too, read-only; nothing else of the host is.
+        options.readablePaths = [script.directory] + hostDirectories
         options.interactive = false
         // A job reads no input: the user's keystrokes stay out of it, and
         // hostfs-init starts no stty or setsid for it.

@@ -15,9 +15,9 @@ import Glibc
 ///   processes only, since no other process has the uid;
 /// - two boots' stubs cannot signal or trace each other by uid either.
 ///
-/// The kernel still needs its writable paths (disk directories, uml_dir, the
-/// memory directory), which root owns: they are attached in its mount
-/// namespace as idmapped mounts showing root's files as this uid's, and
+/// The kernel still needs its writable paths (disk files, uml_dir) and
+/// readable paths, which root owns: they are attached in its root
+/// (`JailRoot`) as idmapped mounts showing root's files as this uid's, and
 /// storing what the kernel creates as root's. When that cannot be done (a
 /// filesystem without idmapped mounts) or a path the kernel needs is not
 /// reachable by the uid, the boot is refused with the path and what to do
@@ -62,10 +62,10 @@ struct KernelAccount: Sendable, Equatable {
     }
 
     /// The first thing this account cannot reach, or nil: the kernel binary
-    /// (through its exec fd) and interpreter, the parents of `own` (the
-    /// writable and readable paths, which it must pass through), and the
-    /// files the command line names (ubd disks, hostfs root and init) outside
-    /// them. Checked on the host, before the idmapped mounts exist: what lies
+    /// (through its exec fd) and interpreter, and the files the command line
+    /// names (ubd disks, hostfs root and init) outside `own` (the writable
+    /// and readable paths). Their parents need no check: in the kernel's
+    /// root (`JailRoot`) the directories leading to them are mode 0755. Checked on the host, before the idmapped mounts exist: what lies
     /// in `own` will be the account's own (files root owns there show
     /// as its) or may not exist yet (a COW file the kernel creates).
     func unreachable(execFD: Int32, interpreter: String?, own: [String], argv: [String]) -> String? {
@@ -78,12 +78,6 @@ struct KernelAccount: Sendable, Equatable {
         }
         if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
         if let interpreter, !can(interpreter, X_OK) { return interpreter }
-        for path in own {
-            var parent = path
-            if let slash = parent.lastIndex(of: "/") { parent = String(parent[..<slash]) }
-            if parent.isEmpty { parent = "/" }
-            if !can(parent, X_OK) { return parent }
-        }
         var root = "/"
         for arg in argv where arg.hasPrefix("rootflags=/") { root = String(arg.dropFirst("rootflags=".count)) }
         if !can(root, X_OK | R_OK) { return root }

@@ -21,6 +21,55 @@ public enum KernelBuildID {
         scan(path: path).interpreter
     }
 
+    /// The directories in the ELF file's DT_RUNPATH (or DT_RPATH), with
+    /// `$ORIGIN` replaced: where its interpreter looks for its libraries
+    /// first, so they must exist in the kernel's root (``JailRoot``).
+    public static func libraryDirectories(path: String) -> [String] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        func bytes(_ offset: UInt64, _ count: Int) -> [UInt8]? {
+            guard count > 0, count <= 1 << 20 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: count)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+            return n == count ? buffer : nil
+        }
+        guard let header = bytes(0, 64), header[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]),
+              header[4] == 2, header[5] == 1 else { return [] }
+        let phoff = header.le64(32), phentsize = Int(header.le16(54)), phnum = Int(header.le16(56))
+        guard phentsize >= 56, phnum <= 256, let table = bytes(phoff, phentsize * phnum) else { return [] }
+        let entries = (0..<phnum).map { Array(table[($0 * phentsize)..<(($0 + 1) * phentsize)]) }
+        // A virtual address in a PT_LOAD segment → its file offset.
+        func fileOffset(_ address: UInt64) -> UInt64? {
+            for e in entries where e.le32(0) == 1 /* PT_LOAD */ {
+                let vaddr = e.le64(16), offset = e.le64(8), size = e.le64(32)
+                if address >= vaddr && address < vaddr + size { return address - vaddr + offset }
+            }
+            return nil
+        }
+        guard let dynamic = entries.first(where: { $0.le32(0) == 2 /* PT_DYNAMIC */ }),
+              let section = bytes(dynamic.le64(8), Int(dynamic.le64(32))) else { return [] }
+        var strtab: UInt64?, runpath: UInt64?, rpath: UInt64?
+        for at in stride(from: 0, to: section.count - 15, by: 16) {
+            switch section.le64(at) {
+            case 5: strtab = section.le64(at + 8)
+            case 29: runpath = section.le64(at + 8)
+            case 15: rpath = section.le64(at + 8)
+            case 0: break
+            default: continue
+            }
+        }
+        guard let strtab, let index = runpath ?? rpath, let start = fileOffset(strtab) else { return [] }
+        var text = [UInt8](repeating: 0, count: 4096)
+        let n = text.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4096, off_t(start + index)) }
+        guard n > 0 else { return [] }
+        var origin = path
+        if let slash = origin.lastIndex(of: "/") { origin = String(origin[..<slash]) } else { origin = "." }
+        return String(decoding: text.prefix(n).prefix { $0 != 0 }, as: UTF8.self).split(separator: ":").map {
+            String($0).replacing("${ORIGIN}", with: origin).replacing("$ORIGIN", with: origin)
+        }.filter { $0.hasPrefix("/") }
+    }
+
     private static func scan(path: String) -> (buildID: String?, interpreter: String?) {
         var interpreter: String?
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -6,16 +6,16 @@
 public struct SandboxPolicy: Codable, Sendable, Equatable {
     public enum Mode: String, Codable, Sendable, CaseIterable {
         /// Default-deny seccomp (`Allowlist.uml61`), PID/mount/network/IPC
-        /// namespaces with a reaper as PID 1, read-only host root, Landlock.
+        /// namespaces with a reaper as PID 1, a read-only root of its own (`JailRoot`), Landlock.
         case enforce
         /// No sandbox at all (still said out loud by the launcher).
         case off
     }
 
     public var mode: Mode
-    /// Host paths that stay writable in the private mount namespace and under
-    /// Landlock: the directories of the disks (COW files are created next to
-    /// their backing files), plus `--writable` paths. Each must exist.
+    /// Host paths that are writable in the kernel's root (`JailRoot`) and
+    /// under Landlock: `corral boot` gives the read-write disk files
+    /// themselves (never their directories). Each must exist.
     ///
     /// Added automatically, so they need not be listed: the `uml_dir=`
     /// directory from the kernel command line (umid dir, pid file, mconsole
@@ -23,9 +23,10 @@ public struct SandboxPolicy: Codable, Sendable, Equatable {
     /// and the directory of UML's memory file: `$TMPDIR`/`$TMP`/`$TEMP` if
     /// set in the helper's environment, else `/dev/shm`.
     public var writablePaths: [String]
-    /// Host directories the kernel only reads but a stranger may not (mode
-    /// 0700): when the kernel runs as its own uid (`KernelAccount`), they are
-    /// attached as read-only idmapped mounts, so that uid reads them as root's.
+    /// Host paths the kernel's root shows read-only beyond the system trees
+    /// (`:r` disks, backing files, hostfs-init's directory, a job's script
+    /// directory); when the kernel runs as its own uid (`KernelAccount`) they
+    /// are idmapped, so that uid reads root's mode-0700 ones as its own.
     public var readablePaths: [String]
     /// Run the kernel as this unprivileged user instead of the caller (needs
     /// root; the disks and `uml_dir` must be writable by that user), or as

@@ -10,8 +10,8 @@ import CorralSystem
 /// 1. compile the seccomp allowlist to BPF; open the kernel `O_PATH` at
 ///    `Allowlist.kernelExecFD`;
 /// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
-///    not root); host root read-only, writable paths attached back
-///    (`WritablePaths` says which);
+///    not root); pivot_root into a read-only root of its own (`JailRoot`,
+///    `MountJail`) with the writable paths (`WritablePaths`) writable;
 /// 3. `no_new_privs`, then Landlock (when the host has it);
 /// 4. fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
 ///    `policy.user`, install the filter *last*, `execveat` the kernel.
@@ -85,7 +85,7 @@ public enum SandboxRunner {
             lines.append("network and ipc namespaces: unavailable (\(why.description))")
         }
         switch host.mountJail {
-        case .success: lines.append("mount namespace: applied\(how) (host root read-only, /proc/sys included; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow, /etc/gshadow and /dev/kmsg empty)")
+        case .success: lines.append("mount namespace: applied\(how) (a read-only root of its own: /usr, /etc and the /bin, /lib links, the kernel, hostfs-init, the readable and writable paths, a minimal /dev; no /home, /root, /tmp, /var, /run contents; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow and /etc/gshadow empty)")
         case .failure(let why): lines.append("mount namespace: unavailable (\(why.description)); Landlock alone guards host files")
         }
         switch host.landlock {
@@ -104,7 +104,7 @@ public enum SandboxRunner {
         } else if host.isRoot {
             lines.append("user: none can be given (the mount jail is unavailable): boots are refused unless --sandbox-user root")
         } else {
-            lines.append("user: the caller (uid \(geteuid()))")
+            lines.append("user: the caller (uid \(geteuid()))" + (host.isRoot ? "" : ", inside a user namespace where root's files show as 65534"))
         }
         let mib = { (bytes: UInt64) in "\(bytes >> 20) MiB" }
         let shm = "memory file: a private /dev/shm of mem= + \(mib(KernelLimits.memoryFileMargin))"
@@ -182,7 +182,11 @@ public enum SandboxRunner {
         // when its writable paths can be idmapped and it can reach its files.
         var account: KernelAccount?
         var idmap: Int32?
-        let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
+        // What the kernel's root holds read-only beyond the system trees:
+        // the policy's paths, the kernel itself, its interpreter and libraries.
+        let jailReadable = policy.readablePaths.map(WritablePaths.absolute) + [WritablePaths.absolute(kernelPath)]
+            + (interpreter.map { [$0] } ?? []) + KernelBuildID.libraryDirectories(path: kernelPath)
+        let readable = jailReadable.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
         // Never silently root: a root caller's kernel gets its own uid, or
         // the boot is refused with the reason, unless root was asked for.
         let ownUID = host.isRoot && user == nil && !policy.kernelAsRoot
@@ -203,7 +207,7 @@ public enum SandboxRunner {
             if jail && ownUID {
                 let candidate = KernelAccount(helperPID: getpid())
                 if let path = candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
-                    throw KernelAccount.refusal("\(path) is out of its reach (a directory on the way is not searchable by others)", fix: "make it reachable (chmod o+x the directories on the way) or move the disk")
+                    throw KernelAccount.refusal("\(path) is out of its reach (another user's file whose mode shuts others out)", fix: "give the file to root or open its mode to others")
                 }
                 do {
                     idmap = try candidate.idmapNamespace()
@@ -214,7 +218,8 @@ public enum SandboxRunner {
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let idmapped = try MountJail(writable: writable, readable: readable, memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap)
+                let idmapped = try MountJail(writable: writable, readable: jailReadable, procFromHost: !host.isRoot,
+                                             memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap)
                 defer { if let fd = idmap { close(fd) } }
                 if !idmapped, ownUID, let fd = idmap {
                     let path = writable.paths.first { !KernelAccount.canIdmap($0, userNamespace: fd) } ?? writable.paths.joined(separator: ", ")

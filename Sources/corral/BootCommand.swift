@@ -55,6 +55,9 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A ubd disk: N=FILE[,BACKING][:FLAGS]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk)
     var disk: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Show the guest this host directory, read-only, at the same path (mount -t hostfs -o DIR none MOUNTPOINT in the guest); under the sandbox nothing else of the host but the system trees is there. Repeatable.", valueName: "DIR"), completion: .directory)
+    var share: [String] = []
+
     @Option(name: .long, help: "UML instance id (umid=); random by default.")
     var umid: String?
 
@@ -167,6 +170,7 @@ struct BootCommand: ParsableCommand {
         options.initPath = initPath
         options.disks = try disk.map { try DiskSpec(parsing: $0) }
         try blockDevice.check(options.disks.map(\.backing))
+        options.sharedDirectories = share
         options.umid = umid
         options.command = guestCommand
         options.timeout = timeout

@@ -89,10 +89,11 @@ import TestSupport
             echo 'hello from the probe package' > "$1/pkg/usr/share/corral-probe/hello"
             dpkg-deb --root-owner-group -b "$1/pkg" "$1/debs/corral-probe_1.0_all.deb" >/dev/null
             """, s.path)
+        // --share: the guest sees only the host directories it is given.
         let install = try bootDisk(cow, writable: true, command: """
             mkdir -p /mnt/host && mount -t hostfs -o ro,\(s("debs")) none /mnt/host \
             && dpkg -i /mnt/host/corral-probe_1.0_all.deb && umount /mnt/host
-            """)
+            """, extra: ["--share", s("debs")])
         #expect(install.status == 0, "\(install.summary)")
         let check = try bootDisk(cow, command: "dpkg-query -W -f '${Status} ${Version}\\n' corral-probe && cat /usr/share/corral-probe/hello")
         #expect(check.status == 0, "\(check.summary)")

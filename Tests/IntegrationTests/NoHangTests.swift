@@ -79,8 +79,8 @@ struct UnprivilegedTests {
         let dir = try Scratch("corral-user")
         try await shOK(#"chmod 755 "$1" && head -c 1048576 /dev/zero > "$1/base.img" && chown "$2" "$1/base.img""#, dir.path, user)
 
-        for arguments in ["boot --command id", "boot -- id", "maint fsck --cow \(dir.file("base.img"))",
-                          "maint run -- id"] {
+        // boot works for any user (JailRootTests boots as one); maint jobs do not.
+        for arguments in ["maint fsck --cow \(dir.file("base.img"))", "maint run -- id"] {
             let start = Date()
             let r = try await sh(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
                                  dir.path, user, TestPaths.corral, arguments)

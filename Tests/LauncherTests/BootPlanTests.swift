@@ -24,7 +24,8 @@ import Testing
         #expect(plan.nonce == "ab12")
         // /var/tmp is shared (mode 1777): root's runtime state goes to /run/corral.
         let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
-        #expect(base == (geteuid() == 0 ? "/run/corral" : "/var/tmp"))
+        // Another user's: its own ~/.cache/corral, never a shared /tmp name.
+        #expect(geteuid() == 0 ? base == "/run/corral" : base.hasSuffix("/.cache/corral"))
         #expect(plan.umlDir == "\(base)/corral-boot-plan1")
         #expect(plan.argv.contains("init=\(hostfsInit)"))
         // The nonce itself is in a file, never on the command line.
@@ -33,6 +34,27 @@ import Testing
         #expect(!plan.argv.contains { $0.contains("ab12") })
         #expect(plan.policy.mode == .enforce)
         #expect(plan.policy.writablePaths == ["\(base)/corral-boot-plan1"])
+    }
+
+    /// The kernel writes its read-write disk files and uml_dir only; `:r`
+    /// disks, backing files and hostfs-init's directory are read-only in
+    /// its root (`JailRoot`).
+    @Test func writableAreTheReadWriteDiskFilesOnly() throws {
+        let plan = try BootPlan.make(options {
+            $0.command = "true"
+            $0.disks = [try! DiskSpec(parsing: "0=/images/guest.cow,/images/base.img"),
+                        try! DiskSpec(parsing: "1=/images/shared.img:r")]
+            $0.readablePaths = ["/srv/job"]
+        })
+        #expect(plan.policy.writablePaths == ["/images/guest.cow", plan.umlDir])
+        // --share: an existing directory is readable; anything else is refused before boot.
+        let shared = try BootPlan.make(options { $0.command = "true"; $0.sharedDirectories = ["/usr/share"] })
+        #expect(shared.policy.readablePaths.contains("/usr/share"))
+        #expect(throws: LauncherError.self) {
+            try BootPlan.make(options { $0.command = "true"; $0.sharedDirectories = ["/nonexistent-corral-share"] })
+        }
+        #expect(plan.policy.readablePaths == ["/images/base.img", "/images/shared.img",
+                                              Harness.packageRoot.path + "/hostfs-init", "/srv/job"])
     }
 
     @Test func diskRootNamesItsInit() throws {
@@ -49,7 +71,8 @@ import Testing
         #expect(plan.argv.contains("init=/sbin/init"))
         #expect(!plan.argv.contains { $0.hasPrefix("corral_") })
         let base = RuntimeDirectory.base(environment: ["TMPDIR": "/var/tmp"])
-        #expect(plan.policy.writablePaths == ["/images", "\(base)/corral-boot-plan1"])
+        // The disk file itself, not its directory.
+        #expect(plan.policy.writablePaths == ["/images/root.img", "\(base)/corral-boot-plan1"])
         // Its own --init still cannot be given a command.
         #expect(throws: LauncherError.commandNeedsHostfsInit) {
             try BootPlan.make(options {

@@ -57,7 +57,7 @@ struct KernelLimitsTests {
         let outputPath: String
         init(_ arguments: [String], in dir: Scratch) throws {
             outputPath = dir.file("corral-output.txt")
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
             process.executableURL = URL(fileURLWithPath: TestPaths.corral)
             process.arguments = arguments
@@ -185,8 +185,14 @@ struct KernelLimitsTests {
         let r = try runCorral(["boot", "--kernel", TestKernel.path, "--memory", "64M", "--command", script])
         #expect(r.stdout.contains("mounted"), "\(r.summary)")
         let wrote = r.stdout.split(separator: "\n").first { $0.hasPrefix("wrote ") }.flatMap { Int($0.dropFirst(6)) }
-        let mib = try #require(wrote, "\(r.summary)")
-        #expect(mib < 64 + 32, "the guest wrote \(mib) MiB into its memory tmpfs")
+        if let mib = wrote {
+            #expect(mib < 64 + 32, "the guest wrote \(mib) MiB into its memory tmpfs")
+        } else {
+            // The full tmpfs can also cost the kernel a page of its own
+            // memory file (SIGBUS): the guest then dies, having hurt only
+            // itself; it must not end as if the command had finished.
+            #expect(r.status != 0, "no 'wrote' line, yet the boot ended well: \(r.summary)")
+        }
     }
 
     /// A kernel that allocates host memory past the cgroup's limit (a
@@ -250,23 +256,27 @@ struct KernelLimitsTests {
         #expect(asRoot.status == 0 && asRoot.stdout.contains("booted"), "\(asRoot.summary)")
     }
 
-    /// A disk inside another user's mode-0700 directory is out of reach of
-    /// the kernel's own uid: refused, naming that directory.
+    /// A disk inside another user's mode-0700 directory: the kernel's root
+    /// (`JailRoot`) holds the disk file itself behind mode-0755 directories,
+    /// so its own uid reaches the disk without being let into the directory
+    /// (was: refused, the directory not being searchable by others); the
+    /// rest of that directory stays out of the guest's sight.
     @Test(.timeLimit(.minutes(2)))
-    func aDiskInAnotherUsersPrivateDirectoryIsRefused() throws {
+    func aDiskInAnotherUsersPrivateDirectoryBootsAndOnlyTheDiskIsThere() throws {
         try TestKernel.requirePresent()
         let dir = try Scratch("corral-limits-private", in: "/tmp")
         chmod(dir.path, 0o755)
         let home = dir.file("home")
         try FileManager.default.createDirectory(atPath: home + "/vm", withIntermediateDirectories: true)
+        try "private\n".write(toFile: home + "/vm/notes.txt", atomically: false, encoding: .utf8)
         chown(home, 65534, 65534)
         chmod(home, 0o700)
         let disk = home + "/vm/disk.img"
         try run("/usr/sbin/mkfs.ext4", ["-q", "-F", disk, "16M"])
-        let r = try runCorral(["boot", "--kernel", TestKernel.path, "--disk", "1=\(disk)", "--command", "echo booted"])
-        #expect(r.status == 241 && !r.stdout.contains("booted"), "\(r.summary)")
-        let line = r.stderr.split(separator: "\n").first { $0.contains("uid of its own") } ?? ""
-        #expect(line.contains(home) && line.contains("chmod o+x") && line.contains("--sandbox-user root"), "\(r.summary)")
+        let r = try runCorral(["boot", "--kernel", TestKernel.path, "--disk", "1=\(disk)", "--command",
+                               "echo booted; mkdir -p /run/e && mount -t hostfs none /run/e -o \(home)/vm && ls /run/e"])
+        #expect(r.status == 0 && r.stdout.contains("booted"), "\(r.summary)")
+        #expect(r.stdout.contains("disk.img") && !r.stdout.contains("notes.txt"), "\(r.summary)")
     }
 
     /// Where no cgroup can be made (here: not root on a cgroup v1 host), the

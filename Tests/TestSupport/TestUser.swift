@@ -8,18 +8,22 @@ public final class TestUser: Sendable {
     public let uid: UInt32
     public let gid: UInt32
 
-    public init(_ tag: String) throws {
+    /// The home directory `useradd --create-home` made, when asked for one.
+    public let home: String?
+
+    public init(_ tag: String, home: Bool = false) throws {
         let name = "corral-safe-\(tag)-\(UInt32.random(in: 0..<1_000_000))"
-        let made = try runProcess("/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", name])
+        let made = try runProcess("/usr/sbin/useradd", [home ? "--create-home" : "--no-create-home", "--shell", "/bin/sh", name])
         guard made.status == 0 else { throw TestFailure("useradd \(name): \(made.summary)") }
         guard let entry = getpwnam(name) else { throw TestFailure("getpwnam \(name) failed after useradd") }
         self.name = name
         self.uid = entry.pointee.pw_uid
         self.gid = entry.pointee.pw_gid
+        self.home = home ? String(cString: entry.pointee.pw_dir) : nil
     }
 
     deinit {
-        _ = try? runProcess("/usr/sbin/userdel", ["--force", name])
+        _ = try? runProcess("/usr/sbin/userdel", ["--force"] + (home != nil ? ["--remove"] : []) + [name])
     }
 
     /// Runs `script` with /bin/sh as this user (runuser: no password, no PAM session).

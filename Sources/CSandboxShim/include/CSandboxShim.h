@@ -80,6 +80,25 @@ int corral_set_detached_readonly(int fd);
 /// uid/gid for the check (and back to 0 after): can that user reach `path`?
 /// `path` "" checks `dirfd` itself (AT_EMPTY_PATH).
 int corral_access_as(uid_t uid, gid_t gid, int dirfd, const char *path, int mode);
+/// A new tmpfs (mode 0755, nosuid, nodev), not attached anywhere: the
+/// kernel's jail root is built in it through descriptors (fsopen/fsmount).
+/// Returns the mount's fd.
+int corral_detached_tmpfs(void);
+/// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, attrs) on a detached tree:
+/// MOUNT_ATTR_* bits to set (read-only, nosuid, nodev).
+int corral_set_detached_attrs(int fd, uint64_t attrs);
+uint64_t corral_mount_attr_rdonly(void);
+uint64_t corral_mount_attr_nosuid(void);
+uint64_t corral_mount_attr_nodev(void);
+/// mount_setattr(path, 0, MOUNT_ATTR_RDONLY): that one mount only, not
+/// the mounts below it.
+int corral_set_mount_readonly(const char *path);
+/// Makes `dir` (a mount point) the root: pivot_root(dir, dir) from inside
+/// it, then detaches the old root, so nothing outside `dir` stays reachable.
+int corral_pivot_root(const char *dir);
+/// openat(dirfd, name, O_PATH|O_DIRECTORY|O_NOFOLLOW): one directory
+/// step that never follows a symlink.
+int corral_open_directory_nofollow(int dirfd, const char *name);
 /// 1 if the kernel has mount_setattr (Linux 5.12+), else 0.
 int corral_mount_api_available(void);
 

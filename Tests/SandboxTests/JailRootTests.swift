@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernel's root (`JailRoot`) and its writable set, attacked from both
+/// sides: a stand-in kernel (run as `--kernel`, exactly where linux.uml
+/// runs) and a guest command on the kernel under test (make check runs this
+/// suite on 6.1, 6.12 and 7.2). Each escape is denied: another user's home,
+/// world-writable unix sockets in /tmp and /run, /root; a new file beside a
+/// disk, a sibling COW, the shared backing and a `:r` disk. The read-write
+/// disk itself stays writable (the control).
+@Suite(.serialized, .enabled(if: geteuid() == 0 || TestEnvironment.requireUML, "needs root (useradd, the sandbox as corral boot applies it)"))
+struct JailRootTests {
+    /// A user with a home holding a world-readable file, two world-writable
+    /// listening sockets, and a disk directory: backing, the boot's COW
+    /// (made by corral at boot), a sibling COW over the same backing, and a
+    /// raw image attached `:r`.
+    final class Setup {
+        let user: TestUser
+        let secret: String
+        let disks: Scratch
+        let socketDirectory: Scratch
+        let sockets: [(path: String, fd: Int32)]
+        let runSocket = "/run/corral-jail-test-\(getpid()).sock"
+        var before: [String: String] = [:]
+
+        init() throws {
+            user = try TestUser("jail", home: true)
+            let home = try #require(user.home)
+            secret = home + "/notes.txt"
+            try "the user's own notes\n".write(toFile: secret, atomically: false, encoding: .utf8)
+            chmod(secret, 0o644)
+            chmod(home, 0o755)
+            disks = try Scratch("corral-jail-disks")
+            chmod(disks.path, 0o755)
+            socketDirectory = try Scratch("corral-jail-sock")
+            chmod(socketDirectory.path, 0o755)
+            var made: [(String, Int32)] = []
+            for path in [socketDirectory.file("open.sock"), runSocket] {
+                unlink(path)
+                made.append((path, try Self.listen(path)))
+            }
+            sockets = made
+            try run("/usr/bin/truncate", ["-s", "4M", disks.file("backing.img"), disks.file("ro.img")])
+            let sibling = try runCorral(["cow", "create", disks.file("sibling.cow"), disks.file("backing.img")])
+            try #require(sibling.status == 0, "\(sibling.summary)")
+            for name in ["backing.img", "ro.img", "sibling.cow"] { before[name] = try digest(disks.file(name)) }
+        }
+
+        deinit {
+            for socket in sockets { close(socket.fd); unlink(socket.path) }
+        }
+
+        var diskArguments: [String] {
+            ["--disk", "0=\(disks.file("rw.cow")),\(disks.file("backing.img"))", "--disk", "1=\(disks.file("ro.img")):r"]
+        }
+
+        /// A listening stream socket anyone may connect to (mode 0777).
+        static func listen(_ path: String) throws -> Int32 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            try #require(fd >= 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0 && Glibc.listen(fd, 4) == 0, "bind/listen \(path): \(errno)")
+            chmod(path, 0o777)
+            return fd
+        }
+
+        /// No connection reached the sockets, nothing new is beside the disks,
+        /// and the files the kernel may not write are unchanged.
+        func checkHost() throws {
+            for socket in sockets {
+                var pfd = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+                #expect(poll(&pfd, 1, 0) == 0, "\(socket.path) got a connection")
+            }
+            #expect(access(disks.file("new-file"), F_OK) != 0, "the kernel created a file beside its disk")
+            for (name, digest) in before {
+                #expect(try JailRootTests.digest(disks.file(name)) == digest, "\(name) was written")
+            }
+        }
+    }
+
+    static func digest(_ path: String) throws -> String {
+        try run("/usr/bin/sha256sum", [path]).split(separator: " ").first.map(String.init) ?? ""
+    }
+
+    /// `NAME VALUE` lines of `prefix`, by name.
+    static func values(_ text: String, prefix: String) -> [String: String] {
+        Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count >= 2, parts[0] == prefix else { return nil }
+            return (parts[1], parts.count > 2 ? parts[2] : "")
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    @Test func aStandInKernelSeesOnlyItsRootAndWritesOnlyItsDisk() throws {
+        let setup = try Setup()
+        let s = try Scratch("corral-jail-root")
+        let d = setup.disks
+        let body = #"""
+            int fd;
+            char buf[256];
+            ssize_t n;
+            fd = open("SECRET", O_RDONLY);
+            n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+            printf("ESCAPE home %s %zd %d\n", n > 0 ? "ALLOWED" : "denied", n, errno);
+            DIR *root = opendir("/root");
+            int entries = 0;
+            if (root) { struct dirent *e; while ((e = readdir(root))) if (e->d_name[0] != '.') entries++; closedir(root); }
+            printf("ESCAPE root-list %s %d\n", entries > 0 ? "ALLOWED" : "denied", entries);
+            const char *sockets[] = { "SOCKET1", "SOCKET2" };
+            for (int i = 0; i < 2; i++) {
+                /* connect is not in any profile (the filter would end the
+                   stand-in); whether the socket is there at all is the question:
+                   O_PATH (010000000) opens a socket without connecting. */
+                fd = open(sockets[i], 010000000);
+                printf("ESCAPE socket-%d %s %d %d\n", i, fd >= 0 ? "ALLOWED" : "denied", fd, fd < 0 ? errno : 0);
+            }
+            fd = open("DISKS/new-file", O_WRONLY | O_CREAT | O_EXCL, 0644);
+            printf("ESCAPE beside-disk %s %d %d\n", fd >= 0 ? "ALLOWED" : "denied", fd, fd < 0 ? errno : 0);
+            const char *names[] = { "sibling.cow", "backing.img", "ro.img" };
+            for (int i = 0; i < 3; i++) {
+                snprintf(buf, sizeof buf, "DISKS/%s", names[i]);
+                fd = open(buf, O_WRONLY);
+                n = fd < 0 ? -1 : pwrite(fd, "escape", 6, 0);
+                printf("ESCAPE write-%s %s %zd %d\n", names[i], n > 0 ? "ALLOWED" : "denied", n, n < 0 ? errno : 0);
+            }
+            fd = open("DISKS/rw.cow", O_RDWR);
+            printf("CONTROL rw-disk %d\n", fd >= 0);
+            fflush(stdout);
+            return 0;
+            """#
+            .replacingOccurrences(of: "SECRET", with: setup.secret)
+            .replacingOccurrences(of: "SOCKET1", with: setup.sockets[0].path)
+            .replacingOccurrences(of: "SOCKET2", with: setup.sockets[1].path)
+            .replacingOccurrences(of: "DISKS", with: d.path)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body, includes: ["dirent.h"])
+        let r = try runCorral(["boot", "--kernel", kernel, "--init", "/bin/true"] + setup.diskArguments, mergeStderr: true)
+        let escapes = Self.values(r.stdout, prefix: "ESCAPE")
+        for name in ["home", "root-list", "socket-0", "socket-1", "beside-disk", "write-sibling.cow", "write-backing.img", "write-ro.img"] {
+            let result = try #require(escapes[name], "no result for \(name): \(r.summary)")
+            #expect(result.hasPrefix("denied"), "\(name): \(result)")
+        }
+        #expect(Self.values(r.stdout, prefix: "CONTROL")["rw-disk"] == "1", "the stand-in could not open its own disk: \(r.summary)")
+        try setup.checkHost()
+    }
+
+    @Test func aGuestCommandSeesOnlyItsRootAndWritesOnlyItsDisk() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let setup = try Setup()
+        let d = setup.disks.path
+        let script = [
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o /",
+            "echo GUEST home $(cat /run/e\(setup.secret) 2>/dev/null | wc -c)",
+            "echo GUEST root-list $(ls -A /run/e/root 2>/dev/null | wc -l)",
+            "echo GUEST tmp-socket $(ls -A /run/e\(setup.socketDirectory.path) 2>/dev/null | wc -l)",
+            "echo GUEST run-socket $(ls -A /run/e\(setup.runSocket) 2>/dev/null | wc -l)",
+            "(echo x > /run/e\(d)/new-file) 2>/dev/null; echo GUEST beside-disk $?",
+            "(echo x >> /run/e\(d)/sibling.cow) 2>/dev/null; echo GUEST sibling $?",
+            "(echo x >> /run/e\(d)/backing.img) 2>/dev/null; echo GUEST backing $?",
+            "(echo x >> /run/e\(d)/ro.img) 2>/dev/null; echo GUEST ro-file $?",
+            "(echo x | dd of=/dev/ubdb conv=fsync) 2>/dev/null; echo GUEST ro-device $?",
+            "umount /run/e",
+            "(head -c 4096 /dev/urandom | dd of=/dev/ubda conv=fsync) 2>/dev/null; echo GUEST rw-device $?",
+        ].joined(separator: "; ")
+        let r = try runCorral(["boot", "--kernel", TestEnvironment.kernel] + setup.diskArguments + ["--command", script])
+        #expect(r.status == 0, "\(r.summary)")
+        let values = Self.values(r.stdout, prefix: "GUEST")
+        for name in ["home", "root-list", "tmp-socket", "run-socket"] {
+            #expect(values[name] == "0", "\(name): \(values[name] ?? "missing"): \(r.summary)")
+        }
+        for name in ["beside-disk", "sibling", "backing", "ro-file", "ro-device"] {
+            let status = try #require(values[name].flatMap { Int($0) }, "no result for \(name): \(r.summary)")
+            #expect(status != 0, "\(name) was written")
+        }
+        #expect(values["rw-device"] == "0", "the guest could not write its own disk: \(r.summary)")
+        try setup.checkHost()
+    }
+
+    /// An ordinary user (useradd, no sudo) boots its own disk, given by a
+    /// relative path: the kernel runs in a user namespace in the same jail
+    /// root, the command's output and exit status come back, and the same
+    /// escapes are denied: another user's home, /root, the sockets, a file
+    /// beside its disk.
+    @Test func aNonRootUserBootsItsOwnDiskInTheSameJail() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let setup = try Setup()
+        let booter = try TestUser("boot", home: true)
+        let own = try Scratch("corral-jail-user")
+        chmod(own.path, 0o755)
+        try run("/usr/bin/truncate", ["-s", "8M", own.file("mine.img")])
+        try booter.own(own.path)
+        try booter.own(own.file("mine.img"))
+        let script = [
+            "echo GUEST uid $(id -u)",
+            "mkdir -p /run/e && mount -t hostfs none /run/e -o /",
+            "echo GUEST home $(cat /run/e\(setup.secret) 2>/dev/null | wc -c)",
+            "echo GUEST root-list $(ls -A /run/e/root 2>/dev/null | wc -l)",
+            "echo GUEST tmp-socket $(ls -A /run/e\(setup.socketDirectory.path) 2>/dev/null | wc -l)",
+            "echo GUEST run-socket $(ls -A /run/e\(setup.runSocket) 2>/dev/null | wc -l)",
+            "(echo x > /run/e\(own.path)/new-file) 2>/dev/null; echo GUEST beside-disk $?",
+            "(echo x > /run/e\(setup.disks.path)/new-file) 2>/dev/null; echo GUEST beside-other $?",
+            "umount /run/e",
+            "(head -c 4096 /dev/urandom | dd of=/dev/ubda conv=fsync) 2>/dev/null; echo GUEST rw-device $?",
+            "exit 7",
+        ].joined(separator: "; ")
+        let r = try runProcess("/usr/sbin/runuser", ["-u", booter.name, "--", TestPaths.corral, "boot", "--kernel", TestEnvironment.kernel,
+                                                     "--disk", "0=mine.img", "--command", script],
+                               cwd: own.path, environment: TestEnvironment.childEnvironment)
+        #expect(r.status == 7, "\(r.summary)")
+        let values = Self.values(r.stdout, prefix: "GUEST")
+        #expect(values["uid"] == "0", "\(r.summary)")
+        for name in ["home", "root-list", "tmp-socket", "run-socket"] {
+            #expect(values[name] == "0", "\(name): \(values[name] ?? "missing"): \(r.summary)")
+        }
+        for name in ["beside-disk", "beside-other"] {
+            let status = try #require(values[name].flatMap { Int($0) }, "no result for \(name): \(r.summary)")
+            #expect(status != 0, "\(name) was written")
+        }
+        #expect(values["rw-device"] == "0", "the user's guest could not write its own disk: \(r.summary)")
+        #expect(access(own.file("new-file"), F_OK) != 0, "the user's kernel created a file beside its disk")
+        try setup.checkHost()
+    }
+}
