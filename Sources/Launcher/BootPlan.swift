@@ -27,6 +27,9 @@ public struct BootOptions: Sendable {
     public var timeoutStart: Double?
     public var logPath: String?
     public var sandbox: SandboxPolicy.Mode = .enforce
+    /// `SandboxPolicy.user`: an account for the kernel, or "root"; nil: a
+    /// uid of its own for the boot (as root) or the caller.
+    public var sandboxUser: String?
     /// Kernel messages on stderr (and no `quiet`), sandbox report.
     public var verbose = false
     public var extraArguments: [String] = []
@@ -188,7 +191,7 @@ public struct BootPlan: Sendable {
             if !writable.contains(dir) { writable.append(dir) }
         }
         writable.append(umlDir)
-        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable, readablePaths: options.readablePaths)
+        let policy = SandboxPolicy(mode: options.sandbox, writablePaths: writable, readablePaths: options.readablePaths, user: options.sandboxUser)
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,

@@ -175,6 +175,8 @@ struct BootSession: ~Copyable {
             close(errorPipe)
             return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemError.describe(spawnError))")
         }
+        // While the helper starts up: the cgroup move's wait is then off the boot's path.
+        SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
         StaleBoots.record(session: helper, in: bootDir)
         if verbose { Output.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
         transcript?.note("helper pid \(helper)")
@@ -293,6 +295,8 @@ struct BootSession: ~Copyable {
         if errorPipe >= 0 { close(errorPipe) }
         let killed = ProcessTree.killSession(helper, supervisor: getpid(), helper: helper)
         if helperExit == nil { helperExit = killed }
+        // A helper killed mid-boot could not remove the boot's cgroup.
+        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper) }
         if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
         drain(master)
         if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }

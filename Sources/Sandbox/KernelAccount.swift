@@ -20,8 +20,10 @@ import Glibc
 /// namespace as idmapped mounts showing root's files as this uid's, and
 /// storing what the kernel creates as root's. When that cannot be done (a
 /// filesystem without idmapped mounts) or a path the kernel needs is not
-/// reachable by the uid, the kernel runs as root as before, and
-/// `SandboxRunner.report` says that this can happen.
+/// reachable by the uid, the boot is refused with the path and what to do
+/// (`refusal`): a kernel silently running as root would hand the guest
+/// every capability the jail is there to withhold. Root is used only when
+/// asked for (`SandboxPolicy.kernelAsRoot`, `corral boot --sandbox-user root`).
 struct KernelAccount: Sendable, Equatable {
     /// Above systemd's container range (0x00080000-0x6FFF0000) and its
     /// foreign range (0x7FFE0000-), below 2^31: plus a pid (< 2^22), unique
@@ -40,6 +42,20 @@ struct KernelAccount: Sendable, Equatable {
         identity = UserIdentity(name: "corral-kernel-\(helperPID)", uid: id, gid: gid_t(id), groups: [])
     }
 
+    /// Why the kernel cannot run as its own uid, and the two ways out.
+    static func refusal(_ reason: String, fix: String) -> SandboxError {
+        SandboxError("the kernel cannot run as a uid of its own: \(reason); \(fix), or pass --sandbox-user root to run the kernel as root (the guest then reaches what root reaches)")
+    }
+
+    /// Whether the filesystem of `path` takes idmapped mounts (a detached
+    /// copy of its mount is idmapped with `userNamespace`, then dropped).
+    static func canIdmap(_ path: String, userNamespace: Int32) -> Bool {
+        let fd = corral_clone_mount_tree(path)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return corral_idmap_mount_tree(fd, userNamespace) == 0
+    }
+
     /// A user namespace fd mapping root to this account, for idmapped mounts.
     func idmapNamespace() throws(SandboxError) -> Int32 {
         try SandboxError.systemCall("user namespace for the idmapped mounts", "") { corral_idmap_userns(identity.uid, identity.gid) }
@@ -55,8 +71,10 @@ struct KernelAccount: Sendable, Equatable {
     func unreachable(execFD: Int32, interpreter: String?, own: [String], argv: [String]) -> String? {
         let uid = identity.uid, gid = identity.gid
         func inOwn(_ path: String) -> Bool { own.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
+        // Only a permission denial counts: a missing file (an init that
+        // does not exist) is the kernel's to report, as it would as root.
         func can(_ path: String, _ mode: Int32) -> Bool {
-            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0
+            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0 || (errno != EACCES && errno != EPERM)
         }
         if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
         if let interpreter, !can(interpreter, X_OK) { return interpreter }

@@ -16,6 +16,9 @@ struct MountJail: Sendable {
     var writable: WritablePaths
     /// Attached read-only and idmapped, only when the writable paths are idmapped.
     var readable: [String] = []
+    /// Size of the private /dev/shm that holds UML's memory file
+    /// (`KernelLimits.memoryFileBytes`); nil: as large as the host's RAM.
+    var memoryFileBytes: UInt64? = nil
 
     /// Must run right after `unshare(CLONE_NEWNS)`. With `idmap` (a user
     /// namespace fd, `KernelAccount`), the writable copies are idmapped
@@ -81,7 +84,7 @@ struct MountJail: Sendable {
     /// (/proc is replaced by the reaper, inside the new PID namespace.)
     func hideHostSecrets() throws(SandboxError) {
         if WritablePaths.isDirectory("/dev/shm") {
-            try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=100%", 0) }
+            try SandboxError.systemCall("mount(tmpfs)", "/dev/shm") { corral_mount_tmpfs("/dev/shm", "mode=1777,size=\(memoryFileBytes.map(String.init) ?? "100%")", 0) }
         }
         for path in Self.emptied where access(path, F_OK) == 0 {
             try SandboxError.systemCall("mount(/dev/null, MS_BIND)", path) { corral_bind_null(path) }

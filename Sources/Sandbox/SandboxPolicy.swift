@@ -28,11 +28,25 @@ public struct SandboxPolicy: Codable, Sendable, Equatable {
     /// attached as read-only idmapped mounts, so that uid reads them as root's.
     public var readablePaths: [String]
     /// Run the kernel as this unprivileged user instead of the caller (needs
-    /// root; the disks and `uml_dir` must be writable by that user).
+    /// root; the disks and `uml_dir` must be writable by that user), or as
+    /// root with "root" (`kernelAsRoot`).
     public var user: String?
 
-    public init(mode: Mode = .enforce, writablePaths: [String] = [], readablePaths: [String] = [], user: String? = nil) {
+    /// Host processes and threads the kernel tree may have at once (the
+    /// cgroup's `pids.max`, the kernel uid's RLIMIT_NPROC); nil: 1024
+    /// (`KernelLimits`). Lower only to test the limit.
+    public var processLimit: Int?
+
+    /// `user` "root": the kernel runs as root, as asked. Otherwise a root
+    /// caller's kernel gets a uid of its own (`KernelAccount`), and a boot
+    /// where that uid cannot work is refused rather than run as root.
+    public var kernelAsRoot: Bool { user == Self.rootUser }
+    public static let rootUser = "root"
+
+    public init(mode: Mode = .enforce, writablePaths: [String] = [], readablePaths: [String] = [], user: String? = nil,
+                processLimit: Int? = nil) {
         self.mode = mode
+        self.processLimit = processLimit
         self.writablePaths = writablePaths
         self.readablePaths = readablePaths
         self.user = user

@@ -95,14 +95,48 @@ public enum SandboxRunner {
         let writable = (try? WritablePaths(policy: policy, argv: [], environment: currentEnvironment()).paths)
             ?? policy.writablePaths
         lines.append("writable: " + (writable + ["uml_dir= from the command line"]).joined(separator: ", "))
-        if let user = policy.user {
+        if policy.kernelAsRoot {
+            lines.append("user: root, as asked (--sandbox-user root): every capability; the guest reaches what root reaches, through the mounts above")
+        } else if let user = policy.user {
             lines.append("user: \(user) " + ((try? UserIdentity(user)).map { "(uid \($0.uid), gid \($0.gid))" } ?? "(cannot be resolved)"))
         } else if host.isRoot, case .success = host.namespaces, case .success = host.mountJail {
-            lines.append("user: a uid of its own (\(KernelAccount.base) + the helper's pid), no groups, no capabilities, RLIMIT_NPROC \(KernelAccount.processLimit); writable paths through idmapped mounts (root's files show as its own). Runs as root instead when a writable path's filesystem has no idmapped mounts or a file it needs is unreachable by that uid")
+            lines.append("user: a uid of its own (\(KernelAccount.base) + the helper's pid), no groups, no capabilities, RLIMIT_NPROC \(KernelAccount.processLimit); writable paths through idmapped mounts (root's files show as its own). A boot where that uid cannot work (a writable path's filesystem without idmapped mounts, a file it cannot reach) is refused, never run as root unasked")
+        } else if host.isRoot {
+            lines.append("user: none can be given (the mount jail is unavailable): boots are refused unless --sandbox-user root")
         } else {
             lines.append("user: the caller (uid \(geteuid()))")
         }
+        let mib = { (bytes: UInt64) in "\(bytes >> 20) MiB" }
+        let shm = "memory file: a private /dev/shm of mem= + \(mib(KernelLimits.memoryFileMargin))"
+        switch KernelCgroup.locate() {
+        case .success(let location):
+            let memoryFile = location.version == .v2 ? "memory.max" : "memory.limit_in_bytes"
+            lines.append("limits: cgroup \(location.version.rawValue) \(KernelCgroup.prefix)<helper pid> under " + location.places.map(\.parent).joined(separator: " and ")
+                         + " (pids.max \(KernelLimits(guestMemory: 0).processes), \(memoryFile) mem= + \(mib(KernelLimits.memoryFileMargin + KernelLimits.hostOverhead))), removed after the boot; \(shm)")
+        case .failure(let why):
+            lines.append("limits: cgroup unavailable (\(why.description)): processes bounded only by RLIMIT_NPROC of the kernel's own uid, host memory by the memory file's tmpfs; \(shm)")
+        }
         return lines
+    }
+
+    /// Puts a just-spawned helper into its boot's cgroup (made with the
+    /// limits for `argv`) from outside, while the helper is still starting
+    /// up: the move waits for an RCU grace period, which then costs the boot
+    /// nothing. The launcher then removes the cgroup after the boot
+    /// (`removeCgroup`). Failures are left to the helper, which retries the
+    /// same steps and reports what fails.
+    public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) {
+        guard policy.mode == .enforce, case .success(let location) = KernelCgroup.locate() else { return }
+        let limits = KernelLimits(argv: argv, processes: policy.processLimit)
+        _ = try? KernelCgroup.enter(helper: helper, limits: limits, at: location, pid: helper)
+    }
+
+    /// Removes the cgroup of the boot whose helper had pid `helper`, once its
+    /// tasks are gone: the launcher calls this after killing a boot, whose
+    /// helper then had no chance to. True when nothing of it is left.
+    @discardableResult
+    public static func removeCgroup(helper: Int32) -> Bool {
+        KernelCgroup.remove(helper: helper)
     }
 
     static func execPlain(kernelPath: String, argv: [String]) throws -> Never {
@@ -121,8 +155,8 @@ public enum SandboxRunner {
             throw SandboxError("seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (turn the sandbox off explicitly to override)")
         }
         let writable = try WritablePaths(policy: policy, argv: argv, environment: environment)
-        let user = try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
-        if user != nil && !host.isRoot {
+        let user = policy.kernelAsRoot ? nil : try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
+        if policy.user != nil && !host.isRoot {
             throw SandboxError("sandbox user \(policy.user!) needs corral to run as root")
         }
         let selection = KernelProfile.select(kernelPath: kernelPath)
@@ -149,21 +183,43 @@ public enum SandboxRunner {
         var account: KernelAccount?
         var idmap: Int32?
         let readable = policy.readablePaths.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
+        // Never silently root: a root caller's kernel gets its own uid, or
+        // the boot is refused with the reason, unless root was asked for.
+        let ownUID = host.isRoot && user == nil && !policy.kernelAsRoot
+        if ownUID, case .failure(let why) = host.mountJail {
+            throw KernelAccount.refusal("the host lacks what it takes (\(why.description))", fix: "use a host with Linux 5.12 or later")
+        }
+        let limits = KernelLimits(argv: argv, processes: policy.processLimit)
+        // Before the namespaces: the reaper and the kernel are born inside.
+        // Placed there by the launcher as a rule (placeInCgroup), which then
+        // also removes it; moved here, and removed here, only when it was not.
+        var ownCgroup: KernelCgroup?
+        if case .success(let location) = KernelCgroup.locate() {
+            let entered = try KernelCgroup.enter(helper: getpid(), limits: limits, at: location, pid: getpid())
+            if entered.moved { ownCgroup = entered.cgroup }
+        }
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
-            if jail && host.isRoot && user == nil {
+            if jail && ownUID {
                 let candidate = KernelAccount(helperPID: getpid())
-                if candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) == nil,
-                   let fd = try? candidate.idmapNamespace() {
+                if let path = candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
+                    throw KernelAccount.refusal("\(path) is out of its reach (a directory on the way is not searchable by others)", fix: "make it reachable (chmod o+x the directories on the way) or move the disk")
+                }
+                do {
+                    idmap = try candidate.idmapNamespace()
                     account = candidate
-                    idmap = fd
+                } catch {
+                    throw KernelAccount.refusal(error.description, fix: "allow user namespaces for root")
                 }
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let idmapped = try MountJail(writable: writable, readable: readable).apply(idmap: idmap)
-                if let fd = idmap { close(fd) }
-                if !idmapped { account = nil }
+                let idmapped = try MountJail(writable: writable, readable: readable, memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap)
+                defer { if let fd = idmap { close(fd) } }
+                if !idmapped, ownUID, let fd = idmap {
+                    let path = writable.paths.first { !KernelAccount.canIdmap($0, userNamespace: fd) } ?? writable.paths.joined(separator: ", ")
+                    throw KernelAccount.refusal("\(path) is on a filesystem without idmapped mounts, so it could not write there", fix: "move the disk to a filesystem that has them (ext4, xfs, btrfs, tmpfs)")
+                }
             }
         }
         try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
@@ -174,8 +230,9 @@ public enum SandboxRunner {
         }
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
-                                      processLimit: account != nil ? KernelAccount.processLimit : 0)
+                                      processLimit: account != nil ? UInt(limits.processes) : 0)
         let (status, first) = kernel.wait(learnFD: learnFD)
+        ownCgroup?.remove()
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,
                                    arguments: withUnsafeBytes(of: first.args) { Array($0.bindMemory(to: UInt64.self)) },

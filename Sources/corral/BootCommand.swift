@@ -75,6 +75,9 @@ struct BootCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Sandbox for the kernel process tree: enforce or off.", valueName: "MODE"), completion: CompletionValues.sandboxModes)
     var sandbox: String = SandboxPolicy.Mode.enforce.rawValue
 
+    @Option(name: .customLong("sandbox-user"), help: ArgumentHelp("Run the sandboxed kernel as USER; 'root' runs it as root where its own uid cannot work (default: a uid of its own for the boot).", valueName: "USER"))
+    var sandboxUser: String?
+
     @Option(name: .long, help: ArgumentHelp("The kernel's 0.85 s RAID-6 benchmark: auto (run it only when a disk shows md, LVM, btrfs or a partition table), on, or off.", valueName: "MODE"), completion: CompletionValues.raid6Modes)
     var raid6: String = RAID6Benchmark.auto.rawValue
 
@@ -102,6 +105,10 @@ struct BootCommand: ParsableCommand {
         if SandboxPolicy.Mode(rawValue: sandbox) == nil {
             throw ValidationError("--sandbox must be enforce or off")
         }
+        if sandboxUser != nil && sandbox == SandboxPolicy.Mode.off.rawValue {
+            throw ValidationError("--sandbox-user needs the sandbox; it does nothing with --sandbox off")
+        }
+        if sandboxUser?.isEmpty == true { throw ValidationError("--sandbox-user is empty; give an account name or root") }
         if RAID6Benchmark(rawValue: raid6) == nil {
             throw ValidationError("--raid6 must be auto, on or off")
         }
@@ -166,6 +173,7 @@ struct BootCommand: ParsableCommand {
         options.timeoutStart = start.seconds
         options.logPath = log
         options.sandbox = SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce
+        options.sandboxUser = sandboxUser
         options.verbose = verbose
         options.raid6 = RAID6Benchmark(rawValue: raid6) ?? .auto
         options.extraArguments = kernelArgs

@@ -33,6 +33,9 @@ struct BootKernelTests {
         try Harness.requireKernel()
         try Harness.withTempDir { dir in
             let root = dir.appendingPathComponent("root").path
+            // The kernel's own uid must reach the hostfs root (a mode-0700
+            // temporary directory on the way is refused, not run as root).
+            chmod(dir.path, 0o755)
             let setup = try Harness.shell("""
                 set -e
                 for program in /bin/sh /bin/mount; do

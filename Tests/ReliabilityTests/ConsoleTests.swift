@@ -16,6 +16,9 @@ extension Reliability {
             try Rig.requireKernel()
             let tmux = try #require(consoleTmux)
             try Rig.withScratch { dir in
+                // TMPDIR holds the boot's uml_dir: the kernel's own uid must
+                // search it (a private one is refused, not run as root).
+                chmod(dir.path, 0o755)
                 let socket = "crl-\(dir.lastPathComponent)"
                 let log = dir.appendingPathComponent("boot.log").path
                 let done = dir.appendingPathComponent("done").path
