@@ -12,14 +12,19 @@ public struct Finding: Sendable, Equatable, Codable {
     public var severity: Severity
     /// What is wrong and why it matters, one line.
     public var message: String
-    /// The command that fixes it, if one does.
-    public var fix: String?
+    /// The command that fixes it, if one does (the JSON key stays `fix`).
+    public var hint: String?
 
-    public init(code: String, severity: Severity, message: String, fix: String? = nil) {
+    public init(code: String, severity: Severity, message: String, hint: String? = nil) {
         self.code = code
         self.severity = severity
         self.message = message
-        self.fix = fix
+        self.hint = hint
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case code, severity, message
+        case hint = "fix"
     }
 }
 
@@ -61,8 +66,8 @@ public enum DiskCheck {
         deep: Bool = false, kernelRelease: String? = nil
     ) throws(EngineError) -> CheckReport {
         var findings: [Finding] = []
-        func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
-            findings.append(Finding(code: code, severity: severity, message: message, fix: fix))
+        func add(_ code: String, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
+            findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
         }
         let q = Shell.quote(path)
         guard try FileStatus.of(path) != nil else {
@@ -88,8 +93,8 @@ public enum DiskCheck {
     ) throws(EngineError) -> CheckReport {
         let path = disk.path
         var findings: [Finding] = []
-        func add(_ code: String, _ severity: Finding.Severity, _ message: String, fix: String? = nil) {
-            findings.append(Finding(code: code, severity: severity, message: message, fix: fix))
+        func add(_ code: String, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
+            findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
         }
         let q = Shell.quote(path)
         if requireWritable && access(path, W_OK) != 0 {
@@ -119,7 +124,7 @@ public enum DiskCheck {
         if h.layout == .v1 || h.layout == .v2, g.sectorCount % 8 != 0 {
             add("bitmap-rounding", .warning,
                 "\(h.layout.rawValue) bitmap is one byte short: kernel writes to the last \(g.sectorCount % 8) sector(s) are lost and corrupt sector 0",
-                fix: "corral cow flatten \(q) IMAGE, then corral cow from-image --backing BACKING IMAGE NEW.cow")
+                hint: "corral cow flatten \(q) IMAGE, then corral cow from-image --backing BACKING IMAGE NEW.cow")
         }
 
         // Backing: the kernel checks size first, then mtime (§4.2e).
@@ -127,34 +132,34 @@ public enum DiskCheck {
         let b = Shell.quote(match.path)
         if !match.exists {
             add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
-                fix: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
+                hint: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
         } else if backing == nil, let reason = BackingPolicy.objection(backing: match.path, cow: cow) {
             let device = (try? FileStatus.of(match.path))??.isBlockDevice == true ? " \(BackingPolicy.blockDeviceFlag)" : ""
             add("backing-refused", .problem,
                 "the header names \(match.path) as backing, which \(reason): corral uses such a backing only when you name it yourself",
-                fix: "if you trust this COW: --backing \(b)\(device) (boot: --disk N=\(path),\(match.path)\(device))")
+                hint: "if you trust this COW: --backing \(b)\(device) (boot: --disk N=\(path),\(match.path)\(device))")
         } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
             add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
-                fix: "pass the backing image with --backing PATH")
+                hint: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
             add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(SystemError.describe(errno))")
         } else {
             if !match.sizeMatches, let actual = match.actualSize {
                 add("size-mismatch", .problem,
                     "backing \(match.path) is \(actual) bytes but the header says \(h.size): the kernel refuses the disk (wrong or changed backing file)",
-                    fix: "pass the right backing with --backing PATH")
+                    hint: "pass the right backing with --backing PATH")
             }
             if !match.mtimeMatches, match.sizeMatches, let backingFile = try? OpenFile(match.path, flags: O_RDONLY),
                (try? CommittedCOW.isCommitted(cow, into: backingFile)) == true {
                 add("committed", .problem,
                     "every sector this COW holds is already in \(match.path) (it was committed with corral cow commit, which changed the backing's mtime): the kernel refuses this COW, and it is no longer needed",
-                    fix: "use \(match.path) itself, or make a fresh COW over it: corral cow create NEW.cow \(b) (then delete \(q))")
+                    hint: "use \(match.path) itself, or make a fresh COW over it: corral cow create NEW.cow \(b) (then delete \(q))")
             } else if !match.mtimeMatches, let actual = match.actualMtime {
                 let representable = actual >= 0 && actual <= Int64(UInt32.max)
                 add("mtime-mismatch", .problem,
                     "backing \(match.path) has mtime \(actual) but the header says \(h.mtime): the kernel refuses the disk (\"mtime mismatch\")"
                         + (representable ? "" : "; this mtime cannot be stored in a COW header at all"),
-                    fix: "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(b) \(q)")
+                    hint: "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(b) \(q)")
             }
         }
 
@@ -183,13 +188,13 @@ public enum DiskCheck {
             // maintenance tests); only a flat image is safe.
             add("small-block-fs", .warning,
                 "the disk holds ext with \(blockSize)-byte blocks: \(MixedPageBug.kernel(kernelRelease)) can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it",
-                fix: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
+                hint: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
         }
         if survey.mixedPages > 0 {
             let first = (survey.firstMixedPage ?? 0) * 4096
             add("mixed-pages", .warning,
                 "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): \(MixedPageBug.kernel(kernelRelease)) returns wrong bytes for them in multi-page reads",
-                fix: "corral cow normalize \(q)")
+                hint: "corral cow normalize \(q)")
         }
         checkLock(cow.file, writable: requireWritable, into: &findings)
         return CheckReport(path: path, isCOW: true, backingFile: match.path, findings: findings)
@@ -216,7 +221,7 @@ public enum DiskCheck {
             return [Finding(code: "backing-changed", severity: .problem,
                             message: "backing \(match.path) has changed content since the COW was made"
                                 + (mtimeMatches ? " although its size and mtime did not change: the kernel accepts it and the guest would read corrupt data" : ""),
-                            fix: "restore the original backing, or boot with ubdN=\(cow.path),ORIGINAL (check: corral cow check --deep --backing ORIGINAL \(q))")]
+                            hint: "restore the original backing, or boot with ubdN=\(cow.path),ORIGINAL (check: corral cow check --deep --backing ORIGINAL \(q))")]
         }
     }
 
@@ -229,7 +234,7 @@ public enum DiskCheck {
             findings.append(Finding(
                 code: "in-use", severity: writable ? .problem : .warning,
                 message: "\(path) is in use by process \(pid)\(who): a running guest holds a lock on its disks",
-                fix: "stop that guest first"))
+                hint: "stop that guest first"))
         }
     }
 

@@ -23,6 +23,12 @@ public final class Descriptor: @unchecked Sendable {
         self.init(owning: Int32(fd), name: path)
     }
 
+    /// A second descriptor for an open file (`fcntl(F_DUPFD_CLOEXEC)`): the
+    /// same open file description, so its flock locks are that file's.
+    public convenience init(duplicating other: Int32, name: String) throws(SystemError) {
+        self.init(owning: try systemCall("dup", name) { corral_dup(other) }, name: name)
+    }
+
     deinit { close(fd) }
 
     public func status() throws(SystemError) -> FileInfo {

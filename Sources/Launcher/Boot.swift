@@ -2,12 +2,15 @@ import CorralSystem
 
 /// `corral boot` as a library call: plan, preflight, run.
 public enum Boot {
-    /// Prints preflight findings on stderr and, if none fails, boots.
+    /// Preflights `plan` and, if nothing fails, boots it. What the user
+    /// should hear (each preflight finding, why a boot ended as it did)
+    /// goes to the plan's ``BootOptions/events``; nothing is printed here.
     public static func run(_ plan: BootPlan) -> BootExitStatus {
+        let events = plan.options.events
         let issues = Preflight.run(plan)
-        for issue in issues { Output.writeAll(2, "corral: \(issue.line)\n") }
+        for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {
-            Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            events?(.diagnostic(.ended(.preflightFailed)))
             return .preflightFailed
         }
         // Held until the boot is over and every kernel process is gone.
@@ -15,8 +18,8 @@ public enum Boot {
         switch DiskLeases.acquire(plan.commandLine.disks, opened: plan.options.openedDisks) {
         case .success(let held): leases = held
         case .failure(let refusal):
-            Output.writeAll(2, "corral: \(PreflightIssue(.failure, refusal.message, fix: refusal.fix).line)\n")
-            Output.writeAll(2, "corral: \(BootExitStatus.preflightFailed.explanation ?? "") (exit status \(BootExitStatus.preflightFailed.code))\n")
+            events?(.diagnostic(.preflight(PreflightIssue(.failure, refusal.message, hint: refusal.hint))))
+            events?(.diagnostic(.ended(.preflightFailed)))
             return .preflightFailed
         }
         return withExtendedLifetime(leases) {
@@ -24,7 +27,7 @@ public enum Boot {
                 var session = try BootSession(plan: plan)
                 return session.run()
             } catch {
-                Output.writeAll(2, "corral: \(error)\n")
+                events?(.diagnostic(.launchFailed("\(error)")))
                 return .launchFailed
             }
         }

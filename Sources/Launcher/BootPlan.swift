@@ -53,6 +53,10 @@ public struct BootOptions: Sendable {
     /// Takes the command's output instead of stdout and may stop the boot
     /// (Maintenance parses its step markers and enforces step timeouts).
     public var observer: (any BootObserver)?
+    /// Told what the user should hear about the boot (diagnostics, and the
+    /// kernel's text with `verbose`); nil: nobody is told. The launcher
+    /// never prints; the CLI passes a handler that writes to stderr.
+    public var events: BootEventHandler?
     /// Disks the caller already holds open and surveyed, by unit (a
     /// maintenance job's staged disks): preflight and the RAID-6 probe read
     /// these instead of opening and scanning the files again.
@@ -91,20 +95,10 @@ public struct BootPlan: Sendable {
     /// Resolves the kernel and init, draws the nonce and umid, and builds the
     /// command line. Writes nothing; reads a few signature sectors of each
     /// disk (``RAID6Benchmark``).
-    public static func make(_ options: BootOptions) throws -> BootPlan {
+    public static func make(_ options: BootOptions) throws(LauncherError) -> BootPlan {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
-
-        let requestedRoot: KernelCommandLine.Root
-        if let unit = parseRootUnit(options.root) {
-            requestedRoot = .ubd(unit: unit, writable: options.rootWritable)
-        } else if options.root.hasPrefix("/") {
-            var path = options.root
-            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            requestedRoot = .hostfs(path: path, writable: options.rootWritable)
-        } else {
-            throw LauncherError.invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
-        }
+        let requestedRoot = try root(options)
 
         let nonce = options.nonce ?? Random.hex(bytes: 16)
         let umid = options.umid ?? "corral-\(Random.hex(bytes: 4))"
@@ -115,52 +109,11 @@ public struct BootPlan: Sendable {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
         let interactive = options.interactive ?? (corral_launch_isatty(0) == 1 && corral_launch_isatty(1) == 1)
-        var initPath = options.initPath
-        var hostfsInit: String?
-        var variables: [KernelCommandLine.InitVariable] = []
-        var markerNonce: String?
-        var nonceFile: String?
-        var root = requestedRoot
-        if initPath == nil, options.command != nil, case let .ubd(unit, writable) = root {
-            // A command for a disk-root guest: the kernel boots the host's /
-            // (read-only) with hostfs-init, which mounts the disk and runs the
-            // command chrooted into it (DiskRootCommand), so the command gets
-            // the guest's own programs, the nonce-framed exit status and a
-            // clean unmount; the guest's own init never runs.
-            guard options.disks.contains(where: { $0.unit == unit }) else {
-                throw LauncherError.invalidRoot("ubd\(unit)", reason: "no --disk \(unit)=FILE gives that unit; add one")
-            }
-            variables += DiskRootCommand(unit: unit, writable: writable).initVariables
-            root = .hostfs(path: "/", writable: false)
-        } else if initPath == nil, case .ubd = root {
-            // The kernel's own search would fall back to /bin/sh on a disk
-            // without /sbin/init (Debian minbase), a shell that never hears the
-            // end of a console it opened late: a boot that hangs. Naming the
-            // init makes that a panic that says which program is missing.
-            initPath = DiskRootCommand.defaultInit
-        }
-        if initPath == nil, case let .hostfs(rootPath, _) = root {
-            let hostPath = try Resources.hostfsInit(environment: env, executable: Resources.currentExecutable())
-            hostfsInit = hostPath
-            initPath = try guestPath(of: hostPath, root: rootPath)
-            markerNonce = nonce
-            // The nonce goes in a file that corral removes as soon as the
-            // guest has opened it (BootSession), not on the command line,
-            // which any guest process can read in /proc/cmdline and use to
-            // forge the command's exit status. A hostfs root that does not
-            // hold the runtime directory cannot reach the file: then the
-            // command line carries it (hostfs-init(8)).
-            if let guestFile = try? guestPath(of: "\(umlDir)/\(Self.nonceFileName)", root: rootPath) {
-                nonceFile = "\(umlDir)/\(Self.nonceFileName)"
-                variables.append(.init(name: "corral_nonce_file", value: guestFile))
-            } else {
-                variables.append(.init(name: "corral_nonce", value: nonce))
-            }
-            let input = options.input ?? ConsoleInput.of(interactive: interactive)
-            variables.append(.init(name: "corral_input", value: input.rawValue))
-        } else if options.command != nil {
-            throw LauncherError.commandNeedsHostfsInit
-        }
+        let guestInit = try GuestInit(options, root: requestedRoot, nonce: nonce, umlDir: umlDir, interactive: interactive)
+        let root = guestInit.root
+        let initPath = guestInit.initPath
+        let variables = guestInit.variables
+        let markerNonce = guestInit.markerNonce
 
         let raid6 = options.raid6.resolve(disks: options.disks, opened: options.openedDisks)
         var commandLine = KernelCommandLine(
@@ -175,14 +128,7 @@ public struct BootPlan: Sendable {
             initVariables: variables,
             extraArguments: options.extraArguments
         )
-        if markerNonce != nil, let command = options.command {
-            // The escaped form when it fits, else base64 (InitCommandEncoding).
-            let variables = commandLine.initVariables
-            commandLine.initVariables = variables + [InitCommandEncoding.escaped.variable(for: command)]
-            if commandLine.length > KernelCommandLine.maximumLength {
-                commandLine.initVariables = variables + [InitCommandEncoding.base64.variable(for: command)]
-            }
-        }
+        if markerNonce != nil, let command = options.command { commandLine.add(command: command) }
         try commandLine.validate()
 
         var writable: [String] = []
@@ -195,8 +141,19 @@ public struct BootPlan: Sendable {
 
         return BootPlan(
             kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
-            hostfsInitPath: hostfsInit, umlDir: umlDir, nonceFile: nonceFile, policy: policy, options: options,
+            hostfsInitPath: guestInit.hostfsInit, umlDir: umlDir, nonceFile: guestInit.nonceFile, policy: policy, options: options,
             interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
+    }
+
+    /// `--root`: a host directory (trailing slashes dropped) or `ubdN`.
+    static func root(_ options: BootOptions) throws(LauncherError) -> KernelCommandLine.Root {
+        if let unit = parseRootUnit(options.root) { return .ubd(unit: unit, writable: options.rootWritable) }
+        guard options.root.hasPrefix("/") else {
+            throw .invalidRoot(options.root, reason: "give an absolute host directory, or ubdN for a disk")
+        }
+        var path = options.root
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return .hostfs(path: path, writable: options.rootWritable)
     }
 
     /// `ubd1`, `ubdb` → 1.
@@ -206,7 +163,7 @@ public struct BootPlan: Sendable {
     }
 
     /// The guest sees host `root` as `/`, so hostfs-init must live under it.
-    static func guestPath(of hostPath: String, root: String) throws -> String {
+    static func guestPath(of hostPath: String, root: String) throws(LauncherError) -> String {
         if root == "/" { return hostPath }
         if hostPath.hasPrefix(root + "/") { return String(hostPath.dropFirst(root.count)) }
         throw LauncherError.invalidRoot(

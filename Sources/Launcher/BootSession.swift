@@ -3,26 +3,33 @@ import Glibc
 #endif
 import CCorralShim
 import CorralSystem
-import COWEngine
-import Foundation
 import Sandbox
 
 /// Runs one planned boot: spawns the helper on a fresh pty, relays the
 /// console, enforces the timeout and signals, and tears the whole process
 /// tree down. `Boot.run` is the public entry point.
+///
+/// The parts: the resources a boot holds (``BootDirectory``, ``NonceFile``,
+/// ``SupervisorSignals``, ``Pseudoterminal``, ``KernelHelper``) close or
+/// remove themselves; the console loop here does the I/O and leaves every
+/// decision to ``ConsoleState``; what the console says is taken apart by
+/// ``ConsoleDemux``; and the exit status and what to say about it come from
+/// ``BootEnding``, a pure function of what the boot saw. Nothing here
+/// prints: what the user should hear goes to ``BootOptions/events``.
 struct BootSession: ~Copyable {
     let plan: BootPlan
-    let out: Int32 = 1
-    let err: Int32 = 2
+    /// Where the command's output goes (the console loop queues it and never
+    /// blocks writing it).
+    let output: Int32 = 1
     /// corral's stdin, or /dev/null when init was told nothing will be typed
     /// (`ConsoleInput.none`, maint jobs): then whatever stdin is stays
     /// unread, and the guest sees end of input at once.
     let input: Int32
+    private let nullInput: Descriptor?
 
     private var transcript: Transcript?
     private var demux: ConsoleDemux
     private var panic = PanicDetector()
-    private var escape = EscapeScanner()
     /// Kernel text before init, replayed on stderr if the boot fails there.
     private var kernelTail: [UInt8] = []
     private var helperError: [UInt8] = []
@@ -41,371 +48,214 @@ struct BootSession: ~Copyable {
     private var outputBroken = false
     /// A stop signal cut the final flush short: some output was never written.
     private var flushInterrupted: Int32?
-    /// The boot directory while it holds the nonce file.
-    private var nonceDirectory: Directory?
     private static let outputLimit = 256 * 1024
 
-    init(plan: BootPlan) throws {
-        // Everything that can throw first: once a property is set, deinit may run.
-        let transcript = try plan.options.logPath.map { try Transcript(path: $0) }
-        let input = plan.options.input == ConsoleInput.none
-            ? try LauncherError.systemCall("open", "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) } : 0
+    // What the boot holds, released in this order when it ends (``release()``).
+    private var console: Pseudoterminal?
+    private var signals: SupervisorSignals?
+    private var nonceFile: NonceFile?
+    private var bootDirectory: BootDirectory?
+
+    init(plan: BootPlan) throws(LauncherError) {
+        var transcript: Transcript?
+        if let path = plan.options.logPath { transcript = try Transcript(path: path) }
+        var nullInput: Descriptor?
+        if plan.options.input == ConsoleInput.none {
+            do { nullInput = try Descriptor(open: "/dev/null", flags: O_RDONLY, noFollow: false) } catch { throw LauncherError(error) }
+        }
         self.plan = plan
-        self.input = input
+        self.nullInput = nullInput
+        self.input = nullInput?.fd ?? 0
         self.transcript = transcript
         self.demux = ConsoleDemux(nonce: plan.nonce, normalizeNewlines: !plan.interactive)
     }
 
-    deinit {
-        if input != 0 { close(input) }
-    }
-
-    enum Stop { case none, timeout, signal(Int32), escape }
-
     mutating func run() -> BootExitStatus {
-        let verbose = plan.options.verbose
-        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
-            Output.writeAll(err, "corral: warning: \(warning)\n")
-        }
-        if verbose {
-            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { Output.writeAll(err, "corral: \(line)\n") }
-            let raid6 = plan.commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0])
-                ? (plan.options.raid6 == .off ? "skipped (--raid6 off)"
-                    : "skipped (no disk holds md, LVM, btrfs or a partition table; --raid6 on keeps it)")
-                : "kept for \(plan.raid6KeptFor ?? "the kernel's own init")"
-            Output.writeAll(err, "corral: RAID-6 benchmark \(raid6)\n")
-        }
-        transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
-
-        // Per-boot uml_dir in the runtime directory, through its descriptor;
-        // leftovers of SIGKILLed boots are cleared first.
-        let (runtimePath, bootName) = PathResolution.split(plan.umlDir)
-        let runtime: Directory
-        do { runtime = try RuntimeDirectory.open(runtimePath) } catch { return launchFailure("\(error)") }
-        StaleBoots.sweep(runtime)
+        announce()
+        let helper: KernelHelper
+        var raw = RawTerminal(fd: -1)
         do {
-            try runtime.makeDirectory(bootName, mode: 0o700)
-        } catch where error.errno == .fileExists {
-            return launchFailure("umid \(plan.commandLine.umid) is in use by another boot (\(plan.umlDir) exists); choose another --umid")
+            let (pty, bootDirectory) = try prepare()
+            if plan.interactive { say(.consoleAttached) }
+            raw = RawTerminal(fd: plan.interactive ? input : -1)
+            helper = try KernelHelper(plan, ttyPath: pty.slavePath)
+            // While the helper starts up: the cgroup move's wait is then off the boot's path.
+            SandboxRunner.placeInCgroup(helper: helper.pid, argv: plan.argv, policy: plan.policy)
+            StaleBoots.record(session: helper.pid, in: bootDirectory.directory)
         } catch {
-            return launchFailure("mkdir(\(plan.umlDir)) failed: \(SystemError.describe(error.errno.rawValue)); set TMPDIR to a writable directory of your own")
+            let status = launchFailure(error)
+            raw.restore()
+            release()
+            return status
         }
-        defer { try? runtime.removeTree(bootName) }
-        guard let bootDir = try? runtime.openDirectory(bootName) else {
-            return launchFailure("cannot open \(plan.umlDir) after making it")
-        }
-        // The nonce file: removed once the guest has opened it (inotify
-        // IN_OPEN), and at the latest when the command starts.
-        var nonceWatch: Int32 = -1
-        defer { if nonceWatch >= 0 { close(nonceWatch) } }
-        if let nonce = plan.nonce, let nonceFile = plan.nonceFile {
-            do {
-                let file = try bootDir.openFile(BootPlan.nonceFileName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-                try file.writeAll(Array((nonce + "\n").utf8))
-            } catch {
-                return launchFailure("cannot write the nonce file: \(error)")
-            }
-            nonceDirectory = bootDir
-            nonceWatch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-            if nonceWatch >= 0 && inotify_add_watch(nonceWatch, nonceFile, UInt32(IN_OPEN)) < 0 {
-                close(nonceWatch)
-                nonceWatch = -1
-            }
-        }
-
-        // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
-        signal(SIGPIPE, SIG_IGN)
-        let signals = corral_launch_signalfd_open()
-        guard signals >= 0 else { return launchFailure("signalfd failed: \(SystemError.describe(corral_errno()))") }
-        // Library callers (maint) get their signal mask and reaping back afterwards.
-        defer { corral_launch_signalfd_close(signals) }
-        _ = corral_launch_set_subreaper(1)
-        defer { _ = corral_launch_set_subreaper(0) }
-
-        var slaveName = [CChar](repeating: 0, count: 256)
-        let master = corral_open_pty(&slaveName, slaveName.count)
-        guard master >= 0 else { return launchFailure("cannot open a pseudo-terminal: \(SystemError.describe(corral_errno()))") }
-        defer { close(master) }
-        _ = corral_set_nonblock(master, 1)
-        let slavePath = String(decoding: slaveName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        copyWindowSize(to: master)
-        // Hold the slave open ourselves until the kernel is gone, so the master
-        // never reads as hung up (EIO) before the helper has opened it; the end
-        // of the boot is told by the helper's exit instead.
-        var slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
-        defer { if slaveHold >= 0 { close(slaveHold) } }
-        // Raw from the start (UML makes it raw only when its console opens):
-        // the host's line discipline must not echo what corral types (the
-        // ConsoleProbe would take that for the guest's echo) nor turn ^D
-        // into a zero-length read, which UML takes as a hangup.
-        if slaveHold >= 0 { _ = corral_tty_make_raw(slaveHold) }
-
-        if plan.interactive {
-            Output.writeAll(err, "corral: console attached; Ctrl-] then q stops the guest\n")
-        }
-        var raw = RawTerminal(fd: plan.interactive ? input : -1)
-        defer { raw.restore() }
-
-        // Spawn `corral _kernel-exec` with the spec in its environment and the error pipe on fd 3.
-        var pipeFDs: [Int32] = [0, 0]
-        guard corral_launch_pipe(&pipeFDs) == 0 else { return launchFailure("pipe failed: \(SystemError.describe(corral_errno()))") }
-        let spec = KernelExecSpec(
-            kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
-            ttyPath: slavePath, parentPID: getpid())
-        guard let json = try? JSONEncoder().encode(spec) else {
-            close(pipeFDs[0]); close(pipeFDs[1])
-            return launchFailure("cannot encode the helper spec")
-        }
-        // UML puts its physical-memory file in $TMPDIR, else /dev/shm. Without
-        // TMPDIR it lands on tmpfs (UML warns otherwise, and a disk-backed guest
-        // memory is slow), and the sandbox need not leave all of /tmp writable.
-        let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
-        var environment = plan.options.environment.filter { !dropped.contains($0.key) }
-            .map { "\($0.key)=\($0.value)" }
-        environment.append("\(KernelExecSpec.environmentKey)=\(String(decoding: json, as: UTF8.self))")
-        var helper: pid_t = 0
-        let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
-            withCStrings(environment) { envp in
-                corral_launch_spawn(plan.options.helperExecutable, argv, envp, pipeFDs[1], &helper)
-            }
-        }
-        close(pipeFDs[1])
-        var errorPipe: Int32 = pipeFDs[0]
-        if spawnError != 0 {
-            close(errorPipe)
-            return launchFailure("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemError.describe(spawnError))")
-        }
-        // While the helper starts up: the cgroup move's wait is then off the boot's path.
-        SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
-        StaleBoots.record(session: helper, in: bootDir)
-        if verbose { Output.writeAll(err, "corral: helper pid \(helper) (session \(helper))\n") }
-        transcript?.note("helper pid \(helper)")
+        if plan.options.verbose { say(.helperStarted(pid: helper.pid)) }
+        transcript?.note("helper pid \(helper.pid)")
 
         let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? MonotonicClock.seconds()) + $0 }
         if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: MonotonicClock.seconds()) }
-        var stop = Stop.none
-        var helperExit: (exited: Bool, code: Int32)?
-        var inputOpen = true
-        var outgoing: [UInt8] = []
-        var exitGraceDeadline: Double?
-        var masterOpen = true
-
-        loop: while true {
-            if helperExit != nil && !masterOpen { break }
-            if helperExit != nil {
-                // The kernel is gone: whatever is left on the pty is its last words.
-                drain(master)
-                break
-            }
-            let now = MonotonicClock.seconds()
-            if let deadline, now >= deadline, guestStatus == nil { stop = .timeout; break }
-            if guestStatus == nil, let observer = plan.options.observer, let reason = observer.stopReason(now: now) {
-                transcript?.note("stopped: \(reason)")
-                stop = .timeout
-                break
-            }
-            if let grace = exitGraceDeadline, now >= grace { break }
-
-            if outgoing.isEmpty, masterOpen, let bytes = probe?.due(now: now) { outgoing += bytes }
-            let forwardInput = inputOpen && outgoing.isEmpty && masterOpen
-                && (plan.interactive || started || (plan.nonce == nil && probe?.ready != false))
-            let readMaster = pendingOutput.count < Self.outputLimit
-            let pollMaster = masterOpen && (readMaster || !outgoing.isEmpty)
-            var fds = [
-                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: pollMaster ? master : -1, events: (readMaster ? Int16(POLLIN) : 0) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-                pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: forwardInput ? input : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: pendingOutput.isEmpty ? -1 : out, events: Int16(POLLOUT), revents: 0),
-                pollfd(fd: nonceWatch, events: Int16(POLLIN), revents: 0),
-            ]
-            var wait = 1000.0
-            // A held line break is released after 100 ms of quiet (ConsoleDemux.flushIdle).
-            if demux.isHolding { wait = 100 }
-            if let deadline { wait = min(wait, max(0, (deadline - now) * 1000)) }
-            if let grace = exitGraceDeadline { wait = min(wait, max(0, (grace - now) * 1000)) }
-            if let next = probe?.wait(now: now) { wait = min(wait, next * 1000) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(wait.rounded(.up)))
-            if ready < 0 && corral_errno() != EINTR { break }
-            if ready == 0 && demux.isHolding {
-                for event in demux.flushIdle() { deliver(event) }
-            }
-            if ready <= 0 { continue }
-
-            if fds[0].revents != 0 {
-                while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
-                    switch signal {
-                    case SIGCHLD:
-                        if let reaped = ProcessTree.reapAll(helper: helper) { helperExit = reaped }
-                    case SIGWINCH:
-                        copyWindowSize(to: master)
-                    default:
-                        stop = .signal(signal)
-                        break loop
-                    }
-                }
-            }
-            if fds[1].revents & Int16(POLLOUT) != 0 && !outgoing.isEmpty {
-                let n = outgoing.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
-                if n > 0 { outgoing.removeFirst(n) }
-            }
-            if fds[4].revents != 0 { writeOutput() }
-            if fds[5].revents != 0 {
-                // The guest opened the nonce file: nobody else may.
-                removeNonceFile()
-                close(nonceWatch)
-                nonceWatch = -1
-            }
-            if readMaster && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                if !readConsole(master, bounded: true) { masterOpen = false }
-                if guestStatus != nil && exitGraceDeadline == nil {
-                    // hostfs-init powers off right after the marker; give it time to.
-                    exitGraceDeadline = MonotonicClock.seconds() + 10
-                }
-            }
-            if fds[2].revents != 0 {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                let n = buffer.withUnsafeMutableBytes { read(errorPipe, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    helperError += buffer[0..<n]
-                } else if n == 0 || corral_errno() != EINTR {
-                    close(errorPipe)
-                    errorPipe = -1
-                }
-            }
-            if fds[3].revents != 0 {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    var bytes = Array(buffer[0..<n])
-                    if plan.interactive {
-                        let scanned = escape.scan(bytes)
-                        if scanned.stop { stop = .escape; break loop }
-                        bytes = scanned.forward
-                    }
-                    outgoing += bytes
-                } else if n == 0 || corral_errno() != EINTR {
-                    // End of input: the guest's canonical-mode tty turns ^D into EOF.
-                    inputOpen = false
-                    outgoing += [4]
-                }
-            }
-        }
-
-        if errorPipe >= 0 { close(errorPipe) }
-        let killed = ProcessTree.killSession(helper, supervisor: getpid(), helper: helper)
-        if helperExit == nil { helperExit = killed }
-        // A helper killed mid-boot could not remove the boot's cgroup.
-        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper) }
-        if slaveHold >= 0 { close(slaveHold); slaveHold = -1 }
-        drain(master)
-        if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
-        for event in demux.finish() { deliver(event) }
-        if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
-        switch stop {
-        case .none: flushOutput(signals: signals, giveUpAt: nil)
-        case .timeout, .signal, .escape: flushOutput(signals: signals, giveUpAt: MonotonicClock.seconds() + 2)
-        }
+        var state = ConsoleState(interactive: plan.interactive, deadline: deadline)
+        relay(&state, helper)
+        wrapUp(&state, helper)
         raw.restore()
         transcript?.flush()
-
-        let status = resolve(stop: stop, helperExit: helperExit)
-        if let explanation = status.explanation {
-            if status != .guest(0), [.initNotReached, .kernelPanic, .statusLost].contains(status), !verbose, !kernelTail.isEmpty {
-                if let initLines = hostfsInitFailure() {
-                    // hostfs-init said why it gave up: that, not the panic it caused.
-                    Output.writeAll(err, initLines)
-                } else {
-                    Output.writeAll(err, kernelTail)
-                    if kernelTail.last != 10 { Output.writeAll(err, "\n") }
-                }
-            }
-            if !helperError.isEmpty {
-                Output.writeAll(err, "corral: \(String(decoding: helperError, as: UTF8.self))\n")
-            }
-            if case .none = stop, status != .launchFailed, !sandboxDenial, let helperExit, !helperExit.exited, helperExit.code != SIGABRT {
-                // Nobody here stopped it: say so (e.g. the OOM killer or a stray kill -9).
-                let line = "the kernel was killed by signal \(helperExit.code) (\(String(cString: strsignal(helperExit.code))))"
-                Output.writeAll(err, "corral: \(line)\n")
-                transcript?.note(line)
-            }
-            if status == .kernelPanic, let advice = panic.advice {
-                Output.writeAll(err, "corral: \(advice)\n")
-                transcript?.note(advice)
-            }
-            Output.writeAll(err, "corral: \(explanation) (exit status \(status.code))\n")
-        }
-        transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
+        let status = conclude(state)
+        release()
         return status
     }
 
-    /// The `hostfs-init: …` lines (with the line before each, the failed
-    /// program's own message) in the kernel's output, or nil when there are none.
-    private func hostfsInitFailure() -> String? {
-        let lines = String(decoding: kernelTail, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        var picked: [Substring] = []
-        for (i, line) in lines.enumerated() where line.hasPrefix("hostfs-init: ") {
-            if i > 0, !lines[i - 1].hasPrefix("hostfs-init: "), !lines[i - 1].hasPrefix(" ") { picked.append(lines[i - 1]) }
-            picked.append(line)
+    /// The lines said before anything starts: the sandbox's fit and, with
+    /// `--verbose`, its report and the RAID-6 benchmark decision.
+    private mutating func announce() {
+        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            say(.sandboxWarning(warning))
         }
-        return picked.isEmpty ? nil : picked.joined(separator: "\n") + "\n"
+        if plan.options.verbose {
+            for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { say(.sandboxReport(line)) }
+            say(.raid6Benchmark(plan.raid6Decision))
+        }
+        transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
     }
 
-    /// The helper's report is the seccomp profile stopping the running
-    /// kernel (``SeccompDenial``), not a failure to start it.
-    private var sandboxDenial: Bool {
-        helperError.starts(with: Array(SeccompDenial.prefix.utf8))
+    /// The boot directory, the nonce file, the signals and the pty, each
+    /// kept in the session until ``release()``.
+    private mutating func prepare() throws(LauncherError) -> (Pseudoterminal, BootDirectory) {
+        let bootDirectory = try BootDirectory(plan)
+        self.bootDirectory = bootDirectory
+        nonceFile = try NonceFile.make(plan, in: bootDirectory.directory)
+        // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
+        signals = try SupervisorSignals()
+        let console = try Pseudoterminal(windowSizeFrom: input)
+        self.console = console
+        return (console, bootDirectory)
     }
 
-    private func resolve(stop: Stop, helperExit: (exited: Bool, code: Int32)?) -> BootExitStatus {
-        // The command had ended, but corral was stopped before it delivered
-        // what the command printed: the signal's status, not the command's
-        // (a maintenance job must not commit what nobody saw finish).
-        if case .none = stop, let flushInterrupted { return .interrupted(signal: flushInterrupted) }
-        if let guestStatus { return .guest(guestStatus) }
-        switch stop {
-        case .timeout: return .timedOut
-        case .signal(let signal): return .interrupted(signal: signal)
-        case .escape: return .stoppedByUser
-        case .none: break
-        }
-        if !helperError.isEmpty && !sandboxDenial { return .launchFailed }
-        // hostfs-init ends PID 1 when it cannot set the guest up: init was
-        // not reached in the sense that matters (the command never ran).
-        if panic.seen, !started, hostfsInitFailure() != nil { return .initNotReached }
-        if panic.seen { return .kernelPanic }
-        if let helperExit, !helperExit.exited, helperExit.code == SIGABRT { return .kernelPanic }
-        if plan.nonce == nil {
-            // A custom init reports nothing; a clean power-off is success.
-            if let helperExit, helperExit.exited, helperExit.code == 0 { return .guest(0) }
-            return .initNotReached
-        }
-        return started ? .statusLost : .initNotReached
+    /// Lets go of what the boot held: the pty, the signals and the
+    /// subreaper role, the nonce file's watch, then the boot directory.
+    private mutating func release() {
+        console = nil
+        signals = nil
+        nonceFile = nil
+        bootDirectory = nil
     }
 
-    private mutating func removeNonceFile() {
-        try? nonceDirectory?.unlink(BootPlan.nonceFileName)
-        nonceDirectory = nil
+    // MARK: The console loop
+
+    /// Relays the console until the kernel is gone or the guest is stopped.
+    private mutating func relay(_ state: inout ConsoleState, _ helper: KernelHelper) {
+        guard let console, let signals else { return }
+        let observer = plan.options.observer
+        var stopReason: String?
+        while true {
+            let now = MonotonicClock.seconds()
+            let asked = { () -> Bool in
+                stopReason = observer?.stopReason(now: now)
+                return stopReason != nil
+            }
+            if let end = state.end(now: now, guestStatus: guestStatus, stopAsked: asked) {
+                if let stopReason { transcript?.note("stopped: \(stopReason)") }
+                // The kernel is gone: whatever is left on the pty is its last words.
+                if end == .drain { drain(console.master) }
+                return
+            }
+            if state.mayProbe, let bytes = probe?.due(now: now) { state.queue(bytes) }
+            guard pollOnce(&state, console, signals, helper, now: now) else { return }
+        }
+    }
+
+    /// One poll and what it found, in a fixed order; false when the loop must end.
+    private mutating func pollOnce(_ state: inout ConsoleState, _ console: Pseudoterminal, _ signals: SupervisorSignals,
+                                   _ helper: KernelHelper, now: Double) -> Bool {
+        let interest = state.interest(guestReads: guestReadsInput, outputRoom: pendingOutput.count < Self.outputLimit)
+        var fds = [
+            pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: interest.pollsConsole ? console.master.fd : -1,
+                   events: (interest.readConsole ? Int16(POLLIN) : 0) | (interest.writeConsole ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: helper.errors?.fd ?? -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: interest.readInput ? input : -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: pendingOutput.isEmpty ? -1 : output, events: Int16(POLLOUT), revents: 0),
+            pollfd(fd: nonceFile?.watch?.fd ?? -1, events: Int16(POLLIN), revents: 0),
+        ]
+        let timeout = state.pollTimeout(now: now, holding: demux.isHolding, probeIn: probe?.wait(now: now))
+        let ready = poll(&fds, nfds_t(fds.count), timeout)
+        if ready < 0 && corral_errno() != EINTR { return false }
+        if ready == 0 && demux.isHolding {
+            for event in demux.flushIdle() { deliver(event) }
+        }
+        if ready <= 0 { return true }
+
+        if fds[0].revents != 0 && !takeSignals(&state, signals, console, helper) { return false }
+        if fds[1].revents & Int16(POLLOUT) != 0 && !state.outgoing.isEmpty,
+           let written = try? console.master.writeAvailable(state.outgoing[...]), written > 0 {
+            state.wroteToConsole(written)
+        }
+        if fds[4].revents != 0 { writeOutput() }
+        // The guest opened the nonce file: nobody else may.
+        if fds[5].revents != 0 { nonceFile?.opened() }
+        if interest.readConsole && fds[1].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            let open = readConsole(console.master, bounded: true)
+            state.readConsole(stillOpen: open, guestStatus: guestStatus, now: MonotonicClock.seconds())
+        }
+        if fds[2].revents != 0 { readHelperErrors(helper) }
+        if fds[3].revents != 0 && !readInput(&state) { return false }
+        return true
+    }
+
+    /// Whether the guest is ready for what the user types: an interactive
+    /// console at once, hostfs-init once the command started, a custom init
+    /// once its console echoed (or at once when the boot probes nothing).
+    private var guestReadsInput: Bool {
+        plan.interactive || started || (plan.nonce == nil && probe?.ready != false)
+    }
+
+    /// Every signal waiting; false on a stop signal.
+    private mutating func takeSignals(_ state: inout ConsoleState, _ signals: SupervisorSignals,
+                                      _ console: Pseudoterminal, _ helper: KernelHelper) -> Bool {
+        while let signal = signals.next() {
+            switch state.received(signal: signal) {
+            case .reap: state.helperEnded(ProcessTree.reapAll(helper: helper.pid).map(ConsoleState.HelperExit.init(_:)))
+            case .resize: console.copyWindowSize(from: input)
+            case .stop: return false
+            }
+        }
+        return true
+    }
+
+    private mutating func readHelperErrors(_ helper: KernelHelper) {
+        guard let errors = helper.errors else { return }
+        switch try? errors.readAvailable(upTo: 4096) {
+        case .bytes(let bytes): helperError += bytes
+        case .wouldBlock: break
+        case .end, nil: helper.errors = nil
+        }
+    }
+
+    /// What the user typed, or the end of their input; false when they
+    /// stopped the guest (Ctrl-] q).
+    private mutating func readInput(_ state: inout ConsoleState) -> Bool {
+        switch try? StreamIO.read(input, "stdin", upTo: 4096) {
+        case .bytes(let bytes): return !state.typed(bytes)
+        case .wouldBlock: return true
+        case .end, nil:
+            state.inputEnded()
+            return true
+        }
     }
 
     /// Reads what is available (when `bounded`, only while the output queue
     /// has room); false once the pty has no writer left (EIO).
-    private mutating func readConsole(_ master: Int32, bounded: Bool = false) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16384)
+    private mutating func readConsole(_ master: Descriptor, bounded: Bool = false) -> Bool {
         while true {
             if bounded && pendingOutput.count >= Self.outputLimit { return true }
-            let n = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
-            if n > 0 {
-                consume(Array(buffer[0..<n]))
-                continue
+            switch try? master.readAvailable(upTo: 16384) {
+            case .bytes(let bytes): consume(bytes)
+            case .wouldBlock: return true
+            case .end, nil: return false
             }
-            if n < 0 && corral_errno() == EINTR { continue }
-            if n < 0 && corral_errno() == EAGAIN { return true }
-            return false
         }
     }
 
-    private mutating func drain(_ master: Int32) {
+    private mutating func drain(_ master: Descriptor) {
         _ = readConsole(master)
     }
 
@@ -424,7 +274,7 @@ struct BootSession: ~Copyable {
         case .kernel(let bytes):
             transcript?.append(.kernel, bytes)
             if plan.options.verbose {
-                Output.writeAll(err, bytes)
+                emit(.kernelText(bytes))
             } else if !started {
                 kernelTail += bytes
                 if kernelTail.count > 65536 { kernelTail.removeFirst(kernelTail.count - 65536) }
@@ -434,7 +284,7 @@ struct BootSession: ~Copyable {
             let shown = plan.options.observer.map { $0.output(bytes) } ?? bytes
             if !outputBroken { pendingOutput += shown }
         case .started:
-            removeNonceFile()
+            nonceFile?.remove()
             started = true
             kernelTail.removeAll()
             transcript?.note("command started")
@@ -444,24 +294,64 @@ struct BootSession: ~Copyable {
         }
     }
 
+    // MARK: The end of the boot
+
+    /// Stops every process of the boot, takes the console's last words and
+    /// delivers what is left of the command's output.
+    private mutating func wrapUp(_ state: inout ConsoleState, _ helper: KernelHelper) {
+        helper.errors = nil
+        state.helperEnded(ProcessTree.killSession(helper.pid, supervisor: getpid(), helper: helper.pid)
+            .map(ConsoleState.HelperExit.init(_:)))
+        // A helper killed mid-boot could not remove the boot's cgroup.
+        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper.pid) }
+        if let console {
+            console.releaseSlave()
+            drain(console.master)
+        }
+        if let held = probe?.flush(), !held.isEmpty { for event in demux.feed(held) { deliver(event) } }
+        for event in demux.finish() { deliver(event) }
+        if let observer = plan.options.observer, !outputBroken { pendingOutput += observer.outputEnded() }
+        switch state.stop {
+        case .none: flushOutput(giveUpAt: nil)
+        case .timeout, .signal, .escape: flushOutput(giveUpAt: MonotonicClock.seconds() + 2)
+        }
+    }
+
+    /// Decides the exit status from what the boot saw, says what the user
+    /// should hear about it and notes it in the transcript.
+    private mutating func conclude(_ state: ConsoleState) -> BootExitStatus {
+        let ending = BootEnding(
+            stop: state.stop, helperExit: state.helperExit, flushInterrupted: flushInterrupted,
+            guestStatus: guestStatus, helperError: String(decoding: helperError, as: UTF8.self),
+            panicSeen: panic.seen, panicAdvice: panic.advice, started: started, markers: plan.nonce != nil,
+            kernelTail: kernelTail, verbose: plan.options.verbose)
+        let status = ending.status
+        for event in ending.report(status) { emit(event) }
+        transcript?.note("exit status \(status.code)" + (status.explanation.map { ": \($0)" } ?? ""))
+        return status
+    }
+
     /// One write of queued output, after poll said stdout has room: at most a
     /// page, which a pipe with a free slot takes without blocking.
     private mutating func writeOutput() {
         guard !pendingOutput.isEmpty else { return }
-        let n = pendingOutput.withUnsafeBytes { write(out, $0.baseAddress, min($0.count, 4096)) }
-        if n > 0 {
-            pendingOutput.removeFirst(n)
-        } else if n == 0 || (corral_errno() != EINTR && corral_errno() != EAGAIN) {
-            // EPIPE and the like: nobody will read it, as with a blocking write.
-            outputBroken = true
-            pendingOutput.removeAll()
-        }
+        do {
+            guard let written = try StreamIO.write(output, "stdout", pendingOutput.prefix(4096)) else { return }
+            if written > 0 {
+                pendingOutput.removeFirst(written)
+                return
+            }
+        } catch {}
+        // EPIPE and the like: nobody will read it, as with a blocking write.
+        outputBroken = true
+        pendingOutput.removeAll()
     }
 
     /// Writes the rest of the output once the kernel is gone. Gives up on a
     /// stop signal (SIGINT, SIGTERM, ...; noted in `flushInterrupted`) and,
     /// when given, at `giveUpAt`, saying how much was not written.
-    private mutating func flushOutput(signals: Int32, giveUpAt: Double?) {
+    private mutating func flushOutput(giveUpAt: Double?) {
+        guard let signals else { return }
         while !pendingOutput.isEmpty && !outputBroken {
             var wait: Int32 = 1000
             if let giveUpAt {
@@ -470,13 +360,13 @@ struct BootSession: ~Copyable {
                 wait = Int32((left * 1000).rounded(.up))
             }
             var fds = [
-                pollfd(fd: out, events: Int16(POLLOUT), revents: 0),
-                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: output, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 2, wait) < 0 && corral_errno() != EINTR { break }
             var stopSignal: Int32?
             if fds[1].revents != 0 {
-                while case let signal = corral_launch_signalfd_read(signals), signal > 0 {
+                while let signal = signals.next() {
                     if signal != SIGCHLD && signal != SIGWINCH { stopSignal = signal }
                 }
             }
@@ -487,35 +377,25 @@ struct BootSession: ~Copyable {
             if fds[0].revents != 0 { writeOutput() }
         }
         if !pendingOutput.isEmpty && !outputBroken {
-            let line = "\(pendingOutput.count) bytes of the command's output were not written: stdout is not being read"
-            Output.writeAll(err, "corral: \(line)\n")
-            transcript?.note(line)
+            say(.outputNotWritten(bytes: pendingOutput.count))
             pendingOutput.removeAll()
         }
     }
 
-    private func copyWindowSize(to master: Int32) {
-        var rows: UInt16 = 0
-        var cols: UInt16 = 0
-        if corral_get_winsize(input, &rows, &cols) == 0 && rows > 0 && cols > 0 {
-            _ = corral_set_winsize(master, rows, cols)
-        } else {
-            _ = corral_set_winsize(master, 24, 80)
-        }
+    // MARK: Telling the user
+
+    /// Hands `event` to the caller; a diagnostic that belongs in the
+    /// transcript is noted there too.
+    private mutating func emit(_ event: BootEvent) {
+        if case .diagnostic(let diagnostic) = event, diagnostic.isTranscribed { transcript?.note("\(diagnostic)") }
+        plan.options.events?(event)
     }
 
-    private mutating func launchFailure(_ message: String) -> BootExitStatus {
-        Output.writeAll(err, "corral: \(message)\n")
-        transcript?.note(message)
-        Output.writeAll(err, "corral: \(BootExitStatus.launchFailed.explanation ?? "") (exit status \(BootExitStatus.launchFailed.code))\n")
+    private mutating func say(_ diagnostic: BootDiagnostic) { emit(.diagnostic(diagnostic)) }
+
+    private mutating func launchFailure(_ error: LauncherError) -> BootExitStatus {
+        say(.launchFailed("\(error)"))
+        say(.ended(.launchFailed))
         return .launchFailed
     }
-}
-
-/// A NULL-terminated C string array alive for the duration of `body`.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for p in pointers { free(p) } }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import COWEngine
 import CCorralShim
+import CorralSystem
 
 /// flock(2) leases corral holds on a boot's disk files for the whole boot.
 ///
@@ -14,7 +15,8 @@ import CCorralShim
 /// kernel's fcntl locks, so they never stop the kernel itself; an fcntl-style
 /// (OFD) lease would.
 public final class DiskLeases {
-    private var fds: [Int32] = []
+    /// Each lease is held by its open descriptor and ends when it closes.
+    private var held: [Descriptor] = []
 
     private init() {}
 
@@ -34,17 +36,26 @@ public final class DiskLeases {
             }
             for target in targets {
                 // O_NONBLOCK: never wait on a FIFO (preflight refuses one anyway).
-                let fd = target.fd.map { corral_dup($0) }
-                    ?? open(target.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-                if fd < 0 { continue }  // a COW the kernel will create; preflight vouched for it
-                if flock(fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-                    let holder = holder(of: fd).map { " (process \($0))" } ?? ""
-                    close(fd)
+                // A disk the caller holds open is leased through a second
+                // descriptor of that open file; any other path is the user's,
+                // links and all (preflight checked what it leads to).
+                let file: Descriptor
+                if let held = target.fd {
+                    guard let dup = try? Descriptor(duplicating: held, name: target.path) else { continue }
+                    file = dup
+                } else {
+                    guard let opened = try? Descriptor(open: target.path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, noFollow: false) else {
+                        continue  // a COW the kernel will create; preflight vouched for it
+                    }
+                    file = opened
+                }
+                if flock(file.fd, (target.exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+                    let holder = holder(of: file.fd).map { " (process \($0))" } ?? ""
                     return .failure(Refusal(
                         message: "disk \(disk.unit) (\(disk.deviceName)): '\(target.path)' is in use by another corral boot\(holder)",
-                        fix: "wait for that boot to end, or give this one its own file (add the c flag only if sharing is really meant)"))
+                        hint: "wait for that boot to end, or give this one its own file (add the c flag only if sharing is really meant)"))
                 }
-                leases.fds.append(fd)
+                leases.held.append(file)
             }
         }
         return .success(leases)
@@ -62,18 +73,8 @@ public final class DiskLeases {
             return text.count < 2 ? "0" + text : text
         }
         let file = "\(hex(major)):\(hex(minor)):\(st.ino)"
-        let locks = open("/proc/locks", O_RDONLY | O_CLOEXEC)
-        guard locks >= 0 else { return nil }
-        defer { close(locks) }
-        var text: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(locks, $0.baseAddress, $0.count) }
-            if n < 0 && corral_errno() == EINTR { continue }
-            if n <= 0 { break }
-            text += buffer[0..<n]
-        }
-        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where !line.contains("->") {
+        guard let text = try? SmallTextFile.text("/proc/locks", limit: 1 << 20) else { return nil }
+        for line in text.split(separator: "\n") where !line.contains("->") {
             let words = line.split(separator: " ")
             guard words.count > 5, words[1] == "FLOCK", let at = words.firstIndex(where: { $0 == file }), at > 0 else { continue }
             if let pid = Int32(words[at - 1]), pid > 0 { return pid }
@@ -83,15 +84,12 @@ public final class DiskLeases {
 
     public struct Refusal: Error, Sendable {
         public var message: String
-        public var fix: String
+        public var hint: String
     }
 
     deinit {
         // Unlocked first: a lease taken through a caller's open file would
         // otherwise last as long as that file stays open.
-        for fd in fds {
-            flock(fd, LOCK_UN)
-            close(fd)
-        }
+        for file in held { flock(file.fd, LOCK_UN) }
     }
 }

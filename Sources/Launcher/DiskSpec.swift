@@ -31,7 +31,7 @@ public struct DiskSpec: Sendable, Equatable, Codable {
     public var backing: String?
     public var flags: [Flag]
 
-    public init(unit: Int, file: String, backing: String? = nil, flags: [Flag] = []) throws {
+    public init(unit: Int, file: String, backing: String? = nil, flags: [Flag] = []) throws(LauncherError) {
         self.unit = unit
         self.file = file
         self.backing = backing
@@ -40,7 +40,7 @@ public struct DiskSpec: Sendable, Equatable, Codable {
     }
 
     /// Parses corral's `--disk N=FILE[,BACKING][:FLAGS]`, N being 0–15 or a–p.
-    public init(parsing text: String) throws {
+    public init(parsing text: String) throws(LauncherError) {
         guard let equals = text.firstIndex(of: "=") else {
             throw LauncherError.invalidDisk(spec: text, reason: "missing '='; write N=FILE[,BACKING][:FLAGS]")
         }
@@ -98,7 +98,7 @@ public struct DiskSpec: Sendable, Equatable, Codable {
         "\(unit)=\(file)\(backing.map { ",\($0)" } ?? "")\(flags.isEmpty ? "" : ":" + flags.map(\.rawValue).joined())"
     }
 
-    private func validate(as text: String) throws {
+    private func validate(as text: String) throws(LauncherError) {
         guard (0..<DiskSpec.unitLimit).contains(unit) else {
             throw LauncherError.invalidDisk(spec: text, reason: "unit \(unit) is not below \(DiskSpec.unitLimit)")
         }

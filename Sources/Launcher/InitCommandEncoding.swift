@@ -52,3 +52,15 @@ public enum InitCommandEncoding: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension KernelCommandLine {
+    /// Adds `--command` for hostfs-init: the escaped form when the command
+    /// line then fits, else base64.
+    mutating func add(command: String) {
+        let variables = initVariables
+        initVariables = variables + [InitCommandEncoding.escaped.variable(for: command)]
+        if length > KernelCommandLine.maximumLength {
+            initVariables = variables + [InitCommandEncoding.base64.variable(for: command)]
+        }
+    }
+}

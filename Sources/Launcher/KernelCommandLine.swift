@@ -123,7 +123,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     }
 
     /// Refuses what the kernel would misparse or reject.
-    public func validate() throws {
+    public func validate() throws(LauncherError) {
         if !KernelCommandLine.isValidMemory(memory) { throw LauncherError.invalidMemory(memory) }
         if !KernelCommandLine.isValidUmid(umid) { throw LauncherError.invalidUmid(umid) }
         switch root {

@@ -26,8 +26,6 @@ public struct KernelExecSpec: Codable, Sendable, Equatable {
 /// supervisor, because setsid, a controlling terminal and the sandbox all
 /// change the calling process for good.
 public enum KernelExec {
-    /// Sets up the session and terminal and becomes the kernel. Returns only
-    /// through exit: 127 after reporting an error on fd 3.
     /// The pty on fds 0-2, not as the controlling terminal.
     static func attachWithoutControlling(_ path: String) -> Int32 {
         let fd = open(path, O_RDWR | O_NOCTTY)
@@ -44,10 +42,19 @@ public enum KernelExec {
         return 0
     }
 
-    public static func run() -> Never {
-        // Started by hand rather than by corral boot: there is no error pipe.
-        let reportFD = getenv(KernelExecSpec.environmentKey) == nil ? 2 : KernelExecSpec.errorFD
+    /// Sets up the session and terminal and becomes the kernel. Returns only
+    /// through exit: 127 after reporting an error.
+    ///
+    /// A failure (or the sandbox stopping the kernel later) is reported on
+    /// the error pipe, which the supervising ``BootSession`` reads; started
+    /// by hand rather than by corral boot there is no pipe, and `toPerson`
+    /// gets the message instead (the CLI prints it).
+    public static func run(toPerson: (String) -> Void) -> Never {
+        let byHand = getenv(KernelExecSpec.environmentKey) == nil
         _ = corral_set_cloexec(KernelExecSpec.errorFD, 1)
+        func report(_ message: String) {
+            if byHand { toPerson(message) } else { Output.writeAll(KernelExecSpec.errorFD, message) }
+        }
         do {
             guard let json = getenv(KernelExecSpec.environmentKey).map({ String(cString: $0) }) else {
                 throw LauncherError.helper("_kernel-exec is internal to corral boot; run corral boot instead")
@@ -76,10 +83,10 @@ public enum KernelExec {
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy) { denial in
-                Output.writeAll(reportFD, reportFD == 2 ? "corral: \(denial)\n" : "\(denial)")
+                report("\(denial)")
             }
         } catch {
-            Output.writeAll(reportFD, reportFD == 2 ? "corral: \(error)\n" : "\(error)")
+            report("\(error)")
             exit(127)
         }
     }

@@ -18,6 +18,9 @@ public enum LauncherError: Error, Sendable, Equatable, CustomStringConvertible {
     case hostfsInitNotFound(searched: [String])
     case system(call: String, object: String, errno: Int32)
     case helper(String)
+    /// The boot could not be set up or the kernel helper not started (pty,
+    /// pipe, signalfd, spawn, the boot directory): the message says which.
+    case launch(String)
 
     /// Whether the command line alone is at fault (a value no boot could
     /// take), not the host: such a refusal is a usage error (exit 64), the
@@ -27,7 +30,7 @@ public enum LauncherError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidDisk, .duplicateUnit, .invalidMemory, .invalidRoot, .invalidUmid, .invalidPath,
              .invalidArgument, .commandLineTooLong, .commandNeedsHostfsInit:
             return true
-        case .kernelNotFound, .notAUMLKernel, .hostfsInitNotFound, .system, .helper:
+        case .kernelNotFound, .notAUMLKernel, .hostfsInitNotFound, .system, .helper, .launch:
             return false
         }
     }
@@ -60,7 +63,7 @@ public enum LauncherError: Error, Sendable, Equatable, CustomStringConvertible {
             return "hostfs-init not found (looked in \(searched.joined(separator: ", "))); set CORRAL_DATA_DIR to the directory holding hostfs-init/"
         case let .system(call, object, errno):
             return "\(call)(\(object)) failed: \(SystemError.describe(errno))"
-        case let .helper(message):
+        case let .helper(message), let .launch(message):
             return message
         }
     }

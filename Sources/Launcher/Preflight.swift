@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCorralShim
 import COWEngine
+import CorralSystem
 
 /// One thing preflight found: a failure stops the boot before anything is
 /// spawned; a warning is printed and the boot goes on.
@@ -12,20 +13,20 @@ public struct PreflightIssue: Sendable, Equatable {
     /// What is wrong, naming the file.
     public var message: String
     /// What to do about it.
-    public var fix: String?
+    public var hint: String?
     /// The disk it is about (its unit), when it is about one.
     public var unit: Int?
 
-    public init(_ severity: Severity, _ message: String, fix: String? = nil) {
+    public init(_ severity: Severity, _ message: String, hint: String? = nil) {
         self.severity = severity
         self.message = message
-        self.fix = fix
+        self.hint = hint
     }
 
     /// One line for stderr.
     public var line: String {
         let head = severity == .failure ? "preflight" : "warning"
-        return "\(head): \(message)" + (fix.map { "; \($0)" } ?? "")
+        return "\(head): \(message)" + (hint.map { "; \($0)" } ?? "")
     }
 }
 
@@ -38,14 +39,14 @@ public enum Preflight {
         checkKernel(plan.kernelPath, &issues)
         checkMemory(plan.commandLine.memory, hostBytes: hostMemory(), &issues)
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
-            issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", fix: "chmod +x it"))
+            issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", hint: "chmod +x it"))
         }
         checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath),
                    opened: plan.options.openedDisks, &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
             if access(dir, W_OK) != 0 {
-                issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", fix: "choose another --log path"))
+                issues.append(.init(.failure, "cannot write the log '\(log)': directory '\(dir)' is not writable or does not exist", hint: "choose another --log path"))
             }
         }
         return issues
@@ -66,14 +67,8 @@ public enum Preflight {
 
     /// The host's RAM (MemTotal), which backs the guest's memory file.
     static func hostMemory() -> UInt64? {
-        let fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+        guard let text = try? SmallTextFile.text("/proc/meminfo"),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
               let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
         return kib * 1024
     }
@@ -95,19 +90,19 @@ public enum Preflight {
         guard let wanted = memoryBytes(value), let host = hostBytes, wanted > host else { return nil }
         let gib = { (bytes: UInt64) in String(Double(bytes * 10 / (1 << 30)) / 10) + " GiB" }
         return .init(.failure, "--memory \(value) is more than this host's \(gib(host)) of RAM can back",
-                     fix: "give at most --memory \(host / (1 << 20))M")
+                     hint: "give at most --memory \(host / (1 << 20))M")
     }
 
     static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {
         var st = corral_stat()
         guard corral_stat(path, &st) == 0 else {
-            issues.append(.init(.failure, "kernel '\(path)' does not exist", fix: "install user-mode-linux or pass --kernel PATH"))
+            issues.append(.init(.failure, "kernel '\(path)' does not exist", hint: "install user-mode-linux or pass --kernel PATH"))
             return
         }
         if access(path, X_OK) != 0 {
-            issues.append(.init(.failure, "kernel '\(path)' is not executable", fix: "chmod +x it or pass --kernel PATH"))
+            issues.append(.init(.failure, "kernel '\(path)' is not executable", hint: "chmod +x it or pass --kernel PATH"))
         } else if !Resources.isUMLKernel(path) {
-            issues.append(.init(.failure, "'\(path)' is not a User-Mode Linux kernel", fix: "pass --kernel with a linux.uml binary"))
+            issues.append(.init(.failure, "'\(path)' is not a User-Mode Linux kernel", hint: "pass --kernel with a linux.uml binary"))
         }
     }
 
@@ -124,78 +119,93 @@ public enum Preflight {
                                   _ issues: inout [PreflightIssue]) {
         var uses: [(key: [UInt64], use: Use)] = []
         let cwd = PathResolution.currentDirectory()
-
         for disk in disks {
             let first = issues.count
-            defer { for index in first..<issues.count { issues[index].unit = disk.unit } }
-            let name = "disk \(disk.unit) (\(disk.deviceName))"
-            let locks = !disk.flags.contains(.shared)
-            for path in [disk.file] + (disk.backing.map { [$0] } ?? []) where !path.hasPrefix("/") {
-                let length = cwd.utf8.count + 1 + path.utf8.count
-                if length > DiskSpec.maximumPathLength {
-                    issues.append(.init(.failure, "\(name): '\(path)' is \(length) characters from the working directory, over the kernel's \(DiskSpec.maximumPathLength)", fix: "give a shorter or absolute path"))
-                }
-            }
+            checkDisk(disk, kernelRelease: kernelRelease, opened: opened[disk.unit], cwd: cwd, &uses, &issues)
+            for index in first..<issues.count { issues[index].unit = disk.unit }
+        }
+        checkSharing(uses, &issues)
+    }
 
-            var st = corral_stat()
-            guard corral_stat(disk.file, &st) == 0 else {
-                if let backing = disk.backing {
-                    // The kernel creates the COW (§4.5); make sure it can.
-                    checkCreation(disk, backing: backing, name: name, cwd: cwd, &issues)
-                    var bst = corral_stat()
-                    if corral_stat(backing, &bst) == 0, let kind = FileStatus.nonDiskKind(mode: bst.mode) {
-                        issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
-                    } else if corral_stat(backing, &bst) == 0 {
-                        uses.append(([bst.dev, bst.ino], Use(path: backing, role: "backing of \(name)", writable: false, locks: locks)))
-                        checkLock(backing, writable: false, name: name, locks: locks, &issues)
-                    }
-                } else {
-                    issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist", fix: "create it (e.g. truncate -s 1G '\(disk.file)') or give a backing file to create a COW"))
-                }
-                continue
-            }
-            if let kind = FileStatus.nonDiskKind(mode: st.mode) {
-                issues.append(.init(.failure, "\(name): '\(disk.file)' is \(kind), not a disk image or COW file", fix: "give an image or COW file"))
-                continue
-            }
-            if access(disk.file, R_OK) != 0 {
-                issues.append(.init(.failure, "\(name): '\(disk.file)' is not readable", fix: "fix its permissions"))
-                continue
-            }
-            if !disk.isReadOnly && access(disk.file, W_OK) != 0 {
-                issues.append(.init(.failure, "\(name): '\(disk.file)' is not writable", fix: "fix its permissions, or add the r flag (--disk \(disk.unit)=\(disk.file):r)"))
-            }
-            uses.append(([st.dev, st.ino], Use(path: disk.file, role: name, writable: !disk.isReadOnly, locks: locks)))
-
-            if disk.flags.contains(.raw) {
-                checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
-                continue
-            }
-            var given = corral_stat()
-            if let backing = disk.backing, corral_stat(backing, &given) == 0, let kind = FileStatus.nonDiskKind(mode: given.mode) {
-                issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", fix: "give an image file as the backing"))
-                continue
-            }
-            let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease,
-                                                                opened: opened[disk.unit], &issues)
-            if !engineCheckedLocks {
-                checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
-            }
-            if let backingInUse {
-                var bst = corral_stat()
-                if corral_stat(backingInUse, &bst) == 0 {
-                    uses.append(([bst.dev, bst.ino], Use(path: backingInUse, role: "backing of \(name)", writable: false, locks: locks)))
-                    checkLock(backingInUse, writable: false, name: name, locks: locks, &issues)
-                }
+    /// One disk: its paths, its file (or what the kernel needs to create
+    /// it), its COW header and locks; the host files it opens go to `uses`.
+    static func checkDisk(_ disk: DiskSpec, kernelRelease: String?, opened: OpenedDisk?, cwd: String,
+                          _ uses: inout [(key: [UInt64], use: Use)], _ issues: inout [PreflightIssue]) {
+        let name = "disk \(disk.unit) (\(disk.deviceName))"
+        let locks = !disk.flags.contains(.shared)
+        for path in [disk.file] + (disk.backing.map { [$0] } ?? []) where !path.hasPrefix("/") {
+            let length = cwd.utf8.count + 1 + path.utf8.count
+            if length > DiskSpec.maximumPathLength {
+                issues.append(.init(.failure, "\(name): '\(path)' is \(length) characters from the working directory, over the kernel's \(DiskSpec.maximumPathLength)", hint: "give a shorter or absolute path"))
             }
         }
 
-        // The same file twice: fine only when every use is read-only.
+        var st = corral_stat()
+        guard corral_stat(disk.file, &st) == 0 else {
+            checkMissing(disk, name: name, cwd: cwd, locks: locks, &uses, &issues)
+            return
+        }
+        if let kind = FileStatus.nonDiskKind(mode: st.mode) {
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is \(kind), not a disk image or COW file", hint: "give an image or COW file"))
+            return
+        }
+        if access(disk.file, R_OK) != 0 {
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is not readable", hint: "fix its permissions"))
+            return
+        }
+        if !disk.isReadOnly && access(disk.file, W_OK) != 0 {
+            issues.append(.init(.failure, "\(name): '\(disk.file)' is not writable", hint: "fix its permissions, or add the r flag (--disk \(disk.unit)=\(disk.file):r)"))
+        }
+        uses.append(([st.dev, st.ino], Use(path: disk.file, role: name, writable: !disk.isReadOnly, locks: locks)))
+
+        if disk.flags.contains(.raw) {
+            checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+            return
+        }
+        var given = corral_stat()
+        if let backing = disk.backing, corral_stat(backing, &given) == 0, let kind = FileStatus.nonDiskKind(mode: given.mode) {
+            issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", hint: "give an image file as the backing"))
+            return
+        }
+        let (backingInUse, engineCheckedLocks) = checkCOW(disk, name: name, kernelRelease: kernelRelease,
+                                                            opened: opened, &issues)
+        if !engineCheckedLocks {
+            checkLock(disk.file, writable: !disk.isReadOnly, name: name, locks: locks, &issues)
+        }
+        if let backingInUse {
+            var bst = corral_stat()
+            if corral_stat(backingInUse, &bst) == 0 {
+                uses.append(([bst.dev, bst.ino], Use(path: backingInUse, role: "backing of \(name)", writable: false, locks: locks)))
+                checkLock(backingInUse, writable: false, name: name, locks: locks, &issues)
+            }
+        }
+    }
+
+    /// A disk file that does not exist: with a backing, the kernel creates
+    /// the COW (§4.5), so make sure it can; without one it is an error.
+    static func checkMissing(_ disk: DiskSpec, name: String, cwd: String, locks: Bool,
+                             _ uses: inout [(key: [UInt64], use: Use)], _ issues: inout [PreflightIssue]) {
+        guard let backing = disk.backing else {
+            issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist", hint: "create it (e.g. truncate -s 1G '\(disk.file)') or give a backing file to create a COW"))
+            return
+        }
+        checkCreation(disk, backing: backing, name: name, cwd: cwd, &issues)
+        var bst = corral_stat()
+        if corral_stat(backing, &bst) == 0, let kind = FileStatus.nonDiskKind(mode: bst.mode) {
+            issues.append(.init(.failure, "\(name): backing '\(backing)' is \(kind), not a disk image", hint: "give an image file as the backing"))
+        } else if corral_stat(backing, &bst) == 0 {
+            uses.append(([bst.dev, bst.ino], Use(path: backing, role: "backing of \(name)", writable: false, locks: locks)))
+            checkLock(backing, writable: false, name: name, locks: locks, &issues)
+        }
+    }
+
+    /// The same file twice: fine only when every use is read-only.
+    static func checkSharing(_ uses: [(key: [UInt64], use: Use)], _ issues: inout [PreflightIssue]) {
         var reported = Set<[UInt64]>()
         for (i, a) in uses.enumerated() where !reported.contains(a.key) {
             for b in uses[(i + 1)...] where b.key == a.key && (a.use.writable || b.use.writable) {
                 reported.insert(a.key)
-                issues.append(.init(.failure, "'\(b.use.path)' is used twice, as \(a.use.role) and as \(b.use.role), and one of them writes it", fix: "give each disk its own file, or add the r flag to both"))
+                issues.append(.init(.failure, "'\(b.use.path)' is used twice, as \(a.use.role) and as \(b.use.role), and one of them writes it", hint: "give each disk its own file, or add the r flag to both"))
                 break
             }
         }
@@ -227,13 +237,13 @@ public enum Preflight {
                     if disk.flags.contains(.shared) { continue }
                 }
                 switch finding.severity {
-                case .problem: issues.append(.init(.failure, "\(name): \(finding.message)", fix: finding.fix))
-                case .warning: issues.append(.init(.warning, "\(name): \(finding.message)", fix: finding.fix))
+                case .problem: issues.append(.init(.failure, "\(name): \(finding.message)", hint: finding.hint))
+                case .warning: issues.append(.init(.warning, "\(name): \(finding.message)", hint: finding.hint))
                 case .note: break
                 }
             }
         } catch {
-            issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", fix: "make sure the file is readable"))
+            issues.append(.init(.failure, "\(name): could not check '\(disk.file)': \(error)", hint: "make sure the file is readable"))
             return (nil, false)
         }
         // DiskCheck decodes every COW layout and reports every header problem;
@@ -244,21 +254,21 @@ public enum Preflight {
     static func checkCreation(_ disk: DiskSpec, backing: String, name: String, cwd: String, _ issues: inout [PreflightIssue]) {
         var bst = corral_stat()
         if corral_stat(backing, &bst) != 0 {
-            issues.append(.init(.failure, "\(name): neither '\(disk.file)' nor its backing '\(backing)' exists", fix: "check both paths"))
+            issues.append(.init(.failure, "\(name): neither '\(disk.file)' nor its backing '\(backing)' exists", hint: "check both paths"))
             return
         }
         if disk.isReadOnly {
-            issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist and the r flag forbids creating it (the kernel would leave an empty file)", fix: "drop the r flag, or create the COW first with corral cow create"))
+            issues.append(.init(.failure, "\(name): '\(disk.file)' does not exist and the r flag forbids creating it (the kernel would leave an empty file)", hint: "drop the r flag, or create the COW first with corral cow create"))
         }
         let dir = PathResolution.split(disk.file).directory
         if access(dir, W_OK) != 0 {
-            issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", fix: "choose a writable directory"))
+            issues.append(.init(.failure, "\(name): cannot create COW '\(disk.file)': directory '\(dir)' is not writable", hint: "choose a writable directory"))
         }
         if cwd.utf8.count >= 256 {
-            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more", fix: "cd to a shorter directory"))
+            issues.append(.init(.failure, "\(name): the working directory is \(cwd.utf8.count) characters; the kernel cannot create a COW from a working directory of 256 or more", hint: "cd to a shorter directory"))
         }
         if PathResolution.split(backing).directory == "/" {
-            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it", fix: "move it into a directory"))
+            issues.append(.init(.failure, "\(name): backing file '\(backing)' is directly in '/', where the kernel cannot record it", hint: "move it into a directory"))
         }
     }
 
@@ -266,13 +276,11 @@ public enum Preflight {
     /// reading (§4.2 b, h); a lock someone else holds means a running UML.
     static func checkLock(_ path: String, writable: Bool, name: String, locks: Bool, _ issues: inout [PreflightIssue]) {
         guard locks else { return }
-        // O_NONBLOCK: a FIFO here must not wait for a writer.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let holder = corral_lock_holder(fd, writable ? 1 : 0)
+        // O_NONBLOCK: a FIFO here must not wait for a writer. The user's path, links and all.
+        guard let file = try? Descriptor(open: path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, noFollow: false) else { return }
+        let holder = corral_lock_holder(file.fd, writable ? 1 : 0)
         if holder > 0 {
-            issues.append(.init(.failure, "\(name): '\(path)' is locked by process \(holder), probably a running UML kernel", fix: "stop that kernel first (or add the c flag to share the file deliberately)"))
+            issues.append(.init(.failure, "\(name): '\(path)' is locked by process \(holder), probably a running UML kernel", hint: "stop that kernel first (or add the c flag to share the file deliberately)"))
         }
     }
 }

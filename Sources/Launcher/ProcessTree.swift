@@ -40,12 +40,10 @@ public enum ProcessTree {
 
     /// Fields after the command name, which may itself hold spaces and parentheses.
     public static func stat(_ pid: Int32) -> Entry? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        guard let file = try? Descriptor(open: "/proc/\(pid)/stat", flags: O_RDONLY, noFollow: false),
+              let buffer = try? file.read(upTo: 1024) else { return nil }
+        let n = buffer.count
+        guard n > 0, let close = buffer.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
         guard fields.count >= 4,
               let parent = Int32(String(decoding: fields[1], as: UTF8.self)),

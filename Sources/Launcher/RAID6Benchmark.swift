@@ -49,3 +49,13 @@ public enum RAID6Benchmark: String, Sendable, Equatable, CaseIterable {
         }
     }
 }
+
+extension BootPlan {
+    /// What this boot does with the benchmark, as `--verbose` reports it.
+    var raid6Decision: RAID6Decision {
+        guard commandLine.skippedInitcalls.contains(RAID6Benchmark.initcalls[0]) else {
+            return .kept(for: raid6KeptFor ?? "the kernel's own init")
+        }
+        return options.raid6 == .off ? .skippedByOption : .skippedNotNeeded
+    }
+}

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCorralShim
 import COWEngine
+import CorralSystem
 import Sandbox
 
 /// Finds the files `corral boot` needs at run time: the kernel and hostfs-init.
@@ -12,7 +13,7 @@ public enum Resources {
 
     /// An absolute path for `name`: as given when it holds a '/', else the
     /// first executable match on PATH.
-    public static func kernelPath(_ name: String, environment: [String: String]) throws -> String {
+    public static func kernelPath(_ name: String, environment: [String: String]) throws(LauncherError) -> String {
         if name.contains("/") {
             return PathResolution.absolute(name)
         }
@@ -41,21 +42,17 @@ public enum Resources {
     /// Whether `path` is a User-Mode Linux kernel: an ELF file carrying UML's
     /// banner string. Reads the file; does not run it.
     public static func isUMLKernel(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let file = try? Descriptor(open: path, flags: O_RDONLY, noFollow: false) else { return false }
         let needle = Array("User Mode Linux v".utf8)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var carry: [UInt8] = []
         var first = true
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return false }
+            guard let chunk = try? file.read(upTo: 1 << 20), !chunk.isEmpty else { return false }
             if first {
-                guard n >= 4, buffer[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]) else { return false }
+                guard chunk.count >= 4, chunk[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]) else { return false }
                 first = false
             }
-            let window = carry + buffer[0..<n]
+            let window = carry + chunk
             if contains(window, needle) { return true }
             carry = Array(window.suffix(needle.count - 1))
         }
@@ -71,7 +68,7 @@ public enum Resources {
     /// `<exe dir>/../share/corral/hostfs-init/` (an installed corral), then the
     /// nearest ancestor of the executable holding `hostfs-init/hostfs-init`
     /// (a development build in `.build/debug/`).
-    public static func hostfsInit(environment: [String: String], executable: String?) throws -> String {
+    public static func hostfsInit(environment: [String: String], executable: String?) throws(LauncherError) -> String {
         var searched: [String] = []
         if let data = environment["CORRAL_DATA_DIR"], !data.isEmpty {
             let candidate = "\(data)/hostfs-init/hostfs-init"

@@ -27,23 +27,26 @@ public struct Transcript: ~Copyable {
     /// symbolic link (root would otherwise truncate whatever a user's link
     /// points at), and opened O_NONBLOCK so a FIFO put there cannot hang
     /// the boot before the type check refuses it.
-    public init(path: String) throws {
+    public init(path: String) throws(LauncherError) {
+        let file: Descriptor
         do {
-            let file = try Descriptor(open: path, flags: O_WRONLY | O_CREAT | O_NONBLOCK, mode: 0o644, noFollow: true)
-            guard try file.status().isRegular else {
-                throw LauncherError.invalidPath(path, reason: "is not a regular file; give --log the name of a file")
-            }
-            try systemCall("ftruncate", path) { ftruncate(file.fd, 0) }
-            _ = corral_set_nonblock(file.fd, 0)
-            self.file = file
-        } catch let error as SystemError where error.errno == .tooManySymbolicLinkLevels {
-            throw LauncherError.invalidPath(path, reason: "is a symbolic link, which corral does not follow; give --log the file's own path")
-        } catch let error as SystemError where error.errno == .noSuchAddressOrDevice {
+            file = try Descriptor(open: path, flags: O_WRONLY | O_CREAT | O_NONBLOCK, mode: 0o644, noFollow: true)
+        } catch where error.errno == .tooManySymbolicLinkLevels {
+            throw .invalidPath(path, reason: "is a symbolic link, which corral does not follow; give --log the file's own path")
+        } catch where error.errno == .noSuchAddressOrDevice {
             // O_NONBLOCK|O_WRONLY on a FIFO nobody reads.
-            throw LauncherError.invalidPath(path, reason: "is not a regular file; give --log the name of a file")
-        } catch let error as SystemError {
+            throw .invalidPath(path, reason: "is not a regular file; give --log the name of a file")
+        } catch {
             throw LauncherError(error)
         }
+        let info: FileInfo
+        do { info = try file.status() } catch { throw LauncherError(error) }
+        guard info.isRegular else {
+            throw .invalidPath(path, reason: "is not a regular file; give --log the name of a file")
+        }
+        try LauncherError.systemCall("ftruncate", path) { ftruncate(file.fd, 0) }
+        _ = corral_set_nonblock(file.fd, 0)
+        self.file = file
     }
 
     public mutating func append(_ source: Source, _ bytes: [UInt8]) {

@@ -18,8 +18,13 @@ public struct JobPlan: Sendable, Codable {
     public struct Finding: Sendable, Codable, Equatable {
         public var severity: Severity
         public var message: String
-        public var fix: String?
+        /// What to do about it (the JSON key stays `fix`).
+        public var hint: String?
 
+        enum CodingKeys: String, CodingKey {
+            case severity, message
+            case hint = "fix"
+        }
     }
 
     public struct Disk: Sendable, Codable {
@@ -140,7 +145,7 @@ public enum DryRun {
         Preflight.checkDisks(specs, kernelRelease: request.settings.kernelRelease, &issues)
         for issue in issues {
             let finding = JobPlan.Finding(severity: issue.severity == .failure ? .failure : .warning,
-                                          message: issue.message, fix: issue.fix)
+                                          message: issue.message, hint: issue.hint)
             if let index = disks.firstIndex(where: { $0.unit == issue.unit }) {
                 disks[index].preflight.append(finding)
             } else {

@@ -1,4 +1,5 @@
 import Foundation
+import Launcher
 import Synchronization
 
 /// `--each`: the same job over many guests, at most `jobs` at a time.
@@ -60,8 +61,17 @@ public enum EachRunner {
     /// "preflight failed", are the reason: the summary line is all an
     /// `--each` user sees of a guest.
     public static func serve(_ request: JobRequest) -> JobReport {
-        if request.dryRun { return DryRun.run(request) }
-        return Job.run(request)
+        var request = request
+        let refusals = Mutex<[String]>([])
+        request.settings.bootEvents = { event in
+            if case .diagnostic(.preflight(let issue)) = event, issue.severity == .failure {
+                refusals.withLock { $0.append(issue.line) }
+            }
+        }
+        var report = request.dryRun ? DryRun.run(request) : Job.run(request)
+        let refused = refusals.withLock { $0 }
+        if !report.ok, !refused.isEmpty { report.reason = refused.joined(separator: "; ") }
+        return report
     }
 
     static func runOne(_ order: Order, executable: String) -> JobReport {

@@ -9,6 +9,8 @@ public struct GuestSettings: Sendable, Codable {
     public var logPath: String?
     public var environment: [String: String] = [:]
     public var verbose = false
+    /// Told what the boot has to say (``BootOptions/events``): the CLI prints it.
+    public var bootEvents: BootEventHandler?
 
     public init() {}
 

@@ -175,6 +175,7 @@ public enum Job {
         options.logPath = settings.logPath
         options.environment = settings.environment
         options.verbose = settings.verbose
+        options.events = settings.bootEvents
         for disk in staged { options.openedDisks[disk.declaration.unit] = disk.attachedDisk }
         return options
     }

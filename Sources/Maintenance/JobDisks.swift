@@ -50,9 +50,9 @@ struct JobDisks {
             case .missingParameter, .outputExists:
                 JobPlan.Finding(severity: .failure, message: "\(error)")
             case let .inputMissing(_, path):
-                JobPlan.Finding(severity: .failure, message: "'\(path)' does not exist", fix: "give an existing COW or image")
+                JobPlan.Finding(severity: .failure, message: "'\(path)' does not exist", hint: "give an existing COW or image")
             case let .outputIsInput(path, _):
-                JobPlan.Finding(severity: .failure, message: "'\(path)' is also one of the job's inputs", fix: "give another output")
+                JobPlan.Finding(severity: .failure, message: "'\(path)' is also one of the job's inputs", hint: "give another output")
             }
         }
     }

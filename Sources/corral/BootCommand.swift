@@ -181,23 +181,24 @@ struct BootCommand: ParsableCommand {
         options.environment = ProcessInfo.processInfo.environment
         let capture = output.isJSON ? OutputCapture() : nil
         options.observer = capture
+        options.events = BootEventPrinter.handler
 
         let plan: BootPlan
         do {
             plan = try BootPlan.make(options)
-        } catch let error as LauncherError where error.isUsageMistake {
+        } catch where error.isUsageMistake {
             // A value no boot could take (--root, --umid, a kernel argument):
             // a usage error like any other, whatever the host.
             throw CLIError(message: "\(error)", hint: "run 'corral boot --help' for usage", status: 64)
         } catch {
             // The host cannot boot this (no hostfs-init, …): a preflight failure; nothing ran.
             let status = BootExitStatus.preflightFailed
-            BootWriter.standardError.write("corral: \(error)\n")
+            Console.write(2, "corral: \(error)\n")
             if output.isJSON { try BootResult(status: status, duration: start, plan: nil, options: options, output: nil).print() }
             throw ExitCode(status.code)
         }
         if dryRun {
-            BootWriter.standardOutput.write(plan.dryRunText)
+            Console.write(1, plan.dryRunText)
             return
         }
         let status = Boot.run(plan)
@@ -264,22 +265,5 @@ final class OutputCapture: BootObserver, @unchecked Sendable {
         defer { lock.unlock() }
         let body = String(decoding: bytes, as: UTF8.self)
         return dropped > 0 ? body + "\n[\(dropped) more bytes not kept]\n" : body
-    }
-}
-
-/// Writes to fd 1 or 2 directly (Swift 6 has no usable stdout/stderr globals).
-private struct BootWriter {
-    let fd: Int32
-    static let standardOutput = BootWriter(fd: 1)
-    static let standardError = BootWriter(fd: 2)
-
-    func write(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            bytes = bytes.dropFirst(n)
-        }
     }
 }

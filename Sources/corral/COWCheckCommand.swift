@@ -33,7 +33,7 @@ struct COWCheckCommand: ParsableCommand {
         } else {
             for f in report.findings {
                 var line = "\(cow): \(f.severity.rawValue): \(f.message) [\(f.code)]"
-                if let fix = f.fix { line += "\n    fix: \(fix)" }
+                if let hint = f.hint { line += "\n    fix: \(hint)" }
                 Console.out(line)
             }
         }

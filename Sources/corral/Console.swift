@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 import Foundation
 
 /// Output through file descriptors (the `stdout` globals are not
@@ -10,14 +11,10 @@ enum Console {
     static func out(_ text: String) { write(1, text + "\n") }
     static func error(_ text: String) { write(2, text + "\n") }
 
+    /// All of `text`, through CorralSystem's one write loop (short writes,
+    /// EINTR, a non-blocking descriptor's EAGAIN).
     static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            done += n
-        }
+        Output.writeAll(fd, text)
     }
 
     static var isTerminal: (out: Bool, err: Bool) { (isatty(1) != 0, isatty(2) != 0) }

@@ -22,7 +22,7 @@ enum GuestOptionsCheck {
         }
         // More than the host's RAM: the guest would die of SIGBUS mid-work.
         if let issue = Preflight.memoryBeyondHost(memory) {
-            throw ValidationError(issue.message + (issue.fix.map { "; \($0)" } ?? ""))
+            throw ValidationError(issue.message + (issue.hint.map { "; \($0)" } ?? ""))
         }
         if kernel.contains("/") {
             if !FileManager.default.fileExists(atPath: kernel) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralSystem
 import Launcher
 
 /// `corral _kernel-exec`: the helper `corral boot` re-execs itself into.
@@ -13,6 +14,7 @@ struct KernelExecCommand: ParsableCommand {
     )
 
     func run() throws {
-        KernelExec.run()
+        // Run by hand there is no error pipe: the one line goes to stderr.
+        KernelExec.run(toPerson: { Output.writeAll(2, "corral: \($0)\n") })
     }
 }

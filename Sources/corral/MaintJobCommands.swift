@@ -221,6 +221,7 @@ struct MaintShellCommand: ParsableCommand {
         request.settings.memory = memory
         request.settings.verbose = verbose
         request.settings.environment = ProcessInfo.processInfo.environment
+        request.settings.bootEvents = BootEventPrinter.handler
         let report = RescueShell.run(request)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)

@@ -59,6 +59,7 @@ struct MaintJobOptions: ParsableArguments {
         if let each, !each.each.isEmpty {
             try runEach(request, guests: each.each, jobs: each.j, guestParameter: guestParameter)
         }
+        request.settings.bootEvents = BootEventPrinter.handler
         if dryRun {
             let report = DryRun.run(request)
             if json {

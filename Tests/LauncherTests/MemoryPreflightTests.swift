@@ -19,7 +19,7 @@ import TestSupport
         Preflight.checkMemory("64G", hostBytes: 24 << 30, &issues)
         #expect(issues.count == 1 && issues.first?.severity == .failure)
         #expect(issues.first?.message == "--memory 64G is more than this host's 24.0 GiB of RAM can back")
-        #expect(issues.first?.fix == "give at most --memory 24576M")
+        #expect(issues.first?.hint == "give at most --memory 24576M")
         issues = []
         Preflight.checkMemory("16G", hostBytes: 24 << 30, &issues)
         #expect(issues.isEmpty)
