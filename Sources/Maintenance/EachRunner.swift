@@ -1,33 +1,51 @@
 import Foundation
+import Launcher
 import Synchronization
 
 /// `--each`: the same job over many guests, at most `jobs` at a time.
 ///
-/// Each guest runs in its own `corral maint … --json` process, because a
-/// boot owns process-wide state (the SIGCHLD signalfd, the subreaper role)
-/// that two boots in one process would fight over.
+/// Each guest's job runs in a worker process of its own, because a boot owns
+/// process-wide state (the SIGCHLD signalfd, the subreaper role) that two
+/// boots in one process would fight over. The worker is the executable's
+/// internal ``entryPoint``: it is handed the guest's ``JobRequest`` itself,
+/// as JSON on its stdin, and answers with a ``JobReport`` as JSON on its
+/// stdout. So nothing here depends on the user-facing command line and its
+/// flags, and a worker that cannot start is still reported under the job's
+/// own name.
 public enum EachRunner {
-    /// - Parameters:
-    ///   - arguments: the child's argv (after the executable) for one guest;
-    ///     it must ask for `--json`.
-    ///   - onResult: called as each guest finishes (from a worker thread).
-    public static func run(guests: [String], jobs: Int, executable: String,
-                           arguments: @escaping @Sendable (String) -> [String],
+    /// The executable's hidden subcommand that runs one request (``serve(_:)``).
+    public static let entryPoint = "_maint-job"
+
+    /// One guest and its job.
+    public struct Order: Sendable {
+        public var guest: String
+        public var request: JobRequest
+
+        public init(guest: String, request: JobRequest) {
+            self.guest = guest
+            self.request = request
+        }
+    }
+
+    /// Runs every order, each in its own `executable _maint-job`.
+    /// - Parameter onResult: called as each guest finishes (from a worker thread).
+    /// - Returns: the reports in the order of `orders`.
+    public static func run(_ orders: [Order], jobs: Int, executable: String,
                            onResult: @escaping @Sendable (JobReport) -> Void) -> [JobReport] {
         let next = Mutex(0)
-        let results = Mutex([JobReport?](repeating: nil, count: guests.count))
+        let results = Mutex([JobReport?](repeating: nil, count: orders.count))
         let group = DispatchGroup()
-        for _ in 0..<max(1, min(jobs, guests.count)) {
+        for _ in 0..<max(1, min(jobs, orders.count)) {
             group.enter()
             Thread.detachNewThread {
                 while true {
                     let index: Int? = next.withLock { value in
-                        guard value < guests.count else { return nil }
+                        guard value < orders.count else { return nil }
                         defer { value += 1 }
                         return value
                     }
                     guard let index else { break }
-                    let report = runOne(guest: guests[index], executable: executable, arguments: arguments(guests[index]))
+                    let report = runOne(orders[index], executable: executable)
                     results.withLock { $0[index] = report }
                     onResult(report)
                 }
@@ -38,22 +56,48 @@ public enum EachRunner {
         return results.withLock { $0.compactMap { $0 } }
     }
 
-    static func runOne(guest: String, executable: String, arguments: [String]) -> JobReport {
+    /// The worker's side: runs `request` (a dry run when it says so) and
+    /// returns its report, in which a preflight refusal's findings, not just
+    /// "preflight failed", are the reason: the summary line is all an
+    /// `--each` user sees of a guest.
+    public static func serve(_ request: JobRequest) -> JobReport {
+        var request = request
+        let refusals = Mutex<[String]>([])
+        request.settings.bootEvents = { event in
+            if case .diagnostic(.preflight(let issue)) = event, issue.severity == .failure {
+                refusals.withLock { $0.append(issue.line) }
+            }
+        }
+        var report = request.dryRun ? DryRun.run(request) : Job.run(request)
+        let refused = refusals.withLock { $0 }
+        if !report.ok, !refused.isEmpty { report.reason = refused.joined(separator: "; ") }
+        return report
+    }
+
+    static func runOne(_ order: Order, executable: String) -> JobReport {
+        let job = order.request.template.name
+        func failed(_ status: Int32, _ reason: String) -> JobReport {
+            JobReport(job: job, guest: order.guest, ok: false, exitStatus: status, reason: reason)
+        }
+        let input: Data
+        do {
+            input = try JSONEncoder().encode(order.request)
+        } catch {
+            return failed(1, "cannot hand the job to a worker: \(error)")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
+        process.arguments = [entryPoint]
+        let stdin = Pipe(), out = Pipe(), err = Pipe()
+        process.standardInput = stdin
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
-            return JobReport(job: arguments.first ?? "job", guest: guest, ok: false, exitStatus: 1,
-                             reason: "cannot start \(executable): \(error)")
+            return failed(1, "cannot start \(executable) \(entryPoint): \(error)")
         }
-        // Drain stderr concurrently so a chatty child cannot block on a full pipe.
+        // Drain stderr concurrently so a chatty worker cannot block on a full pipe.
         let errorText = Mutex(Data())
         let drained = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -61,22 +105,20 @@ public enum EachRunner {
             errorText.withLock { $0 = data }
             drained.signal()
         }
+        // The request is small; a worker that died before reading it shows
+        // as a missing report below, not as an error here.
+        try? stdin.fileHandleForWriting.write(contentsOf: input)
+        try? stdin.fileHandleForWriting.close()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         drained.wait()
-        let stderrText = errorText.withLock { String(decoding: $0, as: UTF8.self) }
         if var report = try? JSONDecoder().decode(JobReport.self, from: data) {
-            report.guest = guest
-            // "preflight failed" says only that something was refused; the
-            // child's preflight lines say what ("... does not exist").
-            let refused = stderrText.split(separator: "\n").filter { $0.hasPrefix("corral: preflight: ") }
-            if !report.ok, !refused.isEmpty {
-                report.reason = refused.map { String($0.dropFirst("corral: ".count)) }.joined(separator: "; ")
-            }
+            report.guest = order.guest
             return report
         }
-        let lastLine = stderrText.split(separator: "\n").last.map(String.init) ?? "no report"
-        return JobReport(job: arguments.first ?? "job", guest: guest, ok: false,
-                         exitStatus: process.terminationStatus, reason: lastLine)
+        let stderrText = errorText.withLock { String(decoding: $0, as: UTF8.self) }
+        let lastLine = stderrText.split(separator: "\n").last.map(String.init) ?? "the worker sent no report"
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return failed(status == 0 ? 1 : status, lastLine)
     }
 }

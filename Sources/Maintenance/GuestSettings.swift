@@ -2,7 +2,7 @@ import Launcher
 
 /// What every maintenance boot is told, whichever request carries it (a
 /// template job's ``JobRequest``, the rescue shell's ``ShellRequest``).
-public struct GuestSettings: Sendable {
+public struct GuestSettings: Sendable, Codable {
     public var kernel = Resources.defaultKernel
     public var memory = "256M"
     /// `--log`: the console transcript.
@@ -13,6 +13,10 @@ public struct GuestSettings: Sendable {
     public var bootEvents: BootEventHandler?
 
     public init() {}
+
+    /// The environment is not sent to an `--each` worker: it inherits the
+    /// same one from its parent.
+    enum CodingKeys: String, CodingKey { case kernel, memory, logPath, verbose }
 
     /// The release of the kernel the job boots, when corral has its profile.
     var kernelRelease: String? { Resources.kernelRelease(named: kernel) }

@@ -1,7 +1,7 @@
 import Launcher
 
 /// Everything one maintenance job needs, as given on the command line.
-public struct JobRequest: Sendable {
+public struct JobRequest: Sendable, Codable {
     public var template: Template
     /// Parameter values by name; missing ones take the template's defaults.
     public var parameters: ParameterValues = [:]
@@ -25,6 +25,12 @@ public struct JobRequest: Sendable {
 
     public init(template: Template) {
         self.template = template
+    }
+
+    /// Everything but `events`, a closure: what an `--each` worker process
+    /// is handed (``EachRunner``).
+    enum CodingKeys: String, CodingKey {
+        case template, parameters, disks, inPlace, limits, settings, passOutput, library, dryRun
     }
 
     /// The template's parameters with defaults applied; unknown or missing

@@ -6,7 +6,7 @@
 /// flag stays a `Bool` on the host side and becomes "yes"/"no" only in the
 /// guest script; only text (`maint job --set KEY=VALUE`, a template's
 /// default) is ever read as a yes/no.
-public enum ParameterValue: Sendable, Equatable, ExpressibleByStringLiteral {
+public enum ParameterValue: Sendable, Equatable, Codable, ExpressibleByStringLiteral {
     case text(String)
     case flag(Bool)
 

@@ -1,6 +1,6 @@
 /// How long a job may take to get ready, and each step (or the template
 /// code between two steps) to run.
-public struct StepLimits: Sendable {
+public struct StepLimits: Sendable, Codable {
     /// From boot to READY (kernel start, hostfs-init, the job's prelude).
     public var ready: Double = 120
     /// A step without `-t`, and template code between two steps.

@@ -11,7 +11,7 @@
 /// The header ends at the first line that is not a comment. Parameters reach
 /// the guest as shell variables assigned before the body (never substituted
 /// into it), and each disk's device as `disk_PARAM`.
-public struct Template: Sendable, Equatable {
+public struct Template: Sendable, Equatable, Codable {
     public var name: String
     public var summary: String
     public var parameters: [TemplateParameter]

@@ -8,7 +8,7 @@ import Foundation
 /// directory of `CORRAL_TEMPLATES`, colon-separated). A user template with a
 /// built-in's name replaces it, so a site can adapt a job without forking
 /// corral; `list` shows where each one comes from.
-public struct TemplateLibrary: Sendable {
+public struct TemplateLibrary: Sendable, Codable {
     /// The built-in directory (holds `lib/steps.sh`, the step protocol).
     public var builtinDirectory: String
     public var userDirectories: [String]

@@ -9,7 +9,7 @@ struct CorralCommand: ParsableCommand {
         commandName: "corral",
         abstract: "Safe maintenance for User-Mode Linux guests: COW disks, checked boots, one-command jobs.",
         version: CorralVersion.text,
-        subcommands: [COWCommand.self, BootCommand.self, MaintCommand.self, KernelExecCommand.self])
+        subcommands: [COWCommand.self, BootCommand.self, MaintCommand.self, KernelExecCommand.self, MaintJobEntryCommand.self])
 
     /// Runs the command line. Every failure ends here and leaves as one
     /// `corral: …` line, a hint when a command fixes it, and a non-zero

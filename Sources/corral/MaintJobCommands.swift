@@ -60,9 +60,7 @@ struct MaintInstallModulesCommand: ParsableCommand {
         let release = self.release ?? ""
         try options.run(
             template: "install-modules", parameters: ["cow": .text(cow ?? ""), "modules": .text(modules), "release": .text(release)],
-            inPlace: inPlace.inPlace, each: each, childArguments: { guest in
-                ["--cow", guest, "--modules", modules] + (release.isEmpty ? [] : ["--release", release])
-            })
+            inPlace: inPlace.inPlace, each: each)
     }
 }
 
@@ -85,7 +83,7 @@ struct MaintFsckCommand: ParsableCommand {
         let repair = self.repair
         try options.run(
             template: "fsck", parameters: ["cow": .text(cow ?? ""), "repair": .flag(repair)],
-            inPlace: inPlace.inPlace, each: each, childArguments: { guest in ["--cow", guest] + (repair ? ["--repair"] : []) })
+            inPlace: inPlace.inPlace, each: each)
     }
 }
 

@@ -37,36 +37,12 @@ struct MaintJobOptions: ParsableArguments {
         try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
     }
 
-    /// The common options again, for one `--each` child.
-    func childArguments(guest: String, inPlace: Bool) -> [String] {
-        var args: [String] = []
-        for dir in source.templates { args += ["--templates", dir] }
-        if let log { args += ["--log", "\(log).\((guest as NSString).lastPathComponent)"] }
-        if inPlace { args.append("--in-place") }
-        if dryRun { args.append("--dry-run") }
-        args += ["--step-timeout", String(stepTimeout), "--kernel", kernel, "--memory", memory, "--json", "--quiet"]
-        return args
-    }
-
     /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
-    /// per guest with `childArguments` giving its own arguments; prints the
+    /// per guest with the guest's COW as `guestParameter`; prints the
     /// summary or JSON and exits with the job's status.
     func run(template name: String, parameters: ParameterValues, disks: [DiskSpec] = [], passOutput: Bool = false,
-             inPlace: Bool = false, each: EachOptions? = nil,
-             childArguments: (@Sendable (String) -> [String])? = nil) throws -> Never {
+             inPlace: Bool = false, each: EachOptions? = nil, guestParameter: String = "cow") throws -> Never {
         let library = try source.library()
-        if let each, !each.each.isEmpty, let childArguments {
-            let json = self.json
-            let common = self
-            let reports = EachRunner.run(
-                guests: each.each, jobs: each.j, executable: Resources.currentExecutable() ?? "/proc/self/exe",
-                arguments: { guest in ["maint", name] + childArguments(guest) + common.childArguments(guest: guest, inPlace: inPlace) },
-                onResult: { report in if !json { Console.out(report.summary) } })
-            if json { try Console.json(reports) }
-            let failed = reports.filter { !$0.ok }.count
-            if !json { Console.error("corral: \(name): \(reports.count - failed) of \(reports.count) guest(s) ok") }
-            throw ExitCode(failed == 0 ? 0 : 1)
-        }
         var request = JobRequest(template: try library.template(named: name))
         request.library = library
         request.parameters = parameters
@@ -79,6 +55,10 @@ struct MaintJobOptions: ParsableArguments {
         request.settings.memory = memory
         request.settings.verbose = verbose
         request.settings.environment = ProcessInfo.processInfo.environment
+        request.dryRun = dryRun
+        if let each, !each.each.isEmpty {
+            try runEach(request, guests: each.each, jobs: each.j, guestParameter: guestParameter)
+        }
         request.settings.bootEvents = BootEventPrinter.handler
         if dryRun {
             let report = DryRun.run(request)
@@ -116,6 +96,26 @@ struct MaintJobOptions: ParsableArguments {
 }
 
 extension MaintJobOptions {
+    /// `--each`: `request` once per guest, each in a worker process
+    /// (``EachRunner``); a summary line per guest as it finishes, or all the
+    /// reports as JSON; exit 1 if any guest failed.
+    func runEach(_ request: JobRequest, guests: [String], jobs: Int, guestParameter: String) throws -> Never {
+        let orders = guests.map { guest in
+            var order = request
+            order.parameters[guestParameter] = .text(guest)
+            order.passOutput = false
+            order.settings.logPath = log.map { "\($0).\((guest as NSString).lastPathComponent)" }
+            return EachRunner.Order(guest: guest, request: order)
+        }
+        let json = self.json
+        let reports = EachRunner.run(orders, jobs: jobs, executable: Resources.currentExecutable() ?? "/proc/self/exe",
+                                     onResult: { report in if !json { Console.out(report.summary) } })
+        if json { try Console.json(reports) }
+        let failed = reports.filter { !$0.ok }.count
+        if !json { Console.error("corral: \(request.template.name): \(reports.count - failed) of \(reports.count) guest(s) ok") }
+        throw ExitCode(failed == 0 ? 0 : 1)
+    }
+
     /// A dry run's plan for people: parameters, each disk and its preflight.
     static func show(_ plan: JobPlan) {
         Console.out("parameters:")
