@@ -1,4 +1,5 @@
 import ArgumentParser
+import Maintenance
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,8 @@ enum RootRequirement {
         case is MaintFlattenRsyncCommand, is MaintRebuildCOWCommand, is MaintInstallModulesCommand,
              is MaintFsckCommand, is MaintRunCommand, is MaintShellCommand, is MaintJobCommand:
             name = "maint \(type(of: command).configuration.commandName ?? "")"
+        case is MaintJobEntryCommand:
+            name = "\(EachRunner.entryPoint) (maint --each's worker)"
         default:
             return
         }
