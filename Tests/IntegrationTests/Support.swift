@@ -2,18 +2,12 @@ import Foundation
 import Testing
 import TestSupport
 
-/// What this host offers the integration tests.
+/// What this host offers the integration tests (``KernelUnderTest``).
 enum Host {
-    /// The kernel and the host tools the vector generator drives.
-    static let hasKernelTools: Bool = {
-        let fm = FileManager.default
-        guard fm.isExecutableFile(atPath: TestEnvironment.kernel) else { return false }
-        return ["uml_moo", "python3", "mkfs.ext4", "debugfs", "blkdiscard", "timeout"].allSatisfy(TestEnvironment.has)
-    }()
-
-    /// Gate for tests that boot linux.uml or use kernel-written vectors. Enabled when
-    /// the kernel is installed, or when CI demands it (so its absence is a failure).
-    static let kernelTestsEnabled = hasKernelTools || TestEnvironment.requireUML
+    /// The host tools the vector generator drives, besides the kernel.
+    static let tools = ["uml_moo", "python3", "mkfs.ext4", "debugfs", "blkdiscard", "timeout"]
+    static var hasKernelTools: Bool { KernelUnderTest.missing(tools: tools) == nil }
+    static var kernelTestsEnabled: Bool { KernelUnderTest.enabled(tools: tools) }
 }
 
 extension Trait where Self == ConditionTrait {

@@ -8,25 +8,8 @@ enum Harness {
     static let packageRoot: URL = TestPaths.packageRootURL
     static let corral = TestPaths.corral
 
-    static var kernelPath: String? {
-        FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel) ? TestEnvironment.kernel : nil
-    }
-
     static func which(_ name: String) -> String? {
         TestEnvironment.which(name, path: TestEnvironment.variables["PATH"] ?? "/usr/bin:/bin")
-    }
-
-    /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
-    static let requireUML = TestEnvironment.requireUML
-    static var kernelUsable: Bool {
-        kernelPath != nil && FileManager.default.isExecutableFile(atPath: corral)
-    }
-    static var runKernelTests: Bool { requireUML || kernelUsable }
-
-    /// Fails the test (rather than skipping) when it runs without a kernel.
-    static func requireKernel() throws {
-        try #require(kernelPath != nil, "\(TestEnvironment.kernel) is missing but CORRAL_REQUIRE_UML=1")
-        try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
     }
 
     /// Runs corral with `arguments`; stdin is /dev/null unless given.

@@ -6,7 +6,7 @@ import TestSupport
 /// Issue 13, attacks 1 and 6, done as an attacker would: an unprivileged
 /// user planting boot directories in /tmp, and a guest command forging the
 /// exit-status marker.
-@Suite(.serialized, .enabled(if: Harness.runKernelTests, "needs linux.uml"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(), "needs linux.uml"))
 struct BootAttackTests {
     let off = ["--sandbox", "off"]
 
@@ -15,7 +15,7 @@ struct BootAttackTests {
     /// session of a root process (the sweep SIGKILLed it). A root boot must
     /// neither hang, nor kill, nor remove what it did not make.
     @Test func plantedBootDirectoriesAreLeftAlone() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let user = try TestUser("sweep")
         let tag = UUID().uuidString.prefix(8)
         let fifoDir = "/tmp/corral-boot-planted-fifo-\(tag)"
@@ -51,7 +51,7 @@ struct BootAttackTests {
     /// command line, the nonce file after uncovering the host's /run),
     /// prints the EXIT 0 marker, then fails: corral reports the failure.
     @Test func forgedExitMarkerDoesNotWin() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let forge = #"""
             n=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^corral_nonce=//p')
             f=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^corral_nonce_file=//p')

@@ -10,13 +10,13 @@ import TestSupport
 ///
 /// Most tests pass `--sandbox off` so they exercise the launcher alone;
 /// `defaultSandboxBoots` covers the default (enforce) path.
-@Suite(.serialized, .enabled(if: Harness.runKernelTests, "needs linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(), "needs linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
 struct BootKernelTests {
     let off = ["--sandbox", "off"]
 
     @Test(arguments: [0, 1, 42])
     func guestExitStatusComesBack(status: Int32) throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let r = try Harness.run(["boot"] + off + ["--command", "echo out-\(status); exit \(status)"])
         #expect(r.status == status, "\(r.stderr)")
         #expect(r.stdout == "out-\(status)\n")
@@ -30,7 +30,7 @@ struct BootKernelTests {
     /// there for a power-off it could not make: a boot that printed nothing
     /// until killed.
     @Test func hostfsInitFailingBeforeTheCommandEndsTheBoot() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let root = dir.appendingPathComponent("root").path
             // The kernel's own uid must reach the hostfs root (a mode-0700
@@ -66,7 +66,7 @@ struct BootKernelTests {
     }
 
     @Test func pipedInputDrivesTheShellUntilEOF() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let input = dir.appendingPathComponent("in")
             try "echo piped\nread line; echo \"got $line\"\nhello\nexit 3\n".write(to: input, atomically: true, encoding: .utf8)
@@ -89,7 +89,7 @@ struct BootKernelTests {
     /// travel: escaped and run in init's subshell (stdin /dev/null), escaped
     /// under setsid (piped stdin), and base64 (too long to escape).
     @Test func commandTextArrivesExactly() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let payload = "quotes ' \" `x` $HOME ${x} \\ \\c %s %b \\0041 tab\there ünïcode ✓ ; & | < > * ? [a] ~ # !"
         let command = "cat <<'CORRAL_EOF'\n\(payload)\nCORRAL_EOF\nexit 7"
         let long = command + "\n#" + String(repeating: " ", count: 800)
@@ -109,7 +109,7 @@ struct BootKernelTests {
     /// The kernel's RAID-6 benchmark (0.85 s) runs only when a disk may
     /// hold a RAID-6 array, and the kernel itself says whether it ran.
     @Test func raid6BenchmarkRunsOnlyWhenADiskMayNeedIt() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let probe = "if dmesg | grep -q 'raid6: using'; then echo ran; else echo skipped; fi"
         try Harness.withTempDir { dir in
             #expect(try Harness.shell("truncate -s 1M plain.img btrfs.img && printf '_BHRfS_M' | dd of=btrfs.img bs=1 seek=65600 conv=notrunc status=none", cwd: dir).status == 0)
@@ -131,7 +131,7 @@ struct BootKernelTests {
     /// hostfs-init skips `sync` when nothing could lose data; with a disk
     /// it must not: writes left in the guest's page cache reach the file.
     @Test func unsyncedDiskWritesReachTheHostFile() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             #expect(try Harness.shell("truncate -s 4M raw.img", cwd: dir).status == 0)
             let r = try Harness.run(
@@ -144,14 +144,14 @@ struct BootKernelTests {
     }
 
     @Test func defaultSandboxBoots() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let r = try Harness.run(["boot", "--command", "cat /proc/cmdline >/dev/null && echo fine"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "fine\n")
     }
 
     @Test func diskIsVisibleAsUbdb() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             try Harness.shell("truncate -s 4M raw.img && printf 'corral-marker-7' | dd of=raw.img conv=notrunc status=none", cwd: dir)
             let r = try Harness.run(
@@ -163,7 +163,7 @@ struct BootKernelTests {
     }
 
     @Test func timeoutStopsEveryProcessOfTheBoot() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let start = Date()
         let r = try Harness.run(["boot"] + off + ["--verbose", "--timeout", "5", "--command", "sleep 600"])
         let elapsed = Date().timeIntervalSince(start)
@@ -179,7 +179,7 @@ struct BootKernelTests {
     }
 
     @Test func sigtermStopsEveryProcessOfTheBoot() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let err = dir.appendingPathComponent("err").path
             let script = """
@@ -200,7 +200,7 @@ struct BootKernelTests {
     }
 
     @Test func leftoversOfAKilledCorralAreSweptByTheNextBoot() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let err = dir.appendingPathComponent("err").path
             let umid = "killed-\(UUID().uuidString.prefix(6))"
@@ -235,7 +235,7 @@ struct BootKernelTests {
     }
 
     @Test func missingInitPanicsFast() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let start = Date()
         let r = try Harness.run(["boot"] + off + ["--init", "/nonexistent", "--timeout", "30"])
         #expect(r.status == 243, "\(r.stderr.suffix(500))")
@@ -245,7 +245,7 @@ struct BootKernelTests {
     }
 
     @Test func changedBackingMtimeStopsInPreflight() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             try Harness.shell("truncate -s 8M back.img && touch -d @1704067200 back.img", cwd: dir)
             // Let the kernel create the COW over the backing, as a user would.
@@ -264,7 +264,7 @@ struct BootKernelTests {
     }
 
     @Test func diskHeldByARunningKernelStopsInPreflight() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             try Harness.shell("truncate -s 4M raw.img", cwd: dir)
             let script = """
@@ -284,7 +284,7 @@ struct BootKernelTests {
     }
 
     @Test func diskOfAnotherCorralBootIsRefusedEvenWhileTheGuestIsIdle() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             try Harness.shell("truncate -s 4M raw.img", cwd: dir)
             // The first guest never opens /dev/ubdb after the partition scan, so
@@ -314,7 +314,7 @@ struct BootKernelTests {
     }
 
     @Test func logTellsKernelLinesFromOutput() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let log = dir.appendingPathComponent("boot.log").path
             let r = try Harness.run(["boot"] + off + ["--log", log, "--command", "echo line-one; echo line-two"])
@@ -328,7 +328,7 @@ struct BootKernelTests {
     }
 
     @Test func terminalIsRestoredAfterInteractiveSessions() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             // script(1) gives corral a terminal; stty -g before and after must match.
             // First a command that finishes; in interactive mode the guest keeps echo on.
@@ -354,8 +354,8 @@ struct BootKernelTests {
     }
 
     @Test func dryRunPrintsTheExactArgv() throws {
-        try Harness.requireKernel()
-        let kernel = try #require(Harness.kernelPath)
+        try KernelUnderTest.require()
+        let kernel = KernelUnderTest.path
         let r = try Harness.run([
             "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
             "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
@@ -386,7 +386,7 @@ struct BootKernelTests {
     }
 
     @Test func customInitWithoutCommand() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let initScript = dir.appendingPathComponent("init.sh")
             // Mount the guest's own /proc first: before that, /proc is the host's through hostfs.
@@ -403,7 +403,7 @@ struct BootKernelTests {
     }
 
     @Test func hostRootIsReadOnlyAndTmpIsTheGuests() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             let probe = dir.appendingPathComponent("written-by-guest").path
             let hostTmpProbe = "/tmp/corral-guest-tmp-\(UUID().uuidString.prefix(8))"
@@ -420,7 +420,7 @@ struct BootKernelTests {
     }
 
     @Test func cowWithoutHeaderButWithBackingStopsInPreflight() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try Harness.withTempDir { dir in
             try Harness.shell("truncate -s 1M back.img && : > empty.cow", cwd: dir)
             let r = try Harness.run(["boot"] + off + ["--disk", "1=empty.cow,back.img", "--command", "true"], cwd: dir)
@@ -430,7 +430,7 @@ struct BootKernelTests {
     }
 
     @Test func windowSizeFollowsTheTerminal() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         try #require(Harness.which("tmux") != nil, "tmux is needed for this test")
         try Harness.withTempDir { dir in
             let socket = "corral-test-\(UUID().uuidString.prefix(8))"

@@ -7,13 +7,13 @@ import TestSupport
 /// Which bytes the real kernel splits its command line on, against what
 /// corral lets onto it (attack 5 of issue 13: a disk named with a 0xA0 byte
 /// became a second, attacker-chosen kernel argument).
-@Suite(.serialized, .enabled(if: Harness.runKernelTests, "needs linux.uml"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(), "needs linux.uml"))
 struct CommandLineBytesTests {
     /// Boots linux.uml with `cbN=x<byte N>y` for each byte and reads back
     /// init's environment: a byte is safe when the kernel hands the value
     /// over as `x<byte>y`, unsplit and unchanged.
     static func kernelKeepsIntact(_ bytes: [UInt8], in dir: Scratch) throws -> [UInt8: Bool] {
-        let kernel = try #require(Harness.kernelPath)
+        let kernel = KernelUnderTest.path
         let initScript = dir("init")
         try """
             #!/bin/sh
@@ -59,7 +59,7 @@ struct CommandLineBytesTests {
     }
 
     @Test func everyByteCorralAllowsTheKernelKeepsWhole() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let dir = try Scratch("cb")
         var intact: [UInt8: Bool] = [:]
         // At most 32 environment entries reach init: batches of 24. '"'
@@ -91,7 +91,7 @@ struct CommandLineBytesTests {
     /// would become `ubd0=…b\xC2` and `rootflags=DIR`. corral refuses it
     /// before any kernel runs, saying what to do.
     @Test func diskNameWithNoBreakSpaceIsRefused() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let dir = try Scratch("cb")
         let name = dir("b\u{A0}rootflags=\(dir.path)/evil")
         try FileManager.default.createDirectory(atPath: PathResolution.split(name).directory, withIntermediateDirectories: true)

@@ -5,10 +5,10 @@ import TestSupport
 /// `--log FILE` in a directory a user controls (attack 3 of issue 13): a
 /// symlink there must not make root truncate its target, and a FIFO must
 /// not hang the boot.
-@Suite(.serialized, .enabled(if: Harness.runKernelTests, "needs linux.uml"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(), "needs linux.uml"))
 struct LogFileSafetyTests {
     @Test func logThroughASymlinkOrIntoAFIFOIsRefused() throws {
-        try Harness.requireKernel()
+        try KernelUnderTest.require()
         let user = try TestUser("log")
         let dir = try Scratch("safe-log")
         try user.own(dir.path)

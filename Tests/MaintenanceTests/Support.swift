@@ -2,18 +2,12 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The kernel and tools the maintenance tests need.
-enum TestHost {
-    /// Kernel tests run when the kernel and tools are here, or when CI demands
-    /// them (CORRAL_REQUIRE_UML=1), so that their absence fails instead of skipping.
-    static let kernelTestsEnabled: Bool = TestEnvironment.requireUML
-        || (FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel)
-            && ["mkfs.ext4", "debugfs", "rsync", "e2fsck", "depmod"].allSatisfy(TestEnvironment.has))
-}
-
 extension Trait where Self == ConditionTrait {
+    /// The kernel, corral and the tools a job's guest and its checks use
+    /// (``KernelUnderTest``).
     static var bootsKernel: Self {
-        .enabled(if: TestHost.kernelTestsEnabled, "needs linux.uml, e2fsprogs, rsync and kmod (CORRAL_REQUIRE_UML=1 makes this a failure)")
+        .enabled(if: KernelUnderTest.enabled(tools: ["mkfs.ext4", "debugfs", "rsync", "e2fsck", "depmod"]),
+                 "needs linux.uml, e2fsprogs, rsync and kmod (CORRAL_REQUIRE_UML=1 makes this a failure)")
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ extension Reliability {
         /// A resize of the user's terminal reaches the sandboxed guest: UML's
         /// winch helper must be able to make the pty its controlling terminal.
         @Test func windowSizeReachesTheSandboxedGuest() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             let tmux = try #require(consoleTmux)
             try Rig.withScratch { dir in
                 // TMPDIR holds the boot's uml_dir: the kernel's own uid must

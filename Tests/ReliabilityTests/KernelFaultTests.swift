@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -74,7 +75,7 @@ extension Reliability {
         /// session kill must.
         @Test(arguments: ["enforce", "off"])
         func kernelKilledMidSession(sandbox: String) throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 var killed: (pid: Int32, at: Date)?
@@ -100,7 +101,7 @@ extension Reliability {
         }
 
         @Test func guestPanicsThroughSysrq() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 let marker = "corral-panic-after-this"
@@ -118,7 +119,7 @@ extension Reliability {
         }
 
         @Test func missingInitPanics() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 let (run, _) = try Self.boot(disks, ["--timeout", "60", "--init", "/nonexistent"])
@@ -130,7 +131,7 @@ extension Reliability {
         }
 
         @Test func hungGuestTimesOut() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 let marker = "corral-hung-guest"
@@ -149,7 +150,7 @@ extension Reliability {
         /// relays it, keeps a flat memory profile, honours the timeout on time
         /// and stops cleanly.
         @Test func consoleFloodIsRelayedWithBoundedMemory() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 let (run, _) = try Self.boot(disks, ["--timeout", "10", "--command", "yes corral-flood-line"])
@@ -172,7 +173,7 @@ extension Reliability {
         /// the kernel; what it could not write is dropped after 2 s, and said.
         @Test(arguments: ["timeout", "sigterm"])
         func floodIntoAStuckPipeStillStops(by stop: String) throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try Disks(dir)
                 let pipe = Pipe()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,14 +9,14 @@ import Glibc
 extension Reliability {
     /// The same faults and load through `corral maint run`, which boots a copy
     /// of each writable disk and renames it over the original only when the
-    /// command succeeds. Runs once the build has `maint run`.
-    @Suite(.enabled(if: Rig.hasMaintRun, "this build has no 'corral maint run' yet"))
+    /// command succeeds.
+    @Suite
     struct MaintRunTests {
         /// The kernel SIGKILLed while `maint run` runs its command: the job
         /// fails, the original COW is byte-for-byte untouched (the guest wrote
         /// to the copy), the copy is gone, and nothing of the boot is left.
         @Test func kernelKilledDuringMaintRun() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try KernelFaultTests.Disks(dir)
                 let before = try Rig.DiskFingerprint(dir.appendingPathComponent("guest.cow").path)
@@ -48,7 +49,7 @@ extension Reliability {
 
         /// 8 `maint run` jobs at once, each on its own COW over one backing.
         @Test func eightConcurrentMaintRuns() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let backing = try Rig.makeBacking(in: dir)
                 var runs: [CorralRun] = []
@@ -95,7 +96,7 @@ extension Reliability {
         /// flush after the stop gives up within 2 s, says so, and the job fails
         /// with nothing committed.
         @Test func sigtermStopsAMaintRunFloodingAStuckPipe() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let disks = try KernelFaultTests.Disks(dir)
                 let before = try Rig.DiskFingerprint(dir.appendingPathComponent("guest.cow").path)

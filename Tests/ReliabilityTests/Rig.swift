@@ -20,28 +20,8 @@ enum Rig {
     /// another build (e.g. a branch's) for a one-off comparison.
     static let corral = ProcessInfo.processInfo.environment["CORRAL_RELIABILITY_BINARY"] ?? TestPaths.corral
 
-    /// Whether this build has `corral maint run` (the maint branch adds it).
-    static let hasMaintRun: Bool = {
-        guard FileManager.default.isExecutableFile(atPath: corral),
-              let r = try? corralTool(["maint", "run", "--help"], cwd: URL(fileURLWithPath: "/")) else { return false }
-        return r.status == 0 && r.output.contains("USAGE: corral maint run")
-    }()
-
-    static var kernelPath: String? {
-        FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel) ? TestEnvironment.kernel : nil
-    }
-
-    /// CI sets CORRAL_REQUIRE_UML=1: then a missing kernel fails instead of skipping.
-    static let requireUML = TestEnvironment.requireUML
-    static var enabled: Bool {
-        requireUML || (kernelPath != nil && geteuid() == 0 && FileManager.default.isExecutableFile(atPath: corral))
-    }
-
-    static func requireKernel() throws {
-        try #require(kernelPath != nil, "\(TestEnvironment.kernel) is missing but CORRAL_REQUIRE_UML=1")
-        try #require(geteuid() == 0, "the reliability tests need root (the sandbox's namespaces, /proc of every process)")
-        try #require(FileManager.default.isExecutableFile(atPath: corral), "\(corral) missing: run swift build first")
-    }
+    // Whether these tests run, and on which kernel: ``KernelUnderTest``
+    // (root: the sandbox's namespaces, /proc of every process).
 
     // MARK: - Scratch
 
@@ -306,5 +286,5 @@ struct Leftovers: CustomStringConvertible {
 
 /// Every test of this target, one at a time: boots compete for 2 cores, and
 /// the timing checks (timeouts, reaction to a kill) need them.
-@Suite(.serialized, .enabled(if: Rig.enabled, "needs root and linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(root: true), "needs root and linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
 enum Reliability {}

@@ -15,7 +15,7 @@ extension Reliability {
         /// 8 `corral boot --command` sessions at once, 2 rounds; each has its own
         /// COW over one shared backing and writes 4 KiB to it with O_DIRECT.
         @Test func eightConcurrentBootsTwice() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let backing = try Rig.makeBacking(in: dir)
                 let ptysBefore = Rig.ptyCount()
@@ -84,7 +84,7 @@ extension Reliability {
         /// the guest has the device open (ubd opens it on first use): then the
         /// kernel is named; before that, corral's lease names the first corral.
         @Test func secondBootOfTheSameCOWIsRefused() throws {
-            try Rig.requireKernel()
+            try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let backing = try Rig.makeBacking(in: dir)
                 let created = try Rig.corralTool(["cow", "create", "guest.cow", "back.img"], cwd: dir)

@@ -45,7 +45,7 @@ import Testing
     /// socket(AF_INET) kills it.
     @Test func loadedFilterKillsTheProcessOnAForbiddenCall() throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestKernel.probePath)
+        p.executableURL = URL(fileURLWithPath: SandboxProbe.path)
         p.arguments = ["--load-then-inet"]
         let out = Pipe()
         p.standardOutput = out

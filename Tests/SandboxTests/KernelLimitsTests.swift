@@ -11,7 +11,7 @@ import Glibc
 /// `KernelLimits`), and no silent fallback to a root kernel: each limit is
 /// exceeded on purpose, by a guest of the real kernel or by a stand-in,
 /// with bounds that keep the host safe when the limit is missing.
-@Suite(.serialized, .enabled(if: TestKernel.enabled, "needs root and /usr/bin/linux.uml"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(root: true), "needs root and /usr/bin/linux.uml"))
 struct KernelLimitsTests {
     /// `controller` -> the cgroup path a process is in (/proc/PID/cgroup).
     static func cgroups(of pid: pid_t) -> [String: String] {
@@ -82,9 +82,9 @@ struct KernelLimitsTests {
     /// /dev/shm is sized from --memory; after the boot the cgroup is gone.
     @Test(.timeLimit(.minutes(2)))
     func theKernelsCgroupAndLimitsAreVisibleDuringABootAndGoneAfter() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-visible", in: "/tmp")
-        let boot = try Background(["boot", "--kernel", TestKernel.path, "--memory", "128M", "--command", "sleep 4"], in: dir)
+        let boot = try Background(["boot", "--kernel", KernelUnderTest.path, "--memory", "128M", "--command", "sleep 4"], in: dir)
         let found = Self.kernel(below: boot.process.processIdentifier)
         var seen: [String] = []
         if let (helper, kernel) = found {
@@ -117,9 +117,9 @@ struct KernelLimitsTests {
     /// SIGKILLed and cannot clean up) leaves no cgroup behind either.
     @Test(.timeLimit(.minutes(2)))
     func aStoppedBootLeavesNoCgroup() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-kill", in: "/tmp")
-        let boot = try Background(["boot", "--kernel", TestKernel.path, "--command", "sleep 60"], in: dir)
+        let boot = try Background(["boot", "--kernel", KernelUnderTest.path, "--command", "sleep 60"], in: dir)
         let (helper, kernel) = try #require(Self.kernel(below: boot.process.processIdentifier), "\(boot.output)")
         let groups = Self.cgroups(of: kernel)
         let seen = ["pids", "memory"].compactMap { c in groups[c].map { Self.directory(c, $0) } }
@@ -135,7 +135,7 @@ struct KernelLimitsTests {
     /// forks, the kernel tree never exceeds the limit, the guest lives on.
     @Test(.timeLimit(.minutes(2)))
     func aGuestForkFloodIsStoppedByPidsMax() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-flood", in: "/tmp")
         let limit = 40
         let policy = SandboxPolicy(mode: .enforce, writablePaths: [dir.path], processLimit: limit)
@@ -180,9 +180,9 @@ struct KernelLimitsTests {
     /// all 512 MiB; the tmpfs goes with the boot).
     @Test(.timeLimit(.minutes(2)))
     func aGuestCannotFillHostMemoryThroughTheMemoryTmpfs() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let script = "mkdir -p /run/h && mount -t hostfs none /run/h -o /dev/shm && echo mounted; dd if=/dev/zero of=/run/h/fill bs=1M count=512 2>/dev/null; echo wrote $(( $(stat -c %s /run/h/fill) >> 20 ))"
-        let r = try runCorral(["boot", "--kernel", TestKernel.path, "--memory", "64M", "--command", script])
+        let r = try runCorral(["boot", "--kernel", KernelUnderTest.path, "--memory", "64M", "--command", script])
         #expect(r.stdout.contains("mounted"), "\(r.summary)")
         let wrote = r.stdout.split(separator: "\n").first { $0.hasPrefix("wrote ") }.flatMap { Int($0.dropFirst(6)) }
         if let mib = wrote {
@@ -233,7 +233,7 @@ struct KernelLimitsTests {
     /// starting the kernel as root; --sandbox-user root is that way out.
     @Test(.timeLimit(.minutes(2)))
     func aDiskWhereTheKernelsUidCannotWorkIsRefusedNotRunAsRoot() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-ramfs", in: "/tmp")
         chmod(dir.path, 0o755)
         let mountPoint = dir.file("ramfs")
@@ -244,14 +244,14 @@ struct KernelLimitsTests {
         try run("/usr/sbin/mkfs.ext4", ["-q", "-F", disk, "16M"])
         let before = try Data(contentsOf: URL(fileURLWithPath: disk))
 
-        let refused = try runCorral(["boot", "--kernel", TestKernel.path, "--disk", "1=\(disk)", "--command", "echo booted"])
+        let refused = try runCorral(["boot", "--kernel", KernelUnderTest.path, "--disk", "1=\(disk)", "--command", "echo booted"])
         #expect(refused.status == 241, "\(refused.summary)")
         #expect(!refused.stdout.contains("booted"), "\(refused.summary)")
         let line = refused.stderr.split(separator: "\n").first { $0.contains("uid of its own") } ?? ""
         #expect(line.contains(mountPoint) && line.contains("idmapped") && line.contains("--sandbox-user root"), "\(refused.summary)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: disk)) == before, "the refused boot changed the disk")
 
-        let asRoot = try runCorral(["boot", "--kernel", TestKernel.path, "--sandbox-user", "root", "--disk", "1=\(disk)",
+        let asRoot = try runCorral(["boot", "--kernel", KernelUnderTest.path, "--sandbox-user", "root", "--disk", "1=\(disk)",
                                     "--command", "echo booted"])
         #expect(asRoot.status == 0 && asRoot.stdout.contains("booted"), "\(asRoot.summary)")
     }
@@ -263,7 +263,7 @@ struct KernelLimitsTests {
     /// rest of that directory stays out of the guest's sight.
     @Test(.timeLimit(.minutes(2)))
     func aDiskInAnotherUsersPrivateDirectoryBootsAndOnlyTheDiskIsThere() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-private", in: "/tmp")
         chmod(dir.path, 0o755)
         let home = dir.file("home")
@@ -273,7 +273,7 @@ struct KernelLimitsTests {
         chmod(home, 0o700)
         let disk = home + "/vm/disk.img"
         try run("/usr/sbin/mkfs.ext4", ["-q", "-F", disk, "16M"])
-        let r = try runCorral(["boot", "--kernel", TestKernel.path, "--disk", "1=\(disk)", "--command",
+        let r = try runCorral(["boot", "--kernel", KernelUnderTest.path, "--disk", "1=\(disk)", "--command",
                                "echo booted; mkdir -p /run/e && mount -t hostfs none /run/e -o \(home)/vm && ls /run/e"])
         #expect(r.status == 0 && r.stdout.contains("booted"), "\(r.summary)")
         #expect(r.stdout.contains("disk.img") && !r.stdout.contains("notes.txt"), "\(r.summary)")
@@ -283,12 +283,12 @@ struct KernelLimitsTests {
     /// sandbox report says so rather than leaving it out.
     @Test func theReportSaysWhenNoCgroupLimitsTheKernel() throws {
         let policy = String(decoding: try JSONEncoder().encode(SandboxPolicy(mode: .enforce)), as: UTF8.self)
-        let asRoot = try runProcess(TestKernel.probePath, ["--report", policy])
+        let asRoot = try runProcess(SandboxProbe.path, ["--report", policy])
         let rootLine = asRoot.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""
         #expect(rootLine.contains("pids.max 1024"), "\(asRoot.summary)")
         let v1 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0
         try #require(v1, "this check needs a cgroup v1 host (CI's kind)")
-        let asNobody = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TestKernel.probePath, "--report", policy])
+        let asNobody = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", SandboxProbe.path, "--report", policy])
         let line = asNobody.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""
         #expect(line.hasPrefix("limits: cgroup unavailable (cgroup v1 needs root)"), "\(asNobody.summary)")
     }

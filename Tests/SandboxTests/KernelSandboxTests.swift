@@ -9,7 +9,7 @@ import Glibc
 
 /// End-to-end: the real linux.uml booted through `SandboxRunner.execKernel`
 /// (via corral-sandbox-probe) under `.enforce`. One boot per test, ~2-5 s each.
-@Suite(.serialized, .enabled(if: TestKernel.enabled, "needs root and /usr/bin/linux.uml"))
+@Suite(.serialized, .enabled(if: KernelUnderTest.enabled(root: true), "needs root and /usr/bin/linux.uml"))
 struct KernelSandboxTests {
     /// Processes whose command line carries this boot's umid: the kernel and
     /// every clone of it (helper threads, winch helper, stubs never exec).
@@ -26,7 +26,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(2)))
     func rsyncBetweenTwoDisksUnderEnforceWithEveryTaskFiltered() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-rsync", in: "/tmp")
         let tree = dir.file("tree")
         try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
@@ -99,7 +99,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func guestCannotChangeHostEtcTmpOrProcSys() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-hostfiles", in: "/tmp")
         let id = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let etcSentinel = "/etc/corral-sentinel-\(id)", tmpSentinel = "/tmp/corral-sentinel-\(id)"
@@ -178,7 +178,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func killingTheSupervisorLeavesNothing() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-killsup", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             while true; do /bin/true; sleep 0.2; done &
@@ -196,7 +196,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func killingTheKernelLeavesNothingAndItsStatusReachesTheLauncher() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-killkernel", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             while true; do /bin/true; sleep 0.2; done &
@@ -216,7 +216,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func sigtermToTheHelperReachesTheKernel() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-term", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             touch $DIR/ready
@@ -233,7 +233,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func guestRebootEndsTheKernelCleanly() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-reboot", in: "/tmp")
         // UML re-execs itself on reboot; execve gets EPERM, so it exits.
         let boot = try KernelBoot(dir: dir, script: "mount -t proc proc /proc\necho b > /proc/sysrq-trigger\nsleep 10")
@@ -245,7 +245,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func guestPanicEndsWithSIGABRTAndNothingLeft() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-panic", in: "/tmp")
         // init exits: "Attempted to kill init", UML panics and abort()s. Under
         // a kernel-as-PID-1 design this would spin forever (sandbox.md §0.5).
@@ -257,7 +257,7 @@ struct KernelSandboxTests {
 
     @Test(.timeLimit(.minutes(1)))
     func kernelRunsAsTheUnprivilegedUser() throws {
-        try TestKernel.requirePresent()
+        try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-sbx-user", in: "/tmp")
         let boot = try KernelBoot(dir: dir, script: """
             touch $DIR/ready

@@ -7,23 +7,12 @@ import TestSupport
 import Glibc
 #endif
 
-/// Gating and running the real kernel for sandbox tests.
-///
-/// Kernel tests need root and /usr/bin/linux.uml. They skip when either is
-/// missing, except under `CORRAL_REQUIRE_UML=1` (CI), where they run and fail.
-enum TestKernel {
-    /// `CORRAL_UML_KERNEL` overrides the kernel (e.g. to check the gating).
-    static let path = TestEnvironment.kernel
-    static let required = TestEnvironment.requireUML
-    static let present = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: path)
-    static let enabled = present || required
-
-    static func requirePresent() throws {
-        try #require(present, "CORRAL_REQUIRE_UML=1 but \(path) is missing or we are not root")
-    }
-
+/// `corral-sandbox-probe`: `SandboxRunner.execKernel` as a program of its
+/// own, which the sandbox tests run the real kernel (or a stand-in) through.
+/// Whether those tests run, and on which kernel: ``KernelUnderTest``.
+enum SandboxProbe {
     /// The probe executable built next to the test bundle.
-    static var probePath: String {
+    static var path: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // swift test may run from inside a .xctest bundle directory.
@@ -73,8 +62,8 @@ final class KernelBoot {
         let policy = policy ?? SandboxPolicy(mode: .enforce, writablePaths: [dir.path], user: owner)
         let json = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
         let umid = "t\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        process.executableURL = URL(fileURLWithPath: TestKernel.probePath)
-        process.arguments = [json, TestKernel.path, "linux.uml", "mem=256M", "rootfstype=hostfs", "rootflags=/",
+        process.executableURL = URL(fileURLWithPath: SandboxProbe.path)
+        process.arguments = [json, KernelUnderTest.path, "linux.uml", "mem=256M", "rootfstype=hostfs", "rootflags=/",
                              "rw", "init=\(dir.file("init.sh"))", "con=null", "con0=null,fd:1",
                              "uml_dir=\(dir.file("uml"))", "umid=\(umid)"] + extraArgs
         // No TMPDIR: it would make its directory writable (memory file).
