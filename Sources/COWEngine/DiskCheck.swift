@@ -8,14 +8,14 @@ import CorralSystem
 public struct Finding: Sendable, Equatable, Codable {
     public enum Severity: String, Sendable, Codable { case problem, warning, note }
     /// Stable machine-readable code, e.g. `mtime-mismatch`, `mixed-pages`.
-    public var code: String
+    public var code: FindingCode
     public var severity: Severity
     /// What is wrong and why it matters, one line.
     public var message: String
     /// The command that fixes it, if one does (the JSON key stays `fix`).
     public var hint: String?
 
-    public init(code: String, severity: Severity, message: String, hint: String? = nil) {
+    public init(code: FindingCode, severity: Severity, message: String, hint: String? = nil) {
         self.code = code
         self.severity = severity
         self.message = message
@@ -66,15 +66,15 @@ public enum DiskCheck {
         deep: Bool = false, kernelRelease: String? = nil
     ) throws(EngineError) -> CheckReport {
         var findings: [Finding] = []
-        func add(_ code: String, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
+        func add(_ code: FindingCode, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
             findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
         }
         guard try FileStatus.of(path) != nil else {
-            add("missing", .problem, "\(path) does not exist")
+            add(.missing, .problem, "\(path) does not exist")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         if access(path, R_OK) != 0 {
-            add("not-readable", .problem, "\(path) is not readable: \(SystemError.describe(errno))")
+            add(.notReadable, .problem, "\(path) is not readable: \(SystemError.describe(errno))")
             return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
         }
         return try check(OpenedDisk(path: path), backing: backing, requireWritable: requireWritable,
@@ -92,12 +92,12 @@ public enum DiskCheck {
     ) throws(EngineError) -> CheckReport {
         let path = disk.path
         var findings: [Finding] = []
-        func add(_ code: String, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
+        func add(_ code: FindingCode, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
             findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
         }
         let q = Shell.quote(path)
         if requireWritable && access(path, W_OK) != 0 {
-            add("not-writable", .problem, "\(path) is not writable; attach it read-only (flag r) or fix its permissions")
+            add(.notWritable, .problem, "\(path) is not writable; attach it read-only (flag r) or fix its permissions")
         }
 
         guard let cow = disk.cow, let survey = disk.survey else {
@@ -117,11 +117,11 @@ public enum DiskCheck {
         let h = cow.header
         let g = cow.geometry
         if h.sectorSize != 512 {
-            add("sector-size", .problem,
+            add(.sectorSize, .problem,
                 "sector size is \(h.sectorSize): the kernel always uses 512-byte sectors, so data would be misplaced")
         }
         if h.layout == .v1 || h.layout == .v2, g.sectorCount % 8 != 0 {
-            add("bitmap-rounding", .warning,
+            add(.bitmapRounding, .warning,
                 "\(h.layout.rawValue) bitmap is one byte short: kernel writes to the last \(g.sectorCount % 8) sector(s) are lost and corrupt sector 0",
                 hint: "corral cow flatten \(q) IMAGE, then corral cow from-image --backing BACKING IMAGE NEW.cow")
         }
@@ -130,32 +130,32 @@ public enum DiskCheck {
         let match = try cow.backingMatch(override: backing)
         let b = Shell.quote(match.path)
         if !match.exists {
-            add("backing-missing", .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
+            add(.backingMissing, .problem, "backing file \(match.path) does not exist: the kernel will not register this disk",
                 hint: "corral cow check --backing NEW_PATH \(q)  (then boot with ubdN=\(path),NEW_PATH)")
         } else if backing == nil, let reason = BackingPolicy.objection(backing: match.path, cow: cow) {
             let device = (try? FileStatus.of(match.path))??.isBlockDevice == true ? " \(BackingPolicy.blockDeviceFlag)" : ""
-            add("backing-refused", .problem,
+            add(.backingRefused, .problem,
                 "the header names \(match.path) as backing, which \(reason): corral uses such a backing only when you name it yourself",
                 hint: "if you trust this COW: --backing \(b)\(device) (boot: --disk N=\(path),\(match.path)\(device))")
         } else if let kind = (try? FileStatus.of(match.path))?.flatMap({ FileStatus.nonDiskKind(mode: $0.mode) }) {
-            add("backing-not-a-file", .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
+            add(.backingNotAFile, .problem, "backing \(match.path): is \(kind), not a disk image or COW file: the kernel cannot use it",
                 hint: "pass the backing image with --backing PATH")
         } else if access(match.path, R_OK) != 0 {
-            add("backing-unreadable", .problem, "backing file \(match.path) is not readable: \(SystemError.describe(errno))")
+            add(.backingUnreadable, .problem, "backing file \(match.path) is not readable: \(SystemError.describe(errno))")
         } else {
             if !match.sizeMatches, let actual = match.actualSize {
-                add("size-mismatch", .problem,
+                add(.sizeMismatch, .problem,
                     "backing \(match.path) is \(actual) bytes but the header says \(h.size): the kernel refuses the disk (wrong or changed backing file)",
                     hint: "pass the right backing with --backing PATH")
             }
             if !match.mtimeMatches, match.sizeMatches, let backingFile = try? OpenFile(match.path, flags: O_RDONLY),
                (try? CommittedCOW.isCommitted(cow, into: backingFile)) == true {
-                add("committed", .problem,
+                add(.committed, .problem,
                     "every sector this COW holds is already in \(match.path) (it was committed with corral cow commit, which changed the backing's mtime): the kernel refuses this COW, and it is no longer needed",
                     hint: "use \(match.path) itself, or make a fresh COW over it: corral cow create NEW.cow \(b) (then delete \(q))")
             } else if !match.mtimeMatches, let actual = match.actualMtime {
                 let representable = actual >= 0 && actual <= Int64(UInt32.max)
-                add("mtime-mismatch", .problem,
+                add(.mtimeMismatch, .problem,
                     "backing \(match.path) has mtime \(actual) but the header says \(h.mtime): the kernel refuses the disk (\"mtime mismatch\")"
                         + (representable ? "" : "; this mtime cannot be stored in a COW header at all"),
                     hint: "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(b) \(q)")
@@ -168,30 +168,30 @@ public enum DiskCheck {
 
         let bitmapEnd = g.bitmapOffset + g.bitmapLength
         if cow.status.size < bitmapEnd {
-            add("bitmap-truncated", .problem,
+            add(.bitmapTruncated, .problem,
                 "file is \(cow.status.size) bytes, shorter than its bitmap (ends at \(bitmapEnd)): the kernel reads uninitialised bits")
         }
         if survey.sectorsPastEOF > 0 {
-            add("data-truncated", .problem,
+            add(.dataTruncated, .problem,
                 "\(survey.sectorsPastEOF) COW sector(s) lie past the end of the file (\(cow.status.size) bytes): their data is lost and reads as zeros")
         } else if cow.status.size < g.createdFileLength && cow.status.size >= bitmapEnd {
-            add("short-file", .note, "file is shorter than its geometry (\(cow.status.size) < \(g.createdFileLength)); unwritten sectors are unaffected")
+            add(.shortFile, .note, "file is shorter than its geometry (\(cow.status.size) < \(g.createdFileLength)); unwritten sectors are unaffected")
         }
         if survey.paddingBitsSet {
-            add("bits-past-end", .warning, "bits are set past the last sector in the bitmap; readers ignore them")
+            add(.bitsPastEnd, .warning, "bits are set past the last sector in the bitmap; readers ignore them")
         }
         let blockSize = survey.dirtySectors > 0 ? disk.guestSectors(backing: backing).flatMap(FilesystemProbe.extBlockSize) : nil
         if let blockSize, blockSize < 4096 {
             // Page-cache segments of a small-block filesystem start at any
             // block, so even whole-page COW data is misread (found by the
             // maintenance tests); only a flat image is safe.
-            add("small-block-fs", .warning,
+            add(.smallBlockFs, .warning,
                 "the disk holds ext with \(blockSize)-byte blocks: \(MixedPageBug.kernel(kernelRelease)) can return wrong bytes where COW and backing data meet inside a read, and normalize does not prevent it",
                 hint: "boot a flat image (corral cow flatten \(q) IMAGE), or use corral maint, which does so itself")
         }
         if survey.mixedPages > 0 {
             let first = (survey.firstMixedPage ?? 0) * 4096
-            add("mixed-pages", .warning,
+            add(.mixedPages, .warning,
                 "\(survey.mixedPages) 4 KiB page(s) mix COW and backing sectors (first at byte \(first)): \(MixedPageBug.kernel(kernelRelease)) returns wrong bytes for them in multi-page reads",
                 hint: "corral cow normalize \(q)")
         }
@@ -205,19 +205,19 @@ public enum DiskCheck {
     static func deepCheck(_ cow: COWFile, backing match: BackingMatch, mtimeMatches: Bool) throws(EngineError) -> [Finding] {
         switch BackingFingerprint.state(of: cow.header) {
         case .absent:
-            return [Finding(code: "no-fingerprint", severity: .note,
+            return [Finding(code: .noFingerprint, severity: .note,
                             message: "no backing fingerprint in the header (not made by corral, or rewritten by the kernel): the backing's content cannot be verified")]
         case .otherPath:
-            return [Finding(code: "no-fingerprint", severity: .note,
+            return [Finding(code: .noFingerprint, severity: .note,
                             message: "the header's fingerprint was recorded for another backing path (the kernel switched the backing): the backing's content cannot be verified")]
         case .present(let fp):
             guard let file = try? OpenFile(match.path, flags: O_RDONLY) else { return [] }
             if try fp.matches(file) {
-                return [Finding(code: "backing-verified", severity: .note,
+                return [Finding(code: .backingVerified, severity: .note,
                                 message: "backing \(match.path) has the content recorded when the COW was made")]
             }
             let q = Shell.quote(cow.path)
-            return [Finding(code: "backing-changed", severity: .problem,
+            return [Finding(code: .backingChanged, severity: .problem,
                             message: "backing \(match.path) has changed content since the COW was made"
                                 + (mtimeMatches ? " although its size and mtime did not change: the kernel accepts it and the guest would read corrupt data" : ""),
                             hint: "restore the original backing, or boot with ubdN=\(cow.path),ORIGINAL (check: corral cow check --deep --backing ORIGINAL \(q))")]
@@ -231,22 +231,22 @@ public enum DiskCheck {
         if let pid = file.lockHolder(conflictingWith: writable ? .write : .read) {
             let who = EngineError.processName(pid)
             findings.append(Finding(
-                code: "in-use", severity: writable ? .problem : .warning,
+                code: .inUse, severity: writable ? .problem : .warning,
                 message: "\(path) is in use by process \(pid)\(who): a running guest holds a lock on its disks",
                 hint: "stop that guest first"))
         }
     }
 
-    static func code(for error: COWFormatError) -> String {
+    static func code(for error: COWFormatError) -> FindingCode {
         switch error {
-        case .shortHeader, .badMagic: "not-a-cow"
-        case .unknownVersion: "unknown-version"
-        case .truncatedHeader: "truncated-header"
-        case .unterminatedPath: "unterminated-path"
-        case .zeroAlignment: "alignment-zero"
-        case .zeroSectorSize: "sector-size"
-        case .geometryTooLarge: "too-large"
-        case .pathTooLong, .emptyPath: "bad-path"
+        case .shortHeader, .badMagic: .notACow
+        case .unknownVersion: .unknownVersion
+        case .truncatedHeader: .truncatedHeader
+        case .unterminatedPath: .unterminatedPath
+        case .zeroAlignment: .alignmentZero
+        case .zeroSectorSize: .sectorSize
+        case .geometryTooLarge: .tooLarge
+        case .pathTooLong, .emptyPath: .badPath
         }
     }
 }

@@ -211,9 +211,6 @@ public enum Preflight {
         }
     }
 
-    /// DiskCheck's code for a disk another process holds.
-    static let inUseCode = "in-use"
-
     /// The backing file the kernel will use, after checking the COW header,
     /// and whether DiskCheck already reported on locks.
     static func checkCOW(_ disk: DiskSpec, name: String, kernelRelease: String? = nil, opened: OpenedDisk? = nil,
@@ -231,7 +228,7 @@ public enum Preflight {
             }
             if report.isCOW { backingInUse = report.backingFile ?? backingInUse }
             for finding in report.findings {
-                if finding.code == inUseCode {
+                if finding.code == .inUse {
                     engineCheckedLocks = true
                     // With the c flag the kernel takes no lock: sharing was asked for.
                     if disk.flags.contains(.shared) { continue }

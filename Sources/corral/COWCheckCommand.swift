@@ -32,7 +32,7 @@ struct COWCheckCommand: ParsableCommand {
             Console.out("\(cow): ok (backing \(report.backingFile ?? "-") matches)")
         } else {
             for f in report.findings {
-                var line = "\(cow): \(f.severity.rawValue): \(f.message) [\(f.code)]"
+                var line = "\(cow): \(f.severity.rawValue): \(f.message) [\(f.code.rawValue)]"
                 if let hint = f.hint { line += "\n    fix: \(hint)" }
                 Console.out(line)
             }

@@ -36,14 +36,14 @@ struct FingerprintTests {
         try Fixture.write(Fixture.pattern(size: 2 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         var report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true)
-        #expect(!report.hasProblems && report.findings.map(\.code) == ["backing-verified"])
+        #expect(!report.hasProblems && report.findings.map(\.code) == [.backingVerified])
 
         // what the kernel cannot see (§4.7-I): same size, same mtime, other bytes
         try Fixture.patch(t("back.img"), at: 123_456, [0xEE])
         try Fixture.setMtime(t("back.img"), Fixture.mtime)
         #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true).hasProblems == false)
         report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true)
-        #expect(report.findings.first { $0.code == "backing-changed" }?.severity == .problem)
+        #expect(report.findings.first { $0.code == .backingChanged }?.severity == .problem)
         let r = try runCorral(["cow", "check", "--deep", t("d.cow")])
         #expect(r.status == 1 && r.stdout.contains("[backing-changed]"))
         // and the unsafe re-stamp refuses to bless it
@@ -65,7 +65,7 @@ struct FingerprintTests {
         try Fixture.patch(t("d.cow"), at: UInt64(pathEnd), Array("CORRALFP1".utf8) + [1] + (0..<60).map { UInt8($0 * 37 & 0xFF) })
         #expect(BackingFingerprint.state(of: try COWFile(path: t("d.cow")).header) == .absent)
         let report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true)
-        #expect(!report.hasProblems && report.findings.map(\.code) == ["no-fingerprint"])
+        #expect(!report.hasProblems && report.findings.map(\.code) == [.noFingerprint])
     }
 
     /// The real kernel accepts corral's fingerprinted headers (boot, write,
@@ -82,7 +82,7 @@ struct FingerprintTests {
         let expected = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
         #expect(try COWFile(path: t("d.cow")).dirtySectorCount() == 24)
         #expect(try Fixture.read(t("view.img")) == expected)
-        #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true).findings.map(\.code) == ["backing-verified"])
+        #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true).findings.map(\.code) == [.backingVerified])
 
         _ = try Fixture.run(["/bin/cp", "-p", t("back.img"), t("alt/copy.img")])
         let log = try Fixture.boot(t, "dd if=/dev/ubdb of=\(t("view2.img")) bs=4096 iflag=direct 2>/dev/null",
@@ -93,6 +93,6 @@ struct FingerprintTests {
         #expect(try Fixture.read(t("view2.img")) == expected)
         let report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true)
         #expect(!report.hasProblems, "\(report.findings)")
-        #expect(report.findings.contains { $0.code == "no-fingerprint" })
+        #expect(report.findings.contains { $0.code == .noFingerprint })
     }
 }

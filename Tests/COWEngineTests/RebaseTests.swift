@@ -73,7 +73,7 @@ struct RebaseTests {
         // the header's own file re-touched: check suggests the re-stamp, the fingerprint proves it
         try Fixture.setMtime(t("copy.img"), Fixture.mtime + 5000)
         let report = try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true)
-        let fix = report.findings.first { $0.code == "mtime-mismatch" }?.hint
+        let fix = report.findings.first { $0.code == .mtimeMismatch }?.hint
         #expect(fix == "if the backing's content did not change, re-stamp the header: corral cow rebase --unsafe --backing \(t("copy.img")) \(t("d.cow"))")
         r = try Rebase.run(cow: t("d.cow"), newBacking: t("copy.img"), unsafe: true)
         #expect(r.verification == "fingerprint")
