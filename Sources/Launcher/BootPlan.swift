@@ -189,7 +189,9 @@ public struct BootPlan: Sendable {
         }
         for disk in disks {
             if disk.isReadOnly { add(disk.file) }
-            if let backing = disk.backing ?? (try? COWFile(path: disk.file))?.header.backingPathString {
+            // A disk the caller holds open (a job's staged disk) is not read again.
+            let header = options.openedDisks[disk.unit].map { $0.cow?.header } ?? (try? COWFile(path: disk.file))?.header
+            if let backing = disk.backing ?? header?.backingPathString {
                 // A relative backing in a header is the kernel's, against its working directory.
                 add(backing)
             }
