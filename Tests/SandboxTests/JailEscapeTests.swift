@@ -126,18 +126,8 @@ struct JailEscapeTests {
             return 0;
             """#.replacingOccurrences(of: "SOCKET_PATH", with: socketPath)
         let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body)
-        let listener = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        try #require(listener >= 0)
+        let listener = try boundSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(listener) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        try #require(bound == 0, "bind \(socketPath): \(errno)")
         chmod(socketPath, 0o660)
 
         let r = try runCorral(["boot", "--kernel", kernel, "--init", "/bin/true"], mergeStderr: true)

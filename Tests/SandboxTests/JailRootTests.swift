@@ -61,17 +61,8 @@ struct JailRootTests {
 
         /// A listening stream socket anyone may connect to (mode 0777).
         static func listen(_ path: String) throws -> Int32 {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            try #require(fd >= 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-            }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            try #require(bound == 0 && Glibc.listen(fd, 4) == 0, "bind/listen \(path): \(errno)")
+            let fd = try boundSocket(path, type: Int32(SOCK_STREAM.rawValue))
+            try #require(Glibc.listen(fd, 4) == 0, "listen \(path): \(errno)")
             chmod(path, 0o777)
             return fd
         }
