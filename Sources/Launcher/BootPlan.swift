@@ -64,6 +64,10 @@ public struct BootOptions: Sendable {
     /// maintenance job's staged disks): preflight and the RAID-6 probe read
     /// these instead of opening and scanning the files again.
     public var openedDisks: [Int: OpenedDisk] = [:]
+    /// The caller's console: where input comes from and the command's
+    /// output goes; nil: none (no input, output only to the observer and
+    /// the transcript).
+    public var streams: ConsoleStreams?
 
     public init() {}
 }
@@ -117,7 +121,8 @@ public struct BootPlan: Sendable {
         if options.command?.isEmpty == true {
             throw LauncherError.invalidArgument("--command", reason: "the command is empty")
         }
-        let interactive = options.interactive ?? (corral_launch_isatty(0) == 1 && corral_launch_isatty(1) == 1)
+        let interactive = options.interactive
+            ?? options.streams.map { corral_launch_isatty($0.input) == 1 && corral_launch_isatty($0.output) == 1 } ?? false
         let guestInit = try GuestInit(options, root: requestedRoot, nonce: nonce, umlDir: umlDir, interactive: interactive)
         let root = guestInit.root
         let initPath = guestInit.initPath

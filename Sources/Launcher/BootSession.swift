@@ -18,12 +18,14 @@ import Sandbox
 /// prints: what the user should hear goes to ``BootOptions/events``.
 struct BootSession: ~Copyable {
     let plan: BootPlan
-    /// Where the command's output goes (the console loop queues it and never
-    /// blocks writing it).
-    let output: Int32 = 1
-    /// corral's stdin, or /dev/null when init was told nothing will be typed
-    /// (`ConsoleInput.none`, maint jobs): then whatever stdin is stays
-    /// unread, and the guest sees end of input at once.
+    /// Where the command's output goes, the caller's (``ConsoleStreams``); nil:
+    /// nowhere but the observer and the transcript. The console loop queues
+    /// it and never blocks writing it.
+    let output: Int32?
+    /// The caller's input, or /dev/null when init was told nothing will be
+    /// typed (`ConsoleInput.none`, maint jobs) or there is no caller's
+    /// console: then whatever that input is stays unread, and the guest sees
+    /// end of input at once.
     let input: Int32
     private let nullInput: Descriptor?
 
@@ -60,12 +62,13 @@ struct BootSession: ~Copyable {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
-        if plan.options.input == ConsoleInput.none {
+        if plan.options.input == ConsoleInput.none || plan.options.streams == nil {
             do { nullInput = try Descriptor(open: "/dev/null", flags: O_RDONLY, noFollow: false) } catch { throw LauncherError(error) }
         }
         self.plan = plan
         self.nullInput = nullInput
-        self.input = nullInput?.fd ?? 0
+        self.input = nullInput?.fd ?? plan.options.streams?.input ?? -1
+        self.output = plan.options.streams?.output
         self.transcript = transcript
         self.demux = ConsoleDemux(nonce: plan.nonce, normalizeNewlines: !plan.interactive)
     }
@@ -173,7 +176,7 @@ struct BootSession: ~Copyable {
                    events: (interest.readConsole ? Int16(POLLIN) : 0) | (interest.writeConsole ? Int16(POLLOUT) : 0), revents: 0),
             pollfd(fd: helper.errors?.fd ?? -1, events: Int16(POLLIN), revents: 0),
             pollfd(fd: interest.readInput ? input : -1, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: pendingOutput.isEmpty ? -1 : output, events: Int16(POLLOUT), revents: 0),
+            pollfd(fd: pendingOutput.isEmpty ? -1 : output ?? -1, events: Int16(POLLOUT), revents: 0),
             pollfd(fd: nonceFile?.watch?.fd ?? -1, events: Int16(POLLIN), revents: 0),
         ]
         let timeout = state.pollTimeout(now: now, holding: demux.isHolding, probeIn: probe?.wait(now: now))
@@ -282,7 +285,7 @@ struct BootSession: ~Copyable {
         case .output(let bytes):
             transcript?.append(.output, bytes)
             let shown = plan.options.observer.map { $0.output(bytes) } ?? bytes
-            if !outputBroken { pendingOutput += shown }
+            if !outputBroken && output != nil { pendingOutput += shown }
         case .started:
             nonceFile?.remove()
             started = true
@@ -334,7 +337,7 @@ struct BootSession: ~Copyable {
     /// One write of queued output, after poll said stdout has room: at most a
     /// page, which a pipe with a free slot takes without blocking.
     private mutating func writeOutput() {
-        guard !pendingOutput.isEmpty else { return }
+        guard !pendingOutput.isEmpty, let output else { return }
         do {
             guard let written = try StreamIO.write(output, "stdout", pendingOutput.prefix(4096)) else { return }
             if written > 0 {
@@ -360,7 +363,7 @@ struct BootSession: ~Copyable {
                 wait = Int32((left * 1000).rounded(.up))
             }
             var fds = [
-                pollfd(fd: output, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: output ?? -1, events: Int16(POLLOUT), revents: 0),
                 pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 2, wait) < 0 && corral_errno() != EINTR { break }

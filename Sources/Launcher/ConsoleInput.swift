@@ -13,8 +13,8 @@ public enum ConsoleInput: String, Sendable, Equatable, Codable {
     /// controlling terminal, the command runs in a subshell of init.
     case none = "none"
 
-    /// What corral's stdin is, given whether the console is interactive.
-    public static func of(standardInput fd: Int32 = 0, interactive: Bool) -> ConsoleInput {
+    /// What the caller's input descriptor is, given whether the console is interactive.
+    public static func of(standardInput fd: Int32, interactive: Bool) -> ConsoleInput {
         if interactive { return .terminal }
         return corral_launch_reads_nothing(fd) == 1 ? .none : .stream
     }

@@ -63,7 +63,7 @@ struct GuestInit {
         } else {
             variables.append(.init(name: "corral_nonce", value: nonce))
         }
-        let input = options.input ?? ConsoleInput.of(interactive: interactive)
+        let input = options.input ?? options.streams.map { ConsoleInput.of(standardInput: $0.input, interactive: interactive) } ?? .none
         variables.append(.init(name: "corral_input", value: input.rawValue))
     }
 }

@@ -11,11 +11,15 @@ public struct GuestSettings: Sendable, Codable {
     public var verbose = false
     /// Told what the boot has to say (``BootOptions/events``): the CLI prints it.
     public var bootEvents: BootEventHandler?
+    /// The caller's console (``BootOptions/streams``): `maint run`'s output
+    /// and `maint shell`'s terminal; nil for an `--each` worker.
+    public var streams: ConsoleStreams?
 
     public init() {}
 
     /// The environment is not sent to an `--each` worker: it inherits the
-    /// same one from its parent.
+    /// same one from its parent. Nor are the events and the console: the
+    /// worker's stdout carries its report.
     enum CodingKeys: String, CodingKey { case kernel, memory, logPath, verbose }
 
     /// The release of the kernel the job boots, when corral has its profile.

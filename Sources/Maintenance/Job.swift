@@ -191,6 +191,7 @@ public enum Job {
         options.environment = settings.environment
         options.verbose = settings.verbose
         options.events = settings.bootEvents
+        options.streams = settings.streams
         for disk in staged { options.openedDisks[disk.declaration.unit] = disk.attachedDisk }
         return options
     }

@@ -186,6 +186,7 @@ struct BootCommand: ParsableCommand {
         let capture = output.isJSON ? OutputCapture() : nil
         options.observer = capture
         options.events = BootEventPrinter.handler
+        options.streams = Console.streams
 
         let plan: BootPlan
         do {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CorralSystem
 import Foundation
+import Launcher
 
 /// Output through file descriptors (the `stdout` globals are not
 /// concurrency-safe in Swift 6), with colour only on a terminal and never
@@ -18,6 +19,10 @@ enum Console {
     }
 
     static var isTerminal: (out: Bool, err: Bool) { (isatty(1) != 0, isatty(2) != 0) }
+
+    /// corral's stdin and stdout, as a boot's console (the launcher never
+    /// assumes them: ``ConsoleStreams``).
+    static let streams = ConsoleStreams(input: STDIN_FILENO, output: STDOUT_FILENO)
 
     /// Whether standard output may carry colour.
     static var colour: Bool { TerminalStyle.enabled(fd: 1) }

@@ -222,6 +222,7 @@ struct MaintShellCommand: ParsableCommand {
         request.settings.verbose = verbose
         request.settings.environment = ProcessInfo.processInfo.environment
         request.settings.bootEvents = BootEventPrinter.handler
+        request.settings.streams = Console.streams
         let report = RescueShell.run(request)
         Console.error("corral: " + report.summary)
         throw ExitCode(report.exitStatus)

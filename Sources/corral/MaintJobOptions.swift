@@ -60,6 +60,7 @@ struct MaintJobOptions: ParsableArguments {
             try runEach(request, guests: each.each, jobs: each.j, guestParameter: guestParameter)
         }
         request.settings.bootEvents = BootEventPrinter.handler
+        request.settings.streams = Console.streams
         if dryRun {
             let report = DryRun.run(request)
             if json {

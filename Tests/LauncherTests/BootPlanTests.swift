@@ -150,7 +150,7 @@ import Testing
             let plan = try BootPlan.make(options { $0.input = input; $0.command = "true" })
             #expect(plan.argv.contains("corral_input=\(input.rawValue)"))
         }
-        #expect(ConsoleInput.of(interactive: true) == .terminal)
+        #expect(ConsoleInput.of(standardInput: 0, interactive: true) == .terminal)
         let null = open("/dev/null", O_RDONLY)
         defer { close(null) }
         #expect(ConsoleInput.of(standardInput: null, interactive: false) == .none)
