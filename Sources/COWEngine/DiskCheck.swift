@@ -65,17 +65,14 @@ public enum DiskCheck {
         path: String, backing: String? = nil, requireWritable: Bool = true, expectCOW: Bool = false,
         deep: Bool = false, kernelRelease: String? = nil
     ) throws(EngineError) -> CheckReport {
-        var findings: [Finding] = []
-        func add(_ code: FindingCode, _ severity: Finding.Severity, _ message: String, hint: String? = nil) {
-            findings.append(Finding(code: code, severity: severity, message: message, hint: hint))
+        // Before the file can be opened, one problem is the whole report.
+        func refused(_ code: FindingCode, _ message: String) -> CheckReport {
+            CheckReport(path: path, isCOW: false, backingFile: backing,
+                        findings: [Finding(code: code, severity: .problem, message: message)])
         }
-        guard try FileStatus.of(path) != nil else {
-            add(.missing, .problem, "\(path) does not exist")
-            return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
-        }
+        guard try FileStatus.of(path) != nil else { return refused(.missing, "\(path) does not exist") }
         if access(path, R_OK) != 0 {
-            add(.notReadable, .problem, "\(path) is not readable: \(SystemError.describe(errno))")
-            return CheckReport(path: path, isCOW: false, backingFile: backing, findings: findings)
+            return refused(.notReadable, "\(path) is not readable: \(SystemError.describe(errno))")
         }
         return try check(OpenedDisk(path: path), backing: backing, requireWritable: requireWritable,
                          expectCOW: expectCOW, deep: deep, kernelRelease: kernelRelease)
