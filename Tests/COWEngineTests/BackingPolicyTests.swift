@@ -33,11 +33,11 @@ import TestSupport
                             sectors: [:], mtime: Self.mtime(shadow))
         try user.own(dir("evil.cow"))
 
-        let check = try Fixture.corral("cow", "check", dir("evil.cow"))
+        let check = try runCorral(["cow", "check", dir("evil.cow")])
         #expect(check.status != 0, "check passed a COW backed by /etc/shadow: \(check.summary)")
         #expect((check.stdout + check.stderr).contains("/etc"), "\(check.summary)")
 
-        let flatten = try Fixture.corral("cow", "flatten", dir("evil.cow"), dir("out.img"))
+        let flatten = try runCorral(["cow", "flatten", dir("evil.cow"), dir("out.img")])
         #expect(flatten.status != 0, "\(flatten.summary)")
         #expect(flatten.stderr.contains("--backing"), "\(flatten.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir("out.img")), "flatten wrote a copy of shadow")
@@ -55,15 +55,15 @@ import TestSupport
         chmod(target, 0o644)
         try Fixture.makeCOW(dir("evil.cow"), backing: target, size: 1 << 20, sectors: [0: 0x41])
         try user.own(dir("evil.cow"))
-        let before = try Fixture.sha(target)
+        let before = try sha256(target)
 
-        let r = try Fixture.corral("cow", "commit", dir("evil.cow"))
+        let r = try runCorral(["cow", "commit", dir("evil.cow")])
         #expect(r.status != 0, "\(r.summary)")
         #expect(r.stderr.contains("not to the COW's owner"), "\(r.stderr)")
-        #expect(try Fixture.sha(target) == before, "commit wrote into root's file")
+        #expect(try sha256(target) == before, "commit wrote into root's file")
 
         // Named explicitly, the same backing is the user's (root's) own choice.
-        let named = try Fixture.corral("cow", "check", "--backing", target, dir("evil.cow"))
+        let named = try runCorral(["cow", "check", "--backing", target, dir("evil.cow")])
         #expect(!named.stdout.contains("backing-refused") && !named.stderr.contains("backing-refused"), "\(named.summary)")
     }
 }

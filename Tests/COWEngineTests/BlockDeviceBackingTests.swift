@@ -11,34 +11,34 @@ import TestSupport
     final class LoopDevice {
         let path: String
         init(over file: String) throws {
-            let r = try Fixture.run(["/sbin/losetup", "--find", "--show", file])
+            let r = try runProcess("/sbin/losetup", ["--find", "--show", file])
             let device = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             guard r.status == 0, device.hasPrefix("/dev/loop") else {
                 throw TestFailure("losetup could not attach a loop device (needs root and loop devices): \(r.summary)")
             }
             path = device
         }
-        deinit { _ = try? Fixture.run(["/sbin/losetup", "--detach", path]) }
+        deinit { _ = try? runProcess("/sbin/losetup", ["--detach", path]) }
     }
 
     @Test func everyVerbRefusesABlockDeviceBackingWithoutTheFlag() throws {
         let dir = try Scratch("blockdev")
         try Fixture.write(Array(repeating: 0x42, count: 8 << 20), to: dir("disk.img"))
         let loop = try LoopDevice(over: dir("disk.img"))
-        let deviceBefore = try Fixture.sha(loop.path)
+        let deviceBefore = try sha256(loop.path)
 
         // create: refused without the flag, no COW made.
-        let refused = try Fixture.corral("cow", "create", dir("a.cow"), loop.path)
+        let refused = try runCorral(["cow", "create", dir("a.cow"), loop.path])
         #expect(refused.status != 0, "\(refused.summary)")
         #expect(refused.stderr.contains("--allow-block-device") && refused.stderr.split(separator: "\n").count == 1,
                 "\(refused.summary)")
         #expect(!FileManager.default.fileExists(atPath: dir("a.cow")))
 
         // With the flag, the COW is made; it is the input for every other verb.
-        let made = try Fixture.corral("cow", "create", "--allow-block-device", dir("a.cow"), loop.path)
+        let made = try runCorral(["cow", "create", "--allow-block-device", dir("a.cow"), loop.path])
         #expect(made.status == 0, "\(made.summary)")
         try Fixture.write(Array(repeating: 0x11, count: 8 << 20), to: dir("flat.img"))
-        let cowBefore = try Fixture.sha(dir("a.cow"))
+        let cowBefore = try sha256(dir("a.cow"))
 
         let attempts: [[String]] = [
             ["cow", "info", "--backing", loop.path, dir("a.cow")],
@@ -60,22 +60,22 @@ import TestSupport
             #expect(r.stderr.contains("\(loop.path) is a block device") && r.stderr.contains("--allow-block-device"),
                     "\(args.joined(separator: " ")): \(r.summary)")
         }
-        #expect(try Fixture.sha(dir("a.cow")) == cowBefore, "a refused verb changed the COW")
-        #expect(try Fixture.sha(loop.path) == deviceBefore, "a refused verb changed the device")
+        #expect(try sha256(dir("a.cow")) == cowBefore, "a refused verb changed the COW")
+        #expect(try sha256(loop.path) == deviceBefore, "a refused verb changed the device")
         #expect(!FileManager.default.fileExists(atPath: dir("out.img")))
         #expect(!FileManager.default.fileExists(atPath: dir("new.cow")))
 
         // The flag is all it takes: the same verbs then use the device.
-        let check = try Fixture.corral("cow", "check", "--backing", loop.path, "--allow-block-device", dir("a.cow"))
+        let check = try runCorral(["cow", "check", "--backing", loop.path, "--allow-block-device", dir("a.cow")])
         #expect(check.status == 0, "\(check.summary)")
-        let flatten = try Fixture.corral("cow", "flatten", "--backing", loop.path, "--allow-block-device", dir("a.cow"), dir("out.img"))
+        let flatten = try runCorral(["cow", "flatten", "--backing", loop.path, "--allow-block-device", dir("a.cow"), dir("out.img")])
         #expect(flatten.status == 0, "\(flatten.summary)")
-        #expect(try Fixture.sha(dir("out.img")) == Fixture.sha(dir("disk.img")))
+        #expect(try sha256(dir("out.img")) == sha256(dir("disk.img")))
         let boot = try runCorral(["boot", "--dry-run", "--allow-block-device", "--disk", "0=\(dir("a.cow")),\(loop.path)"])
         #expect(boot.status == 0, "\(boot.summary)")
 
         // Named by the header alone, the device is refused, and check's fix names the flag.
-        let header = try Fixture.corral("cow", "check", dir("a.cow"))
+        let header = try runCorral(["cow", "check", dir("a.cow")])
         #expect(header.status == 1 && header.stdout.contains("backing-refused")
                 && header.stdout.contains("--backing \(loop.path) --allow-block-device"), "\(header.summary)")
     }

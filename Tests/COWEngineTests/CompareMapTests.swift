@@ -69,7 +69,7 @@ struct CompareMapTests {
         var back = Fixture.pattern(size: size)
         for i in (256 << 10)..<(512 << 10) { back[i] = 0 }     // a hole in the backing
         try Fixture.write(back, to: t("dense.img"))
-        _ = try Fixture.run(["/bin/cp", "--sparse=always", "-p", t("dense.img"), t("back.img")])
+        _ = try runProcess("/bin/cp", ["--sparse=always", "-p", t("dense.img"), t("back.img")])
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         try Fixture.writeSector(cow: t("d.cow"), sector: 8, data: Array(repeating: 0x41, count: 512))
         try Fixture.writeSector(cow: t("d.cow"), sector: 9, data: Array(repeating: 0x42, count: 512))

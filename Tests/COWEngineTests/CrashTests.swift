@@ -9,19 +9,12 @@ import TestSupport
 /// sit under a final name.
 @Suite(.serialized)
 struct CrashTests {
+    /// corral's exit status, or minus the signal that ended it.
     static func run(_ args: [String], cwd: String, killAfter: Int?) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestPaths.corral)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        var env = ProcessInfo.processInfo.environment
-        if let killAfter { env["CORRAL_FAULT_KILL_AFTER_WRITES"] = String(killAfter) }
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus
+        var environment = TestEnvironment.childEnvironment
+        if let killAfter { environment["CORRAL_FAULT_KILL_AFTER_WRITES"] = String(killAfter) }
+        let r = try runCorral(args, cwd: cwd, environment: environment)
+        return r.signaled ? -r.status : r.status
     }
 
     static func setUp(_ dir: Scratch, size: Int = 4 << 20) throws -> [UInt8] {

@@ -18,7 +18,7 @@ struct FingerprintTests {
         var bytes = Fixture.pattern(size: 3 << 20)
         for i in (1 << 20)..<(2 << 20) { bytes[i] = 0 }
         try Fixture.write(bytes, to: t("dense.img"))
-        _ = try Fixture.run(["/bin/cp", "--sparse=always", t("dense.img"), t("sparse.img")])
+        _ = try runProcess("/bin/cp", ["--sparse=always", t("dense.img"), t("sparse.img")])
         #expect(try FileStatus.of(t("sparse.img"))!.allocated < FileStatus.of(t("dense.img"))!.allocated)
         bytes[(3 << 20) - 1] ^= 1
         try Fixture.write(bytes, to: t("changed.img"))
@@ -71,22 +71,20 @@ struct FingerprintTests {
     /// The real kernel accepts corral's fingerprinted headers (boot, write,
     /// dump), and after it rewrites the header on a backing switch (§4.3)
     /// corral reports "no fingerprint", never a false alarm.
-    @Test(.enabled(if: Fixture.kernelTests)) func kernelAcceptsFingerprintedHeaders() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func kernelAcceptsFingerprintedHeaders() throws {
+        try KernelUnderTest.require()
         let t = try Scratch()
         try Fixture.write(Fixture.pattern(size: 8 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         try FileManager.default.createDirectory(atPath: t("alt"), withIntermediateDirectories: false)
-        try Fixture.boot(t, "W Q 8 8; W R 4000 16; dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null",
-                    ubd: ["ubd1=\(t("d.cow"))"])
+        try KernelGuest.boot(GuestInit("put Q 8 8; put R 4000 16; dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null"), in: t.path, disks: ["ubd1=\(t("d.cow"))"], memory: "128M", timeout: 120)
         let expected = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
         #expect(try COWFile(path: t("d.cow")).dirtySectorCount() == 24)
         #expect(try Fixture.read(t("view.img")) == expected)
         #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true, deep: true).findings.map(\.code) == [.backingVerified])
 
-        _ = try Fixture.run(["/bin/cp", "-p", t("back.img"), t("alt/copy.img")])
-        let log = try Fixture.boot(t, "dd if=/dev/ubdb of=\(t("view2.img")) bs=4096 iflag=direct 2>/dev/null",
-                              ubd: ["ubd1=\(t("d.cow")),\(t("alt/copy.img"))"])
+        _ = try runProcess("/bin/cp", ["-p", t("back.img"), t("alt/copy.img")])
+        let log = try KernelGuest.boot(GuestInit("dd if=/dev/ubdb of=\(t("view2.img")) bs=4096 iflag=direct 2>/dev/null"), in: t.path, disks: ["ubd1=\(t("d.cow")),\(t("alt/copy.img"))"], memory: "128M", timeout: 120).console
         #expect(log.contains("Switching backing file"))
         let cow = try COWFile(path: t("d.cow"))
         #expect(cow.header.backingPathString == t("alt/copy.img"))

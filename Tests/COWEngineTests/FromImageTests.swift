@@ -73,7 +73,7 @@ struct FromImageTests {
         _ = try Self.makeImage(t)
         try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("small.img"))
         let files = ["back.img", "image.img", "small.img"]
-        let hashes = try files.map(Fixture.sha)
+        let hashes = try files.map { try sha256(t($0)) }
         let listing = t.entries
 
         // sizes differ
@@ -89,20 +89,20 @@ struct FromImageTests {
         r = try runCorral(["cow", "from-image", "--backing", t("nope.img"), t("image.img"), t("x.cow")])
         #expect(r.status == 1 && r.stderr.contains("does not exist"))
 
-        #expect(try files.map(Fixture.sha) == hashes)
+        #expect(try files.map { try sha256(t($0)) } == hashes)
         #expect(t.entries == listing)
 
         // --force never replaces a COW that a running UML holds
         _ = try FromImage.run(image: t("image.img"), backing: t("back.img"), output: t("held.cow"))
-        let held = try Fixture.sha(t("held.cow"))
+        let held = try sha256(t("held.cow"))
         let holder = try Fixture.holdLock(t("held.cow"))
         r = try runCorral(["cow", "from-image", "--force", "--backing", t("back.img"), t("small.img"), t("held.cow")])
         #expect(r.status == 1)
         r = try runCorral(["cow", "from-image", "--force", "--backing", t("back.img"), t("image.img"), t("held.cow")])
         #expect(r.status == 1 && r.stderr.contains("in use by process \(holder.processIdentifier)"))
         Fixture.release(holder)
-        #expect(try Fixture.sha(t("held.cow")) == held)
-        #expect(try files.map(Fixture.sha) == hashes)
+        #expect(try sha256(t("held.cow")) == held)
+        #expect(try files.map { try sha256(t($0)) } == hashes)
     }
 
     /// A full output filesystem: a clear error, the temporary file removed, inputs unchanged.
@@ -112,10 +112,10 @@ struct FromImageTests {
         var different = image
         for i in stride(from: 0, to: different.count, by: 7) { different[i] ^= 0xFF }
         try Fixture.write(different, to: t("image.img"))
-        let hashes = try ["back.img", "image.img"].map(Fixture.sha)
+        let hashes = try ["back.img", "image.img"].map { try sha256(t($0)) }
         try FileManager.default.createDirectory(atPath: t("small"), withIntermediateDirectories: false)
-        #expect(try Fixture.run(["/bin/mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", t("small")]).status == 0)
-        defer { _ = try? Fixture.run(["/bin/umount", t("small")]) }
+        #expect(try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", t("small")]).status == 0)
+        defer { _ = try? runProcess("/bin/umount", [t("small")]) }
         do {
             _ = try FromImage.run(image: t("image.img"), backing: t("back.img"), output: t("small/d.cow"))
             Issue.record("expected a full filesystem")
@@ -127,12 +127,12 @@ struct FromImageTests {
         let r = try runCorral(["cow", "from-image", "--backing", t("back.img"), t("image.img"), t("small/d.cow")])
         #expect(r.status == 1 && r.stderr.contains("no space left on device"))
         #expect((try FileManager.default.contentsOfDirectory(atPath: t("small"))).isEmpty)
-        #expect(try ["back.img", "image.img"].map(Fixture.sha) == hashes)
+        #expect(try ["back.img", "image.img"].map { try sha256(t($0)) } == hashes)
     }
 
     /// The kernel boots the produced COW and sees IMAGE (O_DIRECT 4 KiB reads, §4.7-A).
-    @Test(.enabled(if: Fixture.kernelTests)) func kernelSeesTheImage() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func kernelSeesTheImage() throws {
+        try KernelUnderTest.require()
         let t = try Scratch()
         let size = 8 << 20
         try Fixture.write(Fixture.pattern(size: size), to: t("back.img"))
@@ -142,7 +142,7 @@ struct FromImageTests {
         for i in (size - 512)..<size { image[i] = 0x7E }
         try Fixture.write(image, to: t("image.img"))
         _ = try FromImage.run(image: t("image.img"), backing: t("back.img"), output: t("d.cow"))
-        try Fixture.boot(t, "dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null", ubd: ["ubd1=\(t("d.cow"))"])
+        try KernelGuest.boot(GuestInit("dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null"), in: t.path, disks: ["ubd1=\(t("d.cow"))"], memory: "128M", timeout: 120)
         #expect(try Fixture.read(t("view.img")) == image)
     }
 }

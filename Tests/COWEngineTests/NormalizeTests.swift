@@ -68,7 +68,7 @@ struct NormalizeTests {
         try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         try Fixture.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
-        let hashes = (try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img")))
+        let hashes = (try sha256(t("d.cow")), try sha256(t("back.img")))
         let holder = try Fixture.holdLock(t("d.cow"))
         defer { Fixture.release(holder) }
         #expect(throws: EngineError.self) { try Normalize.run(cow: t("d.cow")) }
@@ -76,22 +76,22 @@ struct NormalizeTests {
         #expect(r.status == 1)
         #expect(r.stderr.hasPrefix("corral: ") && r.stderr.contains("in use by process \(holder.processIdentifier)"))
         #expect(r.stderr.split(separator: "\n").first.map { !$0.isEmpty } == true)
-        #expect((try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img"))) == hashes)
+        #expect((try sha256(t("d.cow")), try sha256(t("back.img"))) == hashes)
     }
 
     /// A real UML holding the disk open (its fcntl write lock, §4.2): refused, nothing written.
-    @Test(.enabled(if: Fixture.kernelTests)) func refusesACOWUsedByARunningUML() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func refusesACOWUsedByARunningUML() throws {
+        try KernelUnderTest.require()
         let t = try Scratch()
         try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("back.img"))
         _ = try Create.run(cow: t("d.cow"), backing: t("back.img"))
         try Fixture.writeSector(cow: t("d.cow"), sector: 3, data: Array(repeating: 0x51, count: 512))
-        let hashes = (try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img")))
-        let uml = try Fixture.startBoot(t, """
+        let hashes = (try sha256(t("d.cow")), try sha256(t("back.img")))
+        let uml = try KernelGuest(GuestInit("""
             exec 3<>/dev/ubdb; touch \(t("ready"))
             n=0; while [ ! -e \(t("done")) ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
             exec 3>&-
-            """, ubd: ["ubd1=\(t("d.cow"))"])
+            """), in: t.path, disks: ["ubd1=\(t("d.cow"))"], memory: "128M", launcher: KernelGuest.timeout(120))
         defer {
             _ = FileManager.default.createFile(atPath: t("done"), contents: nil)
             uml.waitUntilExit()
@@ -105,22 +105,22 @@ struct NormalizeTests {
         #expect(throws: EngineError.self) { try Normalize.run(cow: t("d.cow")) }
         let r = try runCorral(["cow", "normalize", t("d.cow")])
         #expect(r.status == 1 && r.stderr.hasPrefix("corral: ") && r.stderr.contains("in use by process"))
-        #expect((try Fixture.sha(t("d.cow")), try Fixture.sha(t("back.img"))) == hashes)
+        #expect((try sha256(t("d.cow")), try sha256(t("back.img"))) == hashes)
     }
 
     /// Spec §4.7-A with the real kernel: single-sector O_DIRECT writes make
     /// mixed pages; a buffered 64 KiB read in the guest returns wrong bytes
     /// before normalize and the correct merge after it.
-    @Test(.enabled(if: Fixture.kernelTests)) func kernelReadsCorrectlyAfterNormalize() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func kernelReadsCorrectlyAfterNormalize() throws {
+        try KernelUnderTest.require()
         let t = try Scratch()
         try Fixture.write(Fixture.pattern(size: 8 << 20), to: t("back.img"))
-        try Fixture.boot(t, "W A 0 1; W B 9 1; W C 100 3; W D 5000 1; W E 16383 1", ubd: ["ubd1=\(t("d.cow")),\(t("back.img"))"])
+        try KernelGuest.boot(GuestInit("put A 0 1; put B 9 1; put C 100 3; put D 5000 1; put E 16383 1"), in: t.path, disks: ["ubd1=\(t("d.cow")),\(t("back.img"))"], memory: "128M", timeout: 120)
         let expected = try Fixture.referenceMerge(cow: t("d.cow"), backing: t("back.img"))
         #expect(try COWFile(path: t("d.cow")).dirtySectorCount() == 7)
         let read64k = "dd if=/dev/ubdb of=\(t("view.img")) bs=65536 2>/dev/null"
 
-        try Fixture.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
+        try KernelGuest.boot(GuestInit(read64k), in: t.path, disks: ["ubd1r=\(t("d.cow"))"], memory: "128M", timeout: 120)
         let before = try Fixture.read(t("view.img"))
         #expect(before.count == expected.count)
         #expect(before != expected, "the 6.1 kernel should misread mixed pages (spec §4.7-A)")
@@ -128,7 +128,7 @@ struct NormalizeTests {
         let r = try Normalize.run(cow: t("d.cow"))
         #expect(r.mixedPages == 5)
         try FileManager.default.removeItem(atPath: t("view.img"))
-        try Fixture.boot(t, read64k, ubd: ["ubd1r=\(t("d.cow"))"])
+        try KernelGuest.boot(GuestInit(read64k), in: t.path, disks: ["ubd1r=\(t("d.cow"))"], memory: "128M", timeout: 120)
         #expect(try Fixture.read(t("view.img")) == expected)
     }
 }

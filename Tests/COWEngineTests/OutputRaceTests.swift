@@ -8,9 +8,7 @@ import TestSupport
 /// never write, chmod or publish through it.
 @Suite(.serialized) struct OutputRaceTests {
     @Test func swappedTemporaryNameIsNeverPublished() throws {
-        let user = try TestUser("out")
-        let dir = try Scratch("safe-out")
-        try user.own(dir.path)
+        let (user, dir) = try TestUser.withDirectory("out", scratch: "safe-out")
         let vault = try Scratch("safe-vault")
         let secret = vault("secret")
         try Fixture.write(Array("root only\n".utf8), to: secret, mtime: nil)
@@ -40,12 +38,12 @@ import TestSupport
         for path in [dir.path, backing, dir("disk.cow")] { try user.own(path) }
         let planted = try user.shell("ln -s '\(vault("created"))' '\(dir(".base.img.corral-commit"))'")
         try #require(planted.status == 0, "\(planted.summary)")
-        let before = (try Fixture.sha(backing), try Fixture.sha(dir("disk.cow")))
+        let before = (try sha256(backing), try sha256(dir("disk.cow")))
 
-        let r = try Fixture.corral("cow", "commit", dir("disk.cow"))
+        let r = try runCorral(["cow", "commit", dir("disk.cow")])
         #expect(r.status != 0, "\(r.summary)")
         #expect(r.stderr.contains("remove it"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: vault("created")), "root created a file through the user's symlink")
-        #expect((try Fixture.sha(backing), try Fixture.sha(dir("disk.cow"))) == before)
+        #expect((try sha256(backing), try sha256(dir("disk.cow"))) == before)
     }
 }

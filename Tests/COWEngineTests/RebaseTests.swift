@@ -65,7 +65,7 @@ struct RebaseTests {
         let t = try Scratch()
         let view = try Self.setUp(t)
         // a copy without its mtime, at another path: compared with A
-        _ = try Fixture.run(["/bin/cp", t("a.img"), t("copy.img")])
+        _ = try runProcess("/bin/cp", [t("a.img"), t("copy.img")])
         var r = try Rebase.run(cow: t("d.cow"), newBacking: t("copy.img"), unsafe: true)
         #expect(r.verification == "compared" && r.pagesCopied == 0)
         #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("copy.img")) == view)
@@ -80,7 +80,7 @@ struct RebaseTests {
         #expect(try DiskCheck.check(path: t("d.cow"), requireWritable: false, expectCOW: true).hasProblems == false)
 
         // the old backing gone: the fingerprint decides
-        _ = try Fixture.run(["/bin/cp", t("copy.img"), t("moved.img")])
+        _ = try runProcess("/bin/cp", [t("copy.img"), t("moved.img")])
         try FileManager.default.removeItem(atPath: t("copy.img"))
         r = try Rebase.run(cow: t("d.cow"), newBacking: t("moved.img"), unsafe: true)
         #expect(r.verification == "fingerprint")
@@ -88,9 +88,9 @@ struct RebaseTests {
         _ = try Rebase.run(cow: t("d.cow"), newBacking: t("gone.img"), unsafe: true)
         try FileManager.default.removeItem(atPath: t("gone.img"))
         try Fixture.write(try Fixture.read(t("b.img")), to: t("other.img"))
-        let hash = try Fixture.sha(t("d.cow"))
+        let hash = try sha256(t("d.cow"))
         #expect(throws: EngineError.self) { try Rebase.run(cow: t("d.cow"), newBacking: t("other.img"), unsafe: true) }
-        #expect(try Fixture.sha(t("d.cow")) == hash)
+        #expect(try sha256(t("d.cow")) == hash)
         #expect(try Fixture.referenceMerge(cow: t("d.cow"), backing: t("moved.img")) == view)
     }
 
@@ -99,10 +99,10 @@ struct RebaseTests {
         _ = try Self.setUp(t)
         try Fixture.write(Fixture.pattern(size: 1 << 20), to: t("small.img"))
         let files = ["a.img", "b.img", "d.cow", "small.img"]
-        let hashes = try files.map(Fixture.sha)
+        let hashes = try files.map { try sha256(t($0)) }
         let listing = t.entries
         func fails(_ args: String..., saying text: String) throws {
-            let r = try Fixture.run([TestPaths.corral, "cow", "rebase"] + args)
+            let r = try runCorral(["cow", "rebase"] + args)
             #expect(r.status == 1, "\(args)")
             let lines = r.stderr.split(separator: "\n")
             #expect(lines.first?.hasPrefix("corral: ") == true && lines.first?.contains(text) == true, "\(r.stderr)")
@@ -114,7 +114,7 @@ struct RebaseTests {
         let holder = try Fixture.holdLock(t("d.cow"))
         try fails("--backing", t("b.img"), t("d.cow"), saying: "in use by process \(holder.processIdentifier)")
         Fixture.release(holder)
-        #expect(try files.map(Fixture.sha) == hashes)
+        #expect(try files.map { try sha256(t($0)) } == hashes)
         #expect(t.entries == listing)
     }
 
@@ -150,17 +150,17 @@ struct RebaseTests {
         let deep = t(String(repeating: "d", count: 200))
         try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
         try Fixture.write(a, to: deep + "/" + String(repeating: "n", count: 80) + ".img")
-        let hash = try Fixture.sha(t("v1.cow"))
+        let hash = try sha256(t("v1.cow"))
         #expect(throws: EngineError.self) {
             try Rebase.run(cow: t("v1.cow"), newBacking: deep + "/" + String(repeating: "n", count: 80) + ".img", unsafe: true, force: true)
         }
-        #expect(try Fixture.sha(t("v1.cow")) == hash)
+        #expect(try sha256(t("v1.cow")) == hash)
     }
 
     /// The kernel accepts the rewritten headers (path, size, mtime; v3 with a
     /// fingerprint, v2 in its own layout) and shows the same disk.
-    @Test(.enabled(if: Fixture.kernelTests)) func kernelAcceptsRebasedCOWs() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func kernelAcceptsRebasedCOWs() throws {
+        try KernelUnderTest.require()
         let t = try Scratch()
         let view = try Self.setUp(t)
         _ = try Rebase.run(cow: t("d.cow"), newBacking: t("b.img"))
@@ -177,12 +177,12 @@ struct RebaseTests {
         try Fixture.write(file, to: t("v2.cow"), mtime: nil)
         var v2view = try Fixture.read(t("a.img"))
         for i in 4096..<8192 { v2view[i] = 0x56 }
-        _ = try Fixture.run(["/bin/cp", t("a.img"), t("a2.img")])
+        _ = try runProcess("/bin/cp", [t("a.img"), t("a2.img")])
         _ = try Rebase.run(cow: t("v2.cow"), newBacking: t("a2.img"), unsafe: true)
         #expect(try COWFile(path: t("v2.cow")).header.layout == .v2)
 
         let dump = "dd if=/dev/ubdb of=\(t("view.img")) bs=4096 iflag=direct 2>/dev/null; dd if=/dev/ubdc of=\(t("v2view.img")) bs=4096 iflag=direct 2>/dev/null"
-        let console = try Fixture.boot(t, dump, ubd: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"])
+        let console = try KernelGuest.boot(GuestInit(dump), in: t.path, disks: ["ubd1r=\(t("d.cow"))", "ubd2r=\(t("v2.cow"))"], memory: "128M", timeout: 120).console
         // the kernel's device is rounded up to whole sectors (§4.6): compare the disk's bytes
         let seen = Array(try Fixture.read(t("view.img")).prefix(Self.size))
         // v2's bitmap is floor(N/8) bytes long (spec §2.1): N = 2050 here, so the

@@ -9,8 +9,8 @@ import TestSupport
 /// refuse: the kernel may open the disk at any moment and would read a
 /// bitmap or backing changing under it.
 @Suite(.serialized) struct RunningKernelTests {
-    @Test(.enabled(if: Fixture.kernelTests)) func verbsRefuseFilesARunningKernelNamesWithoutALock() throws {
-        try #require(Fixture.hasKernel, "CORRAL_REQUIRE_UML=1 but \(Fixture.kernel) is missing")
+    @Test(.enabled(if: KernelUnderTest.enabled())) func verbsRefuseFilesARunningKernelNamesWithoutALock() throws {
+        try KernelUnderTest.require()
         let t = try Scratch("safe-named")
         let size = 1 << 20
         try Fixture.write(Fixture.pattern(size: size), to: t("base.img"))
@@ -28,14 +28,14 @@ import TestSupport
         try FileManager.default.createSymbolicLink(atPath: t("l/link.cow"), withDestinationPath: t("t.cow"))
         try FileManager.default.createSymbolicLink(atPath: t("base-link.img"), withDestinationPath: "base.img")
         let files = ["t.cow", "base.img", "u/u.cow", "base2.img", "w/w.cow", "raw.img"]
-        func hashes() throws -> [String] { try files.map { try Fixture.sha(t($0)) } }
+        func hashes() throws -> [String] { try files.map { try sha256(t($0)) } }
         let before = try hashes()
 
         // The guest never touches ubdb or ubdc: no lock is ever held on them after boot.
-        let uml = try Fixture.startBoot(t, """
+        let uml = try KernelGuest(GuestInit("""
             touch \(t("ready"))
             n=0; while [ ! -e \(t("done")) ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done
-            """, ubd: ["ubd1=l/link.cow", "ubd2r=g/other.cow,base-link.img", "ubd3=\(t("raw.img"))"], cwd: t.path)
+            """), in: t.path, disks: ["ubd1=l/link.cow", "ubd2r=g/other.cow,base-link.img", "ubd3=\(t("raw.img"))"], memory: "128M", launcher: KernelGuest.timeout(120), cwd: t.path)
         var halted = false
         func halt() {
             guard !halted else { return }
@@ -66,7 +66,7 @@ import TestSupport
         let kernelPID = RunningKernels.naming([t("t.cow")])?.pid
         let kernelArgv0 = kernelPID.flatMap { try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8) }?
             .split(separator: "\0").first.map(String.init) ?? ""
-        #expect(kernelArgv0 == Fixture.kernel, "named process \(String(describing: kernelPID)): \(kernelArgv0)")
+        #expect(kernelArgv0 == KernelUnderTest.path, "named process \(String(describing: kernelPID)): \(kernelArgv0)")
         for (what, args) in refused {
             let r = try runCorral(args)
             #expect(r.status != 0, "\(what): \(r.summary)")

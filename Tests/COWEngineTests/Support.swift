@@ -5,16 +5,11 @@ import TestSupport
 @testable import COWFormat
 
 /// Test data for the engine: backing patterns, COW files written
-/// independently of the engine's writers, reference merges, lock holders and
-/// kernel boots. Data goes into a ``Scratch`` directory under /tmp, which the
-/// UML guest reaches at the same path (hostfs root "/").
+/// independently of the engine's writers, reference merges and lock
+/// holders. Data goes into a ``Scratch`` directory under /tmp, which a
+/// ``KernelGuest`` reaches at the same path (hostfs root "/").
 enum Fixture {
     static let mtime: Int64 = 1_704_067_200
-
-    static let kernel = TestEnvironment.kernel
-    static let hasKernel = FileManager.default.isExecutableFile(atPath: kernel)
-    /// CI sets CORRAL_REQUIRE_UML=1: a missing kernel then fails kernel tests.
-    static var kernelTests: Bool { hasKernel || TestEnvironment.requireUML }
 
     /// Spec §7 backing pattern: sector i is "tag:%012d:" repeated, cut to 512
     /// bytes; the file is cut to `size`.
@@ -83,29 +78,12 @@ enum Fixture {
         return out
     }
 
-    static func sha(_ path: String) throws -> String {
-        let r = try run(["/usr/bin/sha256sum", path])
-        return String(r.stdout.prefix(64))
-    }
-
     /// Patches bytes into a file in place (keeps its mtime unless told).
     static func patch(_ path: String, at offset: UInt64, _ bytes: [UInt8]) throws {
         let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         try h.seek(toOffset: offset)
         try h.write(contentsOf: Data(bytes))
         try h.close()
-    }
-
-    /// Runs `argv[0]` with the rest as arguments.
-    @discardableResult
-    static func run(_ argv: [String]) throws -> ProcessResult {
-        try runProcess(argv[0], Array(argv.dropFirst()))
-    }
-
-    /// Runs the corral binary. `swift test` does not rebuild executables:
-    /// run `swift build` first (make check does).
-    static func corral(_ args: String...) throws -> ProcessResult {
-        try runCorral(args)
     }
 
     /// Ends a lock holder from ``holdLock(_:)``.
@@ -124,49 +102,6 @@ enum Fixture {
         p.standardOutput = out
         try p.run()
         _ = out.fileHandleForReading.availableData  // blocks until "locked"
-        return p
-    }
-
-    /// Boots the UML kernel with `script` as the guest's work, the disks as
-    /// `ubd` arguments (e.g. "ubd1=x.cow"), and returns the console log.
-    /// The guest helpers `W CHAR|zero SECTOR COUNT` (O_DIRECT sector
-    /// writes to /dev/ubdb) are defined.
-    @discardableResult
-    static func boot(_ dir: Scratch, _ script: String, ubd: [String]) throws -> String {
-        let p = try startBoot(dir, script, ubd: ubd)
-        let out = (p.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
-        p.waitUntilExit()
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Starts a boot like ``boot(_:_:ubd:)`` without waiting; the console
-    /// (stdout and stderr) is on the process's `standardOutput` pipe;
-    /// `cwd` is the kernel's working directory (relative ubd names).
-    static func startBoot(_ dir: Scratch, _ script: String, ubd: [String], cwd: String? = nil) throws -> Process {
-        let initPath = dir("init.sh")
-        let text = """
-            #!/bin/sh
-            export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-            mount -t proc proc /proc
-            W() { if [ "$1" = zero ]; then head -c $((512*$3)) /dev/zero; else head -c $((512*$3)) /dev/zero | tr '\\0' "$1"; fi | dd of=/dev/ubdb bs=512 seek=$2 count=$3 oflag=direct conv=notrunc 2>/dev/null; }
-            \(script)
-            sync
-            echo o > /proc/sysrq-trigger
-            sleep 10
-
-            """
-        try Data(text.utf8).write(to: URL(fileURLWithPath: initPath))
-        chmod(initPath, 0o755)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["120", kernel, "mem=128M", "rootfstype=hostfs", "rootflags=/", "rw",
-                       "init=\(initPath)"] + ubd + ["con=null", "con0=null,fd:1"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        try p.run()
         return p
     }
 

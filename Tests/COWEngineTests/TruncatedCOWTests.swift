@@ -17,20 +17,20 @@ import TestSupport
         let g = try COWGeometry(header: header)
         // Cut the file inside sector 1500's data: 1500 and 1501 are lost.
         #expect(truncate(dir("t.cow"), off_t(g.dataOffset + 1500 * 512 + 100)) == 0)
-        let before = (try Fixture.sha(dir("t.cow")), try Fixture.sha(dir("base.img")))
+        let before = (try sha256(dir("t.cow")), try sha256(dir("base.img")))
 
-        let flatten = try Fixture.corral("cow", "flatten", dir("t.cow"), dir("out.img"))
+        let flatten = try runCorral(["cow", "flatten", dir("t.cow"), dir("out.img")])
         #expect(flatten.status != 0, "\(flatten.summary)")
         #expect(flatten.stderr.contains("2 COW sector(s) from sector 1500"), "\(flatten.stderr)")
         #expect(flatten.stderr.contains("--force"))
         #expect(!FileManager.default.fileExists(atPath: dir("out.img")))
 
-        let commit = try Fixture.corral("cow", "commit", dir("t.cow"))
+        let commit = try runCorral(["cow", "commit", dir("t.cow")])
         #expect(commit.status != 0, "\(commit.summary)")
         #expect(commit.stderr.contains("from sector 1500"), "\(commit.stderr)")
-        #expect((try Fixture.sha(dir("t.cow")), try Fixture.sha(dir("base.img"))) == before)
+        #expect((try sha256(dir("t.cow")), try sha256(dir("base.img"))) == before)
 
-        let forced = try Fixture.corral("cow", "flatten", "--force", dir("t.cow"), dir("out.img"))
+        let forced = try runCorral(["cow", "flatten", "--force", dir("t.cow"), dir("out.img")])
         #expect(forced.status == 0, "\(forced.summary)")
     }
 
@@ -45,7 +45,7 @@ import TestSupport
         let g = try COWGeometry(header: header)
         #expect(truncate(dir("t.cow"), off_t(g.dataOffset + 1500 * 512 + 100)) == 0)
         let files = ["t.cow", "base.img", "base2.img"]
-        func hashes() throws -> [String] { try files.map { try Fixture.sha(dir($0)) } }
+        func hashes() throws -> [String] { try files.map { try sha256(dir($0)) } }
         let before = try hashes()
 
         let verbs: [(String, [String])] = [
@@ -62,13 +62,13 @@ import TestSupport
         #expect(try hashes() == before, "a refused verb changed a file")
 
         // With --force the lost sectors are zeros, and each verb runs.
-        let map = try Fixture.corral("cow", "map", "--force", dir("t.cow"))
+        let map = try runCorral(["cow", "map", "--force", dir("t.cow")])
         #expect(map.status == 0, "\(map.summary)")
-        let compare = try Fixture.corral("cow", "compare", "--force", dir("t.cow"), dir("base.img"))
+        let compare = try runCorral(["cow", "compare", "--force", dir("t.cow"), dir("base.img")])
         #expect(compare.status == 1 && compare.stdout.contains("first difference at byte 512"), "\(compare.summary)")
-        let normalize = try Fixture.corral("cow", "normalize", "--force", dir("t.cow"))
+        let normalize = try runCorral(["cow", "normalize", "--force", dir("t.cow")])
         #expect(normalize.status == 0, "\(normalize.summary)")
-        let rebase = try Fixture.corral("cow", "rebase", "--force", "--backing", dir("base2.img"), dir("t.cow"))
+        let rebase = try runCorral(["cow", "rebase", "--force", "--backing", dir("base2.img"), dir("t.cow")])
         #expect(rebase.status == 0, "\(rebase.summary)")
     }
 }

@@ -13,7 +13,7 @@ import TestSupport
     /// read-only without --root-rw, and writes it with. 3 boots.
     @Test func diskRootCommandRunsInTheGuestsOwnRoot() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
+        let cow = try GuestImage.cow(in: s)
         let backing = try GuestImage.ready()
         let stamp = try shell(#"stat -c '%s %Y' "$1""#, backing)
 
@@ -44,7 +44,7 @@ import TestSupport
     /// moment leaves no trace in the output. 2 boots.
     @Test func aScriptPipedToAnInitShellArrivesWithItsEnd() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
+        let cow = try GuestImage.cow(in: s)
         let script = s("script.sh")
         try "cat /etc/hostname\necho the-end-of-the-script\n".write(toFile: script, atomically: true, encoding: .utf8)
         let input = try #require(FileHandle(forReadingAtPath: script))
@@ -69,7 +69,7 @@ import TestSupport
     /// a /bin/sh that waits forever. 1 boot.
     @Test func aDiskWithoutInitFailsFastAndSaysWhy() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
+        let cow = try GuestImage.cow(in: s)
         let r = try bootDisk(cow, command: nil, timeout: 120)
         #expect(r.status == 243, "\(r.summary)")
         #expect(r.stderr.contains("/sbin/init"), "\(r.summary)")
@@ -81,7 +81,7 @@ import TestSupport
     /// installed. 2 boots.
     @Test func debInstalledOfflineThroughAHostfsMount() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
+        let cow = try GuestImage.cow(in: s)
         try shell("""
             set -e
             mkdir -p "$1/pkg/DEBIAN" "$1/pkg/usr/share/corral-probe" "$1/debs"
@@ -108,7 +108,7 @@ import TestSupport
     /// installed"); a partial change writes only what differs. 5 boots.
     @Test(.kernelModules) func installModulesLoadsIsIdempotentAndWritesOnlyWhatDiffers() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
+        let cow = try GuestImage.cow(in: s)
         let tree = try #require(GuestImage.modules, "no module tree for \(TestEnvironment.kernel) under /usr/lib/uml/modules")
         let release = (tree as NSString).lastPathComponent
 
@@ -143,7 +143,7 @@ import TestSupport
         // the tree's ~100 MiB again.
         let partial = s("partial/\(release)")
         try shell(#"mkdir -p "$2" && cp -a "$1/." "$2/" && find "$2" -name 'minix.ko*' -delete"#, tree, partial)
-        let other = try guestCOW(s, "p.cow")
+        let other = try GuestImage.cow(in: s, name: "p.cow")
         #expect(try runCorral(["maint", "install-modules", "--cow", other, "--modules", partial]).status == 0)
         let before = try dirtyBytes(other)
         let whole = try runCorral(["maint", "install-modules", "--cow", other, "--modules", tree, "--json"])
@@ -161,8 +161,8 @@ import TestSupport
     /// root (fsck -N, findfs) to its disk. 2 boots and the job.
     @Test func flattenRsyncKeepsTheFilesystemsIdentityAndBootsByUUID() throws {
         let s = try Scratch("corral-guest")
-        let cow = try guestCOW(s)
-        let source = try identity(try GuestImage.ready())
+        let cow = try GuestImage.cow(in: s)
+        let source = try DiskImage.identity(try GuestImage.ready())
         let uuid = try #require(source["Filesystem UUID"])
         // The guest's fstab names its root by UUID; its init (minbase has
         // none) checks that the fstab's root resolves, then powers off.
@@ -185,7 +185,7 @@ import TestSupport
         let flat = s("flat.img")
         let job = try runCorral(["maint", "flatten-rsync", "--cow", cow, "--output", flat])
         #expect(job.status == 0, "\(job.summary)")
-        let made = try identity(flat)
+        let made = try DiskImage.identity(flat)
         for key in ["Filesystem UUID", "Filesystem volume name", "Block size", "Inode size", "Filesystem features"] {
             #expect(made[key] == source[key], "\(key): \(made[key] ?? "-") in the output, \(source[key] ?? "-") in the source")
         }

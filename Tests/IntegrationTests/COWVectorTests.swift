@@ -45,10 +45,10 @@ struct COWVectorTests {
         let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == v.size)
-        let flat = try await sha256(out)
+        let flat = try sha256(out)
         #expect(flat == v.expectedSHA256)
         let view = try #require(v.guestView)
-        #expect(flat == (try await sha256(view, limit: v.size)), "flatten differs from what the guest read")
+        #expect(flat == (try sha256(view, limit: v.size)), "flatten differs from what the guest read")
     }
 
     @Test("info --json reports the spec geometry", arguments: ["v1", "v2", "v3", "v4", "v5"] + reencodings)
@@ -88,10 +88,10 @@ struct COWVectorTests {
         let out = dir.file("flat.img")
         let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
-        let fsck = try await run("/sbin/e2fsck", ["-fn", out])
+        let fsck = try runProcess("/sbin/e2fsck", ["-fn", out])
         #expect(fsck.status == 0, "\(fsck.summary)")
-        #expect(try await shOK(#"debugfs -R 'cat /hello.txt' "$1" 2>/dev/null"#, out) == "hello")
-        let stat = try await shOK(#"debugfs -R 'stat /rand.bin' "$1" 2>/dev/null | grep -o 'Size: [0-9]*' | head -1"#, out)
+        #expect(try shell(#"debugfs -R 'cat /hello.txt' "$1" 2>/dev/null"#, out) == "hello")
+        let stat = try shell(#"debugfs -R 'stat /rand.bin' "$1" 2>/dev/null | grep -o 'Size: [0-9]*' | head -1"#, out)
         #expect(stat == "Size: 307200")
     }
 
@@ -107,9 +107,9 @@ struct COWVectorTests {
         let moo = try #require(v.moo)
         #expect(try fileSize(moo) == 1_049_088)
         // uml_moo is right up to where it stops (spec 5.1, M1)
-        #expect(try await sha256(out, limit: 1_049_088) == (try await sha256(moo)))
+        #expect(try sha256(out, limit: 1_049_088) == (try sha256(moo)))
         // the guest's 'Z' sector 2049: its first 488 bytes are the image's tail
-        let tail = try await shOK(#"tail -c 488 "$1" | tr -d Z | wc -c"#, out)
+        let tail = try shell(#"tail -c 488 "$1" | tr -d Z | wc -c"#, out)
         #expect(tail == "0")
     }
 
@@ -123,16 +123,16 @@ struct COWVectorTests {
         let r = try await runCorralAsync(["cow", "flatten", v.cow, out])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(out) == 5_368_710_656)
-        let allocated = try await allocatedBytes(out)
+        let allocated = try allocatedBytes(out)
         #expect(allocated <= 16 << 20, "flatten of a sparse 5 GiB image allocated \(allocated) bytes")
         for region in set.v4Regions {
-            let got = try await shOK(
+            let got = try shell(
                 #"dd if="$1" bs=65536 iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none | sha256sum"#,
                 out, String(region.offset), String(region.length))
-            #expect(String(got.prefix(64)) == (try await sha256(region.file)), "bytes at \(region.offset)")
+            #expect(String(got.prefix(64)) == (try sha256(region.file)), "bytes at \(region.offset)")
         }
-        #expect(try await sha256(out) == v.expectedSHA256)
-        if let moo = v.moo { #expect(try await sha256(moo) == v.expectedSHA256) }
+        #expect(try sha256(out) == v.expectedSHA256)
+        if let moo = v.moo { #expect(try sha256(moo) == v.expectedSHA256) }
     }
 
     @Test("commit into a copy of the backing == guest view == uml_moo -d",
@@ -143,25 +143,25 @@ struct COWVectorTests {
         defer { dir.remove() }
         // work on copies: commit must not touch the shared vectors
         let cow = dir.file("disk.cow"), ours = dir.file("ours.img"), moos = dir.file("moo.img")
-        try await shOK(#"cp --sparse=always "$1" "$2""#, v.cow, cow)
-        try await copyKeepingMtime(v.backing, to: ours)
-        try await copyKeepingMtime(v.backing, to: moos)
+        try shell(#"cp --sparse=always "$1" "$2""#, v.cow, cow)
+        try copyKeepingMtime(v.backing, to: ours)
+        try copyKeepingMtime(v.backing, to: moos)
 
         let r = try await runCorralAsync(["cow", "commit", "--backing", ours, cow])
         try #require(r.status == 0, "\(r.summary)")
         #expect(try fileSize(ours) == v.size)
-        let committed = try await sha256(ours)
+        let committed = try sha256(ours)
         #expect(committed == v.expectedSHA256)
-        if let view = v.guestView { #expect(committed == (try await sha256(view, limit: v.size))) }
+        if let view = v.guestView { #expect(committed == (try sha256(view, limit: v.size))) }
 
-        let moo = try await run("/usr/bin/uml_moo", ["-d", "-b", moos, v.cow])
+        let moo = try runProcess("/usr/bin/uml_moo", ["-d", "-b", moos, v.cow])
         try #require(moo.status == 0, "uml_moo -d: \(moo.summary)")
         if v.size % 512 == 0 {
-            #expect(committed == (try await sha256(moos)))
+            #expect(committed == (try sha256(moos)))
         } else {
             // uml_moo -d skips the partial last sector (M1); the rest must agree
             let whole = v.size / 512 * 512
-            #expect(try await sha256(ours, limit: whole) == (try await sha256(moos, limit: whole)))
+            #expect(try sha256(ours, limit: whole) == (try sha256(moos, limit: whole)))
         }
     }
 
@@ -190,12 +190,12 @@ struct COWVectorTests {
         let dir = try Scratch("corral-it-mtime")
         defer { dir.remove() }
         let backing = dir.file("back.img")
-        try await copyKeepingMtime(v.backing, to: backing)
+        try copyKeepingMtime(v.backing, to: backing)
         let (before, healthy) = try await corralCheck(v.cow, backing: backing)
         #expect(before.status == 0, "a same-mtime copy is a valid backing: \(before.summary)")
         #expect(healthy.problems.isEmpty)
 
-        try await shOK(#"touch "$1""#, backing)
+        try shell(#"touch "$1""#, backing)
         let (r, report) = try await corralCheck(v.cow, backing: backing)
         #expect(r.status == 1, "\(r.summary)")
         #expect(report.finding("mtime-mismatch")?.severity == "problem", "\(report.findings.map(\.code))")
@@ -207,8 +207,8 @@ struct COWVectorTests {
         let dir = try Scratch("corral-it-size")
         defer { dir.remove() }
         let backing = dir.file("back.img")
-        try await copyKeepingMtime(v.backing, to: backing)
-        try await shOK(#"truncate -s +512 "$1" && touch -r "$2" "$1""#, backing, v.backing)
+        try copyKeepingMtime(v.backing, to: backing)
+        try shell(#"truncate -s +512 "$1" && touch -r "$2" "$1""#, backing, v.backing)
         let (r, report) = try await corralCheck(v.cow, backing: backing)
         #expect(r.status == 1, "\(r.summary)")
         #expect(report.finding("size-mismatch")?.severity == "problem", "\(report.findings.map(\.code))")
@@ -228,7 +228,7 @@ struct COWVectorTests {
     @Test("flatten and info leave the COW and the backing untouched")
     func readOnlyCommands() async throws {
         let v = try await KernelVectors.shared.load()["v2"]
-        let stamp = { (p: String) async throws -> String in try await shOK(#"stat -c '%s %Y' "$1"; sha256sum < "$1""#, p) }
+        let stamp = { (p: String) async throws -> String in try shell(#"stat -c '%s %Y' "$1"; sha256sum < "$1""#, p) }
         let cowBefore = try await stamp(v.cow), backingBefore = try await stamp(v.backing)
         let dir = try Scratch("corral-it-ro")
         defer { dir.remove() }

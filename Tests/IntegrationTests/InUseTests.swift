@@ -9,7 +9,7 @@ import Testing
 struct InUseTests {
     @Test func everyVerbSeesTheRunningBoot() async throws {
         let dir = try Scratch("corral-inuse")
-        try await shOK(#"cd "$1" && mkfs.ext4 -q -F base.img 16M && touch -d 2024-01-01 base.img"#, dir.path)
+        try shell(#"cd "$1" && mkfs.ext4 -q -F base.img 16M && touch -d 2024-01-01 base.img"#, dir.path)
         let cow = dir.file("g.cow")
         #expect(try runCorral(["cow", "create", cow, dir.file("base.img")]).status == 0)
 

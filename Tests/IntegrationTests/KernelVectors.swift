@@ -80,9 +80,9 @@ actor KernelVectors {
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let script = TestPaths.fixtures.appendingPathComponent("make-vectors.sh").path
-        let result = try await run(
-            "/bin/bash", [script, dir],
-            environment: ["CORRAL_VECTORS_MOO_V4": TestEnvironment.variables["CORRAL_VECTORS_MOO_V4"] ?? "0"])
+        var environment = TestEnvironment.childEnvironment
+        environment["CORRAL_VECTORS_MOO_V4"] = TestEnvironment.variables["CORRAL_VECTORS_MOO_V4"] ?? "0"
+        let result = try await runProcessAsync("/bin/bash", [script, dir], environment: environment)
         guard result.status == 0 else {
             throw TestFailure("make-vectors.sh \(dir) failed (exit \(result.status)):\n\(result.stderr)")
         }

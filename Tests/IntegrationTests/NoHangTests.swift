@@ -15,7 +15,7 @@ struct NoHangTests {
 
     @Test func cowVerbsRefuseAFIFOADeviceAndADirectory() async throws {
         let dir = try Scratch("corral-hang")
-        try await shOK(#"cd "$1" && mkfifo fifo && mkdir adir && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
+        try shell(#"cd "$1" && mkfifo fifo && mkdir adir && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
         #expect(try runCorral(["cow", "create", dir.file("g.cow"), dir.file("base.img")]).status == 0)
         let cases: [(arguments: [String], named: String, kind: String)] = [
             (["cow", "info", "fifo"], "fifo", "a FIFO"),
@@ -42,7 +42,7 @@ struct NoHangTests {
 
     @Test(.needsKernel) func bootAndMaintRefuseThemInPreflight() async throws {
         let dir = try Scratch("corral-hang")
-        try await shOK(#"cd "$1" && mkfifo fifo && mkdir adir && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
+        try shell(#"cd "$1" && mkfifo fifo && mkdir adir && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
         #expect(try runCorral(["cow", "create", dir.file("g.cow"), dir.file("base.img")]).status == 0)
         let cases: [(arguments: [String], says: String)] = [
             (["boot", "--timeout", "5", "--disk", "1=fifo", "--command", "true"], "'fifo' is a FIFO"),
@@ -74,15 +74,15 @@ struct UnprivilegedTests {
     @Test(.enabled(if: geteuid() == 0, "needs root to create a user"), .needsKernel)
     func bootAndMaintRefuseAtOnce() async throws {
         let user = "corral-term-\(UInt32.random(in: 0..<1_000_000))"
-        try await shOK(#"useradd -M -s /bin/sh "$1""#, user)
+        try shell(#"useradd -M -s /bin/sh "$1""#, user)
         defer { _ = system("userdel \(user) 2>/dev/null") }
         let dir = try Scratch("corral-user")
-        try await shOK(#"chmod 755 "$1" && head -c 1048576 /dev/zero > "$1/base.img" && chown "$2" "$1/base.img""#, dir.path, user)
+        try shell(#"chmod 755 "$1" && head -c 1048576 /dev/zero > "$1/base.img" && chown "$2" "$1/base.img""#, dir.path, user)
 
         // boot works for any user (JailRootTests boots as one); maint jobs do not.
         for arguments in ["maint fsck --cow \(dir.file("base.img"))", "maint run -- id"] {
             let start = Date()
-            let r = try await sh(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
+            let r = try shellResult(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
                                  dir.path, user, TestPaths.corral, arguments)
             #expect(r.status == 240, "\(arguments): \(r.summary)")
             #expect(Date().timeIntervalSince(start) < 10, "\(arguments) took \(Date().timeIntervalSince(start)) s")
@@ -91,13 +91,13 @@ struct UnprivilegedTests {
         }
         // A usage mistake is 64 for any user, not the root refusal.
         for arguments in ["maint job fsck", "boot --memory 10X --command id"] {
-            let r = try await sh(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
+            let r = try shellResult(#"cd "$1" && timeout -k 2 30 su "$2" -s /bin/sh -c "$3 $4""#,
                                  dir.path, user, TestPaths.corral, arguments)
             #expect(r.status == 64, "\(arguments): \(r.summary)")
             #expect(!r.stderr.contains("needs root"), "\(arguments): \(r.summary)")
         }
         // What does not boot still works as any user.
-        let dry = try await sh(#"cd "$1" && su "$2" -s /bin/sh -c "$3 boot --dry-run --command id""#, dir.path, user, TestPaths.corral)
+        let dry = try shellResult(#"cd "$1" && su "$2" -s /bin/sh -c "$3 boot --dry-run --command id""#, dir.path, user, TestPaths.corral)
         #expect(dry.status == 0, "\(dry.summary)")
     }
 }

@@ -12,7 +12,7 @@ struct TerminalTests {
     /// A 16 MiB backing with a pattern, an image that differs from it in a
     /// few places (whole pages and single sectors), a copy of the backing.
     private static func makeDisks(in dir: Scratch) async throws {
-        try await shOK(#"""
+        try shell(#"""
             cd "$1"
             python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 7) % 251 for i in range(1 << 20)) * 16)' > base.img
             cp base.img image.img
@@ -53,7 +53,7 @@ struct TerminalTests {
             #expect(r.stdout.contains("\r\u{1B}[K"), "\(step.label): progress not erased: \(r.stdout.debugDescription)")
         }
         // The committed backing now holds the guest's disk.
-        try await shOK(#"cmp "$1" "$2""#, dir.file("base2.img"), dir.file("image.img"))
+        try shell(#"cmp "$1" "$2""#, dir.file("base2.img"), dir.file("image.img"))
     }
 
     @Test("boot: an interactive shell on the terminal, ended with Ctrl-] q", .needsKernel)
@@ -75,7 +75,7 @@ struct TerminalTests {
     @Test("boot --command and a maintenance job on the terminal", .needsKernel)
     func commandAndJobOnATerminal() async throws {
         let dir = try Scratch("corral-tty")
-        try await shOK(#"cd "$1" && mkfs.ext4 -q -F base.img 32M && touch -d 2024-01-01 base.img"#, dir.path)
+        try shell(#"cd "$1" && mkfs.ext4 -q -F base.img 32M && touch -d 2024-01-01 base.img"#, dir.path)
         let boot = try runCorralOnTerminal(["boot", "--timeout", "120", "--command", "test -t 0 && echo on-a-tty"])
         #expect(boot.status == 0, "\(boot.plainText.suffix(2000))")
         #expect(boot.plainText.contains("on-a-tty"), "\(boot.plainText.suffix(2000))")
@@ -113,7 +113,7 @@ struct TerminalTests {
 struct LeftoverTests {
     @Test func theNextFlattenAndCheckRemoveThem() async throws {
         let dir = try Scratch("corral-left")
-        try await shOK(#"cd "$1" && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
+        try shell(#"cd "$1" && head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img"#, dir.path)
         #expect(try runCorral(["cow", "create", dir.file("g.cow"), dir.file("base.img")]).status == 0)
         let leftover = dir.file(".flat.img.corral-9uXWV1")
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: leftover))

@@ -7,7 +7,7 @@ import Testing
 @Suite("errors in the user's language")
 struct UserLanguageTests {
     private static func disks(_ dir: Scratch) async throws {
-        try await shOK(#"""
+        try shell(#"""
             cd "$1"
             head -c 1048576 /dev/zero > base.img && touch -d 2024-01-01 base.img
             mkdir -p 6.1.0/kernel
@@ -50,7 +50,7 @@ struct UserLanguageTests {
         try await Self.disks(dir)
         #expect(try runCorral(["cow", "from-image", "--backing", "base.img", "image.img", "g.cow"], cwd: dir.path).status == 0)
         #expect(try runCorral(["cow", "commit", "g.cow"], cwd: dir.path).status == 0)
-        try await shOK(#"touch -d 2025-01-01 "$1/base.img""#, dir.path)  // the commit's new mtime, whatever second it ran in
+        try shell(#"touch -d 2025-01-01 "$1/base.img""#, dir.path)  // the commit's new mtime, whatever second it ran in
         let r = try runCorral(["cow", "check", "g.cow"], cwd: dir.path)
         #expect(r.status == 1, "\(r.summary)")
         #expect(r.stdout.contains("[committed]") && r.stdout.contains("corral cow create NEW.cow"), "\(r.summary)")
@@ -62,7 +62,7 @@ struct UserLanguageTests {
     /// fails, and the disk is byte for byte what it was.
     @Test(.needsKernel) func shellDoesNotStartOverAFailedMount() async throws {
         let dir = try Scratch("corral-shell-mount")
-        try await shOK(#"cd "$1" && head -c 4194304 /dev/urandom > noise.img && sha256sum noise.img > before"#, dir.path)
+        try shell(#"cd "$1" && head -c 4194304 /dev/urandom > noise.img && sha256sum noise.img > before"#, dir.path)
         // The shell would read "echo shell-started" from stdin and run it.
         let input = dir.file("input")
         try "echo shell-started\nexit 0\n".write(toFile: input, atomically: true, encoding: .utf8)
@@ -73,6 +73,6 @@ struct UserLanguageTests {
         #expect(!r.stdout.contains("shell-started"), "\(r.summary)")
         #expect(r.stdout.contains("no shell started: a disk could not be mounted"), "\(r.summary)")
         #expect(!r.stdout.contains("the shell exited with status"), "\(r.summary)")
-        #expect(try await shOK(#"cd "$1" && sha256sum -c --quiet before && echo same"#, dir.path) == "same")
+        #expect(try shell(#"cd "$1" && sha256sum -c --quiet before && echo same"#, dir.path) == "same")
     }
 }

@@ -24,7 +24,7 @@ struct BootAttackTests {
 
         // A root process in a session whose leader is gone, as a killed boot leaves.
         let scratch = try Scratch("safe-victim")
-        try Harness.shell("setsid -f sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > \(scratch("pid"))' </dev/null >/dev/null 2>&1")
+        try shellResult("setsid -f sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > \(scratch("pid"))' </dev/null >/dev/null 2>&1", mergeStderr: true)
         var pidText = ""
         for _ in 0..<100 where pidText.isEmpty {
             usleep(20_000)
@@ -41,7 +41,7 @@ struct BootAttackTests {
             """)
         try #require(planted.status == 0, "\(planted.summary)")
 
-        let r = try Harness.shell("timeout 60 '\(Harness.corral)' boot --sandbox off --command 'echo ok' 2>&1; echo status=$?")
+        let r = try shellResult("timeout 60 '\(TestPaths.corral)' boot --sandbox off --command 'echo ok' 2>&1; echo status=$?", mergeStderr: true)
         #expect(r.stdout.contains("ok\nstatus=0"), "the boot hung or failed: \(r.stdout)")
         #expect(kill(victimPID, 0) == 0, "the sweep killed root's process named in a planted file")
         #expect(FileManager.default.fileExists(atPath: "\(killDir)/corral-session"), "the sweep removed a user's directory")
@@ -60,7 +60,7 @@ struct BootAttackTests {
             printf '\nCORRAL-%s EXIT 0\n' "$n"
             exit 1
             """#
-        let r = try Harness.run(["boot"] + off + ["--command", forge])
+        let r = try runCorral(["boot"] + off + ["--command", forge])
         #expect(r.status == 1, "a forged marker decided the exit status: \(r.summary)")
     }
 }

@@ -12,12 +12,18 @@ import TestSupport
 /// `defaultSandboxBoots` covers the default (enforce) path.
 @Suite(.serialized, .enabled(if: KernelUnderTest.enabled(), "needs linux.uml (set CORRAL_REQUIRE_UML=1 to fail instead)"))
 struct BootKernelTests {
+    /// `corral: helper pid N` from a --verbose run.
+    static func helperPID(in stderr: String) -> Int32? {
+        guard let range = stderr.range(of: "helper pid ") else { return nil }
+        return Int32(stderr[range.upperBound...].prefix { $0.isNumber })
+    }
+
     let off = ["--sandbox", "off"]
 
     @Test(arguments: [0, 1, 42])
     func guestExitStatusComesBack(status: Int32) throws {
         try KernelUnderTest.require()
-        let r = try Harness.run(["boot"] + off + ["--command", "echo out-\(status); exit \(status)"])
+        let r = try runCorral(["boot"] + off + ["--command", "echo out-\(status); exit \(status)"])
         #expect(r.status == status, "\(r.stderr)")
         #expect(r.stdout == "out-\(status)\n")
     }
@@ -31,12 +37,12 @@ struct BootKernelTests {
     /// until killed.
     @Test func hostfsInitFailingBeforeTheCommandEndsTheBoot() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let root = dir.appendingPathComponent("root").path
             // The kernel's own uid must reach the hostfs root (a mode-0700
             // temporary directory on the way is refused, not run as root).
             chmod(dir.path, 0o755)
-            let setup = try Harness.shell("""
+            let setup = try shellResult("""
                 set -e
                 for program in /bin/sh /bin/mount; do
                     for file in $program $(ldd "$(readlink -f $program)" | grep -o '/[^ ]*'); do
@@ -45,14 +51,14 @@ struct BootKernelTests {
                     done
                 done
                 mkdir -p '\(root)/share/hostfs-init'
-                cp '\(Harness.packageRoot.path)/hostfs-init/hostfs-init' '\(Harness.packageRoot.path)/hostfs-init/fstab' '\(root)/share/hostfs-init/'
+                cp '\(TestPaths.packageRootURL.path)/hostfs-init/hostfs-init' '\(TestPaths.packageRootURL.path)/hostfs-init/fstab' '\(root)/share/hostfs-init/'
                 test ! -e '\(root)/proc'
-                """)
+                """, mergeStderr: true)
             try #require(setup.status == 0, "\(setup.stdout)")
             var environment = TestEnvironment.childEnvironment
             environment["CORRAL_DATA_DIR"] = "\(root)/share"
             // coreutils timeout only tells a hang (124) from an ending; corral's own --timeout is not given.
-            let r = try runProcess("/usr/bin/timeout", ["-k", "5", "90", Harness.corral, "boot", "--root", root,
+            let r = try runProcess("/usr/bin/timeout", ["-k", "5", "90", TestPaths.corral, "boot", "--root", root,
                                                         "--command", "echo command-ran"],
                                    environment: environment, stdin: FileHandle(forReadingAtPath: "/dev/null"))
             #expect(r.status == 242, "\(r.summary)")
@@ -67,19 +73,19 @@ struct BootKernelTests {
 
     @Test func pipedInputDrivesTheShellUntilEOF() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let input = dir.appendingPathComponent("in")
             try "echo piped\nread line; echo \"got $line\"\nhello\nexit 3\n".write(to: input, atomically: true, encoding: .utf8)
-            let r = try Harness.run(["boot"] + off, stdin: try FileHandle(forReadingFrom: input))
+            let r = try runCorral(["boot"] + off, stdin: try FileHandle(forReadingFrom: input))
             #expect(r.status == 3, "\(r.stderr)")
             // No prompts and no echo of the input: just what the commands printed.
             #expect(r.stdout == "piped\ngot hello\n")
         }
         // A command reading stdin sees the end of the piped input.
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let input = dir.appendingPathComponent("in")
             try "a\nb\nc\n".write(to: input, atomically: true, encoding: .utf8)
-            let r = try Harness.run(["boot"] + off + ["--command", "wc -l"], stdin: try FileHandle(forReadingFrom: input))
+            let r = try runCorral(["boot"] + off + ["--command", "wc -l"], stdin: try FileHandle(forReadingFrom: input))
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.trimmingCharacters(in: .whitespaces) == "3\n")
         }
@@ -93,15 +99,15 @@ struct BootKernelTests {
         let payload = "quotes ' \" `x` $HOME ${x} \\ \\c %s %b \\0041 tab\there ünïcode ✓ ; & | < > * ? [a] ~ # !"
         let command = "cat <<'CORRAL_EOF'\n\(payload)\nCORRAL_EOF\nexit 7"
         let long = command + "\n#" + String(repeating: " ", count: 800)
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let input = dir.appendingPathComponent("in")
             try "".write(to: input, atomically: true, encoding: .utf8)
             for (text, stdin) in [(command, nil), (command, input), (long, nil)] {
-                let r = try Harness.run(["boot"] + off + ["--command", text], stdin: try stdin.map { try FileHandle(forReadingFrom: $0) })
+                let r = try runCorral(["boot"] + off + ["--command", text], stdin: try stdin.map { try FileHandle(forReadingFrom: $0) })
                 #expect(r.status == 7, "\(r.stderr)")
                 #expect(r.stdout == payload + "\n", "stdin \(stdin == nil ? "null" : "pipe"), \(text.utf8.count) bytes")
             }
-            let dry = try Harness.run(["boot", "--dry-run", "--command", long])
+            let dry = try runCorral(["boot", "--dry-run", "--command", long])
             #expect(dry.stdout.contains("corral_cmd64="))
         }
     }
@@ -111,8 +117,8 @@ struct BootKernelTests {
     @Test func raid6BenchmarkRunsOnlyWhenADiskMayNeedIt() throws {
         try KernelUnderTest.require()
         let probe = "if dmesg | grep -q 'raid6: using'; then echo ran; else echo skipped; fi"
-        try Harness.withTempDir { dir in
-            #expect(try Harness.shell("truncate -s 1M plain.img btrfs.img && printf '_BHRfS_M' | dd of=btrfs.img bs=1 seek=65600 conv=notrunc status=none", cwd: dir).status == 0)
+        try Scratch.with("corral-launcher-test") { dir in
+            #expect(try shellResult("truncate -s 1M plain.img btrfs.img && printf '_BHRfS_M' | dd of=btrfs.img bs=1 seek=65600 conv=notrunc status=none", cwd: dir.path, mergeStderr: true).status == 0)
             let cases: [([String], String)] = [
                 ([], "skipped"),
                 (["--disk", "1=plain.img"], "skipped"),
@@ -121,7 +127,7 @@ struct BootKernelTests {
                 (["--disk", "1=btrfs.img", "--raid6", "off"], "skipped"),
             ]
             for (args, expected) in cases {
-                let r = try Harness.run(["boot"] + off + args + ["--command", probe], cwd: dir)
+                let r = try runCorral(["boot"] + off + args + ["--command", probe], cwd: dir.path)
                 #expect(r.status == 0, "\(args): \(r.stderr)")
                 #expect(r.stdout == expected + "\n", "\(args)")
             }
@@ -132,31 +138,27 @@ struct BootKernelTests {
     /// it must not: writes left in the guest's page cache reach the file.
     @Test func unsyncedDiskWritesReachTheHostFile() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            #expect(try Harness.shell("truncate -s 4M raw.img", cwd: dir).status == 0)
-            let r = try Harness.run(
-                ["boot"] + off + ["--disk", "1=raw.img", "--command", "printf corral-unsynced | dd of=/dev/ubdb conv=notrunc status=none"],
-                cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            #expect(try shellResult("truncate -s 4M raw.img", cwd: dir.path, mergeStderr: true).status == 0)
+            let r = try runCorral(["boot"] + off + ["--disk", "1=raw.img", "--command", "printf corral-unsynced | dd of=/dev/ubdb conv=notrunc status=none"], cwd: dir.path)
             #expect(r.status == 0, "\(r.stderr)")
-            let head = try Harness.shell("head -c 15 raw.img", cwd: dir)
+            let head = try shellResult("head -c 15 raw.img", cwd: dir.path, mergeStderr: true)
             #expect(head.stdout == "corral-unsynced")
         }
     }
 
     @Test func defaultSandboxBoots() throws {
         try KernelUnderTest.require()
-        let r = try Harness.run(["boot", "--command", "cat /proc/cmdline >/dev/null && echo fine"])
+        let r = try runCorral(["boot", "--command", "cat /proc/cmdline >/dev/null && echo fine"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "fine\n")
     }
 
     @Test func diskIsVisibleAsUbdb() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            try Harness.shell("truncate -s 4M raw.img && printf 'corral-marker-7' | dd of=raw.img conv=notrunc status=none", cwd: dir)
-            let r = try Harness.run(
-                ["boot"] + off + ["--disk", "1=raw.img", "--command", "test -b /dev/ubdb && head -c 15 /dev/ubdb"],
-                cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            try shellResult("truncate -s 4M raw.img && printf 'corral-marker-7' | dd of=raw.img conv=notrunc status=none", cwd: dir.path, mergeStderr: true)
+            let r = try runCorral(["boot"] + off + ["--disk", "1=raw.img", "--command", "test -b /dev/ubdb && head -c 15 /dev/ubdb"], cwd: dir.path)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout == "corral-marker-7")
         }
@@ -165,12 +167,12 @@ struct BootKernelTests {
     @Test func timeoutStopsEveryProcessOfTheBoot() throws {
         try KernelUnderTest.require()
         let start = Date()
-        let r = try Harness.run(["boot"] + off + ["--verbose", "--timeout", "5", "--command", "sleep 600"])
+        let r = try runCorral(["boot"] + off + ["--verbose", "--timeout", "5", "--command", "sleep 600"])
         let elapsed = Date().timeIntervalSince(start)
         #expect(r.status == 124, "\(r.stderr.suffix(500))")
         #expect(elapsed < 15)
-        let helper = try #require(Harness.helperPID(in: r.stderr))
-        #expect(Harness.processes(inSession: helper).isEmpty)
+        let helper = try #require(Self.helperPID(in: r.stderr))
+        #expect(HostProcesses.inSession(helper).isEmpty)
         // The per-boot uml_dir is gone too.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
             .filter { $0.hasPrefix("corral-boot-") }
@@ -180,10 +182,10 @@ struct BootKernelTests {
 
     @Test func sigtermStopsEveryProcessOfTheBoot() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let err = dir.appendingPathComponent("err").path
             let script = """
-                '\(Harness.corral)' boot --sandbox off --verbose --command 'sleep 600' 2>'\(err)' >/dev/null &
+                '\(TestPaths.corral)' boot --sandbox off --verbose --command 'sleep 600' 2>'\(err)' >/dev/null &
                 pid=$!
                 for i in $(seq 100); do grep -q 'Run .* as init' '\(err)' 2>/dev/null && break; sleep 0.1; done
                 sleep 0.5
@@ -191,24 +193,24 @@ struct BootKernelTests {
                 wait $pid
                 echo "status=$?"
                 """
-            let r = try Harness.shell(script)
+            let r = try shellResult(script, mergeStderr: true)
             #expect(r.stdout.contains("status=143"), "\(r.stdout)")
             let stderr = try String(contentsOfFile: err, encoding: .utf8)
-            let helper = try #require(Harness.helperPID(in: stderr))
-            #expect(Harness.processes(inSession: helper).isEmpty)
+            let helper = try #require(Self.helperPID(in: stderr))
+            #expect(HostProcesses.inSession(helper).isEmpty)
         }
     }
 
     @Test func leftoversOfAKilledCorralAreSweptByTheNextBoot() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let err = dir.appendingPathComponent("err").path
             let umid = "killed-\(UUID().uuidString.prefix(6))"
             // SIGKILL gives corral no chance to clean up: PDEATHSIG takes the
             // kernel's main process, and (without the sandbox's PID namespace)
             // UML's helper threads and the uml_dir stay behind.
             let script = """
-                '\(Harness.corral)' boot --sandbox off --verbose --umid \(umid) \
+                '\(TestPaths.corral)' boot --sandbox off --verbose --umid \(umid) \
                     --command 'sleep 600' 2>'\(err)' >/dev/null &
                 pid=$!
                 for i in $(seq 100); do grep -q 'Run .* as init' '\(err)' 2>/dev/null && break; sleep 0.1; done
@@ -217,19 +219,19 @@ struct BootKernelTests {
                 wait $pid
                 echo "status=$?"
                 """
-            let r = try Harness.shell(script)
+            let r = try shellResult(script, mergeStderr: true)
             #expect(r.stdout.contains("status=137"), "\(r.stdout)")
             let stderr = try String(contentsOfFile: err, encoding: .utf8)
-            let helper = try #require(Harness.helperPID(in: stderr))
+            let helper = try #require(Self.helperPID(in: stderr))
             let umlDir = RuntimeDirectory.base(environment: ProcessInfo.processInfo.environment)
                 + "/corral-boot-\(umid)"
 
             // Left behind by the killed boot; the next boot's sweep is what removes it.
             #expect(FileManager.default.fileExists(atPath: umlDir))
 
-            let next = try Harness.run(["boot"] + off + ["--command", "true"])
+            let next = try runCorral(["boot"] + off + ["--command", "true"])
             #expect(next.status == 0, "\(next.stderr)")
-            #expect(Harness.processes(inSession: helper, live: true).isEmpty)
+            #expect(HostProcesses.inSession(helper, live: true).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: umlDir))
         }
     }
@@ -237,7 +239,7 @@ struct BootKernelTests {
     @Test func missingInitPanicsFast() throws {
         try KernelUnderTest.require()
         let start = Date()
-        let r = try Harness.run(["boot"] + off + ["--init", "/nonexistent", "--timeout", "30"])
+        let r = try runCorral(["boot"] + off + ["--init", "/nonexistent", "--timeout", "30"])
         #expect(r.status == 243, "\(r.stderr.suffix(500))")
         #expect(Date().timeIntervalSince(start) < 15)
         // A custom init prints no markers, so the whole console is the output.
@@ -246,15 +248,14 @@ struct BootKernelTests {
 
     @Test func changedBackingMtimeStopsInPreflight() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            try Harness.shell("truncate -s 8M back.img && touch -d @1704067200 back.img", cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            try shellResult("truncate -s 8M back.img && touch -d @1704067200 back.img", cwd: dir.path, mergeStderr: true)
             // Let the kernel create the COW over the backing, as a user would.
-            let create = try Harness.run(
-                ["boot"] + off + ["--disk", "1=guest.cow,back.img", "--command", "test -b /dev/ubdb"], cwd: dir)
+            let create = try runCorral(["boot"] + off + ["--disk", "1=guest.cow,back.img", "--command", "test -b /dev/ubdb"], cwd: dir.path)
             #expect(create.status == 0, "\(create.stderr)")
-            try Harness.shell("touch -d @1704070800 back.img", cwd: dir)
+            try shellResult("touch -d @1704070800 back.img", cwd: dir.path, mergeStderr: true)
             let log = dir.appendingPathComponent("log").path
-            let r = try Harness.run(["boot"] + off + ["--disk", "1=guest.cow", "--log", log, "--command", "true"], cwd: dir)
+            let r = try runCorral(["boot"] + off + ["--disk", "1=guest.cow", "--log", log, "--command", "true"], cwd: dir.path)
             #expect(r.status == 240)
             #expect(r.stderr.contains("mtime"), "\(r.stderr)")
             #expect(r.stderr.contains("preflight"))
@@ -265,19 +266,19 @@ struct BootKernelTests {
 
     @Test func diskHeldByARunningKernelStopsInPreflight() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            try Harness.shell("truncate -s 4M raw.img", cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            try shellResult("truncate -s 4M raw.img", cwd: dir.path, mergeStderr: true)
             let script = """
-                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
+                '\(TestPaths.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
                     --command 'exec 3</dev/ubdb; echo held; sleep 600' > out 2>/dev/null &
                 pid=$!
                 for i in $(seq 150); do grep -q held out 2>/dev/null && break; sleep 0.1; done
-                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
+                '\(TestPaths.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
                 echo "second=$?"
                 kill -TERM $pid; wait $pid
                 cat second.err
                 """
-            let r = try Harness.shell(script, cwd: dir)
+            let r = try shellResult(script, cwd: dir.path, mergeStderr: true)
             #expect(r.stdout.contains("second=240"), "\(r.stdout)")
             #expect(r.stdout.contains("preflight"))
         }
@@ -285,39 +286,39 @@ struct BootKernelTests {
 
     @Test func diskOfAnotherCorralBootIsRefusedEvenWhileTheGuestIsIdle() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            try Harness.shell("truncate -s 4M raw.img", cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            try shellResult("truncate -s 4M raw.img", cwd: dir.path, mergeStderr: true)
             // The first guest never opens /dev/ubdb after the partition scan, so
             // the kernel holds no fcntl lock; corral's own lease must still refuse.
             let script = """
-                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
+                '\(TestPaths.corral)' boot --sandbox off --disk 1=raw.img --timeout 60 \
                     --command 'echo up; sleep 600' > out 2>/dev/null &
                 pid=$!
                 for i in $(seq 150); do grep -q up out 2>/dev/null && break; sleep 0.1; done
                 grep -c 'raw.img' /proc/locks >/dev/null; echo "kernel-locks=$(grep -c . /proc/locks)"
-                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
+                '\(TestPaths.corral)' boot --sandbox off --disk 1=raw.img --command true 2>second.err
                 echo "second=$?"
-                '\(Harness.corral)' boot --sandbox off --disk 1=raw.img:r --command true 2>third.err
+                '\(TestPaths.corral)' boot --sandbox off --disk 1=raw.img:r --command true 2>third.err
                 echo "third=$?"
                 kill -TERM $pid; wait $pid
                 cat second.err
                 """
-            let r = try Harness.shell(script, cwd: dir)
+            let r = try shellResult(script, cwd: dir.path, mergeStderr: true)
             #expect(r.stdout.contains("second=240"), "\(r.stdout)")
             #expect(r.stdout.contains("third=240"), "\(r.stdout)")
             // The disk is named with the holding corral boot (by pid and name).
             #expect(r.stdout.contains("raw.img is in use by process") && r.stdout.contains("(corral): a running guest holds a lock"), "\(r.stdout)")
             // After the first boot ended, the disk is free again.
-            let after = try Harness.run(["boot"] + off + ["--disk", "1=raw.img", "--command", "true"], cwd: dir)
+            let after = try runCorral(["boot"] + off + ["--disk", "1=raw.img", "--command", "true"], cwd: dir.path)
             #expect(after.status == 0, "\(after.stderr)")
         }
     }
 
     @Test func logTellsKernelLinesFromOutput() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let log = dir.appendingPathComponent("boot.log").path
-            let r = try Harness.run(["boot"] + off + ["--log", log, "--command", "echo line-one; echo line-two"])
+            let r = try runCorral(["boot"] + off + ["--log", log, "--command", "echo line-one; echo line-two"])
             #expect(r.status == 0)
             let text = try String(contentsOfFile: log, encoding: .utf8)
             #expect(text.contains("output| line-one\noutput| line-two\n"))
@@ -329,14 +330,14 @@ struct BootKernelTests {
 
     @Test func terminalIsRestoredAfterInteractiveSessions() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             // script(1) gives corral a terminal; stty -g before and after must match.
             // First a command that finishes; in interactive mode the guest keeps echo on.
             let normal = """
-                script -qec "stty -g > before; '\(Harness.corral)' boot --sandbox off --command 'stty -a | grep -o -- \\"[-]*echo \\" | head -1'; echo rc=\\$? > rc; stty -g > after" /dev/null > transcript
+                script -qec "stty -g > before; '\(TestPaths.corral)' boot --sandbox off --command 'stty -a | grep -o -- \\"[-]*echo \\" | head -1'; echo rc=\\$? > rc; stty -g > after" /dev/null > transcript
                 cat rc; cmp before after && echo same
                 """
-            let r1 = try Harness.shell(normal, cwd: dir)
+            let r1 = try shellResult(normal, cwd: dir.path, mergeStderr: true)
             #expect(r1.stdout.contains("rc=0"), "\(r1.stdout)")
             #expect(r1.stdout.contains("same"), "\(r1.stdout)")
             let transcript = try String(contentsOfFile: dir.appendingPathComponent("transcript").path, encoding: .utf8)
@@ -344,10 +345,10 @@ struct BootKernelTests {
 
             // Then the escape: Ctrl-] q stops a hanging guest.
             let escape = """
-                (sleep 5; printf '\\035q'; sleep 2) | script -qec "stty -g > before2; '\(Harness.corral)' boot --sandbox off --command 'sleep 600'; echo rc=\\$? > rc2; stty -g > after2" /dev/null > /dev/null
+                (sleep 5; printf '\\035q'; sleep 2) | script -qec "stty -g > before2; '\(TestPaths.corral)' boot --sandbox off --command 'sleep 600'; echo rc=\\$? > rc2; stty -g > after2" /dev/null > /dev/null
                 cat rc2; cmp before2 after2 && echo same2
                 """
-            let r2 = try Harness.shell(escape, cwd: dir)
+            let r2 = try shellResult(escape, cwd: dir.path, mergeStderr: true)
             #expect(r2.stdout.contains("rc=130"), "\(r2.stdout)")
             #expect(r2.stdout.contains("same2"), "\(r2.stdout)")
         }
@@ -356,7 +357,7 @@ struct BootKernelTests {
     @Test func dryRunPrintsTheExactArgv() throws {
         try KernelUnderTest.require()
         let kernel = KernelUnderTest.path
-        let r = try Harness.run([
+        let r = try runCorral([
             "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
             "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
             "--command", "echo 'hi there'", "--kernel-arg", "loglevel=4", "--kernel-arg", "FOO=x y",
@@ -365,13 +366,13 @@ struct BootKernelTests {
         #expect(r.status == 64)
         #expect(r.stderr.contains("whitespace"))
 
-        let ok = try Harness.run([
+        let ok = try runCorral([
             "boot", "--dry-run", "--umid", "dry1", "--nonce", "c0ffee", "--memory", "128M",
             "--disk", "1=/v/guest.cow,/v/base.img:rt", "--disk", "0=/v/root.img",
             "--command", "echo 'hi there'", "--kernel-arg", "loglevel=4",
         ])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let initPath = Harness.packageRoot.appendingPathComponent("hostfs-init/hostfs-init").path
+        let initPath = TestPaths.packageRootURL.appendingPathComponent("hostfs-init/hostfs-init").path
         let tmp = RuntimeDirectory.base(environment: ProcessInfo.processInfo.environment)
         let expected = [
             kernel, "mem=128M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
@@ -387,16 +388,16 @@ struct BootKernelTests {
 
     @Test func customInitWithoutCommand() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let initScript = dir.appendingPathComponent("init.sh")
             // Mount the guest's own /proc first: before that, /proc is the host's through hostfs.
             try "#!/bin/sh\necho custom-init-ran\nmount -t proc proc /proc && echo o > /proc/sysrq-trigger\nsleep 10\n"
                 .write(to: initScript, atomically: true, encoding: .utf8)
-            try Harness.shell("chmod +x '\(initScript.path)'")
-            let r = try Harness.run(["boot"] + off + ["--init", initScript.path, "--timeout", "30"])
+            try shellResult("chmod +x '\(initScript.path)'", mergeStderr: true)
+            let r = try runCorral(["boot"] + off + ["--init", initScript.path, "--timeout", "30"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("custom-init-ran"))
-            let refused = try Harness.run(["boot"] + off + ["--init", initScript.path, "--command", "true"])
+            let refused = try runCorral(["boot"] + off + ["--init", initScript.path, "--command", "true"])
             #expect(refused.status == 64)
             #expect(refused.stderr.contains("--command needs"))
         }
@@ -404,10 +405,10 @@ struct BootKernelTests {
 
     @Test func hostRootIsReadOnlyAndTmpIsTheGuests() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let probe = dir.appendingPathComponent("written-by-guest").path
             let hostTmpProbe = "/tmp/corral-guest-tmp-\(UUID().uuidString.prefix(8))"
-            let r = try Harness.run(["boot"] + off + ["--command", """
+            let r = try runCorral(["boot"] + off + ["--command", """
                 if touch '\(probe)' 2>/dev/null; then echo root-writable; else echo root-read-only; fi
                 touch '\(hostTmpProbe)' && test -f '\(hostTmpProbe)' && echo tmp-writable
                 grep -q ' /proc proc ' /proc/mounts && echo own-proc
@@ -421,9 +422,9 @@ struct BootKernelTests {
 
     @Test func cowWithoutHeaderButWithBackingStopsInPreflight() throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
-            try Harness.shell("truncate -s 1M back.img && : > empty.cow", cwd: dir)
-            let r = try Harness.run(["boot"] + off + ["--disk", "1=empty.cow,back.img", "--command", "true"], cwd: dir)
+        try Scratch.with("corral-launcher-test") { dir in
+            try shellResult("truncate -s 1M back.img && : > empty.cow", cwd: dir.path, mergeStderr: true)
+            let r = try runCorral(["boot"] + off + ["--disk", "1=empty.cow,back.img", "--command", "true"], cwd: dir.path)
             #expect(r.status == 240)
             #expect(r.stderr.contains("preflight"), "\(r.stderr)")
         }
@@ -431,24 +432,24 @@ struct BootKernelTests {
 
     @Test func windowSizeFollowsTheTerminal() throws {
         try KernelUnderTest.require()
-        try #require(Harness.which("tmux") != nil, "tmux is needed for this test")
-        try Harness.withTempDir { dir in
+        try #require(TestEnvironment.which("tmux") != nil, "tmux is needed for this test")
+        try Scratch.with("corral-launcher-test") { dir in
             let socket = "corral-test-\(UUID().uuidString.prefix(8))"
             let log = dir.appendingPathComponent("log").path
             let done = dir.appendingPathComponent("done").path
             // The tmux server must not hold the harness's output pipe: all its stdio is /dev/null.
-            defer { _ = try? Harness.shell("tmux -L \(socket) kill-server </dev/null >/dev/null 2>&1") }
-            try Harness.shell("""
+            defer { _ = try? shellResult("tmux -L \(socket) kill-server </dev/null >/dev/null 2>&1", mergeStderr: true) }
+            try shellResult("""
                 tmux -L \(socket) -f /dev/null new-session -d -x 100 -y 30 \
-                  "'\(Harness.corral)' boot --sandbox off --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
-                """)
+                  "'\(TestPaths.corral)' boot --sandbox off --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
+                """, mergeStderr: true)
             func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
             var waited = 0.0
             while !logText().contains("output| 30 100") && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
             #expect(logText().contains("output| 30 100"), "\(logText())")
-            try Harness.shell("tmux -L \(socket) resize-window -x 120 -y 40 </dev/null >/dev/null 2>&1")
+            try shellResult("tmux -L \(socket) resize-window -x 120 -y 40 </dev/null >/dev/null 2>&1", mergeStderr: true)
             Thread.sleep(forTimeInterval: 0.5)
-            try Harness.shell("tmux -L \(socket) send-keys Enter </dev/null >/dev/null 2>&1")
+            try shellResult("tmux -L \(socket) send-keys Enter </dev/null >/dev/null 2>&1", mergeStderr: true)
             waited = 0
             while !FileManager.default.fileExists(atPath: done) && waited < 20 { Thread.sleep(forTimeInterval: 0.1); waited += 0.1 }
             #expect(logText().contains("output| 40 120"), "\(logText())")

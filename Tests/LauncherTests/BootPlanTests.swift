@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+import TestSupport
 @testable import Launcher
 
 @Suite struct BootPlanTests {
@@ -12,14 +13,14 @@ import Testing
         o.nonce = "ab12"
         o.interactive = false
         o.input = .stream
-        o.environment = ["TMPDIR": "/var/tmp", "CORRAL_DATA_DIR": Harness.packageRoot.path]
+        o.environment = ["TMPDIR": "/var/tmp", "CORRAL_DATA_DIR": TestPaths.packageRootURL.path]
         edit(&o)
         return o
     }
 
     @Test func hostfsRootUsesHostfsInitWithNonceAndCommand() throws {
         let plan = try BootPlan.make(options { $0.command = "exit 3" })
-        let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
+        let hostfsInit = TestPaths.packageRootURL.path + "/hostfs-init/hostfs-init"
         #expect(plan.hostfsInitPath == hostfsInit)
         #expect(plan.nonce == "ab12")
         // /var/tmp is shared (mode 1777): root's runtime state goes to /run/corral.
@@ -54,7 +55,7 @@ import Testing
             try BootPlan.make(options { $0.command = "true"; $0.sharedDirectories = ["/nonexistent-corral-share"] })
         }
         #expect(plan.policy.readablePaths == ["/images/base.img", "/images/shared.img",
-                                              Harness.packageRoot.path + "/hostfs-init", "/srv/job"])
+                                              TestPaths.packageRootURL.path + "/hostfs-init", "/srv/job"])
     }
 
     @Test func diskRootNamesItsInit() throws {
@@ -90,7 +91,7 @@ import Testing
             $0.disks = [try! DiskSpec(parsing: "1=/images/root.img")]
             $0.command = "dpkg -l"
         })
-        let hostfsInit = Harness.packageRoot.path + "/hostfs-init/hostfs-init"
+        let hostfsInit = TestPaths.packageRootURL.path + "/hostfs-init/hostfs-init"
         #expect(plan.hostfsInitPath == hostfsInit)
         #expect(plan.nonce == "ab12")
         #expect(plan.argv.contains("rootflags=/") && plan.argv.contains("ro"))
@@ -127,8 +128,8 @@ import Testing
         #expect(throws: LauncherError.self) {
             try Resources.hostfsInit(environment: ["CORRAL_DATA_DIR": "/nonexistent"], executable: "/nonexistent/bin/corral")
         }
-        let found = try? Resources.hostfsInit(environment: [:], executable: Harness.corral)
-        #expect(found == Harness.packageRoot.path + "/hostfs-init/hostfs-init")
+        let found = try? Resources.hostfsInit(environment: [:], executable: TestPaths.corral)
+        #expect(found == TestPaths.packageRootURL.path + "/hostfs-init/hostfs-init")
     }
 
     @Test func longCommandsFallBackToBase64ThenAreRefused() throws {
@@ -163,10 +164,10 @@ import Testing
     }
 
     @Test func raid6BenchmarkIsSkippedUnlessADiskMayHoldRAID() throws {
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             let plain = dir.appendingPathComponent("plain.img").path
             let btrfs = dir.appendingPathComponent("btrfs.img").path
-            #expect(try Harness.shell("truncate -s 1M '\(plain)' '\(btrfs)' && printf '_BHRfS_M' | dd of='\(btrfs)' bs=1 seek=65600 conv=notrunc status=none").status == 0)
+            #expect(try shellResult("truncate -s 1M '\(plain)' '\(btrfs)' && printf '_BHRfS_M' | dd of='\(btrfs)' bs=1 seek=65600 conv=notrunc status=none", mergeStderr: true).status == 0)
             let skip = "initcall_blacklist=raid6_select_algo,raid6_init"
             let none = try BootPlan.make(options { _ in })
             #expect(none.argv.contains(skip))

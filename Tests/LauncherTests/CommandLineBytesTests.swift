@@ -27,10 +27,10 @@ struct CommandLineBytesTests {
         chmod(initScript, 0o755)
         // bash's $'\xNN' puts the raw byte into argv, which Swift's String cannot.
         let args = bytes.map { "cb\($0)=x$'\\x\(String($0, radix: 16))'y" }.joined(separator: " ")
-        let result = try Harness.shell("""
+        let result = try shellResult("""
             exec timeout 60 bash -c "\(kernel) mem=64M root=/dev/root rootfstype=hostfs rootflags=/ ro \
-            init=\(initScript) con=null con0=fd:0,fd:1 ssl=null quiet umid=cb\(bytes[0]) uml_dir=\(dir.path) \(args.replacingOccurrences(of: "$", with: "\\$")) cbend=1"
-            """)
+            init=\(initScript) con=null con0=fd:0, fd:1 ssl=null quiet umid=cb\(bytes[0]) uml_dir=\(dir.path) \(args.replacingOccurrences(of: "$", with: "\\$")) cbend=1"
+            """, mergeStderr: true)
         let text = result.stdout.replacingOccurrences(of: "\r", with: "")
         guard let start = text.range(of: "ENV-START\n"), let end = text.range(of: "ENV-END") else {
             throw TestFailure("no environment from the kernel: \(result.stdout.suffix(2000))")
@@ -96,7 +96,7 @@ struct CommandLineBytesTests {
         let name = dir("b\u{A0}rootflags=\(dir.path)/evil")
         try FileManager.default.createDirectory(atPath: PathResolution.split(name).directory, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: name, contents: Data(count: 1 << 20)))
-        let r = try Harness.run(["boot", "--dry-run", "--disk", "0=\(name)"])
+        let r = try runCorral(["boot", "--dry-run", "--disk", "0=\(name)"])
         #expect(r.status != 0, "accepted: \(r.stdout)")
         #expect(r.stderr.contains("above 0x7F"), "\(r.stderr)")
         #expect(!r.stdout.contains("rootflags=\(dir.path)/evil"))

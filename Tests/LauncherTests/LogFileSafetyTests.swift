@@ -18,7 +18,7 @@ struct LogFileSafetyTests {
         try #require(planted.status == 0, "\(planted.summary)")
 
         for name in ["link", "fifo"] {
-            let r = try Harness.shell("timeout 60 '\(Harness.corral)' boot --sandbox off --log '\(dir(name))' --command true 2>&1; echo status=$?")
+            let r = try shellResult("timeout 60 '\(TestPaths.corral)' boot --sandbox off --log '\(dir(name))' --command true 2>&1; echo status=$?", mergeStderr: true)
             #expect(!r.stdout.contains("status=0"), "\(name): \(r.stdout)")
             #expect(!r.stdout.contains("status=124"), "\(name): the boot hung on the log file")
             #expect(r.stdout.contains("--log"), "\(name): \(r.stdout)")

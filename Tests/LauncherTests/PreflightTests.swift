@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Launcher
 
 /// Preflight on real files in a temp dir; no kernel needed.
@@ -21,7 +22,7 @@ import Testing
     }
 
     func withFiles<T>(_ body: (URL) throws -> T) throws -> T {
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             try Data(count: 65536).write(to: dir.appendingPathComponent("a.img"))
             try Data(count: 65536).write(to: dir.appendingPathComponent("b.img"))
             return try body(dir)

@@ -20,11 +20,9 @@ import TestSupport
 
     @Test func installModulesDryRunBeforeAndAfter() throws {
         let s = try Scratch("corral-dryrun")
-        let tree = "/usr/lib/uml/modules/6.1.176"
-        let release = "6.1.176"
-        let few = s("few/\(release)")
-        try shell(#"mkdir -p "$2" && cd "$1" && find kernel -name '*.ko' | sort | head -3 | xargs cp --parents -t "$2""#, tree, few)
-        let base = try makeImage(in: s, size: "32M", blockSize: 4096)
+        let (tree, release) = (HostModules.tree, HostModules.release)
+        let few = try HostModules.few(3, in: s)
+        let base = try DiskImage.make(in: s, size: "32M", blockSize: 4096)
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let args = ["maint", "install-modules", "--cow", cow, "--modules", few]
@@ -73,7 +71,7 @@ import TestSupport
     /// to do, in the dry run and in the real job alike.
     @Test func answersWithoutABoot() throws {
         let s = try Scratch("corral-dryrun")
-        let base = try makeImage(in: s)
+        let base = try DiskImage.make(in: s)
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let before = try [fingerprint(cow), fingerprint(base)]

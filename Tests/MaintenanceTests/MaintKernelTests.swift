@@ -11,7 +11,7 @@ import TestSupport
     /// of that image over the same backing must flatten to it again. 3 boots.
     @Test func flattenRsyncAndRebuildCOWKeepTheTree() throws {
         let s = try Scratch("corral-maint")
-        let base = try makeImage(in: s)
+        let base = try DiskImage.make(in: s)
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let change = try runCorral(["maint", "run", "--disk", "1=\(cow)", "--mount", "1=/run/g", "--",
@@ -34,12 +34,12 @@ import TestSupport
         #expect(result.stdout.contains("\"ok\" : true"))
         let reference = s("ref.img")
         #expect(try runCorral(["cow", "flatten", cow, reference]).status == 0)
-        let expected = try treeListing(reference, scratch: s)
+        let expected = try DiskImage.treeListing(reference, scratch: s)
         #expect(expected.contains { $0.hasPrefix("/d/new.txt ") && $0.contains("Links: 2") })
         if TestEnvironment.has("setfattr") { #expect(expected.contains { $0.contains("user.tag") }) }
-        #expect(try treeListing(flat, scratch: s) == expected)
-        #expect(try inode(flat, "/hard") == inode(flat, "/d/a.txt"))
-        #expect(try inode(flat, "/newhard") == inode(flat, "/d/new.txt"))
+        #expect(try DiskImage.treeListing(flat, scratch: s) == expected)
+        #expect(try DiskImage.inode(flat, "/hard") == DiskImage.inode(flat, "/d/a.txt"))
+        #expect(try DiskImage.inode(flat, "/newhard") == DiskImage.inode(flat, "/d/new.txt"))
         #expect(try sha256(cow) == cowBefore, "the source COW must not change")
         #expect(try sha256(base) == baseBefore, "the backing must not change")
         #expect(try s.leftovers().isEmpty)
@@ -51,7 +51,7 @@ import TestSupport
         #expect(rebuild.stderr.contains("from-image"))
         let reflat = s("reflat.img")
         #expect(try runCorral(["cow", "flatten", rebuilt, reflat]).status == 0)
-        let again = try treeListing(reflat, scratch: s)
+        let again = try DiskImage.treeListing(reflat, scratch: s)
         #expect(again == expected, "differs: \(Set(again).symmetricDifference(expected).sorted())")
         #expect(try sha256(base) == baseBefore)
     }
@@ -60,7 +60,7 @@ import TestSupport
     /// fails, is named, and nothing changes. 1 boot.
     @Test func flattenRsyncIntoTooSmallOutputFailsAtRsync() throws {
         let s = try Scratch("corral-maint")
-        let base = try makeImage(in: s, bigBytes: 3_000_000)
+        let base = try DiskImage.make(in: s, bigBytes: 3_000_000)
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let small = s("small.img")
@@ -81,11 +81,9 @@ import TestSupport
     /// of space half-way leaves the guest's COW exactly as before. 2 boots.
     @Test func installModulesAndAHalfWayFailure() throws {
         let s = try Scratch("corral-maint")
-        let tree = "/usr/lib/uml/modules/6.1.176"
-        let release = "6.1.176"
-        let few = s("few/\(release)")
-        try shell(#"mkdir -p "$2" && cd "$1" && find kernel -name '*.ko' | sort | head -6 | xargs cp --parents -t "$2""#, tree, few)
-        let base = try makeImage(in: s, size: "32M")
+        let (tree, release) = (HostModules.tree, HostModules.release)
+        let few = try HostModules.few(6, in: s)
+        let base = try DiskImage.make(in: s, size: "32M")
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         let result = try runCorral(["maint", "install-modules", "--cow", cow, "--modules", few])
@@ -108,7 +106,7 @@ import TestSupport
         // Half-way: ~11 MB of modules into a 4 MiB filesystem.
         let big = s("big/\(release)")
         try shell(#"mkdir -p "$2" && cd "$1" && find kernel -name '*.ko' -size +300k | sort | head -12 | xargs cp --parents -t "$2""#, tree, big)
-        let tiny = try makeImage(in: s, name: "tiny.img", size: "4M", bigBytes: 1000)
+        let tiny = try DiskImage.make(in: s, name: "tiny.img", size: "4M", bigBytes: 1000)
         let guest = s("tiny.cow")
         #expect(try runCorral(["cow", "create", guest, tiny]).status == 0)
         let before = try [sha256(guest), sha256(tiny)]
@@ -128,7 +126,7 @@ import TestSupport
     /// guest a flat temporary image. 4 boots.
     @Test func smallBlockGuestsAreReadThroughAFlatImage() throws {
         let s = try Scratch("corral-maint")
-        let base = try makeImage(in: s, size: "64M", blockSize: 1024, bigBytes: 4_000_000)
+        let base = try DiskImage.make(in: s, size: "64M", blockSize: 1024, bigBytes: 4_000_000)
         let cow = s("g.cow")
         #expect(try runCorral(["cow", "create", cow, base]).status == 0)
         // A plain boot writes, as a guest in production would: the COW gets mixed pages.
@@ -177,7 +175,7 @@ import TestSupport
     /// per guest, exit 1, and a JSON report naming the failing step. 3 boots.
     @Test func fsckEachOverThreeGuests() throws {
         let s = try Scratch("corral-maint")
-        let base = try makeImage(in: s)
+        let base = try DiskImage.make(in: s)
         var guests: [String] = []
         for i in 1...3 {
             let image = s("guest\(i).img")
@@ -185,7 +183,7 @@ import TestSupport
             guests.append(image)
         }
         try shell(#"debugfs -w -R "clri <12>" "$1" >/dev/null 2>&1"#, guests[1])
-        let before = try guests.map(sha256)
+        let before = try guests.map { try sha256($0) }
         let result = try runCorral(["maint", "fsck", "--each"] + guests + ["-j", "2", "--json"])
         #expect(result.status == 1, "\(result.summary)")
         let reports = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
@@ -196,7 +194,7 @@ import TestSupport
         #expect(failed.first?["failedStep"] as? String == "e2fsck")
         #expect(failed.first?["exitStatus"] as? Int == 4)
         #expect((failed.first?["changes"] as? [String])?.contains { $0.contains("uncorrected") } == true)
-        #expect(try guests.map(sha256) == before, "fsck -n must not change any guest")
+        #expect(try guests.map { try sha256($0) } == before, "fsck -n must not change any guest")
     }
 
     /// A user template (--templates, maint job) whose step sleeps past its

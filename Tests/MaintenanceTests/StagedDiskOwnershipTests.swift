@@ -8,9 +8,7 @@ import TestSupport
 /// set-user-ID program, and the user keeps their file.
 @Suite(.serialized) struct StagedDiskOwnershipTests {
     @Test func stagedCopyKeepsOwnerAndDropsSetIDBits() throws {
-        let user = try TestUser("maint")
-        let dir = try Scratch("safe-maint")
-        try user.own(dir.path)
+        let (user, dir) = try TestUser.withDirectory("maint", scratch: "safe-maint")
         let disk = dir("disk")
         let planted = try user.shell("cp /usr/bin/id \(disk) && chmod 4755 \(disk) && chgrp \(user.gid) \(disk)")
         try #require(planted.status == 0, "\(planted.summary)")

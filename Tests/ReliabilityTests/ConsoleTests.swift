@@ -29,7 +29,7 @@ extension Reliability {
                 defer { _ = run("\(tmux) -L \(socket) kill-server </dev/null >/dev/null 2>&1") }
                 let started = run("""
                     \(tmux) -L \(socket) -f /dev/null new-session -d -x 100 -y 30 \
-                      "TMPDIR='\(dir.path)' '\(Rig.corral)' boot --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
+                      "TMPDIR='\(dir.path)' '\(TestPaths.corral)' boot --log '\(log)' --command 'stty size; read x; stty size'; echo \\$? > '\(done)'" </dev/null >/dev/null 2>&1
                     """)
                 try #require(started == 0, "tmux did not start")
                 func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
@@ -44,7 +44,7 @@ extension Reliability {
                 #expect(logText().contains("output| 40 120"), "\(logText())")
                 #expect(!logText().contains("winch_thread"), "\(logText())")
                 #expect((try? String(contentsOfFile: done, encoding: .utf8)) == "0\n")
-                #expect(Rig.processes(marked: dir.path).isEmpty)
+                #expect(HostProcesses.marked(dir.path).isEmpty)
                 #expect(Rig.umidDirectories(in: dir).isEmpty)
             }
         }

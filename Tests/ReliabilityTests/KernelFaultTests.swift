@@ -27,15 +27,15 @@ extension Reliability {
             init(_ dir: URL) throws {
                 self.dir = dir
                 backing = try Rig.makeBacking(in: dir)
-                let r = try Rig.corralTool(["cow", "create", "guest.cow", "back.img"], cwd: dir)
-                try #require(r.status == 0, "\(r.output)")
+                let r = try runCorral(["cow", "create", "guest.cow", "back.img"], cwd: dir.path, mergeStderr: true)
+                try #require(r.status == 0, "\(r.stdout)")
             }
 
             /// The COW checks clean (warnings allowed), the backing is bit-for-bit
             /// what it was, and the guest sees `marker` at the start of the disk.
             func verify(marker: String?, _ comment: String) throws {
-                let check = try Rig.corralTool(["cow", "check", "--deep", "guest.cow"], cwd: dir)
-                #expect(check.status == 0, "cow check after \(comment): \(check.output)")
+                let check = try runCorral(["cow", "check", "--deep", "guest.cow"], cwd: dir.path, mergeStderr: true)
+                #expect(check.status == 0, "cow check after \(comment): \(check.stdout)")
                 let now = try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path)
                 #expect(now == backing, "backing changed by \(comment): \(backing) -> \(now)")
                 if let marker {
@@ -48,7 +48,7 @@ extension Reliability {
         /// Boots with guest.cow as ubd1 and the default sandbox, watches it to the end.
         static func boot(
             _ disks: Disks, _ extra: [String], limit: Double = 60,
-            tick: (CorralRun, [Rig.ProcInfo]) -> Void = { _, _ in }
+            tick: (CorralRun, [HostProcesses.Entry]) -> Void = { _, _ in }
         ) throws -> (run: CorralRun, left: Leftovers) {
             let run = try CorralRun(
                 name: "boot", ["boot", "--disk", "1=guest.cow", "--log", "boot.log"] + extra,
@@ -63,7 +63,7 @@ extension Reliability {
 
         /// The kernel's main process: the linux.uml process of the boot whose
         /// parent is not itself a linux.uml process (stubs and helpers are its children).
-        static func kernelMain(in members: [Rig.ProcInfo]) -> Rig.ProcInfo? {
+        static func kernelMain(in members: [HostProcesses.Entry]) -> HostProcesses.Entry? {
             let pids = Dictionary(members.map { ($0.pid, $0) }, uniquingKeysWith: { a, _ in a })
             return members.first { member in
                 member.comm == "linux.uml" && pids[member.parent]?.comm != "linux.uml"

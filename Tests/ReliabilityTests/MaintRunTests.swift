@@ -53,10 +53,7 @@ extension Reliability {
             try Rig.withScratch { dir in
                 let backing = try Rig.makeBacking(in: dir)
                 var runs: [CorralRun] = []
-                for slot in 1...8 {
-                    let created = try Rig.corralTool(["cow", "create", "m\(slot).cow", "back.img"], cwd: dir)
-                    try #require(created.status == 0, "\(created.output)")
-                }
+                try Rig.createCOWs((1...8).map { "m\($0).cow" }, in: dir)
                 let start = Date()
                 for slot in 1...8 {
                     let marker = "maint-slot-\(slot)"
@@ -80,8 +77,8 @@ extension Reliability {
                         let bytes = try Rig.guestBytes(cow: "\(run.name).cow", count: marker.utf8.count, in: dir)
                         #expect(bytes == Array(marker.utf8), "\(run.name): the job's write is not in its COW")
                     }
-                    let check = try Rig.corralTool(["cow", "check", "\(run.name).cow"], cwd: dir)
-                    #expect(check.status == 0, "\(run.name): \(check.output)")
+                    let check = try runCorral(["cow", "check", "\(run.name).cow"], cwd: dir.path, mergeStderr: true)
+                    #expect(check.status == 0, "\(run.name): \(check.stdout)")
                 }
                 let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
                 #expect(files.filter { $0.hasPrefix(".m") }.isEmpty, "working copies left: \(files)")

@@ -16,10 +16,6 @@ import Glibc
 /// threads and stubs) carries the scratch path in its command line or
 /// environment. "Ours" means exactly that: processes are never picked by name.
 enum Rig {
-    /// The package's debug build; CORRAL_RELIABILITY_BINARY points the tests at
-    /// another build (e.g. a branch's) for a one-off comparison.
-    static let corral = ProcessInfo.processInfo.environment["CORRAL_RELIABILITY_BINARY"] ?? TestPaths.corral
-
     // Whether these tests run, and on which kernel: ``KernelUnderTest``
     // (root: the sandbox's namespaces, /proc of every process).
 
@@ -31,23 +27,18 @@ enum Rig {
         try Scratch.with("crl", in: "/tmp", body)
     }
 
-    /// Runs a shell script; fails the test on a non-zero status.
-    @discardableResult
-    static func sh(_ script: String, cwd: URL) throws -> String {
-        let r = try runProcess("/bin/sh", ["-ec", script], cwd: cwd.path, mergeStderr: true)
-        try #require(r.status == 0, "sh failed (\(r.status)): \(script)\n\(r.stdout)")
-        return r.stdout
-    }
-
-    /// `corral ARGS` to completion (for `cow` subcommands).
-    static func corralTool(_ arguments: [String], cwd: URL) throws -> (status: Int32, output: String) {
-        let r = try runProcess(corral, arguments, cwd: cwd.path, environment: TestEnvironment.childEnvironment, mergeStderr: true)
-        return (r.status, r.stdout)
+    /// `corral cow create NAME back.img` in `dir` for each name; fails the
+    /// test on the first that does not succeed.
+    static func createCOWs(_ names: [String], in dir: URL, backing: String = "back.img") throws {
+        for name in names {
+            let created = try runCorral(["cow", "create", name, backing], cwd: dir.path, mergeStderr: true)
+            try #require(created.status == 0, "\(created.stdout)")
+        }
     }
 
     /// A 16 MiB backing file with random content, and its SHA-256 and mtime.
     static func makeBacking(in dir: URL, name: String = "back.img") throws -> DiskFingerprint {
-        try sh("head -c 16777216 /dev/urandom > \(name) && touch -d @1704067200 \(name)", cwd: dir)
+        try shell("head -c 16777216 /dev/urandom > \(name) && touch -d @1704067200 \(name)", cwd: dir.path)
         return try DiskFingerprint(dir.appendingPathComponent(name).path)
     }
 
@@ -56,8 +47,7 @@ enum Rig {
         var size: Int64
         var mtime: Int
         init(_ path: String) throws {
-            let sum = try Rig.sh("sha256sum '\(path)'", cwd: URL(fileURLWithPath: "/"))
-            sha256 = String(sum.prefix(64))
+            sha256 = try TestSupport.sha256(path)
             var st = stat()
             try #require(stat(path, &st) == 0)
             size = Int64(st.st_size)
@@ -70,51 +60,14 @@ enum Rig {
     static func guestBytes(cow: String, count: Int, in dir: URL) throws -> [UInt8] {
         let flat = dir.appendingPathComponent("flat-\(UUID().uuidString.prefix(6)).img")
         defer { try? FileManager.default.removeItem(at: flat) }
-        let r = try corralTool(["cow", "flatten", cow, flat.path], cwd: dir)
-        try #require(r.status == 0, "flatten \(cow): \(r.output)")
+        let r = try runCorral(["cow", "flatten", cow, flat.path], cwd: dir.path, mergeStderr: true)
+        try #require(r.status == 0, "flatten \(cow): \(r.stdout)")
         let handle = try FileHandle(forReadingFrom: flat)
         defer { try? handle.close() }
         return Array(try handle.read(upToCount: count) ?? Data())
     }
 
     // MARK: - /proc
-
-    struct ProcInfo {
-        var pid: Int32
-        var parent: Int32
-        var session: Int32
-        var state: Character
-        var comm: String
-    }
-
-    static func procStat(_ pid: Int32) -> ProcInfo? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 3, let parent = Int32(fields[1]), let session = Int32(fields[3]) else { return nil }
-        return ProcInfo(pid: pid, parent: parent, session: session, state: fields[0].first ?? "?",
-                        comm: String(text[text.index(after: open)..<close]))
-    }
-
-    static func readProcFile(_ path: String) -> Data? {
-        FileManager.default.contents(atPath: path)
-    }
-
-    /// Live processes whose command line or environment holds `marker`.
-    static func processes(marked marker: String) -> [ProcInfo] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return names.compactMap { name -> ProcInfo? in
-            guard let pid = Int32(name), pid != getpid(), isMarked(pid, marker),
-                  let info = procStat(pid), info.state != "Z" else { return nil }
-            return info
-        }
-    }
-
-    static func isMarked(_ pid: Int32, _ marker: String) -> Bool {
-        let needle = Data(marker.utf8)
-        return [readProcFile("/proc/\(pid)/cmdline"), readProcFile("/proc/\(pid)/environ")]
-            .contains { $0?.range(of: needle) != nil }
-    }
 
     /// A pty seen held by a process of the boot; the same path with the same
     /// ctime afterwards means it was never released (a new pty with that
@@ -155,7 +108,7 @@ enum Rig {
     /// and go by the hundred, so a pid may have been reused meanwhile).
     static func ptys(heldBy pid: Int32, marker: String) -> [PtyUse] {
         let uses = ptys(heldBy: pid)
-        return isMarked(pid, marker) ? uses : []
+        return HostProcesses.isMarked(pid, marker) ? uses : []
     }
 
     /// Peak resident set (VmHWM) in KiB.
@@ -201,7 +154,7 @@ final class CorralRun {
         stderrPath = cwd.appendingPathComponent("\(name).err").path
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Rig.corral)
+        process.executableURL = URL(fileURLWithPath: TestPaths.corral)
         process.arguments = arguments
         process.currentDirectoryURL = cwd
         var environment = TestEnvironment.childEnvironment  // the test kernel first on PATH
@@ -221,7 +174,7 @@ final class CorralRun {
     var elapsed: Double { (ended ?? Date()).timeIntervalSince(started) }
     var stdoutSize: Int { ((try? FileManager.default.attributesOfItem(atPath: stdoutPath)[.size]) as? Int) ?? 0 }
 
-    func sample(members: [Rig.ProcInfo], marker: String) {
+    func sample(members: [HostProcesses.Entry], marker: String) {
         if let rss = Rig.peakRSS(pid) { peakRSSKiB = max(peakRSSKiB, rss) }
         for member in members {
             seen.insert(member.pid)
@@ -239,11 +192,11 @@ enum Watch {
     /// marker; return without doing anything when there is nothing to do.
     static func until(
         exited runs: [CorralRun], marker: String, limit: Double = 90,
-        tick: ([Rig.ProcInfo]) -> Void = { _ in }
+        tick: ([HostProcesses.Entry]) -> Void = { _ in }
     ) {
         let start = Date()
         while runs.contains(where: { $0.isRunning }) {
-            let members = Rig.processes(marked: marker)
+            let members = HostProcesses.marked(marker)
             for run in runs where run.isRunning {
                 run.sample(members: members, marker: marker)
                 if !run.isRunning, run.ended == nil { run.ended = Date() }
@@ -266,12 +219,12 @@ enum Watch {
 
 /// What a finished boot left behind.
 struct Leftovers: CustomStringConvertible {
-    var processes: [Rig.ProcInfo]
+    var processes: [HostProcesses.Entry]
     var umidDirectories: [String]
     var ptys: [Rig.PtyUse]
 
     init(marker: String, tmpdir: URL, runs: [CorralRun]) {
-        processes = Rig.processes(marked: marker)
+        processes = HostProcesses.marked(marker)
         umidDirectories = Rig.umidDirectories(in: tmpdir)
         ptys = runs.flatMap(\.ptys).filter(\.stillAllocated)
     }

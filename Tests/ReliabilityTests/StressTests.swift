@@ -24,11 +24,7 @@ extension Reliability {
                 var peak = 0
                 for round in 1...2 {
                     var runs: [CorralRun] = []
-                    for slot in 1...8 {
-                        let cow = "r\(round)s\(slot).cow"
-                        let created = try Rig.corralTool(["cow", "create", cow, "back.img"], cwd: dir)
-                        try #require(created.status == 0, "\(created.output)")
-                    }
+                    try Rig.createCOWs((1...8).map { "r\(round)s\($0).cow" }, in: dir)
                     let start = Date()
                     for slot in 1...8 {
                         let marker = "round-\(round)-slot-\(slot)"
@@ -60,8 +56,8 @@ extension Reliability {
                             #expect(Self.cleanFailures.contains(run.status), "\(run.name) exit \(run.status): \(run.stderr)")
                             #expect(run.stderr.contains("(exit status \(run.status))"), "\(run.name): \(run.stderr)")
                         }
-                        let check = try Rig.corralTool(["cow", "check", "\(run.name).cow"], cwd: dir)
-                        #expect(check.status == 0, "\(run.name): \(check.output)")
+                        let check = try runCorral(["cow", "check", "\(run.name).cow"], cwd: dir.path, mergeStderr: true)
+                        #expect(check.status == 0, "\(run.name): \(check.stdout)")
                         // Not even before the command: the winch helper works under the sandbox.
                         let log = (try? String(contentsOfFile: dir.appendingPathComponent("\(run.name).log").path, encoding: .utf8)) ?? ""
                         #expect(!log.contains("winch_thread"), "\(run.name): \(log)")
@@ -87,8 +83,8 @@ extension Reliability {
             try KernelUnderTest.require(root: true)
             try Rig.withScratch { dir in
                 let backing = try Rig.makeBacking(in: dir)
-                let created = try Rig.corralTool(["cow", "create", "guest.cow", "back.img"], cwd: dir)
-                try #require(created.status == 0, "\(created.output)")
+                let created = try runCorral(["cow", "create", "guest.cow", "back.img"], cwd: dir.path, mergeStderr: true)
+                try #require(created.status == 0, "\(created.stdout)")
                 let go = Pipe()
                 let first = try CorralRun(
                     name: "first",
@@ -139,8 +135,8 @@ extension Reliability {
             #expect(!idle.stdout.contains("early-ran"))
             let left = Leftovers(marker: dir.path, tmpdir: dir, runs: [first])
                 #expect(left.isEmpty, "left behind: \(left)")
-                let check = try Rig.corralTool(["cow", "check", "guest.cow"], cwd: dir)
-                #expect(check.status == 0, "\(check.output)")
+                let check = try runCorral(["cow", "check", "guest.cow"], cwd: dir.path, mergeStderr: true)
+                #expect(check.status == 0, "\(check.stdout)")
                 #expect(try Rig.DiskFingerprint(dir.appendingPathComponent("back.img").path) == backing)
             }
         }

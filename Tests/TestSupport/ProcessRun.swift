@@ -6,17 +6,19 @@ public struct ProcessResult: Sendable {
     public var stdout: String
     /// Empty when the run merged stderr into stdout.
     public var stderr: String
+    /// The program was ended by a signal; `status` is then its number.
+    public var signaled: Bool
 
-    public init(status: Int32, stdout: String, stderr: String) {
-        (self.status, self.stdout, self.stderr) = (status, stdout, stderr)
+    public init(status: Int32, stdout: String, stderr: String, signaled: Bool = false) {
+        (self.status, self.stdout, self.stderr, self.signaled) = (status, stdout, stderr, signaled)
     }
 
     /// For expectation messages: the ends of the outputs, where a failure shows.
     public var summary: String { "exit \(status)\nstdout: \(stdout.suffix(3000))\nstderr: \(stderr.suffix(3000))" }
 }
 
-/// How a run is set up: arguments, directory, environment, stdin, and whether
-/// stderr goes into stdout (one interleaved transcript).
+/// How a run is set up: arguments, directory, environment, stdin, the user
+/// it runs as, and whether stderr goes into stdout (one interleaved transcript).
 struct ProcessSpec {
     public var executable: String
     public var arguments: [String]
@@ -28,9 +30,11 @@ struct ProcessSpec {
     public var mergeStderr: Bool
 
     public init(_ executable: String, _ arguments: [String], cwd: String? = nil,
-                environment: [String: String]? = nil, stdin: FileHandle? = nil, mergeStderr: Bool = false) {
-        self.executable = executable
-        self.arguments = arguments
+                environment: [String: String]? = nil, stdin: FileHandle? = nil, mergeStderr: Bool = false,
+                user: String? = nil) {
+        // Another user: through runuser (root only; no password, no PAM session).
+        self.executable = user == nil ? executable : "/usr/sbin/runuser"
+        self.arguments = user.map { ["-u", $0, "--", executable] + arguments } ?? arguments
         self.cwd = cwd
         self.environment = environment
         self.stdin = stdin
@@ -38,58 +42,65 @@ struct ProcessSpec {
     }
 }
 
-/// Runs a program to completion. Output goes through temporary files, so a
-/// large output cannot fill a pipe and stall the child, and a daemon it
-/// leaves behind cannot hold the test up.
+/// Runs a program to completion: the one way the tests run a program and
+/// get its status, stdout and stderr. stdin is /dev/null unless given;
+/// `environment` is the whole environment (nil inherits the test's); `user`
+/// runs it as that user (runuser, root only). Output goes through temporary
+/// files, so a large output cannot fill a pipe and stall the child, and a
+/// daemon it leaves behind (a tmux server) cannot hold the test up.
 public func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil,
                        environment: [String: String]? = nil, stdin: FileHandle? = nil,
-                       mergeStderr: Bool = false) throws -> ProcessResult {
+                       mergeStderr: Bool = false, user: String? = nil) throws -> ProcessResult {
     let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
-                           mergeStderr: mergeStderr)
+                           mergeStderr: mergeStderr, user: user)
     let captured = try Captured(mergeStderr: mergeStderr)
     let process = try start(spec) { captured.process(spec) }
     process.waitUntilExit()
-    return try captured.result(status: process.terminationStatus)
+    return try captured.result(status: process.terminationStatus,
+                               signaled: process.terminationReason == .uncaughtSignal)
 }
 
-/// ``runProcess(_:_:cwd:environment:stdin:mergeStderr:)`` without blocking a
-/// cooperative thread while the program runs.
+/// ``runProcess(_:_:cwd:environment:stdin:mergeStderr:user:)`` without
+/// blocking a cooperative thread while the program runs.
 public func runProcessAsync(_ executable: String, _ arguments: [String], cwd: String? = nil,
                             environment: [String: String]? = nil, stdin: FileHandle? = nil,
-                            mergeStderr: Bool = false) async throws -> ProcessResult {
+                            mergeStderr: Bool = false, user: String? = nil) async throws -> ProcessResult {
     let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
-                           mergeStderr: mergeStderr)
+                           mergeStderr: mergeStderr, user: user)
     let captured = try Captured(mergeStderr: mergeStderr)
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+    let end: (status: Int32, signaled: Bool) = try await withCheckedThrowingContinuation { continuation in
         do {
             _ = try start(spec) {
                 let process = captured.process(spec)
-                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+                process.terminationHandler = {
+                    continuation.resume(returning: ($0.terminationStatus, $0.terminationReason == .uncaughtSignal))
+                }
                 return process
             }
         } catch {
             continuation.resume(throwing: error)
         }
     }
-    return try captured.result(status: status)
+    return try captured.result(status: end.status, signaled: end.signaled)
 }
 
 /// Runs the built corral binary (``TestPaths/corral``), by default with
 /// ``TestEnvironment/childEnvironment``.
 public func runCorral(_ arguments: [String], cwd: String? = nil,
                       environment: [String: String] = TestEnvironment.childEnvironment,
-                      stdin: FileHandle? = nil, mergeStderr: Bool = false) throws -> ProcessResult {
+                      stdin: FileHandle? = nil, mergeStderr: Bool = false, user: String? = nil) throws -> ProcessResult {
     try requireCorral()
     return try runProcess(TestPaths.corral, arguments, cwd: cwd, environment: environment, stdin: stdin,
-                          mergeStderr: mergeStderr)
+                          mergeStderr: mergeStderr, user: user)
 }
 
-/// ``runCorral(_:cwd:environment:stdin:mergeStderr:)`` for async tests.
+/// ``runCorral(_:cwd:environment:stdin:mergeStderr:user:)`` for async tests.
 public func runCorralAsync(_ arguments: [String], cwd: String? = nil,
-                           environment: [String: String] = TestEnvironment.childEnvironment)
-    async throws -> ProcessResult {
+                           environment: [String: String] = TestEnvironment.childEnvironment,
+                           mergeStderr: Bool = false) async throws -> ProcessResult {
     try requireCorral()
-    return try await runProcessAsync(TestPaths.corral, arguments, cwd: cwd, environment: environment)
+    return try await runProcessAsync(TestPaths.corral, arguments, cwd: cwd, environment: environment,
+                                     mergeStderr: mergeStderr)
 }
 
 private func requireCorral() throws {
@@ -137,11 +148,12 @@ private final class Captured: @unchecked Sendable {
         return process
     }
 
-    func result(status: Int32) throws -> ProcessResult {
+    func result(status: Int32, signaled: Bool) throws -> ProcessResult {
         ProcessResult(
             status: status,
             stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self),
+            signaled: signaled)
     }
 }
 

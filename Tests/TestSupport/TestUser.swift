@@ -26,10 +26,19 @@ public final class TestUser: Sendable {
         _ = try? runProcess("/usr/sbin/userdel", ["--force"] + (home != nil ? ["--remove"] : []) + [name])
     }
 
+    /// A new user and a fresh scratch directory it owns: the attacker and
+    /// the directory it may write, where security tests stage an attack.
+    public static func withDirectory(_ tag: String, scratch prefix: String) throws -> (TestUser, Scratch) {
+        let user = try TestUser(tag)
+        let dir = try Scratch(prefix)
+        try user.own(dir.path)
+        return (user, dir)
+    }
+
     /// Runs `script` with /bin/sh as this user (runuser: no password, no PAM session).
     @discardableResult
     public func shell(_ script: String, cwd: String? = nil) throws -> ProcessResult {
-        try runProcess("/usr/sbin/runuser", ["-u", name, "--", "/bin/sh", "-c", script], cwd: cwd)
+        try runProcess("/bin/sh", ["-c", script], cwd: cwd, user: name)
     }
 
     /// Hands `path` to this user (chown).
