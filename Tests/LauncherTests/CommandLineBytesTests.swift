@@ -29,7 +29,7 @@ struct CommandLineBytesTests {
         let args = bytes.map { "cb\($0)=x$'\\x\(String($0, radix: 16))'y" }.joined(separator: " ")
         let result = try shellResult("""
             exec timeout 60 bash -c "\(kernel) mem=64M root=/dev/root rootfstype=hostfs rootflags=/ ro \
-            init=\(initScript) con=null con0=fd:0, fd:1 ssl=null quiet umid=cb\(bytes[0]) uml_dir=\(dir.path) \(args.replacingOccurrences(of: "$", with: "\\$")) cbend=1"
+            init=\(initScript) con=null con0=fd:0,fd:1 ssl=null quiet umid=cb\(bytes[0]) uml_dir=\(dir.path) \(args.replacingOccurrences(of: "$", with: "\\$")) cbend=1"
             """, mergeStderr: true)
         let text = result.stdout.replacingOccurrences(of: "\r", with: "")
         guard let start = text.range(of: "ENV-START\n"), let end = text.range(of: "ENV-END") else {

@@ -1,4 +1,8 @@
+import CTestPTY
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a finished program printed and how it ended.
 public struct ProcessResult: Sendable {
@@ -46,39 +50,33 @@ struct ProcessSpec {
 /// get its status, stdout and stderr. stdin is /dev/null unless given;
 /// `environment` is the whole environment (nil inherits the test's); `user`
 /// runs it as that user (runuser, root only). Output goes through temporary
-/// files, so a large output cannot fill a pipe and stall the child, and a
-/// daemon it leaves behind (a tmux server) cannot hold the test up.
+/// files, so a large output cannot fill a pipe and stall the child; the
+/// child gets no other descriptor of the test process, so a daemon it
+/// leaves behind (a tmux server, a `setsid -f` sleeper) cannot hold the
+/// test up either.
 public func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil,
                        environment: [String: String]? = nil, stdin: FileHandle? = nil,
                        mergeStderr: Bool = false, user: String? = nil) throws -> ProcessResult {
     let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
                            mergeStderr: mergeStderr, user: user)
     let captured = try Captured(mergeStderr: mergeStderr)
-    let process = try start(spec) { captured.process(spec) }
-    process.waitUntilExit()
-    return try captured.result(status: process.terminationStatus,
-                               signaled: process.terminationReason == .uncaughtSignal)
+    let end = try wait(for: try spawn(spec, into: captured), spec)
+    return try captured.result(status: end.status, signaled: end.signaled)
 }
 
 /// ``runProcess(_:_:cwd:environment:stdin:mergeStderr:user:)`` without
-/// blocking a cooperative thread while the program runs.
+/// blocking a cooperative thread while the program runs (a Dispatch thread
+/// waits for it).
 public func runProcessAsync(_ executable: String, _ arguments: [String], cwd: String? = nil,
                             environment: [String: String]? = nil, stdin: FileHandle? = nil,
                             mergeStderr: Bool = false, user: String? = nil) async throws -> ProcessResult {
     let spec = ProcessSpec(executable, arguments, cwd: cwd, environment: environment, stdin: stdin,
                            mergeStderr: mergeStderr, user: user)
     let captured = try Captured(mergeStderr: mergeStderr)
+    let pid = try spawn(spec, into: captured)
     let end: (status: Int32, signaled: Bool) = try await withCheckedThrowingContinuation { continuation in
-        do {
-            _ = try start(spec) {
-                let process = captured.process(spec)
-                process.terminationHandler = {
-                    continuation.resume(returning: ($0.terminationStatus, $0.terminationReason == .uncaughtSignal))
-                }
-                return process
-            }
-        } catch {
-            continuation.resume(throwing: error)
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try wait(for: pid, spec) })
         }
     }
     return try captured.result(status: end.status, signaled: end.signaled)
@@ -135,19 +133,6 @@ private final class Captured: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// A process set up to run `spec` with its output here.
-    func process(_ spec: ProcessSpec) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: spec.executable)
-        process.arguments = spec.arguments
-        process.standardInput = spec.stdin ?? FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        if let environment = spec.environment { process.environment = environment }
-        if let cwd = spec.cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        return process
-    }
-
     func result(status: Int32, signaled: Bool) throws -> ProcessResult {
         ProcessResult(
             status: status,
@@ -157,27 +142,44 @@ private final class Captured: @unchecked Sendable {
     }
 }
 
-/// Starts a process from `make`, retrying while exec fails with ETXTBSY: a
-/// binary the tests just copied can still be open for writing in a child that
-/// another test forked meanwhile (it inherited the descriptor before exec
-/// closed it).
-private func start(_ spec: ProcessSpec, _ make: () -> Process) throws -> Process {
+/// Starts `spec` with its output in `captured`, retrying while exec fails
+/// with ETXTBSY: a binary the tests just copied can still be open for
+/// writing in a child that another test forked meanwhile (it inherited the
+/// descriptor before exec closed it).
+private func spawn(_ spec: ProcessSpec, into captured: Captured) throws -> pid_t {
+    // Read-write, as Foundation gives it: a kernel with con0=fd:0 wants it so.
+    let input = spec.stdin?.fileDescriptor ?? open("/dev/null", O_RDWR | O_CLOEXEC)
+    defer { if spec.stdin == nil { close(input) } }
     var attempts = 0
     while true {
-        let process = make()
-        do {
-            try process.run()
-            return process
-        } catch let error as NSError where attempts < 50 && isTextBusy(error) {
+        var error: Int32 = 0
+        let pid = withCStrings([spec.executable] + spec.arguments) { argv in
+            withCStrings(spec.environment.map { $0.map { "\($0.key)=\($0.value)" } }) { envp in
+                corral_test_spawn(spec.executable, argv, envp, spec.cwd, input, captured.out.fileDescriptor,
+                                  captured.err.fileDescriptor, &error)
+            }
+        }
+        if pid > 0 { return pid }
+        if error == ETXTBSY && attempts < 50 {
             attempts += 1
             usleep(20_000)
-        } catch {
-            throw TestFailure("cannot run \(spec.executable): \(error)")
+            continue
         }
+        throw TestFailure("cannot run \(spec.executable): \(String(cString: strerror(error)))")
     }
 }
 
-private func isTextBusy(_ error: NSError) -> Bool {
-    if error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY) { return true }
-    return (error.userInfo[NSUnderlyingErrorKey] as? NSError).map(isTextBusy) ?? false
+private func wait(for pid: pid_t, _ spec: ProcessSpec) throws -> (status: Int32, signaled: Bool) {
+    var signaled: Int32 = 0
+    let status = corral_test_wait(pid, &signaled)
+    guard status >= 0 else { throw TestFailure("cannot wait for \(spec.executable): \(String(cString: strerror(errno)))") }
+    return (status, signaled != 0)
+}
+
+/// A NULL-terminated array of C strings for the length of `body`; nil stays nil.
+private func withCStrings<T>(_ strings: [String]?, _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> T) -> T {
+    guard let strings else { return body(nil) }
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
 }
