@@ -53,6 +53,31 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
         case userNamespaces
         /// open_tree/move_mount/mount_setattr (Linux 5.12+), for the mount jail.
         case mountAPI
+
+        /// What is said when the host lacks it.
+        var lack: String {
+            switch self {
+            case .seccompKillProcess:
+                "seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (turn the sandbox off explicitly to override)"
+            case .seccompNotify: "\(SandboxRunner.learnVariable) needs seccomp user notification and pidfd_getfd (Linux 5.6+)"
+            case .landlock: "this kernel has no Landlock"
+            case .landlockLSM: "Landlock is built in but not enabled (lsm= boot parameter)"
+            case .userNamespaces: "not root and unprivileged user namespaces are disabled"
+            case .mountAPI: "kernel lacks mount_setattr (needs Linux 5.12+)"
+            }
+        }
+
+        /// How to get it, where the user can.
+        var remedy: String? {
+            switch self {
+            case .seccompKillProcess: "use a host with Linux 4.14 or later, or boot with --sandbox off to run the kernel unconfined"
+            case .seccompNotify: "use a host with Linux 5.6 or later, or unset \(SandboxRunner.learnVariable)"
+            case .landlock: nil
+            case .landlockLSM: "add landlock to the host's lsm= kernel parameter"
+            case .userNamespaces: "run corral as root, or enable unprivileged user namespaces on the host"
+            case .mountAPI: "use a host with Linux 5.12 or later"
+            }
+        }
     }
 
     /// Why this process cannot make a cgroup for a boot.
@@ -66,6 +91,19 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
         case v1NeedsRoot
         case v1NoController(String)
         case v1NotWritable(String)
+
+        var reason: String {
+            switch self {
+            case .membershipUnreadable: "/proc/self/cgroup is unreadable"
+            case .notInCgroup2: "this process is in no cgroup2 cgroup"
+            case let .controllerNotDelegated(parent, controller):
+                "cgroup v2: \(parent) does not enable the \(controller) controller for its children (no delegated cgroup)"
+            case let .parentNotWritable(parent): "cgroup v2: \(parent) is not writable by this user (no delegated cgroup)"
+            case .v1NeedsRoot: "cgroup v1 needs root"
+            case let .v1NoController(controller): "cgroup v1: no \(controller) controller"
+            case let .v1NotWritable(home): "cgroup v1: \(home) is not writable"
+            }
+        }
     }
 
     /// Why the kernel cannot run as a uid of its own, each with its way out.
@@ -106,18 +144,8 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
             "seccomp_init failed"
         case let .unknownSyscall(name, allowlist):
             "seccomp: unknown syscall \(name) in \(allowlist)"
-        case .unsupported(.seccompKillProcess):
-            "seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (turn the sandbox off explicitly to override)"
-        case .unsupported(.seccompNotify):
-            "\(SandboxRunner.learnVariable) needs seccomp user notification and pidfd_getfd (Linux 5.6+)"
-        case .unsupported(.landlock):
-            "this kernel has no Landlock"
-        case .unsupported(.landlockLSM):
-            "Landlock is built in but not enabled (lsm= boot parameter)"
-        case .unsupported(.userNamespaces):
-            "not root and unprivileged user namespaces are disabled"
-        case .unsupported(.mountAPI):
-            "kernel lacks mount_setattr (needs Linux 5.12+)"
+        case let .unsupported(feature):
+            feature.lack
         case let .landlockProbe(code):
             "Landlock probe failed: \(SystemError.describe(code))"
         case let .unknownUser(name, code):
@@ -128,20 +156,8 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
             "sandbox user \(name) needs corral to run as root"
         case let .unusablePath(path, role, code):
             "\(role) \(path) is not usable: \(SystemError.describe(code))"
-        case .noCgroup(.membershipUnreadable):
-            "/proc/self/cgroup is unreadable"
-        case .noCgroup(.notInCgroup2):
-            "this process is in no cgroup2 cgroup"
-        case let .noCgroup(.controllerNotDelegated(parent, controller)):
-            "cgroup v2: \(parent) does not enable the \(controller) controller for its children (no delegated cgroup)"
-        case let .noCgroup(.parentNotWritable(parent)):
-            "cgroup v2: \(parent) is not writable by this user (no delegated cgroup)"
-        case .noCgroup(.v1NeedsRoot):
-            "cgroup v1 needs root"
-        case let .noCgroup(.v1NoController(controller)):
-            "cgroup v1: no \(controller) controller"
-        case let .noCgroup(.v1NotWritable(home)):
-            "cgroup v1: \(home) is not writable"
+        case let .noCgroup(obstacle):
+            obstacle.reason
         case let .cgroupSetup(version, error):
             "cgroup \(version) for the kernel: \(SandboxError(error).description)"
         case let .ownUIDRefused(obstacle):
@@ -153,11 +169,7 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
     /// line says it already (a refused own uid names both ways out).
     public var hint: String? {
         switch self {
-        case .unsupported(.seccompKillProcess): "use a host with Linux 4.14 or later, or boot with --sandbox off to run the kernel unconfined"
-        case .unsupported(.seccompNotify): "use a host with Linux 5.6 or later, or unset \(SandboxRunner.learnVariable)"
-        case .unsupported(.landlockLSM): "add landlock to the host's lsm= kernel parameter"
-        case .unsupported(.userNamespaces): "run corral as root, or enable unprivileged user namespaces on the host"
-        case .unsupported(.mountAPI): "use a host with Linux 5.12 or later"
+        case let .unsupported(feature): feature.remedy
         case .unknownUser: "create the account, or name another one with --sandbox-user"
         case .userIsRoot: "name an unprivileged account with --sandbox-user, or --sandbox-user root to mean root"
         case .userNeedsRoot: "run corral as root, or leave out --sandbox-user"
