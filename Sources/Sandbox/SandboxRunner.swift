@@ -156,8 +156,8 @@ public enum SandboxRunner {
         }
         let writable = try WritablePaths(policy: policy, argv: argv, environment: environment)
         let user = policy.kernelAsRoot ? nil : try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
-        if policy.user != nil && !host.isRoot {
-            throw .userNeedsRoot(policy.user!)
+        if let name = policy.user, !host.isRoot {
+            throw .userNeedsRoot(name)
         }
         let selection = KernelProfile.select(kernelPath: kernelPath)
         let learnPath = environment[learnVariable].flatMap { $0.isEmpty ? nil : $0 }
