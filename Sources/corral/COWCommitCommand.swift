@@ -22,7 +22,7 @@ struct COWCommitCommand: ParsableCommand {
     func run() throws {
         let r = try Commit.run(cow: cow, backing: try backingOptions.checked(), force: force,
                                progress: ProgressDisplay.handler(label: "commit"))
-        if format.isJSON { return try Console.json(CommitJSON(cow: cow, r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r, input: ("cow", cow))) }
         Console.out("committed \(r.sectors) sectors (\(Console.bytes(r.bytes))) from \(cow) into \(r.backing)\(r.resumed ? " (resumed an interrupted commit)" : "")")
         if !r.invalidated.isEmpty {
             Console.warning("these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")

@@ -22,7 +22,7 @@ struct COWFlattenCommand: ParsableCommand {
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
         for w in r.warnings { Console.warning("\(w)") }
-        if format.isJSON { return try Console.json(FlattenJSON(cow: cow, r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r, input: ("cow", cow))) }
         Console.out("flattened \(cow) into \(r.output): \(r.size) bytes, \(Console.bytes(r.cowBytes)) from the COW, \(Console.bytes(r.allocatedBytes)) allocated\(r.cloned ? " (backing reflinked)" : "")")
     }
 }
