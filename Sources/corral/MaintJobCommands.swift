@@ -185,15 +185,12 @@ struct MaintShellCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @OptionGroup var source: TemplateOptions
     @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE")) var log: String?
-    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path or a name on PATH.", valueName: "PATH"))
-    var kernel: String = Resources.defaultKernel
-    @Option(name: .long, help: "Guest memory (mem=).") var memory: String = "256M"
-    @Flag(name: .long, help: "Kernel messages on stderr.") var verbose = false
+    @OptionGroup var guest: GuestKernelOptions
     @OptionGroup var inPlace: InPlaceOption
 
     func validate() throws {
         try GuestOptionsCheck.disks(disks.disk)
-        try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
+        try guest.check()
     }
 
     func run() throws {
@@ -212,10 +209,7 @@ struct MaintShellCommand: ParsableCommand {
         request.mounts = mounts
         request.inPlace = inPlace.inPlace
         request.settings.logPath = log
-        request.settings.kernel = kernel
-        request.settings.memory = memory
-        request.settings.verbose = verbose
-        request.settings.environment = ProcessInfo.processInfo.environment
+        guest.apply(to: &request.settings)
         request.settings.bootEvents = BootEventPrinter.handler
         request.settings.streams = Console.streams
         let report = RescueShell.run(request)
