@@ -125,11 +125,13 @@ int corral_idmap_userns(uid_t uid, gid_t gid, pid_t *holder) {
     return fd;
 }
 
-void corral_reap_child(pid_t pid) {
-    if (pid <= 0) return;
+int corral_reap_child(pid_t pid, int wait) {
+    if (pid <= 0) return 1;
     int saved = errno;
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    pid_t got;
+    while ((got = waitpid(pid, NULL, wait ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
     errno = saved;
+    return got != 0;  // reaped, or no such child: nothing left to reap
 }
 
 int corral_idmap_mount_tree(int fd, int userns_fd) {

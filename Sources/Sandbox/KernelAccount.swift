@@ -58,8 +58,8 @@ struct KernelAccount: Sendable, Equatable {
 
     /// A user namespace fd mapping root to this account, for idmapped
     /// mounts, and its holder process: killed, not yet reaped. The caller
-    /// reaps it (`corral_reap_child`) once the kernel runs, so that waiting
-    /// for its death is off the boot's path.
+    /// reaps it (`corral_reap_child`) later, so that waiting for its death
+    /// is off the boot's path.
     func idmapNamespace() throws(SandboxError) -> (fd: Int32, holder: pid_t) {
         var holder: pid_t = 0
         do throws(SandboxError) {
@@ -68,7 +68,7 @@ struct KernelAccount: Sendable, Equatable {
             }
             return (fd, holder)
         } catch {
-            corral_reap_child(holder)
+            _ = corral_reap_child(holder, 1)
             throw error
         }
     }

@@ -188,10 +188,11 @@ public enum SandboxRunner {
         // when its writable paths can be idmapped and it can reach its files.
         var account: KernelAccount?
         var idmap: Int32?
-        // The idmap namespace's holder, killed but reaped only once the
-        // kernel runs (or when setting up fails).
+        // The idmap namespace's holder, killed, and reaped once it is dead
+        // (else after the kernel, or when setting up fails): waiting for its
+        // death cost 2-6 ms of every boot's path on a busy host.
         var idmapHolder: pid_t = 0
-        defer { corral_reap_child(idmapHolder) }
+        defer { _ = corral_reap_child(idmapHolder, 1) }
         // What the kernel's root holds read-only beyond the system trees:
         // the policy's paths, the kernel itself, its interpreter and libraries.
         let jailReadable = policy.readablePaths.map(WritablePaths.absolute) + [WritablePaths.absolute(kernelPath)]
@@ -240,6 +241,7 @@ public enum SandboxRunner {
             }
         }
         try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
+        if corral_reap_child(idmapHolder, 0) != 0 { idmapHolder = 0 }
         var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
             let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])
@@ -248,9 +250,9 @@ public enum SandboxRunner {
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: account != nil ? UInt(limits.processes) : 0)
-        corral_reap_child(idmapHolder)
-        idmapHolder = 0
         let (status, first) = kernel.wait(learnFD: learnFD)
+        _ = corral_reap_child(idmapHolder, 1)  // long dead by now
+        idmapHolder = 0
         if !cgroupRemovedByCaller { ownCgroup?.remove() }
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,

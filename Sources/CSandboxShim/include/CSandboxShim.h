@@ -73,8 +73,10 @@ int corral_mount_private_devpts(const char *pts, const char *ptmx);
 /// (also on failure, once it was made) for corral_reap_child, so that its
 /// death costs the caller no wait on its path.
 int corral_idmap_userns(uid_t uid, gid_t gid, pid_t *holder);
-/// waitpid(pid) until it is reaped (EINTR retried); errno is kept.
-void corral_reap_child(pid_t pid);
+/// waitpid(pid) (EINTR retried; errno kept): with `wait` 0 only if it has
+/// ended already. 1 when nothing is left to reap (also for pid <= 0), 0
+/// when it still runs.
+int corral_reap_child(pid_t pid, int wait);
 /// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_IDMAP): the
 /// detached tree `fd` (from corral_clone_mount_tree) shows files owned by
 /// root as owned by the namespace's outside ids, and writes theirs as root.
