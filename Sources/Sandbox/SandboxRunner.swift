@@ -233,9 +233,22 @@ public enum SandboxRunner {
             let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])
             landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
+        // Capabilities: the kernel holds none (unless root was asked for),
+        // nor can it regain any at exec; it starts with some only as root
+        // or as the first process of the caller's user namespace, and it is
+        // in those cases that they are taken. The reaper keeps CAP_KILL
+        // where the kernel runs as another uid than itself (root's caller).
+        let inUserNamespace = !host.isRoot && (try? host.namespaces.get()) != nil
+        let dropCapabilities = !policy.kernelAsRoot && (host.isRoot || inUserNamespace)
+        // RLIMIT_NPROC binds a non-root uid only: the kernel's own (root's
+        // caller), or the caller's inside its user namespace, where Linux
+        // 5.14+ counts the namespace's processes only (before 5.14 all of
+        // the caller's processes count).
+        let processLimit = account != nil || inUserNamespace ? UInt(limits.processes) : 0
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
-                                      processLimit: account != nil ? UInt(limits.processes) : 0)
+                                      processLimit: processLimit, dropCapabilities: dropCapabilities,
+                                      reaperKeepsKill: host.isRoot)
         let (status, first) = kernel.wait(learnFD: learnFD)
         ownCgroup?.remove()
         if notify == .deny, let first {

@@ -77,8 +77,11 @@ struct KernelSandboxTests {
                         // Root's kernel runs as a uid of its own, with no capability.
                         let uid = HostProcesses.status(pid, task: task, "Uid") ?? "?"
                         #expect(!uid.split(separator: "\t").contains("0"), "task \(task) of \(pid): Uid \(uid)")
-                        #expect(HostProcesses.status(pid, task: task, "CapEff") == "0000000000000000",
-                                "task \(task) of \(pid): CapEff \(HostProcesses.status(pid, task: task, "CapEff") ?? "?")")
+                        // ...nor any to be had at an exec (empty bounding set, SECBIT_NOROOT).
+                        for field in ["CapEff", "CapPrm", "CapAmb", "CapBnd"] {
+                            #expect(HostProcesses.status(pid, task: task, field) == "0000000000000000",
+                                    "task \(task) of \(pid): \(field) \(HostProcesses.status(pid, task: task, field) ?? "?")")
+                        }
                         checked += 1
                     }
                 }
