@@ -104,7 +104,8 @@ public enum SandboxRunner {
         } else if host.isRoot {
             lines.append("user: none can be given (the mount jail is unavailable): boots are refused unless --sandbox-user root")
         } else {
-            lines.append("user: the caller (uid \(geteuid()))" + (host.isRoot ? "" : ", inside a user namespace where root's files show as 65534"))
+            let inNamespace = (try? host.namespaces.get()) != nil
+            lines.append("user: the caller (uid \(geteuid()))" + (inNamespace ? ", inside a user namespace where root's files show as 65534; no capabilities there either, RLIMIT_NPROC \(policy.processLimit ?? Int(KernelAccount.processLimit)) counted in that namespace" : ""))
         }
         let mib = { (bytes: UInt64) in "\(bytes >> 20) MiB" }
         let shm = "memory file: a private /dev/shm of mem= + \(mib(KernelLimits.memoryFileMargin))"
