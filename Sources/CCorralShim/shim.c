@@ -31,26 +31,29 @@ static short lock_type(int kind) {
     return kind == 0 ? F_RDLCK : (kind == 1 ? F_WRLCK : F_UNLCK);
 }
 
-int corral_lock_whole(int fd, int kind) {
+/* A lock of `kind` over the whole file (l_start 0, l_len 0: to its end,
+   however it grows), for every lock call below. */
+static struct flock whole_file(int kind) {
     struct flock fl = {0};
     fl.l_type = lock_type(kind);
     fl.l_whence = SEEK_SET;
+    return fl;
+}
+
+int corral_lock_whole(int fd, int kind) {
+    struct flock fl = whole_file(kind);
     return fcntl(fd, F_SETLK, &fl);
 }
 
 int corral_lock_holder(int fd, int kind) {
-    struct flock fl = {0};
-    fl.l_type = lock_type(kind);
-    fl.l_whence = SEEK_SET;
+    struct flock fl = whole_file(kind);
     if (fcntl(fd, F_GETLK, &fl) != 0) return -1;
     if (fl.l_type == F_UNLCK) return 0;
     return fl.l_pid > 0 ? fl.l_pid : 1;
 }
 
 int corral_ofd_lock_whole(int fd, int kind) {
-    struct flock fl = {0};
-    fl.l_type = lock_type(kind);
-    fl.l_whence = SEEK_SET;
+    struct flock fl = whole_file(kind);
     return fcntl(fd, F_OFD_SETLK, &fl);
 }
 

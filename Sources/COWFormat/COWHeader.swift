@@ -89,44 +89,16 @@ public struct COWHeader: Sendable, Equatable {
         let path = Array(pathField[pathField.startIndex..<nul])
         let remainder = Array(pathField[(nul + 1)...])
 
-        switch layout {
-        case .v1:
-            // v1 fields are host order and never byte-swapped, whatever the magic (§1.2).
-            let ss = bytes.readInteger(UInt32.self, at: 276, .little)
-            return COWHeader(
-                layout: .v1,
-                mtime: bytes.readInteger(UInt32.self, at: 264, .little),
-                size: bytes.readInteger(UInt64.self, at: 268, .little),
-                sectorSize: ss, alignment: ss,
-                backingPath: path, pathFieldRemainder: remainder)
-        case .v2:
-            let ss = bytes.readInteger(UInt32.self, at: 4116, .big)
-            return COWHeader(
-                layout: .v2,
-                mtime: bytes.readInteger(UInt32.self, at: 4104, .big),
-                size: bytes.readInteger(UInt64.self, at: 4108, .big),
-                sectorSize: ss, alignment: ss,
-                backingPath: path, pathFieldRemainder: remainder)
-        case .v3:
-            return COWHeader(
-                layout: .v3,
-                mtime: bytes.readInteger(UInt32.self, at: 8, .big),
-                size: bytes.readInteger(UInt64.self, at: 12, .big),
-                sectorSize: bytes.readInteger(UInt32.self, at: 20, .big),
-                alignment: bytes.readInteger(UInt32.self, at: 24, .big),
-                cowFormat: bytes.readInteger(UInt32.self, at: 28, .big),
-                backingPath: path, pathFieldRemainder: remainder)
-        case .v3Broken:
-            // Bytes 12..15 are struct padding (garbage); mtime is only bytes 8..11 (§1.5).
-            return COWHeader(
-                layout: .v3Broken,
-                mtime: bytes.readInteger(UInt32.self, at: 8, .big),
-                size: bytes.readInteger(UInt64.self, at: 16, .big),
-                sectorSize: bytes.readInteger(UInt32.self, at: 24, .big),
-                alignment: bytes.readInteger(UInt32.self, at: 28, .big),
-                cowFormat: bytes.readInteger(UInt32.self, at: 32, .big),
-                backingPath: path, pathFieldRemainder: remainder)
-        }
+        let field = layout.fields
+        let sectorSize = bytes.readInteger(UInt32.self, at: field.sectorSize, field.order)
+        return COWHeader(
+            layout: layout,
+            mtime: bytes.readInteger(UInt32.self, at: field.mtime, field.order),
+            size: bytes.readInteger(UInt64.self, at: field.size, field.order),
+            sectorSize: sectorSize,
+            alignment: field.alignment.map { bytes.readInteger(UInt32.self, at: $0, field.order) } ?? sectorSize,
+            cowFormat: field.cowFormat.map { bytes.readInteger(UInt32.self, at: $0, field.order) } ?? 0,
+            backingPath: path, pathFieldRemainder: remainder)
     }
 
     /// Encodes the header in its layout, `layout.headerLength` bytes.
@@ -148,36 +120,15 @@ public struct COWHeader: Sendable, Equatable {
         let extraAt = pathAt + backingPath.count + 1
         out.replaceSubrange(extraAt..<(extraAt + extra.count), with: extra)
 
-        switch layout {
-        case .v1:
-            out.writeInteger(Self.magic, at: 0, .little)
-            out.writeInteger(UInt32(1), at: 4, .little)
-            out.writeInteger(mtime, at: 264, .little)
-            out.writeInteger(size, at: 268, .little)
-            out.writeInteger(sectorSize, at: 276, .little)
-        case .v2:
-            out.writeInteger(Self.magic, at: 0, .big)
-            out.writeInteger(UInt32(2), at: 4, .big)
-            out.writeInteger(mtime, at: 4104, .big)
-            out.writeInteger(size, at: 4108, .big)
-            out.writeInteger(sectorSize, at: 4116, .big)
-        case .v3:
-            out.writeInteger(Self.magic, at: 0, .big)
-            out.writeInteger(UInt32(3), at: 4, .big)
-            out.writeInteger(mtime, at: 8, .big)
-            out.writeInteger(size, at: 12, .big)
-            out.writeInteger(sectorSize, at: 20, .big)
-            out.writeInteger(alignment, at: 24, .big)
-            out.writeInteger(cowFormat, at: 28, .big)
-        case .v3Broken:
-            out.writeInteger(Self.magic, at: 0, .big)
-            out.writeInteger(UInt32(3), at: 4, .big)
-            out.writeInteger(mtime, at: 8, .big)
-            out.writeInteger(size, at: 16, .big)
-            out.writeInteger(sectorSize, at: 24, .big)
-            out.writeInteger(alignment, at: 28, .big)
-            out.writeInteger(UInt32(0), at: 32, .big)
-        }
+        let field = layout.fields
+        out.writeInteger(Self.magic, at: 0, field.order)
+        out.writeInteger(layout.version, at: 4, field.order)
+        out.writeInteger(mtime, at: field.mtime, field.order)
+        out.writeInteger(size, at: field.size, field.order)
+        out.writeInteger(sectorSize, at: field.sectorSize, field.order)
+        if let offset = field.alignment { out.writeInteger(alignment, at: offset, field.order) }
+        // Broken v3 is told from v3 by a zero cow_format where v3's path starts (§1.6).
+        if let offset = field.cowFormat { out.writeInteger(layout == .v3Broken ? 0 : cowFormat, at: offset, field.order) }
         return out
     }
 }

@@ -48,4 +48,29 @@ public enum COWLayout: String, Sendable, Codable, CaseIterable {
 
     /// The largest header any layout has: readers fetch this many bytes.
     public static let maximumHeaderLength = 4136
+
+    /// Where the layout keeps its fixed fields: the one table that
+    /// ``COWHeader/decode(_:)`` and ``COWHeader/encode()`` both read.
+    var fields: FieldOffsets {
+        switch self {
+        // v1 fields are host order and never byte-swapped, whatever the magic (§1.2).
+        case .v1: FieldOffsets(order: .little, mtime: 264, size: 268, sectorSize: 276)
+        case .v2: FieldOffsets(order: .big, mtime: 4104, size: 4108, sectorSize: 4116)
+        case .v3: FieldOffsets(order: .big, mtime: 8, size: 12, sectorSize: 20, alignment: 24, cowFormat: 28)
+        // Bytes 12..15 are struct padding (garbage); mtime is only bytes 8..11 (§1.5).
+        case .v3Broken: FieldOffsets(order: .big, mtime: 8, size: 16, sectorSize: 24, alignment: 28, cowFormat: 32)
+        }
+    }
+
+    /// Byte offsets of a layout's fixed fields, after the magic (offset 0)
+    /// and the version (offset 4), which are in the same byte order.
+    struct FieldOffsets {
+        var order: ByteOrder
+        var mtime: Int
+        var size: Int
+        var sectorSize: Int
+        /// v3 layouts only; v1/v2 align to the sector size.
+        var alignment: Int? = nil
+        var cowFormat: Int? = nil
+    }
 }

@@ -32,6 +32,15 @@ public struct Allowlist: Sendable, Equatable {
 }
 
 extension Allowlist {
+    /// chmod's and fchmod's mode (argument 1) is allowed without the set-uid
+    /// and set-gid bits; with either, the call gets EPERM, so a guest can
+    /// neither plant a set-id file on the host nor kill the VM by trying.
+    static let withoutSetIDBits: [SyscallRule.Variant] = [
+        .init(action: .allow, conditions: [.masked(1, mask: 0o6000, 0)]),
+        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o4000, 0o4000)]),
+        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o2000, 0o2000)]),
+    ]
+
     /// Debian's linux.uml 6.1 on x86_64 (main process, helper threads, winch
     /// helper, start-up probes and stubs together: they share one filter).
     public static let uml61 = Allowlist(name: "linux.uml 6.1 (x86_64)", rules: [
@@ -89,21 +98,13 @@ extension Allowlist {
         .allow("utimensat", "hostfs touch"),
         .allow("chown", "hostfs chown (clears set-id bits)"),
         SyscallRule(syscall: "chmod", reason: "hostfs chmod; set-uid/set-gid bits get EPERM so a guest cannot plant set-id files (and cannot kill the VM)",
-                    variants: [
-                        .init(action: .allow, conditions: [.masked(1, mask: 0o6000, 0)]),
-                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o4000, 0o4000)]),
-                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o2000, 0o2000)]),
-                    ]),
+                    variants: withoutSetIDBits),
         // Not in sandbox.md's traces, but hostfs's set_attr/rename/fsync take
         // these paths when the guest inode already holds a host fd (a chmod of
         // an open file was a fchmod that killed the VM), for a plain rename()
         // (flags 0), and for fdatasync. All guest-triggerable.
         SyscallRule(syscall: "fchmod", reason: "hostfs chmod of an open inode; set-id bits get EPERM like chmod",
-                    variants: [
-                        .init(action: .allow, conditions: [.masked(1, mask: 0o6000, 0)]),
-                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o4000, 0o4000)]),
-                        .init(action: .errno(EPERM), conditions: [.masked(1, mask: 0o2000, 0o2000)]),
-                    ]),
+                    variants: withoutSetIDBits),
         .allow("fchown", "hostfs chown of an open inode"),
         .allow("truncate", "hostfs truncate of an inode without a host fd"),
         .allow("rename", "hostfs rename without flags"),

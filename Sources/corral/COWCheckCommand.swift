@@ -10,15 +10,14 @@ struct COWCheckCommand: ParsableCommand {
         abstract: "Find every reason the kernel would refuse or misread a COW disk.",
         discussion: "Exit status: 0 healthy (warnings allowed), 1 problems found, 2 could not check (qemu-img check says 0, 2 and 1 for these; see corral-cow(1)).")
 
-    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @OptionGroup var format: JSONOutputOptions
     @Flag(help: "Also verify the backing's content against the fingerprint corral recorded (reads its data).")
     var deep = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
-        try blockDevice.check(backing)
+        let backing = try backingOptions.checked()
         LeftoverNotes.sweep(directory: PathResolution.split(cow).directory)
         let report: CheckReport
         do {

@@ -14,17 +14,15 @@ struct COWCommitCommand: ParsableCommand {
             unless --force. Interrupted, re-running the same command finishes the job.
             """)
 
-    @Option(help: "Backing file to write instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @Flag(help: "Invalidate other COW files on the backing; accept a size/mtime mismatch.") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
-        try blockDevice.check(backing)
-        let r = try Commit.run(cow: cow, backing: backing, force: force,
+        let r = try Commit.run(cow: cow, backing: try backingOptions.checked(), force: force,
                                progress: ProgressDisplay.handler(label: "commit"))
-        if format.isJSON { return try Console.json(CommitJSON(cow: cow, r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r, input: ("cow", cow))) }
         Console.out("committed \(r.sectors) sectors (\(Console.bytes(r.bytes))) from \(cow) into \(r.backing)\(r.resumed ? " (resumed an interrupted commit)" : "")")
         if !r.invalidated.isEmpty {
             Console.warning("these COW files no longer match \(r.backing): \(r.invalidated.joined(separator: ", "))")

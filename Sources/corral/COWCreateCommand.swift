@@ -45,7 +45,7 @@ struct COWCreateCommand: ParsableCommand {
             throw CLIError(message: "\(missing): backing file does not exist; a COW can only be made over an existing file")
         }
         for w in r.warnings { Console.warning("\(w)") }
-        if format.isJSON { return try Console.json(CreateJSON(r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r)) }
         Console.out("created \(r.path): \(Console.bytes(r.size)) disk over \(r.backingFile) (data at \(r.dataOffset))")
     }
 }

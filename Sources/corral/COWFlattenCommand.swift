@@ -9,8 +9,7 @@ struct COWFlattenCommand: ParsableCommand {
         commandName: "flatten",
         abstract: "Merge a COW and its backing into a new sparse image of exactly the disk's size.")
 
-    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @Flag(help: "Replace OUTPUT if it exists; accept a backing whose size or mtime differs from the header; flatten a COW a running guest holds.")
     var force = false
     @OptionGroup var format: JSONOutputOptions
@@ -18,12 +17,12 @@ struct COWFlattenCommand: ParsableCommand {
     @Argument(help: "The new image.", completion: .file()) var output: String
 
     func run() throws {
-        try blockDevice.check(backing)
+        let backing = try backingOptions.checked()
         LeftoverNotes.sweep(output: output)
         let r = try Flatten.run(cow: cow, output: output, backing: backing, force: force,
                                 progress: ProgressDisplay.handler(label: "flatten"))
         for w in r.warnings { Console.warning("\(w)") }
-        if format.isJSON { return try Console.json(FlattenJSON(cow: cow, r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r, input: ("cow", cow))) }
         Console.out("flattened \(cow) into \(r.output): \(r.size) bytes, \(Console.bytes(r.cowBytes)) from the COW, \(Console.bytes(r.allocatedBytes)) allocated\(r.cloned ? " (backing reflinked)" : "")")
     }
 }

@@ -28,7 +28,7 @@ struct COWFromImageCommand: ParsableCommand {
             // The engine's hint is for a COW whose backing moved; this COW does not exist yet.
             throw CLIError(message: "\(backing): backing file does not exist; a COW can only be made over an existing file")
         }
-        if format.isJSON { return try Console.json(FromImageJSON(image: image, r)) }
+        if format.isJSON { return try Console.json(WrittenJSON(r, input: ("image", image))) }
         Console.out("created \(r.output) over \(r.backingFile): \(r.pages) page(s) differ (\(Console.bytes(r.sectors * 512))), \(Console.bytes(r.allocatedBytes)) allocated")
     }
 }

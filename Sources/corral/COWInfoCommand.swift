@@ -9,12 +9,11 @@ struct COWInfoCommand: ParsableCommand {
         commandName: "info", abstract: "Show a COW file's header, geometry, dirty data and backing status.")
 
     @OptionGroup var format: JSONOutputOptions
-    @Option(help: "Backing file to compare against instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
     func run() throws {
-        try blockDevice.check(backing)
+        let backing = try backingOptions.checked()
         let info = try COWInfo.read(path: cow, backing: backing)
         if format.isJSON { return try Console.json(info) }
         let b = info.backing

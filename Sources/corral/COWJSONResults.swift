@@ -5,50 +5,33 @@ import CorralSystem
 /// object, keys as corral-cow(1) JSON OUTPUT lists them; every verb that
 /// may write a file says whether it did in `changed`.
 
-struct CreateJSON: Encodable {
-    var changed = true
-    var path: String
-    var backingFile: String
-    var size: UInt64
-    var dataOffset: UInt64
-    var fileLength: UInt64
-    var warnings: [String]
+/// create, flatten, commit and from-image: the engine's result, whose keys
+/// are already the documented ones, with `changed` (these verbs always
+/// write) and the input the result does not name (`cow` for flatten and
+/// commit, `image` for from-image).
+struct WrittenJSON<Result: Encodable>: Encodable {
+    var result: Result
+    var input: (key: String, path: String)?
 
-    init(_ r: Create.Result) {
-        (path, backingFile, size, dataOffset, fileLength) = (r.path, r.backingFile, r.size, r.dataOffset, r.fileLength)
-        warnings = r.warnings.map { "\($0)" }
+    init(_ result: Result, input: (key: String, path: String)? = nil) {
+        self.result = result
+        self.input = input
     }
-}
 
-struct FlattenJSON: Encodable {
-    var changed = true
-    var cow: String
-    var output: String
-    var size: UInt64
-    var cowBytes: UInt64
-    var allocatedBytes: UInt64
-    var cloned: Bool
-    var warnings: [String]
-
-    init(cow: String, _ r: Flatten.Result) {
-        self.cow = cow
-        (output, size, cowBytes, allocatedBytes, cloned) = (r.output, r.size, r.cowBytes, r.allocatedBytes, r.cloned)
-        warnings = r.warnings.map { "\($0)" }
+    /// The result's keys and the added ones, in one object.
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var object = encoder.container(keyedBy: AddedKey.self)
+        try object.encode(true, forKey: AddedKey("changed"))
+        if let input { try object.encode(input.path, forKey: AddedKey(input.key)) }
     }
-}
 
-struct CommitJSON: Encodable {
-    var changed = true
-    var cow: String
-    var backing: String
-    var sectors: UInt64
-    var bytes: UInt64
-    var resumed: Bool
-    var invalidated: [String]
-
-    init(cow: String, _ r: Commit.Result) {
-        self.cow = cow
-        (backing, sectors, bytes, resumed, invalidated) = (r.backing, r.sectors, r.bytes, r.resumed, r.invalidated)
+    struct AddedKey: CodingKey {
+        var stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.init(stringValue) }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 }
 
@@ -61,24 +44,6 @@ struct NormalizeJSON: Encodable {
     init(_ r: Normalize.Result) {
         changed = r.mixedPages > 0
         (path, mixedPages, sectorsCopied) = (r.path, r.mixedPages, r.sectorsCopied)
-    }
-}
-
-struct FromImageJSON: Encodable {
-    var changed = true
-    var image: String
-    var output: String
-    var backingFile: String
-    var size: UInt64
-    var pages: UInt64
-    var sectors: UInt64
-    var allocatedBytes: UInt64
-    var fingerprint: Bool
-
-    init(image: String, _ r: FromImage.Result) {
-        self.image = image
-        (output, backingFile, size, pages, sectors, allocatedBytes, fingerprint)
-            = (r.output, r.backingFile, r.size, r.pages, r.sectors, r.allocatedBytes, r.fingerprint)
     }
 }
 

@@ -9,8 +9,7 @@ struct COWMapCommand: ParsableCommand {
         discussion: "`zero` marks ranges that are holes in the file that would supply them. Lengths add up to the disk size.")
 
     @OptionGroup var format: JSONOutputOptions
-    @Option(help: "Backing file to use instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @Flag(help: "Accept a backing whose size or mtime differs from the header, or a truncated COW.") var force = false
     @Argument(help: "The COW file.", completion: .file()) var cow: String
 
@@ -18,7 +17,7 @@ struct COWMapCommand: ParsableCommand {
     /// which comes only after the COW, its backing and their checks have
     /// passed: a refused file prints nothing on stdout, only the error.
     func run() throws {
-        try blockDevice.check(backing)
+        let backing = try backingOptions.checked()
         var started = false
         if format.isJSON {
             try DiskMap.run(cow: cow, backing: backing, force: force) { x in

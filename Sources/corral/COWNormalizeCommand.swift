@@ -12,15 +12,13 @@ struct COWNormalizeCommand: ParsableCommand {
             running UML holds or names on its command line. Interrupted, re-running finishes the job.
             """)
 
-    @Option(help: "Backing file to read instead of the header's path.", completion: .file()) var backing: String?
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var backingOptions: BackingOptions
     @Flag(help: "Accept a truncated COW (data past its end): its lost sectors stay zeros.") var force = false
     @OptionGroup var format: JSONOutputOptions
     @Argument(help: "The COW file (modified in place).", completion: .file()) var cow: String
 
     func run() throws {
-        try blockDevice.check(backing)
-        let r = try Normalize.run(cow: cow, backing: backing, force: force, progress: ProgressDisplay.handler(label: "normalize"))
+        let r = try Normalize.run(cow: cow, backing: try backingOptions.checked(), force: force, progress: ProgressDisplay.handler(label: "normalize"))
         for n in r.notes { Console.note("\(n)") }
         if format.isJSON { return try Console.json(NormalizeJSON(r)) }
         Console.out(r.mixedPages == 0

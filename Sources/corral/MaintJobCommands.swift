@@ -93,8 +93,7 @@ struct MaintRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run any command in the guest with disks attached; its exit status is passed through.",
         discussion: "Disks with flag r are sources (read-only); others are changed on a copy renamed over the original only if the command succeeds (--in-place: directly).")
-    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var disks: GuestDisksOptions
     @Option(help: ArgumentHelp("Mount disk N at DIR in the guest before the command (read-only for r disks). Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @Option(help: ArgumentHelp("Stop the command after this many seconds (exit 124); 0: no limit.", valueName: "SECONDS"))
     var timeout: Int = 0
@@ -105,12 +104,11 @@ struct MaintRunCommand: ParsableCommand {
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --") }
         if timeout < 0 { throw ValidationError("--timeout must be 0 (no limit) or a number of seconds") }
-        try GuestOptionsCheck.disks(disk)
+        try GuestOptionsCheck.disks(disks.disk)
     }
 
     func run() throws {
-        let disks = try disk.map { try DiskSpec(parsing: $0) }
-        try blockDevice.check(disks.map(\.backing))
+        let disks = try self.disks.specs()
         var mounts: [String] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -183,26 +181,20 @@ struct MaintShellCommand: ParsableCommand {
         commandName: "shell",
         abstract: "An interactive rescue shell with the disks attached and mounted where asked.",
         discussion: "Writable disks are changed on a copy: leaving the shell with exit 0 replaces the originals, any other status drops the changes (--in-place: directly). Ctrl-] then q stops the guest.")
-    @Option(help: ArgumentHelp("A disk: N=FILE[,BACKING][:r]. Repeatable.", valueName: "SPEC"), completion: CompletionValues.disk) var disk: [String] = []
-    @OptionGroup var blockDevice: BlockDeviceOption
+    @OptionGroup var disks: GuestDisksOptions
     @Option(help: ArgumentHelp("Mount disk N at DIR before the shell starts. Repeatable.", valueName: "N=DIR")) var mount: [String] = []
     @OptionGroup var source: TemplateOptions
     @Option(name: .long, help: ArgumentHelp("Keep the console transcript here.", valueName: "FILE")) var log: String?
-    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path or a name on PATH.", valueName: "PATH"))
-    var kernel: String = Resources.defaultKernel
-    @Option(name: .long, help: "Guest memory (mem=).") var memory: String = "256M"
-    @Flag(name: .long, help: "Kernel messages on stderr.") var verbose = false
+    @OptionGroup var guest: GuestKernelOptions
     @OptionGroup var inPlace: InPlaceOption
 
     func validate() throws {
-        try GuestOptionsCheck.disks(disk)
-        try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
+        try GuestOptionsCheck.disks(disks.disk)
+        try guest.check()
     }
 
     func run() throws {
-        let disks: [DiskSpec]
-        do { disks = try disk.map { try DiskSpec(parsing: $0) } } catch { throw ValidationError("\(error)") }
-        try blockDevice.check(disks.map(\.backing))
+        let disks = try self.disks.specs()
         var mounts: [(unit: Int, directory: String)] = []
         for item in mount {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -217,10 +209,7 @@ struct MaintShellCommand: ParsableCommand {
         request.mounts = mounts
         request.inPlace = inPlace.inPlace
         request.settings.logPath = log
-        request.settings.kernel = kernel
-        request.settings.memory = memory
-        request.settings.verbose = verbose
-        request.settings.environment = ProcessInfo.processInfo.environment
+        guest.apply(to: &request.settings)
         request.settings.bootEvents = BootEventPrinter.handler
         request.settings.streams = Console.streams
         let report = RescueShell.run(request)

@@ -17,14 +17,7 @@ struct MaintJobOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Limit for a step without its own (and for template code between steps).", valueName: "SECONDS"))
     var stepTimeout: Double = 600
 
-    @Option(name: .long, help: ArgumentHelp("The UML kernel: a path or a name on PATH.", valueName: "PATH"))
-    var kernel: String = Resources.defaultKernel
-
-    @Option(name: .long, help: "Guest memory (mem=).")
-    var memory: String = "256M"
-
-    @Flag(name: .long, help: "Kernel messages on stderr.")
-    var verbose = false
+    @OptionGroup var guest: GuestKernelOptions
 
     @Flag(name: [.short, .long], help: "No step progress on the terminal.")
     var quiet = false
@@ -34,7 +27,7 @@ struct MaintJobOptions: ParsableArguments {
 
     func validate() throws {
         if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be a positive number of seconds") }
-        try GuestOptionsCheck.validate(kernel: kernel, memory: memory)
+        try guest.check()
     }
 
     /// Runs `template` with `parameters` (plus `disks`), or, with --each, once
@@ -51,10 +44,7 @@ struct MaintJobOptions: ParsableArguments {
         request.limits = StepMonitor.Limits(ready: 120, step: stepTimeout)
         request.settings.logPath = log
         request.passOutput = passOutput && !json
-        request.settings.kernel = kernel
-        request.settings.memory = memory
-        request.settings.verbose = verbose
-        request.settings.environment = ProcessInfo.processInfo.environment
+        guest.apply(to: &request.settings)
         request.dryRun = dryRun
         if let each, !each.each.isEmpty {
             try runEach(request, guests: each.each, jobs: each.j, guestParameter: guestParameter)

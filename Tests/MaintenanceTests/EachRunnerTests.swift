@@ -73,6 +73,26 @@ import TestSupport
         }
     }
 
+    /// Every stored field of a request reaches the worker, or is named here
+    /// as deliberately not sent. The coding keys are written by hand (the
+    /// closures and descriptors cannot travel), so a field added later
+    /// without a key would otherwise be dropped for `--each` in silence.
+    @Test func everyFieldOfARequestIsSentOrDeliberatelyLeftOut() throws {
+        var request = try request()
+        request.settings.logPath = "/nowhere/console.log"
+        let requestNotSent: Set = ["events"]
+        let settingsNotSent: Set = ["environment", "bootEvents", "streams"]
+        func sentKeys(_ value: some Encodable) throws -> Set<String> {
+            let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value))
+            return Set((object as? [String: Any] ?? [:]).keys)
+        }
+        func storedFields(_ value: Any) -> Set<String> {
+            Set(Mirror(reflecting: value).children.compactMap(\.label))
+        }
+        #expect(storedFields(request).subtracting(requestNotSent) == (try sentKeys(request)))
+        #expect(storedFields(request.settings).subtracting(settingsNotSent) == (try sentKeys(request.settings)))
+    }
+
     /// By hand, without a request: one line and exit 64, nothing run.
     @Test func theWorkerEntryRefusesAnythingButARequest() throws {
         let r = try runCorral([EachRunner.entryPoint], stdin: FileHandle(forReadingAtPath: "/dev/null"))

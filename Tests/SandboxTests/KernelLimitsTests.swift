@@ -234,8 +234,7 @@ struct KernelLimitsTests {
     @Test(.timeLimit(.minutes(2)))
     func aDiskWhereTheKernelsUidCannotWorkIsRefusedNotRunAsRoot() throws {
         try KernelUnderTest.require(root: true)
-        let dir = try Scratch("corral-limits-ramfs", in: "/tmp")
-        chmod(dir.path, 0o755)
+        let dir = try Scratch("corral-limits-ramfs", in: "/tmp", searchable: true)
         let mountPoint = dir.file("ramfs")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         try run("/bin/mount", ["-t", "ramfs", "corral-test", mountPoint])
@@ -264,8 +263,7 @@ struct KernelLimitsTests {
     @Test(.timeLimit(.minutes(2)))
     func aDiskInAnotherUsersPrivateDirectoryBootsAndOnlyTheDiskIsThere() throws {
         try KernelUnderTest.require(root: true)
-        let dir = try Scratch("corral-limits-private", in: "/tmp")
-        chmod(dir.path, 0o755)
+        let dir = try Scratch("corral-limits-private", in: "/tmp", searchable: true)
         let home = dir.file("home")
         try FileManager.default.createDirectory(atPath: home + "/vm", withIntermediateDirectories: true)
         try "private\n".write(toFile: home + "/vm/notes.txt", atomically: false, encoding: .utf8)

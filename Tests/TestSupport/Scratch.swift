@@ -8,14 +8,19 @@ public final class Scratch: Sendable {
 
     /// `prefix` starts the directory's name; `base` is its parent (default
     /// `$TMPDIR`, else /tmp). Kernel tests keep both short: the kernel limits
-    /// the length of disk paths.
-    public init(_ prefix: String = "corral-test", in base: String? = nil) throws {
+    /// the length of disk paths. `searchable` makes the directory mode 0755
+    /// instead of mkdtemp's 0700, for files another uid (a sandboxed
+    /// kernel's own) must reach.
+    public init(_ prefix: String = "corral-test", in base: String? = nil, searchable: Bool = false) throws {
         let parent = base ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         var template = Array("\(parent)/\(prefix)-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw TestFailure("mkdtemp \(parent)/\(prefix)-XXXXXX: \(String(cString: strerror(errno)))")
         }
         path = String(cString: made)
+        if searchable, chmod(path, 0o755) != 0 {
+            throw TestFailure("chmod 0755 \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit { remove() }
