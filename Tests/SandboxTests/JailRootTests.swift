@@ -318,4 +318,32 @@ struct JailRootTests {
         #expect(lstat(d.file("links/disk.img"), &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK, "the link was replaced")
         #expect(stat(target, &st) == 0 && st.st_uid == 0 && st.st_mode & 0o7777 == 0o600, "the target changed owner or mode")
     }
+    /// An ordinary user maintains its own COW: `maint run` mounts the disk
+    /// in the guest (the host's set-uid mount, run as the guest's root on
+    /// a nosuid hostfs root) and writes a file, `maint fsck` checks it, a
+    /// second `run` reads the file back; the COW stays the user's. A job
+    /// that still needs root says so in one line.
+    @Test(.timeLimit(.minutes(3)))
+    func aNonRootUserRunsMaintRunAndFsckOnItsOwnCOW() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let booter = try JailBooter(.user)
+        let user = try #require(booter.user)
+        let dir = booter.directory
+        try run("/usr/sbin/mkfs.ext4", ["-q", "-F", dir.file("base.img"), "32M"])
+        let made = try runCorral(["cow", "create", dir.file("mine.cow"), dir.file("base.img")])
+        try #require(made.status == 0, "\(made.summary)")
+        for name in ["base.img", "mine.cow"] { try booter.own(dir.file(name)) }
+        let kernel = ["--kernel", TestEnvironment.kernel]
+        let write = try booter.corral(["maint", "run"] + kernel + ["--disk", "0=mine.cow", "--mount", "0=/mnt", "--",
+                                                                   "sh", "-c", "echo written-by-the-user > /mnt/note.txt"])
+        #expect(write.status == 0, "\(write.summary)")
+        let fsck = try booter.corral(["maint", "fsck"] + kernel + ["--cow", "mine.cow"])
+        #expect(fsck.status == 0, "\(fsck.summary)")
+        let read = try booter.corral(["maint", "run"] + kernel + ["--disk", "0=mine.cow:r", "--mount", "0=/mnt", "--", "cat", "/mnt/note.txt"])
+        #expect(read.status == 0 && read.stdout.contains("written-by-the-user"), "\(read.summary)")
+        var st = stat()
+        #expect(stat(dir.file("mine.cow"), &st) == 0 && st.st_uid == user.uid, "mine.cow is owned by \(st.st_uid)")
+        let refused = try booter.corral(["maint", "flatten-rsync"] + kernel + ["--cow", "mine.cow", "--output", "flat.img"])
+        #expect(refused.status == 240 && refused.stderr.contains("needs root"), "\(refused.summary)")
+    }
 }
