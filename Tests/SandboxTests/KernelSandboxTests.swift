@@ -57,6 +57,11 @@ struct KernelSandboxTests {
             #expect(reapers.count == 1)
             if let reaper = reapers.first, let kernel = HostProcesses.children(of: reaper).first {
                 #expect(HostProcesses.status(reaper, task: reaper, "NSpid")?.split(separator: "\t").last == "1")
+                // The reaper keeps only CAP_KILL (bit 5), to signal a kernel of another uid.
+                for field in ["CapEff", "CapPrm"] {
+                    #expect(HostProcesses.status(reaper, task: reaper, field) == "0000000000000020",
+                            "reaper \(field) \(HostProcesses.status(reaper, task: reaper, field) ?? "?")")
+                }
                 #expect(HostProcesses.status(kernel, task: kernel, "NSpid")?.split(separator: "\t").last == "2")
                 let ownNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
                 let kernelNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/mnt")
