@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// Running UML kernels whose command line names a file, found in
 /// `/proc/*/cmdline`.
@@ -104,17 +105,13 @@ public enum RunningKernels {
     /// The NUL-separated arguments of `pid`; empty when it has exited, is a
     /// kernel thread or cannot be read.
     static func commandLine(of pid: Int32) -> [String] {
-        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        let limit = 256 * 1024
+        guard let file = try? Descriptor(open: "/proc/\(pid)/cmdline", flags: O_RDONLY | O_NONBLOCK) else { return [] }
+        let limit = 256 * 1024, chunk = 16 * 1024
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while bytes.count < limit {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+        // In chunks: most command lines are short, and every process is read.
+        while bytes.count < limit, let part = try? file.read(upTo: chunk) {
+            bytes += part
+            if part.count < chunk { break }
         }
         return bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }

@@ -3,9 +3,11 @@ import Glibc
 #endif
 
 /// Short text files the kernel publishes (`/proc/locks`, `/proc/PID/comm`,
-/// `/proc/sys/...`), read in one place. Intermediate symbolic links such as
-/// `/proc/self` are followed, since that is how these paths are named;
-/// nothing here is a file a user controls.
+/// `/proc/sys/...`), and the few small files `corral --version` reads (its
+/// VERSION stamp, a checkout's git HEAD and refs), read in one place.
+/// Symbolic links are followed, since that is how these paths are named
+/// (`/proc/self`, a worktree's `.git`); nothing here is written or trusted
+/// beyond its text.
 public enum SmallTextFile {
     /// Up to `limit` bytes of `path`, decoded as UTF-8.
     public static func text(_ path: String, limit: Int = 4096) throws(SystemError) -> String {

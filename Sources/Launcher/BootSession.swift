@@ -180,8 +180,7 @@ struct BootSession: ~Copyable {
             pollfd(fd: nonceFile?.watch?.fd ?? -1, events: Int16(POLLIN), revents: 0),
         ]
         let timeout = state.pollTimeout(now: now, holding: demux.isHolding, probeIn: probe?.wait(now: now))
-        let ready = poll(&fds, nfds_t(fds.count), timeout)
-        if ready < 0 && corral_errno() != EINTR { return false }
+        guard let ready = try? Poll.wait(&fds, milliseconds: timeout, "boot session") else { return false }
         if ready == 0 && demux.isHolding {
             for event in demux.flushIdle() { deliver(event) }
         }
@@ -366,7 +365,7 @@ struct BootSession: ~Copyable {
                 pollfd(fd: output ?? -1, events: Int16(POLLOUT), revents: 0),
                 pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
             ]
-            if poll(&fds, 2, wait) < 0 && corral_errno() != EINTR { break }
+            guard (try? Poll.wait(&fds, milliseconds: wait, "boot output")) != nil else { break }
             var stopSignal: Int32?
             if fds[1].revents != 0 {
                 while let signal = signals.next() {

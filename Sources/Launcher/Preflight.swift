@@ -66,12 +66,16 @@ public enum Preflight {
     }
 
     /// The host's RAM (MemTotal), which backs the guest's memory file.
-    static func hostMemory() -> UInt64? {
+    static func hostMemory() -> UInt64? { memTotal }
+
+    /// Read once per process: the CLI's option check and preflight both ask
+    /// in one boot, and the host's RAM does not change while corral runs.
+    private static let memTotal: UInt64? = {
         guard let text = try? SmallTextFile.text("/proc/meminfo"),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
               let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
         return kib * 1024
-    }
+    }()
 
     /// A guest whose memory the host cannot back fails late and badly (its
     /// memory file fills the tmpfs, and the guest dies of SIGBUS mid-work),

@@ -44,7 +44,7 @@ public enum RuntimeDirectory {
     /// Opens the base, making `/run/corral` (0711) when it is missing, and
     /// checks on the descriptor that it is this user's directory and (unless
     /// it is a shared TMPDIR of a non-root user) writable by no one else.
-    public static func open(_ base: String) throws -> Directory {
+    public static func open(_ base: String) throws(LauncherError) -> Directory {
         if base == rootBase {
             if mkdir(base, 0o711) != 0 && lastErrno != EEXIST {
                 throw LauncherError.system(call: "mkdir", object: base, errno: lastErrno)

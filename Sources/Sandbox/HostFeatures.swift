@@ -27,9 +27,8 @@ struct HostFeatures: Sendable {
         let actions = (try? SmallTextFile.text("/proc/sys/kernel/seccomp/actions_avail")) ?? ""
         let abi = corral_landlock_abi()
         let code = errno
-        let landlock: Result<Int32, SandboxError> = abi >= 1 ? .success(abi) : .failure(SandboxError(
-            code == EOPNOTSUPP ? "Landlock is built in but not enabled (lsm= boot parameter)"
-                : code == ENOSYS ? "this kernel has no Landlock" : "Landlock probe failed: \(String(cString: strerror(code)))"))
+        let landlock: Result<Int32, SandboxError> = abi >= 1 ? .success(abi)
+            : .failure(code == EOPNOTSUPP ? .unsupported(.landlockLSM) : code == ENOSYS ? .unsupported(.landlock) : .landlockProbe(errno: code))
         let maxUserNS = Int((try? SmallTextFile.text("/proc/sys/user/max_user_namespaces"))?.trimmed ?? "0") ?? 0
         let debianClone = (try? SmallTextFile.text("/proc/sys/kernel/unprivileged_userns_clone"))?.trimmed
         return HostFeatures(
@@ -45,13 +44,13 @@ struct HostFeatures: Sendable {
     /// Namespaces need root, or an unprivileged user namespace.
     var namespaces: Result<Void, SandboxError> {
         if isRoot || userNamespaces { return .success(()) }
-        return .failure(SandboxError("not root and unprivileged user namespaces are disabled"))
+        return .failure(.unsupported(.userNamespaces))
     }
 
     /// The read-only mount jail also needs the new mount API.
     var mountJail: Result<Void, SandboxError> {
         if case .failure(let why) = namespaces { return .failure(why) }
-        if !mountAPI { return .failure(SandboxError("kernel lacks mount_setattr (needs Linux 5.12+)")) }
+        if !mountAPI { return .failure(.unsupported(.mountAPI)) }
         return .success(())
     }
 }

@@ -21,7 +21,7 @@ import Glibc
 /// storing what the kernel creates as root's. When that cannot be done (a
 /// filesystem without idmapped mounts) or a path the kernel needs is not
 /// reachable by the uid, the boot is refused with the path and what to do
-/// (`refusal`): a kernel silently running as root would hand the guest
+/// (`SandboxError.ownUIDRefused`): a kernel silently running as root would hand the guest
 /// every capability the jail is there to withhold. Root is used only when
 /// asked for (`SandboxPolicy.kernelAsRoot`, `corral boot --sandbox-user root`).
 struct KernelAccount: Sendable, Equatable {
@@ -40,11 +40,6 @@ struct KernelAccount: Sendable, Equatable {
     init(helperPID: pid_t) {
         let id = Self.base + uid_t(UInt32(bitPattern: helperPID) & 0x3F_FFFF)
         identity = UserIdentity(name: "corral-kernel-\(helperPID)", uid: id, gid: gid_t(id), groups: [])
-    }
-
-    /// Why the kernel cannot run as its own uid, and the two ways out.
-    static func refusal(_ reason: String, fix: String) -> SandboxError {
-        SandboxError("the kernel cannot run as a uid of its own: \(reason); \(fix), or pass --sandbox-user root to run the kernel as root (the guest then reaches what root reaches)")
     }
 
     /// Whether the filesystem of `path` takes idmapped mounts (a detached

@@ -49,7 +49,7 @@ struct KernelCgroup {
     /// Where this process can make a boot's cgroup, or why it cannot.
     static func locate() -> Result<Location, SandboxError> {
         guard let membership = try? SmallTextFile.text("/proc/self/cgroup", limit: 16384) else {
-            return .failure(SandboxError("/proc/self/cgroup is unreadable"))
+            return .failure(.noCgroup(.membershipUnreadable))
         }
         // A helper the launcher already placed is in its boot's cgroup: the
         // place to make it is that cgroup's parent, not inside it.
@@ -64,29 +64,29 @@ struct KernelCgroup {
         // Only the root of a cgroup2 mount has cgroup.controllers there.
         if access(mount + "/cgroup.controllers", F_OK) == 0 {
             guard let own = lines.first(where: { $0.count == 3 && $0[0] == "0" }).map({ unplaced($0[2]) }) else {
-                return .failure(SandboxError("this process is in no cgroup2 cgroup"))
+                return .failure(.noCgroup(.notInCgroup2))
             }
             let home = own == "/" ? mount : mount + own
             let parent = own == "/" ? mount : String(home[..<home.lastIndex(of: "/")!])
             let enabled = ((try? SmallTextFile.text(parent + "/cgroup.subtree_control")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
             for controller in ["pids", "memory"] where !enabled.contains(controller) {
-                return .failure(SandboxError("cgroup v2: \(parent) does not enable the \(controller) controller for its children (no delegated cgroup)"))
+                return .failure(.noCgroup(.controllerNotDelegated(parent: parent, controller: controller)))
             }
             guard access(parent, W_OK) == 0 else {
-                return .failure(SandboxError("cgroup v2: \(parent) is not writable by this user (no delegated cgroup)"))
+                return .failure(.noCgroup(.parentNotWritable(parent)))
             }
             return .success((.v2, [(parent, home)]))
         }
-        guard geteuid() == 0 else { return .failure(SandboxError("cgroup v1 needs root")) }
+        guard geteuid() == 0 else { return .failure(.noCgroup(.v1NeedsRoot)) }
         var places: [(String, String)] = []
         for controller in ["pids", "memory"] {
             guard let line = lines.first(where: { $0.count == 3 && $0[1].split(separator: ",").contains(Substring(controller)) }) else {
-                return .failure(SandboxError("cgroup v1: no \(controller) controller"))
+                return .failure(.noCgroup(.v1NoController(controller)))
             }
             let own = unplaced(line[2])
             let home = mount + "/" + line[1] + (own == "/" ? "" : own)
             guard access(home + "/cgroup.procs", W_OK) == 0 else {
-                return .failure(SandboxError("cgroup v1: \(home) is not writable"))
+                return .failure(.noCgroup(.v1NotWritable(home)))
             }
             places.append((home, home))
         }
@@ -135,7 +135,7 @@ struct KernelCgroup {
         } catch {
             // Only what this call made: a launcher's cgroup is the launcher's to remove.
             KernelCgroup(version: version, nodes: zip(nodes, made).filter(\.1).map(\.0)).remove()
-            throw SandboxError("cgroup \(version.rawValue) for the kernel: \(SandboxError(error).description)")
+            throw .cgroupSetup(version: version.rawValue, error)
         }
     }
 

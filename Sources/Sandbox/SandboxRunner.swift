@@ -34,7 +34,7 @@ public enum SandboxRunner {
     public static func execKernel(
         kernelPath: String, argv: [String], policy: SandboxPolicy,
         onDenial: (SeccompDenial) -> Void = { _ in }
-    ) throws -> Never {
+    ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
             try execPlain(kernelPath: kernelPath, argv: argv)
@@ -140,7 +140,7 @@ public enum SandboxRunner {
         KernelCgroup.remove(helper: helper)
     }
 
-    static func execPlain(kernelPath: String, argv: [String]) throws -> Never {
+    static func execPlain(kernelPath: String, argv: [String]) throws(SandboxError) -> Never {
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)
         execv(kernelPath, &cArgs)
@@ -153,17 +153,17 @@ public enum SandboxRunner {
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
-            throw SandboxError("seccomp: this kernel lacks SECCOMP_RET_KILL_PROCESS; refusing to run unsandboxed (turn the sandbox off explicitly to override)")
+            throw .unsupported(.seccompKillProcess)
         }
         let writable = try WritablePaths(policy: policy, argv: argv, environment: environment)
         let user = policy.kernelAsRoot ? nil : try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
-        if policy.user != nil && !host.isRoot {
-            throw SandboxError("sandbox user \(policy.user!) needs corral to run as root")
+        if let name = policy.user, !host.isRoot {
+            throw .userNeedsRoot(name)
         }
         let selection = KernelProfile.select(kernelPath: kernelPath)
         let learnPath = environment[learnVariable].flatMap { $0.isEmpty ? nil : $0 }
         if learnPath != nil && !host.seccompNotify {
-            throw SandboxError("\(learnVariable) needs seccomp user notification and pidfd_getfd (Linux 5.6+)")
+            throw .unsupported(.seccompNotify)
         }
         let notify: ReapedKernel.NotifyMode = learnPath != nil ? .learn : host.seccompNotify ? .deny : .none
         let filter = try SeccompFilter(allowlist: selection.profile.allowlist,
@@ -192,7 +192,7 @@ public enum SandboxRunner {
         // the boot is refused with the reason, unless root was asked for.
         let ownUID = host.isRoot && user == nil && !policy.kernelAsRoot
         if ownUID, case .failure(let why) = host.mountJail {
-            throw KernelAccount.refusal("the host lacks what it takes (\(why.description))", fix: "use a host with Linux 5.12 or later")
+            throw .ownUIDRefused(.hostLacks(why))
         }
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
         // Before the namespaces: the reaper and the kernel are born inside.
@@ -208,13 +208,13 @@ public enum SandboxRunner {
             if jail && ownUID {
                 let candidate = KernelAccount(helperPID: getpid())
                 if let path = candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
-                    throw KernelAccount.refusal("\(path) is out of its reach (another user's file whose mode shuts others out)", fix: "give the file to root or open its mode to others")
+                    throw .ownUIDRefused(.unreachable(path))
                 }
                 do {
                     idmap = try candidate.idmapNamespace()
                     account = candidate
                 } catch {
-                    throw KernelAccount.refusal(error.description, fix: "allow user namespaces for root")
+                    throw .ownUIDRefused(.noIdmapNamespace(error))
                 }
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
@@ -224,7 +224,7 @@ public enum SandboxRunner {
                 defer { if let fd = idmap { close(fd) } }
                 if !idmapped, ownUID, let fd = idmap {
                     let path = writable.paths.first { !KernelAccount.canIdmap($0, userNamespace: fd) } ?? writable.paths.joined(separator: ", ")
-                    throw KernelAccount.refusal("\(path) is on a filesystem without idmapped mounts, so it could not write there", fix: "move the disk to a filesystem that has them (ext4, xfs, btrfs, tmpfs)")
+                    throw .ownUIDRefused(.noIdmappedMounts(path))
                 }
             }
         }

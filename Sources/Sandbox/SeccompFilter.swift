@@ -28,7 +28,7 @@ public struct SeccompFilter: ~Copyable {
     public init(allowlist: Allowlist, defaultAction: DefaultAction = .killProcess) throws(SandboxError) {
         let fallback = defaultAction == .notify ? corral_scmp_act_notify() : corral_scmp_act_kill_process()
         guard let ctx = seccomp_init(fallback) else {
-            throw SandboxError("seccomp_init failed")
+            throw .seccompInit
         }
         var added = 0
         do throws(SandboxError) {
@@ -43,7 +43,7 @@ public struct SeccompFilter: ~Copyable {
             for rule in allowlist.rules {
                 let number = seccomp_syscall_resolve_name(rule.syscall)
                 if number == __NR_SCMP_ERROR {
-                    throw SandboxError("seccomp: unknown syscall \(rule.syscall) in \(allowlist.name)")
+                    throw .unknownSyscall(rule.syscall, allowlist: allowlist.name)
                 }
                 for variant in rule.variants {
                     let action: UInt32 = switch variant.action {

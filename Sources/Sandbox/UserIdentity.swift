@@ -26,7 +26,7 @@ struct UserIdentity: Sendable, Equatable {
         var buffer = [CChar](repeating: 0, count: 16384)
         let rc = getpwnam_r(name, &entry, &buffer, buffer.count, &result)
         guard rc == 0, result != nil else {
-            throw SandboxError("sandbox user \(name) does not exist" + (rc != 0 ? ": \(String(cString: strerror(rc)))" : ""))
+            throw .unknownUser(name, errno: rc != 0 ? rc : nil)
         }
         self.name = name
         uid = entry.pw_uid
@@ -38,6 +38,6 @@ struct UserIdentity: Sendable, Equatable {
             _ = getgrouplist(name, entry.pw_gid, &list, &count)
         }
         groups = Array(list.prefix(Int(max(count, 0))))
-        if uid == 0 { throw SandboxError("sandbox user \(name) is root; pick an unprivileged account") }
+        if uid == 0 { throw .userIsRoot(name) }
     }
 }

@@ -45,7 +45,7 @@ struct WritablePaths: Sendable, Equatable {
 
     static func canonical(_ path: String, what: String) throws(SandboxError) -> String {
         guard let resolved = realpath(path, nil) else {
-            throw SandboxError("\(what) \(path) is not usable: \(String(cString: strerror(errno)))")
+            throw .unusablePath(path, role: what, errno: errno)
         }
         defer { free(resolved) }
         return String(cString: resolved)

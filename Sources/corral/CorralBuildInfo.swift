@@ -17,7 +17,7 @@ enum CorralBuildInfo {
 
     static func commit(executable: String) -> BuildCommit? {
         let stamp = "\(DataDirectory.installed(executable: executable))/VERSION"
-        if let text = SmallFile.read(stamp), let commit = BuildCommit(parsing: text) {
+        if let text = GitHead.text(stamp), let commit = BuildCommit(parsing: text) {
             return commit
         }
         if let checkout = DataDirectory.developmentCheckout(executable: executable) {

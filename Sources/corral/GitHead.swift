@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CorralSystem
 
 /// The commit a git checkout has checked out, read from its files the way git
 /// itself would, without running git (which may be absent, or slow, or not
@@ -41,7 +42,7 @@ struct GitHead {
 
     /// `<hash> <ref>` lines of `packed-refs`; `#` and `^` lines are metadata.
     private func packedRef(_ ref: String, in commonDir: String) -> BuildCommit? {
-        guard let text = SmallFile.read("\(commonDir)/packed-refs") else { return nil }
+        guard let text = Self.text("\(commonDir)/packed-refs") else { return nil }
         for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix("^") {
             let fields = line.split(separator: " ", maxSplits: 1)
             if fields.count == 2, fields[1].trimmingWhitespace == ref { return BuildCommit(parsing: fields[0]) }
@@ -50,34 +51,18 @@ struct GitHead {
     }
 
     private func readLine(_ path: String) -> String? {
-        guard let text = SmallFile.read(path) else { return nil }
+        guard let text = Self.text(path) else { return nil }
         let line = text.split(separator: "\n", maxSplits: 1).first.map { String($0.trimmingWhitespace) }
         return line?.isEmpty == false ? line : nil
     }
 
+    /// A whole small text file, or nil when it cannot be read. Bounded (1
+    /// MiB), so a wrong path can never make `--version` read a disk image.
+    static func text(_ path: String) -> String? {
+        try? SmallTextFile.text(path, limit: 1 << 20)
+    }
+
     private func resolve(_ path: String, against dir: String) -> String {
         path.hasPrefix("/") ? path : "\(dir)/\(path)"
-    }
-}
-
-/// A whole small text file, or nil when it cannot be read. Bounded, so a
-/// wrong path can never make `--version` read a disk image.
-enum SmallFile {
-    static let limit = 1 << 20
-
-    static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < limit {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

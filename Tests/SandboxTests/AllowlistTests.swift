@@ -58,7 +58,7 @@ import Testing
 
     @Test func unknownSyscallIsATypedError() {
         let bad = Allowlist(name: "bad", rules: [.allow("no_such_syscall", "test")])
-        #expect(throws: SandboxError.self) { _ = try SeccompFilter(allowlist: bad) }
+        #expect(throws: SandboxError.unknownSyscall("no_such_syscall", allowlist: "bad")) { _ = try SeccompFilter(allowlist: bad) }
     }
 
     @Test func policyRoundTripsAsJSON() throws {

@@ -35,7 +35,7 @@ extension Scratch {
 func run(_ command: String, _ args: [String]) throws -> String {
     let r = try runProcess(command, args)
     guard r.status == 0 else {
-        throw SandboxError("\(command) \(args.joined(separator: " ")) exited \(r.status)")
+        throw TestFailure("\(command) \(args.joined(separator: " ")) exited \(r.status)")
     }
     return r.stdout
 }
