@@ -82,7 +82,9 @@ public enum KernelExec {
                 try LauncherError.systemCall("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
-            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy) { denial in
+            // BootSession removes the boot's cgroup after the helper ends.
+            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
+                                         cgroupRemovedByCaller: true) { denial in
                 report("\(denial)")
             }
         } catch {

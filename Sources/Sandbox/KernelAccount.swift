@@ -51,9 +51,21 @@ struct KernelAccount: Sendable, Equatable {
         return corral_idmap_mount_tree(fd, userNamespace) == 0
     }
 
-    /// A user namespace fd mapping root to this account, for idmapped mounts.
-    func idmapNamespace() throws(SandboxError) -> Int32 {
-        try SandboxError.systemCall("user namespace for the idmapped mounts", "") { corral_idmap_userns(identity.uid, identity.gid) }
+    /// A user namespace fd mapping root to this account, for idmapped
+    /// mounts, and its holder process: killed, not yet reaped. The caller
+    /// reaps it (`corral_reap_child`) later, so that waiting for its death
+    /// is off the boot's path.
+    func idmapNamespace() throws(SandboxError) -> (fd: Int32, holder: pid_t) {
+        var holder: pid_t = 0
+        do throws(SandboxError) {
+            let fd = try SandboxError.systemCall("user namespace for the idmapped mounts", "", retryOnInterrupt: false) {
+                corral_idmap_userns(identity.uid, identity.gid, &holder)
+            }
+            return (fd, holder)
+        } catch {
+            _ = corral_reap_child(holder, 1)
+            throw error
+        }
     }
 
     /// The first thing this account cannot reach, or nil: the kernel binary

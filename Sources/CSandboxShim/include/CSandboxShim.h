@@ -69,7 +69,14 @@ int corral_mount_private_devpts(const char *pts, const char *ptmx);
 /// A user namespace whose uid 0 and gid 0 are `uid` and `gid` outside, as
 /// an fd for MOUNT_ATTR_IDMAP (made by a short-lived child). Call before
 /// unshare(CLONE_NEWPID): the child would otherwise become that namespace's init.
-int corral_idmap_userns(uid_t uid, gid_t gid);
+/// The child is SIGKILLed but not waited for: its pid goes to `*holder`
+/// (also on failure, once it was made) for corral_reap_child, so that its
+/// death costs the caller no wait on its path.
+int corral_idmap_userns(uid_t uid, gid_t gid, pid_t *holder);
+/// waitpid(pid) (EINTR retried; errno kept): with `wait` 0 only if it has
+/// ended already. 1 when nothing is left to reap (also for pid <= 0), 0
+/// when it still runs.
+int corral_reap_child(pid_t pid, int wait);
 /// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_IDMAP): the
 /// detached tree `fd` (from corral_clone_mount_tree) shows files owned by
 /// root as owned by the namespace's outside ids, and writes theirs as root.
