@@ -110,7 +110,8 @@ public enum SandboxRunner {
         } else if host.isRoot {
             lines.append("user: none can be given (the mount jail is unavailable): boots are refused unless --sandbox-user root")
         } else {
-            lines.append("user: the caller (uid \(geteuid()))" + (host.isRoot ? "" : ", inside a user namespace where root's files show as 65534"))
+            let inNamespace = (try? host.namespaces.get()) != nil
+            lines.append("user: the caller (uid \(geteuid()))" + (inNamespace ? ", inside a user namespace where root's files show as 65534; no capabilities there either, RLIMIT_NPROC \(policy.processLimit ?? Int(KernelAccount.processLimit)) counted in that namespace" : ""))
         }
         let mib = { (bytes: UInt64) in "\(bytes >> 20) MiB" }
         let shm = "memory file: a private /dev/shm of mem= + \(mib(KernelLimits.memoryFileMargin))"
@@ -247,9 +248,22 @@ public enum SandboxRunner {
             let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])
             landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
+        // Capabilities: the kernel holds none (unless root was asked for),
+        // nor can it regain any at exec; it starts with some only as root
+        // or as the first process of the caller's user namespace, and it is
+        // in those cases that they are taken. The reaper keeps CAP_KILL
+        // where the kernel runs as another uid than itself (root's caller).
+        let inUserNamespace = !host.isRoot && (try? host.namespaces.get()) != nil
+        let dropCapabilities = !policy.kernelAsRoot && (host.isRoot || inUserNamespace)
+        // RLIMIT_NPROC binds a non-root uid only: the kernel's own (root's
+        // caller), or the caller's inside its user namespace, where Linux
+        // 5.14+ counts the namespace's processes only (before 5.14 all of
+        // the caller's processes count).
+        let processLimit = account != nil || inUserNamespace ? UInt(limits.processes) : 0
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
-                                      processLimit: account != nil ? UInt(limits.processes) : 0)
+                                      processLimit: processLimit, dropCapabilities: dropCapabilities,
+                                      reaperKeepsKill: host.isRoot)
         let (status, first) = kernel.wait(learnFD: learnFD)
         _ = corral_reap_child(idmapHolder, 1)  // long dead by now
         idmapHolder = 0

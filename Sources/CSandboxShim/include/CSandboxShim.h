@@ -154,6 +154,18 @@ struct corral_kernel_spec {
     /// Nonzero: RLIMIT_NPROC for the kernel child (set before the uid drop;
     /// it binds only a non-root uid, which is why the kernel gets one).
     unsigned long nproc_limit;
+    /// Nonzero: the kernel runs without capabilities (every case but
+    /// `--sandbox-user root`). Before the uid drop the child empties its
+    /// capability bounding and ambient sets and locks the securebits
+    /// (SECBIT_NOROOT, no ambient raise, no keep-caps, no set-uid fixup), so
+    /// neither uid 0 nor a file capability gives any back; then it clears
+    /// its own sets. In a user namespace, where the child starts with every
+    /// capability of the namespace, this is what takes them away.
+    int drop_capabilities;
+    /// Nonzero: the reaper keeps CAP_KILL once the kernel runs (a root
+    /// caller, whose kernel has another uid and still has to be signalled);
+    /// every other capability of the reaper is dropped at that point.
+    int reaper_keeps_kill;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
@@ -176,6 +188,7 @@ enum corral_kernel_step {
     CORRAL_STEP_LISTENER = 9,
     CORRAL_STEP_PROC = 10,
     CORRAL_STEP_LANDLOCK = 11,
+    CORRAL_STEP_CAPABILITIES = 12,
 };
 
 struct corral_reaper {
