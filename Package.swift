@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
-            dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport"],
+            dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport", "CTestPTY"],
             swiftSettings: strict
         ),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "TestSupport"], swiftSettings: strict),

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -46,6 +47,12 @@ int corral_launch_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int corral_launch_setsid(void) { return setsid() < 0 ? -1 : 0; }
 
 int corral_launch_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int corral_launch_no_randomize(void) {
+    int current = personality(0xffffffff);
+    if (current == -1) return -1;
+    return personality((unsigned long)current | ADDR_NO_RANDOMIZE) == -1 ? -1 : 0;
+}
 
 int corral_launch_set_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
 

@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -87,6 +89,36 @@ static ssize_t read_full(int fd, void *buf, size_t len) {
 
 struct failure { int step; int err; };
 
+/// Sets this process's permitted and effective capabilities to `keep` (a
+/// mask of capability numbers) and its inheritable set to none. The raw
+/// syscall, not libcap: this runs between fork and exec, where only
+/// async-signal-safe calls belong (libcap allocates).
+static int set_own_capabilities(uint64_t keep) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    data[0].permitted = data[0].effective = (uint32_t)keep;
+    data[1].permitted = data[1].effective = (uint32_t)(keep >> 32);
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+/// Empties the bounding and ambient sets and locks the securebits so that
+/// no exec (uid 0 in a namespace, a file capability) hands capabilities
+/// back; needs CAP_SETPCAP, which root and a new user namespace's first
+/// process have. Leaves the permitted and effective sets for the uid drop.
+static int seal_capabilities(void) {
+    for (int cap = 0; cap < 64; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL) break;  // past the host's last capability
+            return -1;
+        }
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return -1;
+    unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED
+        | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    return prctl(PR_SET_SECUREBITS, bits, 0, 0, 0);
+}
+
 static void report_failure(int fd, int step) {
     struct failure f = { step, errno };
     write_all(fd, &f, sizeof f);
@@ -107,14 +139,24 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
     if (setrlimit(RLIMIT_CORE, &nocore) != 0) { report_failure(error_fd, CORRAL_STEP_RLIMIT); _exit(127); }
 
     if (spec->nproc_limit) {
-        struct rlimit procs = { spec->nproc_limit, spec->nproc_limit };
+        // Never above the caller's own hard limit, which a non-root caller
+        // cannot raise.
+        struct rlimit now;
+        rlim_t limit = spec->nproc_limit;
+        if (getrlimit(RLIMIT_NPROC, &now) == 0 && now.rlim_max != RLIM_INFINITY && now.rlim_max < limit) limit = now.rlim_max;
+        struct rlimit procs = { limit, limit };
         if (setrlimit(RLIMIT_NPROC, &procs) != 0) { report_failure(error_fd, CORRAL_STEP_RLIMIT); _exit(127); }
     }
+    if (spec->drop_capabilities && seal_capabilities() != 0) { report_failure(error_fd, CORRAL_STEP_CAPABILITIES); _exit(127); }
     if (spec->drop_user) {
         if (setgroups(spec->group_count, spec->groups) != 0) { report_failure(error_fd, CORRAL_STEP_SETGROUPS); _exit(127); }
         if (setresgid(spec->gid, spec->gid, spec->gid) != 0) { report_failure(error_fd, CORRAL_STEP_SETGID); _exit(127); }
         if (setresuid(spec->uid, spec->uid, spec->uid) != 0) { report_failure(error_fd, CORRAL_STEP_SETUID); _exit(127); }
     }
+    // Without a uid drop (a caller's own uid in its user namespace) the
+    // child still holds the namespace's capabilities: cleared here, and by
+    // SECBIT_NOROOT no exec restores them.
+    if (spec->drop_capabilities && set_own_capabilities(0) != 0) { report_failure(error_fd, CORRAL_STEP_CAPABILITIES); _exit(127); }
 
     if (spec->landlock_fd >= 0) {
         if (syscall(SYS_landlock_restrict_self, spec->landlock_fd, 0) != 0) {
@@ -236,6 +278,13 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
         }
         close(handoff[0]);
         close(go[1]);
+    }
+    // Its last privileged step (pidfd_getfd on the kernel) is done: from
+    // here the reaper only waits, signals the kernel and answers the filter.
+    if (set_own_capabilities(spec->reaper_keeps_kill ? UINT64_C(1) << CAP_KILL : 0) != 0) {
+        report_failure(error_fd, CORRAL_STEP_CAPABILITIES);
+        kill(kernel, SIGKILL);
+        _exit(127);
     }
     close(error_fd);
     forward_target = kernel;

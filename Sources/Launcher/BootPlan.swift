@@ -139,6 +139,7 @@ public struct BootPlan: Sendable {
             umlDir: umlDir,
             quiet: !options.verbose,
             skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
+            loopsPerJiffy: DelayLoop.hostLoopsPerJiffy(),
             initVariables: variables,
             extraArguments: options.extraArguments
         )

@@ -65,6 +65,8 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     public var quiet: Bool
     /// `initcall_blacklist=`: kernel initialisers not to run (``RAID6Benchmark``).
     public var skippedInitcalls: [String]
+    /// `lpj=`: the delay loop's speed, so the kernel does not measure it (``DelayLoop``).
+    public var loopsPerJiffy: Int?
     public var initVariables: [InitVariable]
     /// Passed through unchanged, after everything corral sets, so they win.
     public var extraArguments: [String]
@@ -79,6 +81,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         consoles: [Console] = Console.standard,
         quiet: Bool = true,
         skippedInitcalls: [String] = [],
+        loopsPerJiffy: Int? = nil,
         initVariables: [InitVariable] = [],
         extraArguments: [String] = []
     ) {
@@ -91,6 +94,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         self.consoles = consoles
         self.quiet = quiet
         self.skippedInitcalls = skippedInitcalls
+        self.loopsPerJiffy = loopsPerJiffy
         self.initVariables = initVariables
         self.extraArguments = extraArguments
     }
@@ -105,6 +109,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         args += consoles.map { "\($0.line)=\($0.channel)" }
         if quiet { args.append("quiet") }
         if !skippedInitcalls.isEmpty { args.append("initcall_blacklist=" + skippedInitcalls.joined(separator: ",")) }
+        if let loopsPerJiffy { args.append("lpj=\(loopsPerJiffy)") }
         if let initPath { args.append("init=\(initPath)") }
         args += initVariables.map { "\($0.name)=\($0.value)" }
         args += extraArguments

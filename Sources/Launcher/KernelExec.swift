@@ -82,7 +82,18 @@ public enum KernelExec {
                 try LauncherError.systemCall("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
-            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy) { denial in
+            // UML wants a fixed address layout. With its heap placed at random
+            // it counts the hole between its bss and its heap as guest memory
+            // (the "exec-shield gap": 100-880 MiB more at mem=256M, seen on 6.1,
+            // 6.12 and, in the jail, 7.2), then sets up and touches a page
+            // struct for every page of it at each boot. 7.2 re-execs itself to
+            // turn randomisation off, but cannot do that in the jail. The kernel
+            // binary is not position-independent, so its code and data are at
+            // fixed addresses either way. Kept across execve.
+            try LauncherError.systemCall("personality", "ADDR_NO_RANDOMIZE") { corral_launch_no_randomize() }
+            // BootSession removes the boot's cgroup after the helper ends.
+            try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
+                                         cgroupRemovedByCaller: true) { denial in
                 report("\(denial)")
             }
         } catch {

@@ -61,7 +61,7 @@ struct JailRoot {
 
     /// The bind a symlink-free path lies in (itself or a parent), if any.
     private func covering(_ path: String) -> Bind? {
-        binds.last { $0.path == path || path.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }
+        binds.last { HostPath.lies(path, within: $0.path) }
     }
 
     /// An empty directory in the jail (and its parents), for the guest's own mounts.

@@ -51,25 +51,44 @@ struct KernelAccount: Sendable, Equatable {
         return corral_idmap_mount_tree(fd, userNamespace) == 0
     }
 
-    /// A user namespace fd mapping root to this account, for idmapped mounts.
-    func idmapNamespace() throws(SandboxError) -> Int32 {
-        try SandboxError.systemCall("user namespace for the idmapped mounts", "") { corral_idmap_userns(identity.uid, identity.gid) }
+    /// A user namespace fd mapping root to this account, for idmapped
+    /// mounts, and its holder process: killed, not yet reaped. The caller
+    /// reaps it (`corral_reap_child`) later, so that waiting for its death
+    /// is off the boot's path.
+    func idmapNamespace() throws(SandboxError) -> (fd: Int32, holder: pid_t) {
+        var holder: pid_t = 0
+        do throws(SandboxError) {
+            let fd = try SandboxError.systemCall("user namespace for the idmapped mounts", "", retryOnInterrupt: false) {
+                corral_idmap_userns(identity.uid, identity.gid, &holder)
+            }
+            return (fd, holder)
+        } catch {
+            _ = corral_reap_child(holder, 1)
+            throw error
+        }
     }
 
     /// The first thing this account cannot reach, or nil: the kernel binary
     /// (through its exec fd) and interpreter, and the files the command line
-    /// names (ubd disks, hostfs root and init) outside `own` (the writable
-    /// and readable paths). Their parents need no check: in the kernel's
-    /// root (`JailRoot`) the directories leading to them are mode 0755. Checked on the host, before the idmapped mounts exist: what lies
-    /// in `own` will be the account's own (files root owns there show
-    /// as its) or may not exist yet (a COW file the kernel creates).
+    /// names (ubd disks and backing files, hostfs root and init) outside
+    /// `own` (the writable and readable paths, symlink-free). Their parents
+    /// need no check: in the kernel's root (`JailRoot`) the directories
+    /// leading to them are mode 0755. Checked on the host, before the
+    /// idmapped mounts exist: what lies in `own` will be the account's own
+    /// (files root owns there show as its) or may not exist yet (a COW file
+    /// the kernel creates).
+    ///
+    /// Each name is judged by what it resolves to (`HostPath.resolved`),
+    /// since that is what the jail binds: a disk named through a symlink
+    /// lies in `own` when its target does, whatever the link is called.
     func unreachable(execFD: Int32, interpreter: String?, own: [String], argv: [String]) -> String? {
         let uid = identity.uid, gid = identity.gid
-        func inOwn(_ path: String) -> Bool { own.contains { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") } }
         // Only a permission denial counts: a missing file (an init that
         // does not exist) is the kernel's to report, as it would as root.
         func can(_ path: String, _ mode: Int32) -> Bool {
-            inOwn(path) || corral_access_as(uid, gid, AT_FDCWD, path, mode) == 0 || (errno != EACCES && errno != EPERM)
+            guard let target = HostPath.resolved(path) else { return true }
+            return own.contains { HostPath.lies(target, within: $0) }
+                || corral_access_as(uid, gid, AT_FDCWD, target, mode) == 0 || (errno != EACCES && errno != EPERM)
         }
         if corral_access_as(uid, gid, execFD, "", X_OK) != 0 { return "the kernel binary" }
         if let interpreter, !can(interpreter, X_OK) { return interpreter }
@@ -84,7 +103,11 @@ struct KernelAccount: Sendable, Equatable {
                 if !can(path, R_OK) { return path }
             } else if key.hasPrefix("ubd") && key.dropFirst(3).first?.isNumber == true {
                 let readOnly = key.dropFirst(3).contains("r")
-                for (i, file) in value.split(separator: ",").enumerated() where file.hasPrefix("/") {
+                // UML's syntax: FILE[(,|:)BACKING][(,|:)SERIAL]; the serial
+                // names no file.
+                let files = value.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
+                    .flatMap { $0.split(separator: ":", omittingEmptySubsequences: false) }.prefix(2)
+                for (i, file) in files.enumerated() where !file.isEmpty {
                     if !can(String(file), i == 0 && !readOnly ? R_OK | W_OK : R_OK) { return String(file) }
                 }
             }

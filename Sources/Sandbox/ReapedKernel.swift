@@ -17,7 +17,8 @@ struct ReapedKernel {
     /// child's setup failure.
     init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
          notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1,
-         processLimit: UInt = 0) throws(SandboxError) {
+         processLimit: UInt = 0, dropCapabilities: Bool = false,
+         reaperKeepsKill: Bool = false) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -44,7 +45,9 @@ struct ReapedKernel {
             notify_mode: notify.rawValue,
             mount_proc: mountProc ? 1 : 0,
             landlock_fd: landlockRuleset,
-            nproc_limit: processLimit
+            nproc_limit: processLimit,
+            drop_capabilities: dropCapabilities ? 1 : 0,
+            reaper_keeps_kill: reaperKeepsKill ? 1 : 0
         )
         var out = corral_reaper()
         var step: Int32 = 0
@@ -92,6 +95,7 @@ struct ReapedKernel {
         case 9: "pidfd_getfd(seccomp listener)"
         case 10: "mount(proc, /proc)"
         case 11: "landlock_restrict_self"
+        case 12: "capabilities (PR_CAPBSET_DROP, PR_SET_SECUREBITS, capset)"
         default: "kernel start-up"
         }
     }

@@ -31,8 +31,13 @@ public enum SandboxRunner {
     /// `onDenial` gets the syscall the profile stopped the kernel at (when
     /// the host has seccomp user notification); the process then ends as if
     /// killed by SIGSYS, as it would without notification.
+    ///
+    /// `cgroupRemovedByCaller`: the caller removes the boot's cgroup once
+    /// this process is gone (the launcher does, `removeCgroup`), so the
+    /// helper does not first move itself out of it at the end, a cgroup move
+    /// that waited for an RCU grace period on the boot's path.
     public static func execKernel(
-        kernelPath: String, argv: [String], policy: SandboxPolicy,
+        kernelPath: String, argv: [String], policy: SandboxPolicy, cgroupRemovedByCaller: Bool = false,
         onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
@@ -40,7 +45,8 @@ public enum SandboxRunner {
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
             try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy,
-                              environment: currentEnvironment(), onDenial: onDenial)
+                              environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
+                              onDenial: onDenial)
         }
     }
 
@@ -104,7 +110,8 @@ public enum SandboxRunner {
         } else if host.isRoot {
             lines.append("user: none can be given (the mount jail is unavailable): boots are refused unless --sandbox-user root")
         } else {
-            lines.append("user: the caller (uid \(geteuid()))" + (host.isRoot ? "" : ", inside a user namespace where root's files show as 65534"))
+            let inNamespace = (try? host.namespaces.get()) != nil
+            lines.append("user: the caller (uid \(geteuid()))" + (inNamespace ? ", inside a user namespace where root's files show as 65534; no capabilities there either, RLIMIT_NPROC \(policy.processLimit ?? Int(KernelAccount.processLimit)) counted in that namespace" : ""))
         }
         let mib = { (bytes: UInt64) in "\(bytes >> 20) MiB" }
         let shm = "memory file: a private /dev/shm of mem= + \(mib(KernelLimits.memoryFileMargin))"
@@ -148,7 +155,7 @@ public enum SandboxRunner {
 
     static func execSandboxed(
         kernelPath: String, argv: [String], policy: SandboxPolicy, environment: [String: String],
-        onDenial: (SeccompDenial) -> Void
+        cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
@@ -182,6 +189,11 @@ public enum SandboxRunner {
         // when its writable paths can be idmapped and it can reach its files.
         var account: KernelAccount?
         var idmap: Int32?
+        // The idmap namespace's holder, killed, and reaped once it is dead
+        // (else after the kernel, or when setting up fails): waiting for its
+        // death cost 2-6 ms of every boot's path on a busy host.
+        var idmapHolder: pid_t = 0
+        defer { _ = corral_reap_child(idmapHolder, 1) }
         // What the kernel's root holds read-only beyond the system trees:
         // the policy's paths, the kernel itself, its interpreter and libraries.
         let jailReadable = policy.readablePaths.map(WritablePaths.absolute) + [WritablePaths.absolute(kernelPath)]
@@ -210,7 +222,9 @@ public enum SandboxRunner {
                     throw .ownUIDRefused(.unreachable(path))
                 }
                 do {
-                    idmap = try candidate.idmapNamespace()
+                    let made = try candidate.idmapNamespace()
+                    idmap = made.fd
+                    idmapHolder = made.holder
                     account = candidate
                 } catch {
                     throw .ownUIDRefused(.noIdmapNamespace(error))
@@ -228,16 +242,32 @@ public enum SandboxRunner {
             }
         }
         try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
+        if corral_reap_child(idmapHolder, 0) != 0 { idmapHolder = 0 }
         var landlock: Int32 = -1
         if case .success(let abi) = host.landlock {
             let executables = [kernelPath] + (interpreter.map { [$0] } ?? [])
             landlock = try Landlock(abi: abi, writable: writable, executables: executables).ruleset()
         }
+        // Capabilities: the kernel holds none (unless root was asked for),
+        // nor can it regain any at exec; it starts with some only as root
+        // or as the first process of the caller's user namespace, and it is
+        // in those cases that they are taken. The reaper keeps CAP_KILL
+        // where the kernel runs as another uid than itself (root's caller).
+        let inUserNamespace = !host.isRoot && (try? host.namespaces.get()) != nil
+        let dropCapabilities = !policy.kernelAsRoot && (host.isRoot || inUserNamespace)
+        // RLIMIT_NPROC binds a non-root uid only: the kernel's own (root's
+        // caller), or the caller's inside its user namespace, where Linux
+        // 5.14+ counts the namespace's processes only (before 5.14 all of
+        // the caller's processes count).
+        let processLimit = account != nil || inUserNamespace ? UInt(limits.processes) : 0
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
-                                      processLimit: account != nil ? UInt(limits.processes) : 0)
+                                      processLimit: processLimit, dropCapabilities: dropCapabilities,
+                                      reaperKeepsKill: host.isRoot)
         let (status, first) = kernel.wait(learnFD: learnFD)
-        ownCgroup?.remove()
+        _ = corral_reap_child(idmapHolder, 1)  // long dead by now
+        idmapHolder = 0
+        if !cgroupRemovedByCaller { ownCgroup?.remove() }
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,
                                    arguments: withUnsafeBytes(of: first.args) { Array($0.bindMemory(to: UInt64.self)) },

@@ -4,15 +4,18 @@ import Maintenance
 import Glibc
 #endif
 
-/// Maintenance jobs need root, for now: refused at once, in one line,
-/// instead of a job that fails inside the guest. (`corral boot` works for
-/// any user: the kernel then runs in a user namespace, in the same jail.)
+/// Most maintenance jobs need root, for now: refused at once, in one line,
+/// instead of a job that fails inside the guest. (`corral boot`, `maint run`
+/// and `maint fsck` work for any user: the kernel then runs in a user
+/// namespace, in the same jail.)
 ///
-/// Why: a job's guest script runs the host's `mount` and `umount`, which
-/// are root's set-uid programs; in a user namespace they show through
-/// hostfs as set-uid to the overflow uid, so the guest's root cannot use
-/// them (hostfs-init works around it for itself, a job's script does not),
-/// and a job stages its outputs beside root's files.
+/// `run` and `fsck` work because hostfs-init remounts the guest's hostfs
+/// root nosuid in a user namespace, where the host's set-uid `mount` and
+/// `umount` would otherwise run as the overflow uid (65534) and refuse; they
+/// work on the caller's own disks and stage beside them. The others are not
+/// yet shown to work for another user (flatten-rsync and rebuild-cow stage
+/// whole images, install-modules copies root's modules, shell and job run
+/// arbitrary templates), so they stay refused.
 enum RootRequirement {
     /// Throws for a command that needs root when corral is not root.
     /// Exit status: 240, "refused before anything was started", as preflight.
@@ -21,7 +24,7 @@ enum RootRequirement {
         let name: String
         switch command {
         case is MaintFlattenRsyncCommand, is MaintRebuildCOWCommand, is MaintInstallModulesCommand,
-             is MaintFsckCommand, is MaintRunCommand, is MaintShellCommand, is MaintJobCommand:
+             is MaintShellCommand, is MaintJobCommand:
             name = "maint \(type(of: command).configuration.commandName ?? "")"
         case is MaintJobEntryCommand:
             name = "\(EachRunner.entryPoint) (maint --each's worker)"
@@ -29,7 +32,7 @@ enum RootRequirement {
             return
         }
         throw CLIError(
-            message: "\(name) needs root (run it with sudo): maintenance jobs run only as root for now (corral boot works for any user); nothing was started",
+            message: "\(name) needs root (run it with sudo): this job runs only as root for now (corral boot, maint run and maint fsck work for any user); nothing was started",
             status: 240)
     }
 }

@@ -122,6 +122,23 @@ import TestSupport
         #expect(!line.arguments.contains { $0.hasPrefix("initcall_blacklist") })
     }
 
+    /// `lpj=` comes from the host's BogoMIPS at the kernel's HZ 100, before
+    /// the caller's own arguments (so `--kernel-arg lpj=0` still wins); no
+    /// BogoMIPS line, or a nonsense one, gives no `lpj=` at all.
+    @Test func theDelayLoopSpeedComesFromTheHostsBogoMIPS() {
+        let cpuinfo = "processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.148\nbogomips\t: 5192.29\n"
+        #expect(DelayLoop.loopsPerJiffy(cpuinfo: cpuinfo) == 25_961_450)
+        #expect(DelayLoop.loopsPerJiffy(cpuinfo: "BogoMIPS\t: 100.00\n") == 500_000)
+        for bad in ["", "cpu MHz : 2596\n", "bogomips : fast\n", "bogomips : -1\n", "bogomips : nan\n", "bogomips : 1e300\n"] {
+            #expect(DelayLoop.loopsPerJiffy(cpuinfo: bad) == nil, "\(bad)")
+        }
+        let line = KernelCommandLine(umid: "u1", loopsPerJiffy: 25_961_450, extraArguments: ["lpj=0"])
+        let args = line.arguments
+        #expect(args.contains("lpj=25961450"))
+        #expect(args.firstIndex(of: "lpj=25961450")! < args.firstIndex(of: "lpj=0")!)
+        #expect(!KernelCommandLine(umid: "u1").arguments.contains { $0.hasPrefix("lpj=") })
+    }
+
     @Test func exitStatusesAreDistinct() {
         let corralSide: [BootExitStatus] = [
             .timedOut, .interrupted(signal: 2), .interrupted(signal: 15), .preflightFailed,

@@ -94,9 +94,16 @@ struct JailRootTests {
         }, uniquingKeysWith: { a, _ in a })
     }
 
-    @Test func aStandInKernelSeesOnlyItsRootAndWritesOnlyItsDisk() throws {
+    /// As root's corral and as an ordinary user's; for the user, the disk
+    /// directory and every file in it are its own, so the host would let it
+    /// write them all: only the jail keeps the kernel to its one disk.
+    @Test(arguments: JailCaller.allCases)
+    func aStandInKernelSeesOnlyItsRootAndWritesOnlyItsDisk(_ caller: JailCaller) throws {
         let setup = try Setup()
+        let booter = try JailBooter(caller)
+        for path in [setup.disks.path] + ["backing.img", "ro.img", "sibling.cow"].map(setup.disks.file) { try booter.own(path) }
         let s = try Scratch("corral-jail-root")
+        chmod(s.path, 0o755)
         let d = setup.disks
         let body = #"""
             int fd;
@@ -136,11 +143,11 @@ struct JailRootTests {
             .replacingOccurrences(of: "SOCKET2", with: setup.sockets[1].path)
             .replacingOccurrences(of: "DISKS", with: d.path)
         let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body, includes: ["dirent.h"])
-        let r = try runCorral(["boot", "--kernel", kernel, "--init", "/bin/true"] + setup.diskArguments, mergeStderr: true)
+        let r = try booter.corral(["boot", "--kernel", kernel, "--init", "/bin/true"] + setup.diskArguments, mergeStderr: true)
         let escapes = Self.values(r.stdout, prefix: "ESCAPE")
         for name in ["home", "root-list", "socket-0", "socket-1", "beside-disk", "write-sibling.cow", "write-backing.img", "write-ro.img"] {
             let result = try #require(escapes[name], "no result for \(name): \(r.summary)")
-            #expect(result.hasPrefix("denied"), "\(name): \(result)")
+            #expect(result.hasPrefix("denied"), "\(caller) \(name): \(result)")
         }
         #expect(Self.values(r.stdout, prefix: "CONTROL")["rw-disk"] == "1", "the stand-in could not open its own disk: \(r.summary)")
         try setup.checkHost()
@@ -221,5 +228,122 @@ struct JailRootTests {
         #expect(values["rw-device"] == "0", "the user's guest could not write its own disk: \(r.summary)")
         #expect(access(own.file("new-file"), F_OK) != 0, "the user's kernel created a file beside its disk")
         try setup.checkHost()
+    }
+    /// An ordinary user's kernel holds no capability, not even inside its
+    /// own user namespace, and can gain none at an exec: read from the host
+    /// while the guest is busy, every task in the kernel's PID namespace
+    /// (the reaper, the kernel, its threads and stubs) has CapEff, CapPrm
+    /// and CapAmb 0, and the kernel's tasks an empty bounding set.
+    @Test(.timeLimit(.minutes(2)))
+    func aNonRootUsersKernelHoldsNoCapability() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let booter = try JailBooter(.user)
+        let user = try #require(booter.user)
+        let dir = booter.directory
+        try run("/usr/bin/truncate", ["-s", "8M", dir.file("mine.img")])
+        try booter.own(dir.file("mine.img"))
+        let consolePath = dir.file("console.txt")
+        _ = FileManager.default.createFile(atPath: consolePath, contents: nil)
+        let console = try FileHandle(forWritingTo: URL(fileURLWithPath: consolePath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        process.arguments = ["-u", user.name, "--", TestPaths.corral, "boot", "--kernel", TestEnvironment.kernel, "--disk", "0=mine.img",
+                             "--command", "(while :; do /bin/true; done) & echo GUEST ready; sleep 5; kill $!; echo GUEST done"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        process.environment = TestEnvironment.childEnvironment
+        process.standardOutput = console
+        process.standardError = console
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try console.close()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let text = { (try? String(contentsOfFile: consolePath, encoding: .utf8)) ?? "" }
+        let deadline = Date().addingTimeInterval(60)
+        while !text().contains("GUEST ready") && process.isRunning && Date() < deadline { usleep(50_000) }
+        try #require(text().contains("GUEST ready"), "the guest never got ready: \(text())")
+
+        let ownPIDNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        var kernelTasks = 0, reapers = 0
+        for pid in HostProcesses.descendants(of: process.processIdentifier) {
+            // The helper stays outside (it waits for the reaper); what the
+            // guest could ever reach lives in the kernel's PID namespace.
+            guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid"), ns != ownPIDNamespace else { continue }
+            let name = ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            for task in HostProcesses.tasks(of: pid) {
+                guard HostProcesses.status(pid, task: task, "CapEff") != nil else { continue }
+                let uid = HostProcesses.status(pid, task: task, "Uid") ?? "?"
+                #expect(uid.split(separator: "\t").allSatisfy { $0 == "\(user.uid)" }, "\(name) \(task): Uid \(uid)")
+                var fields = ["CapEff", "CapPrm", "CapAmb"]
+                if name == "linux.uml" { fields.append("CapBnd") }
+                for field in fields {
+                    let value = HostProcesses.status(pid, task: task, field) ?? "?"
+                    #expect(value == "0000000000000000", "\(name) task \(task) of \(pid): \(field) \(value)")
+                }
+                if name == "linux.uml" { kernelTasks += 1 } else if name == "corral-reaper" { reapers += 1 }
+            }
+        }
+        // main + ubd thread + SIGIO thread + at least one stub; one reaper
+        #expect(kernelTasks >= 4, "only \(kernelTasks) kernel tasks seen: \(text())")
+        #expect(reapers == 1, "\(reapers) reapers seen")
+        let deadlineEnd = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadlineEnd { usleep(50_000) }
+        #expect(!process.isRunning && process.terminationStatus == 0, "\(text())")
+        #expect(text().contains("GUEST done"), "\(text())")
+    }
+
+    /// Root's kernel runs as a uid of its own, which reaches a disk only
+    /// through the jail's idmapped bind of it, made at the file's resolved
+    /// path. A disk named through a symlink (to root's mode-0600 file, whose
+    /// name holds a comma, which a disk's own name may not) is that file:
+    /// the boot goes ahead and the guest writes it, through the link.
+    @Test func aDiskNamedThroughASymlinkIsTheKernelsOwn() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let d = try Scratch("corral-jail-link")
+        chmod(d.path, 0o755)
+        for name in ["real", "links"] { mkdir(d.file(name), 0o755) }
+        let target = d.file("real/a,b.img")
+        try run("/usr/bin/truncate", ["-s", "8M", target])
+        chmod(target, 0o600)
+        try #require(symlink(target, d.file("links/disk.img")) == 0)
+        // Named by its absolute path: a relative one reaches the kernel's
+        // command line as given.
+        let r = try runCorral(["boot", "--kernel", TestEnvironment.kernel, "--disk", "0=\(d.file("links/disk.img"))",
+                               "--command", "printf linked | dd of=/dev/ubda conv=fsync 2>/dev/null; echo GUEST wrote $?"],
+                              cwd: d.file("links"))
+        #expect(r.status == 0, "\(r.summary)")
+        #expect(Self.values(r.stdout, prefix: "GUEST")["wrote"] == "0", "\(r.summary)")
+        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: target)).read(upToCount: 6)
+        #expect(head == Data("linked".utf8), "the target was not written")
+        var st = stat()
+        #expect(lstat(d.file("links/disk.img"), &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK, "the link was replaced")
+        #expect(stat(target, &st) == 0 && st.st_uid == 0 && st.st_mode & 0o7777 == 0o600, "the target changed owner or mode")
+    }
+    /// An ordinary user maintains its own COW: `maint run` mounts the disk
+    /// in the guest (the host's set-uid mount, run as the guest's root on
+    /// a nosuid hostfs root) and writes a file, `maint fsck` checks it, a
+    /// second `run` reads the file back; the COW stays the user's. A job
+    /// that still needs root says so in one line.
+    @Test(.timeLimit(.minutes(3)))
+    func aNonRootUserRunsMaintRunAndFsckOnItsOwnCOW() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        let booter = try JailBooter(.user)
+        let user = try #require(booter.user)
+        let dir = booter.directory
+        try run("/usr/sbin/mkfs.ext4", ["-q", "-F", dir.file("base.img"), "32M"])
+        let made = try runCorral(["cow", "create", dir.file("mine.cow"), dir.file("base.img")])
+        try #require(made.status == 0, "\(made.summary)")
+        for name in ["base.img", "mine.cow"] { try booter.own(dir.file(name)) }
+        let kernel = ["--kernel", TestEnvironment.kernel]
+        let write = try booter.corral(["maint", "run"] + kernel + ["--disk", "0=mine.cow", "--mount", "0=/mnt", "--",
+                                                                   "sh", "-c", "echo written-by-the-user > /mnt/note.txt"])
+        #expect(write.status == 0, "\(write.summary)")
+        let fsck = try booter.corral(["maint", "fsck"] + kernel + ["--cow", "mine.cow"])
+        #expect(fsck.status == 0, "\(fsck.summary)")
+        let read = try booter.corral(["maint", "run"] + kernel + ["--disk", "0=mine.cow:r", "--mount", "0=/mnt", "--", "cat", "/mnt/note.txt"])
+        #expect(read.status == 0 && read.stdout.contains("written-by-the-user"), "\(read.summary)")
+        var st = stat()
+        #expect(stat(dir.file("mine.cow"), &st) == 0 && st.st_uid == user.uid, "mine.cow is owned by \(st.st_uid)")
+        let refused = try booter.corral(["maint", "flatten-rsync"] + kernel + ["--cow", "mine.cow", "--output", "flat.img"])
+        #expect(refused.status == 240 && refused.stderr.contains("needs root"), "\(refused.summary)")
     }
 }

@@ -57,6 +57,11 @@ struct KernelSandboxTests {
             #expect(reapers.count == 1)
             if let reaper = reapers.first, let kernel = HostProcesses.children(of: reaper).first {
                 #expect(HostProcesses.status(reaper, task: reaper, "NSpid")?.split(separator: "\t").last == "1")
+                // The reaper keeps only CAP_KILL (bit 5), to signal a kernel of another uid.
+                for field in ["CapEff", "CapPrm"] {
+                    #expect(HostProcesses.status(reaper, task: reaper, field) == "0000000000000020",
+                            "reaper \(field) \(HostProcesses.status(reaper, task: reaper, field) ?? "?")")
+                }
                 #expect(HostProcesses.status(kernel, task: kernel, "NSpid")?.split(separator: "\t").last == "2")
                 let ownNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
                 let kernelNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/mnt")
@@ -77,8 +82,11 @@ struct KernelSandboxTests {
                         // Root's kernel runs as a uid of its own, with no capability.
                         let uid = HostProcesses.status(pid, task: task, "Uid") ?? "?"
                         #expect(!uid.split(separator: "\t").contains("0"), "task \(task) of \(pid): Uid \(uid)")
-                        #expect(HostProcesses.status(pid, task: task, "CapEff") == "0000000000000000",
-                                "task \(task) of \(pid): CapEff \(HostProcesses.status(pid, task: task, "CapEff") ?? "?")")
+                        // ...nor any to be had at an exec (empty bounding set, SECBIT_NOROOT).
+                        for field in ["CapEff", "CapPrm", "CapAmb", "CapBnd"] {
+                            #expect(HostProcesses.status(pid, task: task, field) == "0000000000000000",
+                                    "task \(task) of \(pid): \(field) \(HostProcesses.status(pid, task: task, field) ?? "?")")
+                        }
                         checked += 1
                     }
                 }

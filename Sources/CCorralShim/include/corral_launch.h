@@ -26,6 +26,9 @@ int corral_launch_setsid(void);
 /// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` when the parent thread dies.
 int corral_launch_set_pdeathsig(int sig);
 
+/// Adds ADDR_NO_RANDOMIZE to this process's personality (kept across execve).
+int corral_launch_no_randomize(void);
+
 /// prctl(PR_SET_CHILD_SUBREAPER, on): orphaned descendants are re-parented to us,
 /// so UML helpers that outlive the kernel process stay findable and reapable.
 int corral_launch_set_subreaper(int on);

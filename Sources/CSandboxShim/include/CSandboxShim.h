@@ -69,7 +69,14 @@ int corral_mount_private_devpts(const char *pts, const char *ptmx);
 /// A user namespace whose uid 0 and gid 0 are `uid` and `gid` outside, as
 /// an fd for MOUNT_ATTR_IDMAP (made by a short-lived child). Call before
 /// unshare(CLONE_NEWPID): the child would otherwise become that namespace's init.
-int corral_idmap_userns(uid_t uid, gid_t gid);
+/// The child is SIGKILLed but not waited for: its pid goes to `*holder`
+/// (also on failure, once it was made) for corral_reap_child, so that its
+/// death costs the caller no wait on its path.
+int corral_idmap_userns(uid_t uid, gid_t gid, pid_t *holder);
+/// waitpid(pid) (EINTR retried; errno kept): with `wait` 0 only if it has
+/// ended already. 1 when nothing is left to reap (also for pid <= 0), 0
+/// when it still runs.
+int corral_reap_child(pid_t pid, int wait);
 /// mount_setattr(fd, AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_IDMAP): the
 /// detached tree `fd` (from corral_clone_mount_tree) shows files owned by
 /// root as owned by the namespace's outside ids, and writes theirs as root.
@@ -147,6 +154,18 @@ struct corral_kernel_spec {
     /// Nonzero: RLIMIT_NPROC for the kernel child (set before the uid drop;
     /// it binds only a non-root uid, which is why the kernel gets one).
     unsigned long nproc_limit;
+    /// Nonzero: the kernel runs without capabilities (every case but
+    /// `--sandbox-user root`). Before the uid drop the child empties its
+    /// capability bounding and ambient sets and locks the securebits
+    /// (SECBIT_NOROOT, no ambient raise, no keep-caps, no set-uid fixup), so
+    /// neither uid 0 nor a file capability gives any back; then it clears
+    /// its own sets. In a user namespace, where the child starts with every
+    /// capability of the namespace, this is what takes them away.
+    int drop_capabilities;
+    /// Nonzero: the reaper keeps CAP_KILL once the kernel runs (a root
+    /// caller, whose kernel has another uid and still has to be signalled);
+    /// every other capability of the reaper is dropped at that point.
+    int reaper_keeps_kill;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
@@ -169,6 +188,7 @@ enum corral_kernel_step {
     CORRAL_STEP_LISTENER = 9,
     CORRAL_STEP_PROC = 10,
     CORRAL_STEP_LANDLOCK = 11,
+    CORRAL_STEP_CAPABILITIES = 12,
 };
 
 struct corral_reaper {
