@@ -470,11 +470,11 @@ struct BootKernelTests {
     @Test(arguments: [["--sandbox", "off"], ["--sandbox", "enforce"]])
     func theKernelSeesExactlyItsMemoryAndMeasuresNoDelayLoop(sandbox: [String]) throws {
         try KernelUnderTest.require()
-        try Harness.withTempDir { dir in
+        try Scratch.with("corral-launcher-test") { dir in
             chmod(dir.path, 0o755)
             for round in 0..<2 {
                 let log = dir.appendingPathComponent("console-\(round).log").path
-                let r = try Harness.run(["boot"] + sandbox + ["--verbose", "--memory", "128M", "--log", log, "--command", "true"])
+                let r = try runCorral(["boot"] + sandbox + ["--verbose", "--memory", "128M", "--log", log, "--command", "true"])
                 #expect(r.status == 0, "\(r.stderr)")
                 let transcript = try String(contentsOfFile: log, encoding: .utf8)
                 #expect(!transcript.contains("exec-shield gap"), "\(transcript)")
@@ -482,7 +482,7 @@ struct BootKernelTests {
                 #expect(transcript.contains("Calibrating delay loop (skipped) preset value"), "\(transcript)")
             }
             let log = dir.appendingPathComponent("measured.log").path
-            let r = try Harness.run(["boot"] + sandbox + ["--verbose", "--kernel-arg", "lpj=0", "--log", log, "--command", "true"])
+            let r = try runCorral(["boot"] + sandbox + ["--verbose", "--kernel-arg", "lpj=0", "--log", log, "--command", "true"])
             #expect(r.status == 0, "\(r.stderr)")
             let transcript = try String(contentsOfFile: log, encoding: .utf8)
             #expect(transcript.contains("Calibrating delay loop..."), "\(transcript)")
