@@ -1,3 +1,4 @@
+import CorralSystem
 import Foundation
 import Launcher
 import Synchronization
@@ -35,21 +36,24 @@ public enum EachRunner {
         let next = Mutex(0)
         let results = Mutex([JobReport?](repeating: nil, count: orders.count))
         let group = DispatchGroup()
-        for _ in 0..<max(1, min(jobs, orders.count)) {
-            group.enter()
-            Thread.detachNewThread {
-                while true {
-                    let index: Int? = next.withLock { value in
-                        guard value < orders.count else { return nil }
-                        defer { value += 1 }
-                        return value
+        // Signals stay with the main thread (``SignalMask``).
+        SignalMask.withAllBlocked {
+            for _ in 0..<max(1, min(jobs, orders.count)) {
+                group.enter()
+                Thread.detachNewThread {
+                    while true {
+                        let index: Int? = next.withLock { value in
+                            guard value < orders.count else { return nil }
+                            defer { value += 1 }
+                            return value
+                        }
+                        guard let index else { break }
+                        let report = runOne(orders[index], executable: executable)
+                        results.withLock { $0[index] = report }
+                        onResult(report)
                     }
-                    guard let index else { break }
-                    let report = runOne(orders[index], executable: executable)
-                    results.withLock { $0[index] = report }
-                    onResult(report)
+                    group.leave()
                 }
-                group.leave()
             }
         }
         group.wait()
@@ -100,10 +104,12 @@ public enum EachRunner {
         // Drain stderr concurrently so a chatty worker cannot block on a full pipe.
         let errorText = Mutex(Data())
         let drained = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errorText.withLock { $0 = data }
-            drained.signal()
+        SignalMask.withAllBlocked {
+            Thread.detachNewThread {
+                let data = err.fileHandleForReading.readDataToEndOfFile()
+                errorText.withLock { $0 = data }
+                drained.signal()
+            }
         }
         // The request is small; a worker that died before reading it shows
         // as a missing report below, not as an error here.

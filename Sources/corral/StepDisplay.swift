@@ -18,8 +18,11 @@ final class StepDisplay: @unchecked Sendable {
     static func make(job: String, quiet: Bool) -> StepDisplay? {
         guard !quiet, Console.isTerminal.err else { return nil }
         let display = StepDisplay(job: job)
-        Thread.detachNewThread { [display] in
-            while display.tick() { usleep(1_000_000) }
+        // Signals stay with the main thread, where the job's boot reads them.
+        SignalMask.withAllBlocked {
+            Thread.detachNewThread { [display] in
+                while display.tick() { usleep(1_000_000) }
+            }
         }
         return display
     }

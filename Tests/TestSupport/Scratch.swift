@@ -39,9 +39,9 @@ public final class Scratch: Sendable {
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
 
     /// A scratch directory for the length of `body`.
-    public static func with<T>(_ prefix: String = "corral-test", in base: String? = nil,
+    public static func with<T>(_ prefix: String = "corral-test", in base: String? = nil, searchable: Bool = false,
                                _ body: (URL) throws -> T) throws -> T {
-        let scratch = try Scratch(prefix, in: base)
+        let scratch = try Scratch(prefix, in: base, searchable: searchable)
         return try withExtendedLifetime(scratch) { try body(scratch.url) }
     }
 }
