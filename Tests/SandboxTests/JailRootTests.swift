@@ -242,25 +242,13 @@ struct JailRootTests {
         let dir = booter.directory
         try run("/usr/bin/truncate", ["-s", "8M", dir.file("mine.img")])
         try booter.own(dir.file("mine.img"))
-        let consolePath = dir.file("console.txt")
-        _ = FileManager.default.createFile(atPath: consolePath, contents: nil)
-        let console = try FileHandle(forWritingTo: URL(fileURLWithPath: consolePath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        process.arguments = ["-u", user.name, "--", TestPaths.corral, "boot", "--kernel", TestEnvironment.kernel, "--disk", "0=mine.img",
-                             "--command", "(while :; do /bin/true; done) & echo GUEST ready; sleep 5; kill $!; echo GUEST done"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-        process.environment = TestEnvironment.childEnvironment
-        process.standardOutput = console
-        process.standardError = console
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try console.close()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let text = { (try? String(contentsOfFile: consolePath, encoding: .utf8)) ?? "" }
-        let deadline = Date().addingTimeInterval(60)
-        while !text().contains("GUEST ready") && process.isRunning && Date() < deadline { usleep(50_000) }
-        try #require(text().contains("GUEST ready"), "the guest never got ready: \(text())")
+        let boot = try BackgroundCorral(
+            ["boot", "--kernel", TestEnvironment.kernel, "--disk", "0=mine.img",
+             "--command", "(while :; do /bin/true; done) & echo GUEST ready; sleep 5; kill $!; echo GUEST done"],
+            outputPath: dir.file("console.txt"), cwd: dir.path, user: user.name)
+        let process = boot.process
+        let text = { boot.output }
+        try #require(boot.waitFor("GUEST ready"), "the guest never got ready: \(text())")
 
         let ownPIDNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
         var kernelTasks = 0, reapers = 0
@@ -285,9 +273,8 @@ struct JailRootTests {
         // main + ubd thread + SIGIO thread + at least one stub; one reaper
         #expect(kernelTasks >= 4, "only \(kernelTasks) kernel tasks seen: \(text())")
         #expect(reapers == 1, "\(reapers) reapers seen")
-        let deadlineEnd = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadlineEnd { usleep(50_000) }
-        #expect(!process.isRunning && process.terminationStatus == 0, "\(text())")
+        boot.wait()
+        #expect(process.terminationStatus == 0, "\(text())")
         #expect(text().contains("GUEST done"), "\(text())")
     }
 

@@ -51,32 +51,6 @@ struct KernelLimitsTests {
         return nil
     }
 
-    /// A `corral boot` in the background, its output in a file.
-    final class Background {
-        let process = Process()
-        let outputPath: String
-        init(_ arguments: [String], in dir: Scratch) throws {
-            outputPath = dir.file("corral-output.txt")
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-            process.executableURL = URL(fileURLWithPath: TestPaths.corral)
-            process.arguments = arguments
-            process.environment = TestEnvironment.childEnvironment
-            process.standardOutput = output
-            process.standardError = output
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            try output.close()
-        }
-        var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
-        func wait(seconds: Double = 60) {
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-    }
-
     /// During a boot the kernel is in a cgroup of the boot's own, in both
     /// the pids and the memory hierarchy, with the limits set; its private
     /// /dev/shm is sized from --memory; after the boot the cgroup is gone.
@@ -84,7 +58,8 @@ struct KernelLimitsTests {
     func theKernelsCgroupAndLimitsAreVisibleDuringABootAndGoneAfter() throws {
         try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-visible", in: "/tmp")
-        let boot = try Background(["boot", "--kernel", KernelUnderTest.path, "--memory", "128M", "--command", "sleep 4"], in: dir)
+        let boot = try BackgroundCorral(["boot", "--kernel", KernelUnderTest.path, "--memory", "128M", "--command", "sleep 4"],
+                                        outputPath: dir.file("corral-output.txt"))
         let found = Self.kernel(below: boot.process.processIdentifier)
         var seen: [String] = []
         if let (helper, kernel) = found {
@@ -119,7 +94,8 @@ struct KernelLimitsTests {
     func aStoppedBootLeavesNoCgroup() throws {
         try KernelUnderTest.require(root: true)
         let dir = try Scratch("corral-limits-kill", in: "/tmp")
-        let boot = try Background(["boot", "--kernel", KernelUnderTest.path, "--command", "sleep 60"], in: dir)
+        let boot = try BackgroundCorral(["boot", "--kernel", KernelUnderTest.path, "--command", "sleep 60"],
+                                        outputPath: dir.file("corral-output.txt"))
         let (helper, kernel) = try #require(Self.kernel(below: boot.process.processIdentifier), "\(boot.output)")
         let groups = Self.cgroups(of: kernel)
         let seen = ["pids", "memory"].compactMap { c in groups[c].map { Self.directory(c, $0) } }
