@@ -36,24 +36,21 @@ public enum EachRunner {
         let next = Mutex(0)
         let results = Mutex([JobReport?](repeating: nil, count: orders.count))
         let group = DispatchGroup()
-        // Signals stay with the main thread (``SignalMask``).
-        SignalMask.withAllBlocked {
-            for _ in 0..<max(1, min(jobs, orders.count)) {
-                group.enter()
-                Thread.detachNewThread {
-                    while true {
-                        let index: Int? = next.withLock { value in
-                            guard value < orders.count else { return nil }
-                            defer { value += 1 }
-                            return value
-                        }
-                        guard let index else { break }
-                        let report = runOne(orders[index], executable: executable)
-                        results.withLock { $0[index] = report }
-                        onResult(report)
+        for _ in 0..<max(1, min(jobs, orders.count)) {
+            group.enter()
+            SignalMask.startThread {
+                while true {
+                    let index: Int? = next.withLock { value in
+                        guard value < orders.count else { return nil }
+                        defer { value += 1 }
+                        return value
                     }
-                    group.leave()
+                    guard let index else { break }
+                    let report = runOne(orders[index], executable: executable)
+                    results.withLock { $0[index] = report }
+                    onResult(report)
                 }
+                group.leave()
             }
         }
         group.wait()
@@ -104,12 +101,10 @@ public enum EachRunner {
         // Drain stderr concurrently so a chatty worker cannot block on a full pipe.
         let errorText = Mutex(Data())
         let drained = DispatchSemaphore(value: 0)
-        SignalMask.withAllBlocked {
-            Thread.detachNewThread {
-                let data = err.fileHandleForReading.readDataToEndOfFile()
-                errorText.withLock { $0 = data }
-                drained.signal()
-            }
+        SignalMask.startThread {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errorText.withLock { $0 = data }
+            drained.signal()
         }
         // The request is small; a worker that died before reading it shows
         // as a missing report below, not as an error here.

@@ -18,11 +18,8 @@ final class StepDisplay: @unchecked Sendable {
     static func make(job: String, quiet: Bool) -> StepDisplay? {
         guard !quiet, Console.isTerminal.err else { return nil }
         let display = StepDisplay(job: job)
-        // Signals stay with the main thread, where the job's boot reads them.
-        SignalMask.withAllBlocked {
-            Thread.detachNewThread { [display] in
-                while display.tick() { usleep(1_000_000) }
-            }
+        SignalMask.startThread { [display] in
+            while display.tick() { usleep(1_000_000) }
         }
         return display
     }

@@ -14,17 +14,14 @@ import Glibc
 /// within the grace period, so in a working boot this never fires.
 enum Watchdog {
     static func arm(deadline: MonotonicClock.Instant, grace: Double = 10, what: String) {
-        // Signals stay with the main thread, where a boot reads them.
-        SignalMask.withAllBlocked {
-            Thread.detachNewThread {
-                while true {
-                    let left = deadline.seconds + grace - MonotonicClock.seconds()
-                    if left <= 0 { break }
-                    usleep(UInt32(min(left, 1) * 1_000_000))
-                }
-                Console.failure("timed out: \(what) did not respond within the time limit (exit status 124)")
-                _exit(124)
+        SignalMask.startThread {
+            while true {
+                let left = deadline.seconds + grace - MonotonicClock.seconds()
+                if left <= 0 { break }
+                usleep(UInt32(min(left, 1) * 1_000_000))
             }
+            Console.failure("timed out: \(what) did not respond within the time limit (exit status 124)")
+            _exit(124)
         }
     }
 }
