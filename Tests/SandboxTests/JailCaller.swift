@@ -33,6 +33,19 @@ final class JailBooter {
         try own(directory.path)
     }
 
+    /// Fails the test unless the kernel under test is there to boot.
+    static func requireKernel() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+    }
+
+    /// An ordinary user made for a test that boots the kernel under test,
+    /// with its booter.
+    static func ordinaryUser() throws -> (booter: JailBooter, user: TestUser) {
+        try requireKernel()
+        let booter = try JailBooter(.user)
+        return (booter, try #require(booter.user))
+    }
+
     /// Hands `path` to the caller (nothing to do for root).
     func own(_ path: String) throws {
         try user?.own(path)

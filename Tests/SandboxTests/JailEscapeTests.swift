@@ -161,7 +161,7 @@ struct JailEscapeTests {
     /// and through fresh `mount -t hostfs` mounts of the host's /etc, /proc,
     /// /dev and /dev/shm.
     @Test func aGuestCommandCannotReachHostSecretsProcessesOrTerminals() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        try JailBooter.requireKernel()
         unlink("/dev/shm/corral-guest-escape")
         // A private directory of root's with a world-readable file in it, like
         // /root or a mode-0700 home: the guest is a stranger to it. (Under

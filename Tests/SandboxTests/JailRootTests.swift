@@ -154,7 +154,7 @@ struct JailRootTests {
     }
 
     @Test func aGuestCommandSeesOnlyItsRootAndWritesOnlyItsDisk() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        try JailBooter.requireKernel()
         let setup = try Setup()
         let d = setup.disks.path
         let script = [
@@ -191,7 +191,7 @@ struct JailRootTests {
     /// escapes are denied: another user's home, /root, the sockets, a file
     /// beside its disk.
     @Test func aNonRootUserBootsItsOwnDiskInTheSameJail() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        try JailBooter.requireKernel()
         let setup = try Setup()
         let booter = try TestUser("boot", home: true)
         let own = try Scratch("corral-jail-user")
@@ -236,9 +236,7 @@ struct JailRootTests {
     /// and CapAmb 0, and the kernel's tasks an empty bounding set.
     @Test(.timeLimit(.minutes(2)))
     func aNonRootUsersKernelHoldsNoCapability() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
-        let booter = try JailBooter(.user)
-        let user = try #require(booter.user)
+        let (booter, user) = try JailBooter.ordinaryUser()
         let dir = booter.directory
         try run("/usr/bin/truncate", ["-s", "8M", dir.file("mine.img")])
         try booter.own(dir.file("mine.img"))
@@ -284,7 +282,7 @@ struct JailRootTests {
     /// name holds a comma, which a disk's own name may not) is that file:
     /// the boot goes ahead and the guest writes it, through the link.
     @Test func aDiskNamedThroughASymlinkIsTheKernelsOwn() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
+        try JailBooter.requireKernel()
         let d = try Scratch("corral-jail-link")
         chmod(d.path, 0o755)
         for name in ["real", "links"] { mkdir(d.file(name), 0o755) }
@@ -312,9 +310,7 @@ struct JailRootTests {
     /// that still needs root says so in one line.
     @Test(.timeLimit(.minutes(3)))
     func aNonRootUserRunsMaintRunAndFsckOnItsOwnCOW() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.kernel), "\(TestEnvironment.kernel) is missing")
-        let booter = try JailBooter(.user)
-        let user = try #require(booter.user)
+        let (booter, user) = try JailBooter.ordinaryUser()
         let dir = booter.directory
         try run("/usr/sbin/mkfs.ext4", ["-q", "-F", dir.file("base.img"), "32M"])
         let made = try runCorral(["cow", "create", dir.file("mine.cow"), dir.file("base.img")])
