@@ -1,7 +1,8 @@
 #!/bin/bash
 # make-vectors.sh OUTDIR
 #
-# Builds UML COW test vectors with the real kernel (/usr/bin/linux.uml), following
+# Builds UML COW test vectors with the real kernel ($CORRAL_UML_KERNEL, else
+# /usr/bin/linux.uml; the tests pass the kernel under test), following
 # cow-format.md section 7: V1..V5 written by the kernel, plus re-encodings of V1 in
 # every other layout (section 7.2) that the kernel must read back unchanged.
 #

@@ -11,20 +11,16 @@ public func run(_ executable: String, _ arguments: [String], cwd: String? = nil)
     return r.stdout
 }
 
-/// Runs a /bin/sh script with the test's own environment and the sbin
-/// directories at the end of PATH; `args` become $1, $2, … (no quoting
-/// games). How it ended and what it printed, stderr merged into stdout when
-/// asked. Unlike ``runCorral(_:cwd:environment:stdin:mergeStderr:user:)`` the
-/// test kernel's directory is not put first on PATH: a `corral boot` such a
-/// script starts finds linux.uml as the user's shell would (the suites'
-/// scripts have always run so).
+/// Runs a /bin/sh script with the test's environment (``TestEnvironment/childEnvironment``:
+/// the test kernel's directory first on PATH, so a `corral boot` the script
+/// starts boots the kernel under test, and the sbin directories last);
+/// `args` become $1, $2, … (no quoting games). How it ended and what it
+/// printed, stderr merged into stdout when asked.
 @discardableResult
 public func shellResult(_ script: String, _ args: String..., cwd: String? = nil, mergeStderr: Bool = false,
                         user: String? = nil) throws -> ProcessResult {
-    var environment = TestEnvironment.variables
-    environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
-    return try runProcess("/bin/sh", ["-c", script, "sh"] + args, cwd: cwd, environment: environment,
-                          mergeStderr: mergeStderr, user: user)
+    try runProcess("/bin/sh", ["-c", script, "sh"] + args, cwd: cwd, environment: TestEnvironment.childEnvironment,
+                   mergeStderr: mergeStderr, user: user)
 }
 
 /// Runs a /bin/sh script that must succeed (as ``shellResult(_:_:cwd:mergeStderr:user:)``);
