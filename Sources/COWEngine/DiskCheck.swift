@@ -226,7 +226,7 @@ public enum DiskCheck {
     static func checkLock(_ file: OpenFile, writable: Bool, into findings: inout [Finding]) {
         let path = file.path
         if let pid = file.lockHolder(conflictingWith: writable ? .write : .read) {
-            let who = EngineError.processName(pid)
+            let who = ProcessName.describe(pid)
             findings.append(Finding(
                 code: .inUse, severity: writable ? .problem : .warning,
                 message: "\(path) is in use by process \(pid)\(who): a running guest holds a lock on its disks",

@@ -86,9 +86,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .pathTooLong(let path, let length):
             "\(path): absolute path is \(length) bytes; the COW header holds at most 4095"
         case .inUse(let path, let pid):
-            pid > 0 ? "\(path): in use by process \(pid)\(Self.processName(pid))" : "\(path): locked by another process"
+            pid > 0 ? "\(path): in use by process \(pid)\(ProcessName.describe(pid))" : "\(path): locked by another process"
         case .namedByKernel(let path, let pid):
-            "\(path): named on the command line of running UML kernel process \(pid)\(Self.processName(pid)), which may open it at any moment; stop that guest first"
+            "\(path): named on the command line of running UML kernel process \(pid)\(ProcessName.describe(pid)), which may open it at any moment; stop that guest first"
         case .otherCOWsOnBacking(let backing, let cows):
             "\(backing): \(cows.count) other COW file(s) use this backing and would be invalidated: \(cows.joined(separator: ", "))"
         case .commitPending(let backing, let cow):
@@ -130,11 +130,6 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .newBackingSizeMismatch: "a different-size disk needs a new COW: corral cow flatten, then corral cow from-image"
         default: nil
         }
-    }
-
-    static func processName(_ pid: Int32) -> String {
-        guard let comm = try? SmallTextFile.text("/proc/\(pid)/comm") else { return "" }
-        return " (\(comm.trimmed))"
     }
 }
 
