@@ -140,6 +140,7 @@ public struct BootPlan: Sendable {
             quiet: !options.verbose,
             skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             loopsPerJiffy: DelayLoop.hostLoopsPerJiffy(),
+            legacyPseudoterminals: LegacyPseudoterminals.count,
             initVariables: variables,
             extraArguments: options.extraArguments
         )

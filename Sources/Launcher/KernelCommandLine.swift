@@ -67,6 +67,10 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     public var skippedInitcalls: [String]
     /// `lpj=`: the delay loop's speed, so the kernel does not measure it (``DelayLoop``).
     public var loopsPerJiffy: Int?
+    /// `pty.legacy_count=`: how many BSD pseudo-terminals (`/dev/ptyXY`) the
+    /// kernel makes; nil leaves the kernel's own number (256 in Debian's
+    /// builds). BootPlan asks for none (``LegacyPseudoterminals``).
+    public var legacyPseudoterminals: Int?
     public var initVariables: [InitVariable]
     /// Passed through unchanged, after everything corral sets, so they win.
     public var extraArguments: [String]
@@ -82,6 +86,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         quiet: Bool = true,
         skippedInitcalls: [String] = [],
         loopsPerJiffy: Int? = nil,
+        legacyPseudoterminals: Int? = nil,
         initVariables: [InitVariable] = [],
         extraArguments: [String] = []
     ) {
@@ -95,6 +100,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         self.quiet = quiet
         self.skippedInitcalls = skippedInitcalls
         self.loopsPerJiffy = loopsPerJiffy
+        self.legacyPseudoterminals = legacyPseudoterminals
         self.initVariables = initVariables
         self.extraArguments = extraArguments
     }
@@ -110,6 +116,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         if quiet { args.append("quiet") }
         if !skippedInitcalls.isEmpty { args.append("initcall_blacklist=" + skippedInitcalls.joined(separator: ",")) }
         if let loopsPerJiffy { args.append("lpj=\(loopsPerJiffy)") }
+        if let legacyPseudoterminals { args.append("pty.legacy_count=\(legacyPseudoterminals)") }
         if let initPath { args.append("init=\(initPath)") }
         args += initVariables.map { "\($0.name)=\($0.value)" }
         args += extraArguments

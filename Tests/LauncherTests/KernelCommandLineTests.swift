@@ -139,6 +139,12 @@ import TestSupport
         #expect(!KernelCommandLine(umid: "u1").arguments.contains { $0.hasPrefix("lpj=") })
     }
 
+    @Test func legacyPtysAreAskedForBeforeTheUsersArguments() {
+        let args = KernelCommandLine(umid: "u1", legacyPseudoterminals: 0, extraArguments: ["pty.legacy_count=4"]).arguments
+        #expect(args.filter { $0.hasPrefix("pty.legacy_count=") } == ["pty.legacy_count=0", "pty.legacy_count=4"])
+        #expect(!KernelCommandLine(umid: "u1").arguments.contains { $0.hasPrefix("pty.") })
+    }
+
     @Test func exitStatusesAreDistinct() {
         let corralSide: [BootExitStatus] = [
             .timedOut, .interrupted(signal: 2), .interrupted(signal: 15), .preflightFailed,
