@@ -17,6 +17,8 @@ APT_PACKAGES += zsh fish
 # debootstrap: GuestTests build a Debian minbase guest (Tests/Fixtures/make-guest.sh,
 # from apt's configured mirror, cached in .build/guest).
 APT_PACKAGES += debootstrap
+# strace: BootKernelTests checks which files the end of a boot opens; scripts/journey-opens.
+APT_PACKAGES += strace
 # mount: losetup, for BlockDeviceBackingTests' real block device (a loop device over a scratch file).
 APT_PACKAGES += mount
 

@@ -69,6 +69,15 @@ public enum ProcessTree {
         let end = MonotonicClock.seconds() + deadline
         repeat {
             _ = corral_launch_kill(-session, SIGKILL)
+            // Every process of the boot descends from the supervisor, a child
+            // subreaper (the session starts at its child, the helper, and an
+            // orphan comes back to it with SIGCHLD as its exit signal). A
+            // supervisor with no child left has nothing left to kill, and the
+            // /proc scans below, a read per host process (thousands beside
+            // running guests), are not needed.
+            let reaped = reap(helper: helper)
+            if let exit = reaped.helperExit { helperExit = exit }
+            if reaped.childless { break }
             let entries = all()
             let targets = entries.filter {
                 $0.state != "Z" && ($0.session == session || $0.parent == supervisor)
@@ -84,14 +93,21 @@ public enum ProcessTree {
 
     /// Reaps every exited child without blocking; returns `helper`'s exit if seen.
     public static func reapAll(helper: Int32) -> (exited: Bool, code: Int32)? {
+        reap(helper: helper).helperExit
+    }
+
+    /// Reaps every exited child without blocking: `helper`'s exit if seen,
+    /// and whether the caller has no child at all any more (wait's ECHILD,
+    /// as against children that are still running).
+    static func reap(helper: Int32) -> (helperExit: (exited: Bool, code: Int32)?, childless: Bool) {
         var helperExit: (exited: Bool, code: Int32)?
         while true {
             var exited: Int32 = 0
             var code: Int32 = 0
             let pid = corral_launch_wait(-1, 1, &exited, &code)
-            if pid <= 0 { break }
+            if pid < 0 { return (helperExit, corral_errno() == ECHILD) }
+            if pid == 0 { return (helperExit, false) }
             if pid == helper { helperExit = (exited == 1, code) }
         }
-        return helperExit
     }
 }
