@@ -188,8 +188,10 @@ final class CorralRun {
 /// Watches runs that share one scratch marker until all exit (or `limit`
 /// seconds pass: then they are SIGKILLed and the test fails).
 enum Watch {
-    /// `tick` is called about every 100 ms with the live processes of the
-    /// marker; return without doing anything when there is nothing to do.
+    /// `tick` is called with the live processes of the marker, every 20 ms
+    /// for the first two seconds (a panic at init is over within 200 ms on
+    /// 7.2, and a watch that missed it sees no pty) and every 100 ms after;
+    /// return without doing anything when there is nothing to do.
     static func until(
         exited runs: [CorralRun], marker: String, limit: Double = 90,
         tick: ([HostProcesses.Entry]) -> Void = { _ in }
@@ -207,7 +209,7 @@ enum Watch {
                 Issue.record("corral did not exit within \(limit) s")
                 break
             }
-            usleep(100_000)
+            usleep(Date().timeIntervalSince(start) < 2 ? 20_000 : 100_000)
             for run in runs where !run.isRunning && run.ended == nil { run.ended = Date() }
         }
         for run in runs {
