@@ -46,15 +46,8 @@ enum ProcessName {
         (try? SmallTextFile.text("/proc/\(pid)/comm")).map(\.trimmed).flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The parent pid from `/proc/PID/stat`: `pid (comm) state ppid …`,
-    /// read after the last ')' since a command name may hold one.
+    /// The parent pid, from `/proc/PID/stat` (``ProcessStat``).
     static func parent(of pid: Int32) -> Int32? {
-        (try? SmallTextFile.text("/proc/\(pid)/stat", limit: 1024)).flatMap(parent(stat:))
-    }
-
-    static func parent(stat: String) -> Int32? {
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
+        ProcessStat.of(pid)?.parent
     }
 }

@@ -38,19 +38,11 @@ public enum ProcessTree {
         return entries
     }
 
-    /// Fields after the command name, which may itself hold spaces and parentheses.
+    /// One process's entry; nil when it has gone.
     public static func stat(_ pid: Int32) -> Entry? {
-        guard let file = try? Descriptor(open: "/proc/\(pid)/stat", flags: O_RDONLY, noFollow: false),
-              let buffer = try? file.read(upTo: 1024) else { return nil }
-        let n = buffer.count
-        guard n > 0, let close = buffer.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count >= 4,
-              let parent = Int32(String(decoding: fields[1], as: UTF8.self)),
-              let group = Int32(String(decoding: fields[2], as: UTF8.self)),
-              let session = Int32(String(decoding: fields[3], as: UTF8.self)) else { return nil }
-        let state = Character(UnicodeScalar(fields[0].first ?? UInt8(ascii: "?")))
-        return Entry(pid: pid, parent: parent, group: group, session: session, state: state)
+        ProcessStat.of(pid).map {
+            Entry(pid: pid, parent: $0.parent, group: $0.group, session: $0.session, state: $0.state)
+        }
     }
 
     /// Live (non-zombie) processes in session `session`.

@@ -548,17 +548,15 @@ struct BootKernelTests {
         let strace = "/usr/bin/strace"
         try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is missing (make deps)")
         let dir = try Scratch("corral-end-scan")
-        do {
-            for mode in [off, []] {
-                let log = dir.file("openat.log")
-                let r = try runProcess(strace, ["-o", log, "-e", "trace=openat", TestPaths.corral, "boot"] + mode
-                                       + ["--command", "echo done"], environment: TestEnvironment.childEnvironment)
-                #expect(r.status == 0 && r.stdout == "done\n", "\(mode): \(r.stderr)")
-                let opens = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-                let scans = opens.filter { $0.contains("\"/proc/") && $0.contains("/stat\"") && !$0.contains("/proc/self/") }
-                #expect(opens.count > 10, "strace saw nothing: \(opens.count) lines")
-                #expect(scans.isEmpty, "\(mode): \(scans.count) opens of /proc/PID/stat, e.g. \(scans.prefix(2))")
-            }
+        for mode in [off, []] {
+            let log = dir.file("openat.log")
+            let r = try runProcess(strace, ["-o", log, "-e", "trace=openat", TestPaths.corral, "boot"] + mode
+                                   + ["--command", "echo done"], environment: TestEnvironment.childEnvironment)
+            #expect(r.status == 0 && r.stdout == "done\n", "\(mode): \(r.stderr)")
+            let opens = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            let scans = opens.filter { $0.contains("\"/proc/") && $0.contains("/stat\"") && !$0.contains("/proc/self/") }
+            #expect(opens.count > 10, "strace saw nothing: \(opens.count) lines")
+            #expect(scans.isEmpty, "\(mode): \(scans.count) opens of /proc/PID/stat, e.g. \(scans.prefix(2))")
         }
     }
 }
