@@ -30,6 +30,11 @@ struct KernelCgroup {
         var parent: Directory
         var home: Directory
         var name: String
+        /// Whether this process made it (rather than found it made).
+        var madeHere = false
+        /// The boot's cgroup itself, and its cgroup.procs open for writing.
+        var directory: Directory?
+        var procs: Descriptor?
         var path: String { parent.path + "/" + name }
     }
 
@@ -94,49 +99,81 @@ struct KernelCgroup {
     }
 
     /// Makes the boot's cgroup (or finds it made, by the launcher or a
-    /// concurrent call) with `limits`, and puts `pid` into it unless it is
-    /// there already. `moved` says whether this call moved it.
-    ///
-    /// Moving a process between cgroups (a write to cgroup.procs) waits for
-    /// an RCU grace period, 10-15 ms on this host kind: the launcher places
-    /// the helper from outside while the helper is still starting up
-    /// (`SandboxRunner.placeInCgroup`), so the helper normally finds itself
-    /// inside and pays nothing; it moves itself only when nobody did.
-    static func enter(helper: pid_t, limits: KernelLimits, at location: Location,
-                      pid: pid_t) throws(SandboxError) -> (cgroup: KernelCgroup, moved: Bool) {
+    /// concurrent call) with `limits`, and opens each hierarchy's
+    /// cgroup.procs for ``join(pid:)``.
+    static func prepare(helper: pid_t, limits: KernelLimits, at location: Location) throws(SandboxError) -> KernelCgroup {
         let (version, places) = location
         var nodes: [Node] = []
-        var made: [Bool] = []
-        var moved = false
         do throws(SystemError) {
             for place in places {
                 let parent = try Directory(place.parent)
                 let home = place.home == place.parent ? parent : try Directory(place.home)
-                let node = Node(parent: parent, home: home, name: name(helper: helper))
+                var node = Node(parent: parent, home: home, name: name(helper: helper))
                 do {
                     try parent.makeDirectory(node.name, mode: 0o755)
-                    made.append(true)
+                    node.madeHere = true
                     sweep(parent)
-                } catch where error.errno == .fileExists {
-                    made.append(false)
-                }
+                } catch where error.errno == .fileExists {}
                 nodes.append(node)
+                let dir = try parent.openDirectory(node.name)
+                nodes[nodes.count - 1].directory = dir
+                nodes[nodes.count - 1].procs = try dir.openFile("cgroup.procs", flags: O_WRONLY)
             }
             let cgroup = KernelCgroup(version: version, nodes: nodes)
             try cgroup.write(limits)
-            for node in nodes {
-                let dir = try node.parent.openDirectory(node.name)
-                let members = String(decoding: try dir.openFile("cgroup.procs", flags: O_RDONLY).read(upTo: 1 << 16), as: UTF8.self)
-                if members.split(separator: "\n").contains(Substring("\(pid)")) { continue }
-                try write("\(pid)", to: "cgroup.procs", in: dir)
-                moved = true
-            }
-            return (cgroup, moved)
+            return cgroup
         } catch {
-            // Only what this call made: a launcher's cgroup is the launcher's to remove.
-            KernelCgroup(version: version, nodes: zip(nodes, made).filter(\.1).map(\.0)).remove()
+            KernelCgroup(version: version, nodes: nodes).removeMade()
             throw .cgroupSetup(version: version.rawValue, error)
         }
+    }
+
+    /// Puts `pid` into the cgroup unless it is there already; true when
+    /// this call moved it.
+    ///
+    /// Moving a process between cgroups (a write to cgroup.procs) waits for
+    /// an RCU grace period, 10-15 ms on this host kind. The launcher places
+    /// the helper from outside while the helper starts up and builds its
+    /// jail (`SandboxRunner.placeInCgroup`), and the helper joins only just
+    /// before the reaper is born, so it normally finds itself inside and
+    /// pays one read; it moves itself only when nobody did. That is after
+    /// it entered its namespaces and jail, hence the descriptors opened by
+    /// ``prepare(helper:limits:at:)``: the kernel checks a move against the
+    /// credentials of whoever opened cgroup.procs (Linux 5.16 and later),
+    /// and the files need not be visible from inside the jail.
+    func join(pid: pid_t) throws(SandboxError) -> Bool {
+        var moved = false
+        do throws(SystemError) {
+            for node in nodes {
+                guard let dir = node.directory, let procs = node.procs else { continue }
+                let members = String(decoding: try dir.openFile("cgroup.procs", flags: O_RDONLY).read(upTo: 1 << 16), as: UTF8.self)
+                if members.split(separator: "\n").contains(Substring("\(pid)")) { continue }
+                try procs.writeAll(Array("\(pid)".utf8))
+                moved = true
+            }
+            return moved
+        } catch {
+            throw .cgroupSetup(version: version.rawValue, error)
+        }
+    }
+
+    /// ``prepare(helper:limits:at:)`` then ``join(pid:)``: the cgroup and
+    /// whether this call moved `pid`. On failure removes only what it made:
+    /// a launcher's cgroup is the launcher's to remove.
+    static func enter(helper: pid_t, limits: KernelLimits, at location: Location,
+                      pid: pid_t) throws(SandboxError) -> (cgroup: KernelCgroup, moved: Bool) {
+        let cgroup = try prepare(helper: helper, limits: limits, at: location)
+        do {
+            return (cgroup, try cgroup.join(pid: pid))
+        } catch {
+            cgroup.removeMade()
+            throw error
+        }
+    }
+
+    /// Removes the parts of this cgroup that its own `prepare` made.
+    func removeMade() {
+        KernelCgroup(version: version, nodes: nodes.filter(\.madeHere)).remove()
     }
 
     private func write(_ limits: KernelLimits) throws(SystemError) {

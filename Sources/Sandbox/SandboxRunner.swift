@@ -206,13 +206,12 @@ public enum SandboxRunner {
             throw .ownUIDRefused(.hostLacks(why))
         }
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
-        // Before the namespaces: the reaper and the kernel are born inside.
-        // Placed there by the launcher as a rule (placeInCgroup), which then
-        // also removes it; moved here, and removed here, only when it was not.
-        var ownCgroup: KernelCgroup?
+        // Made (or found) before the namespaces, while /sys/fs/cgroup is in
+        // view and this process has its own credentials; joined just before
+        // the reaper is born (see KernelCgroup.join).
+        var cgroup: KernelCgroup?
         if case .success(let location) = KernelCgroup.locate() {
-            let entered = try KernelCgroup.enter(helper: getpid(), limits: limits, at: location, pid: getpid())
-            if entered.moved { ownCgroup = entered.cgroup }
+            cgroup = try KernelCgroup.prepare(helper: getpid(), limits: limits, at: location)
         }
         if case .success = host.namespaces {
             jail = (try? host.mountJail.get()) != nil
@@ -260,6 +259,18 @@ public enum SandboxRunner {
         // 5.14+ counts the namespace's processes only (before 5.14 all of
         // the caller's processes count).
         let processLimit = account != nil || inUserNamespace ? UInt(limits.processes) : 0
+        // The reaper and the kernel are born inside. Placed there by the
+        // launcher as a rule (placeInCgroup), which then also removes it;
+        // moved here, and removed here, only when it was not.
+        var ownCgroup: KernelCgroup?
+        if let cgroup {
+            do {
+                if try cgroup.join(pid: getpid()) { ownCgroup = cgroup }
+            } catch {
+                cgroup.removeMade()
+                throw error
+            }
+        }
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: processLimit, dropCapabilities: dropCapabilities,
