@@ -7,6 +7,8 @@ public enum Boot {
     /// goes to the plan's ``BootOptions/events``; nothing is printed here.
     public static func run(_ plan: BootPlan) -> BootExitStatus {
         let events = plan.options.events
+        // Beside the preflight, which takes longer (it reads the kernel).
+        let filter = FilterCompilation.start(plan)
         let issues = Preflight.run(plan)
         for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {
@@ -29,7 +31,7 @@ public enum Boot {
         }
         return withExtendedLifetime(leases) {
             do {
-                var session = try BootSession(plan: plan)
+                var session = try BootSession(plan: plan, filter: filter?.wait())
                 return session.run()
             } catch {
                 events?(.diagnostic(.launchFailed("\(error)")))

@@ -18,6 +18,8 @@ import Sandbox
 /// prints: what the user should hear goes to ``BootOptions/events``.
 struct BootSession: ~Copyable {
     let plan: BootPlan
+    /// The seccomp filter compiled beside the preflight, for the helper.
+    private let filter: KernelFilter?
     /// Where the command's output goes, the caller's (``ConsoleStreams``); nil:
     /// nowhere but the observer and the transcript. The console loop queues
     /// it and never blocks writing it.
@@ -58,7 +60,7 @@ struct BootSession: ~Copyable {
     private var nonceFile: NonceFile?
     private var bootDirectory: BootDirectory?
 
-    init(plan: BootPlan) throws(LauncherError) {
+    init(plan: BootPlan, filter: KernelFilter? = nil) throws(LauncherError) {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
@@ -66,6 +68,7 @@ struct BootSession: ~Copyable {
             do { nullInput = try Descriptor(open: "/dev/null", flags: O_RDONLY, noFollow: false) } catch { throw LauncherError(error) }
         }
         self.plan = plan
+        self.filter = filter
         self.nullInput = nullInput
         self.input = nullInput?.fd ?? plan.options.streams?.input ?? -1
         self.output = plan.options.streams?.output
@@ -81,7 +84,7 @@ struct BootSession: ~Copyable {
             let (pty, bootDirectory) = try prepare()
             if plan.interactive { say(.consoleAttached) }
             raw = RawTerminal(fd: plan.interactive ? input : -1)
-            helper = try KernelHelper(plan, ttyPath: pty.slavePath)
+            helper = try KernelHelper(plan, ttyPath: pty.slavePath, filter: filter)
             // While the helper starts up: the cgroup move's wait is then off the boot's path.
             SandboxRunner.placeInCgroup(helper: helper.pid, argv: plan.argv, policy: plan.policy)
             StaleBoots.record(session: helper.pid, in: bootDirectory.directory)

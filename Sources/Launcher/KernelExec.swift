@@ -16,6 +16,8 @@ public struct KernelExecSpec: Codable, Sendable, Equatable {
     public var ttyPath: String
     /// The supervisor; if it is already gone, the helper does not start the kernel.
     public var parentPID: Int32
+    /// The kernel's seccomp filter, compiled by the supervisor; nil: the helper compiles it.
+    public var filter: KernelFilter?
 
     public static let environmentKey = "CORRAL_KERNEL_EXEC_SPEC"
     /// Setup errors go back on this fd (close-on-exec: EOF means exec happened).
@@ -93,7 +95,7 @@ public enum KernelExec {
             try LauncherError.systemCall("personality", "ADDR_NO_RANDOMIZE") { corral_launch_no_randomize() }
             // BootSession removes the boot's cgroup after the helper ends.
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
-                                         cgroupRemovedByCaller: true) { denial in
+                                         filter: spec.filter, cgroupRemovedByCaller: true) { denial in
                 report("\(denial)")
             }
         } catch {

@@ -4,6 +4,7 @@ import Glibc
 import CCorralShim
 import CorralSystem
 import Foundation
+import Sandbox
 
 /// The supervisor's side of the spawn: `corral _kernel-exec` (``KernelExec``)
 /// started with its spec in the environment and an error pipe on fd 3,
@@ -14,14 +15,14 @@ final class KernelHelper {
     /// The read end of the error pipe until it ends.
     var errors: Descriptor?
 
-    init(_ plan: BootPlan, ttyPath: String) throws(LauncherError) {
+    init(_ plan: BootPlan, ttyPath: String, filter: KernelFilter?) throws(LauncherError) {
         var pipeFDs: [Int32] = [0, 0]
         guard corral_launch_pipe(&pipeFDs) == 0 else { throw .launch("pipe failed: \(SystemError.describe(corral_errno()))") }
         let readEnd = Descriptor(owning: pipeFDs[0], name: "the kernel helper's error pipe")
         let writeEnd = Descriptor(owning: pipeFDs[1], name: "the kernel helper's error pipe")
         let spec = KernelExecSpec(
             kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
-            ttyPath: ttyPath, parentPID: getpid())
+            ttyPath: ttyPath, parentPID: getpid(), filter: filter)
         guard let json = try? JSONEncoder().encode(spec) else { throw .launch("cannot encode the helper spec") }
         let environment = Self.environment(plan.options.environment, spec: String(decoding: json, as: UTF8.self))
         var helper: pid_t = 0

@@ -64,7 +64,7 @@ struct ReapedKernel {
     }
 
     /// How the filter's notify action is answered (`corral_kernel_spec.notify_mode`).
-    enum NotifyMode: Int32 {
+    enum NotifyMode: Int32, Codable {
         /// The filter kills by itself (no notify action).
         case none = 0
         /// The first unlisted call is recorded and the kernel killed.

@@ -7,7 +7,8 @@ import CorralSystem
 
 /// Runs the kernel: under `.off` by replacing this process with it, under
 /// `.enforce` inside the sandbox, in this order (sandbox.md §6.3):
-/// 1. compile the seccomp allowlist to BPF; open the kernel `O_PATH` at
+/// 1. take the seccomp filter the launcher compiled (``KernelFilter``), or
+///    compile the allowlist to BPF here; open the kernel `O_PATH` at
 ///    `Allowlist.kernelExecFD`;
 /// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
 ///    not root); pivot_root into a read-only root of its own (`JailRoot`,
@@ -32,19 +33,22 @@ public enum SandboxRunner {
     /// the host has seccomp user notification); the process then ends as if
     /// killed by SIGSYS, as it would without notification.
     ///
+    /// `filter`: the kernel's filter as the launcher compiled it; nil, or
+    /// one for another kernel or notify mode, and it is compiled here.
+    ///
     /// `cgroupRemovedByCaller`: the caller removes the boot's cgroup once
     /// this process is gone (the launcher does, `removeCgroup`), so the
     /// helper does not first move itself out of it at the end, a cgroup move
     /// that waited for an RCU grace period on the boot's path.
     public static func execKernel(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, cgroupRemovedByCaller: Bool = false,
-        onDenial: (SeccompDenial) -> Void = { _ in }
+        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil,
+        cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
-            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy,
+            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, filter: filter,
                               environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
                               onDenial: onDenial)
         }
@@ -154,8 +158,8 @@ public enum SandboxRunner {
     }
 
     static func execSandboxed(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, environment: [String: String],
-        cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void
+        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil,
+        environment: [String: String], cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
@@ -166,19 +170,21 @@ public enum SandboxRunner {
         if let name = policy.user, !host.isRoot {
             throw .userNeedsRoot(name)
         }
-        let selection = KernelProfile.select(kernelPath: kernelPath)
-        let learnPath = environment[learnVariable].flatMap { $0.isEmpty ? nil : $0 }
-        if learnPath != nil && !host.seccompNotify {
-            throw .unsupported(.seccompNotify)
+        // Compiled by the launcher as a rule (KernelFilter); here only when
+        // it gave none, or one for another kernel or notify mode.
+        let notify = try KernelFilter.notifyMode(environment: environment, host: host)
+        let compiled: KernelFilter
+        if let filter, filter.kernelPath == kernelPath, filter.notify == notify {
+            compiled = filter
+        } else {
+            compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
         }
-        let notify: ReapedKernel.NotifyMode = learnPath != nil ? .learn : host.seccompNotify ? .deny : .none
-        let filter = try SeccompFilter(allowlist: selection.profile.allowlist,
-                                       defaultAction: notify == .none ? .killProcess : .notify).bpf()
+        let learnPath = KernelFilter.learnPath(environment)
         var learnFD: Int32?
         if let learnPath {
             let fd = try SandboxError.systemCall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
             learnFD = fd
-            let header = "# kernel \(selection.kernelName) profile \(selection.profile.allowlist.name)\n"
+            let header = "# kernel \(compiled.kernelName) profile \(compiled.profileName)\n"
             _ = header.withCString { write(fd, $0, strlen($0)) }
         }
         let execFD = try SandboxError.systemCall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
@@ -271,7 +277,7 @@ public enum SandboxRunner {
                 throw error
             }
         }
-        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: filter, user: user ?? account?.identity,
+        let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: compiled.program, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: processLimit, dropCapabilities: dropCapabilities,
                                       reaperKeepsKill: host.isRoot)
@@ -282,7 +288,7 @@ public enum SandboxRunner {
         if notify == .deny, let first {
             onDenial(SeccompDenial(number: first.nr,
                                    arguments: withUnsafeBytes(of: first.args) { Array($0.bindMemory(to: UInt64.self)) },
-                                   kernel: selection.kernelName, profile: selection.profile.allowlist.name))
+                                   kernel: compiled.kernelName, profile: compiled.profileName))
             corral_exit_like(SIGSYS)  // the wait status of a SIGSYS death, as without notification
         }
         corral_exit_like(status)
