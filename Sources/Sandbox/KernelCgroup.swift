@@ -178,7 +178,8 @@ struct KernelCgroup {
 
     private func write(_ limits: KernelLimits) throws(SystemError) {
         for node in nodes {
-            let dir = try node.parent.openDirectory(node.name)
+            let dir: Directory
+            if let opened = node.directory { dir = opened } else { dir = try node.parent.openDirectory(node.name) }
             let names = try dir.names()
             if names.contains("pids.max") { try Self.write("\(limits.processes)", to: "pids.max", in: dir) }
             if version == .v2 {
