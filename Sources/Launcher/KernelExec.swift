@@ -75,12 +75,10 @@ public enum KernelExec {
                 // controlling terminal and takes SIGWINCH directly.
                 try LauncherError.systemCall("open as controlling tty", spec.ttyPath) { corral_attach_tty(spec.ttyPath) }
             } else {
-                // The sandboxed kernel starts a session of its own, so it gives
-                // window-size changes to its winch helper, which must make the
-                // pty *its* controlling terminal. Held by this session, that
-                // fails (EPERM): resizes never reached the guest, and the
-                // helper's error line hit the console, now and then inside the
-                // command's output. So the pty is nobody's controlling terminal here.
+                // The sandboxed kernel is not this process: it makes a session
+                // of its own and takes the pty as its controlling terminal
+                // there (`console:` below), which it cannot while this session
+                // holds it. So here the pty is nobody's controlling terminal.
                 try LauncherError.systemCall("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
             _ = corral_launch_close_from(KernelExecSpec.errorFD + 1)
@@ -95,7 +93,7 @@ public enum KernelExec {
             try LauncherError.systemCall("personality", "ADDR_NO_RANDOMIZE") { corral_launch_no_randomize() }
             // BootSession removes the boot's cgroup after the helper ends.
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
-                                         filter: spec.filter, cgroupRemovedByCaller: true) { denial in
+                                         filter: spec.filter, console: STDIN_FILENO, cgroupRemovedByCaller: true) { denial in
                 report("\(denial)")
             }
         } catch {

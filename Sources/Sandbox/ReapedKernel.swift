@@ -18,7 +18,7 @@ struct ReapedKernel {
     init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
          notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1,
          processLimit: UInt = 0, dropCapabilities: Bool = false,
-         reaperKeepsKill: Bool = false) throws(SandboxError) {
+         reaperKeepsKill: Bool = false, console: Int32? = nil) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -47,7 +47,8 @@ struct ReapedKernel {
             landlock_fd: landlockRuleset,
             nproc_limit: processLimit,
             drop_capabilities: dropCapabilities ? 1 : 0,
-            reaper_keeps_kill: reaperKeepsKill ? 1 : 0
+            reaper_keeps_kill: reaperKeepsKill ? 1 : 0,
+            console_fd: console ?? -1
         )
         var out = corral_reaper()
         var step: Int32 = 0

@@ -40,15 +40,20 @@ public enum SandboxRunner {
     /// this process is gone (the launcher does, `removeCgroup`), so the
     /// helper does not first move itself out of it at the end, a cgroup move
     /// that waited for an RCU grace period on the boot's path.
+    ///
+    /// `console`: under `.enforce`, the boot's terminal (on an fd of this
+    /// process, which holds it as nobody's controlling terminal); the kernel
+    /// leads a session of its own with it as controlling terminal, as under
+    /// `.off`, where the helper's own session has it.
     public static func execKernel(
         kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil,
-        cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void = { _ in }
+        console: Int32? = nil, cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
-            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, filter: filter,
+            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, filter: filter, console: console,
                               environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
                               onDenial: onDenial)
         }
@@ -158,7 +163,7 @@ public enum SandboxRunner {
     }
 
     static func execSandboxed(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil,
+        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil, console: Int32? = nil,
         environment: [String: String], cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
@@ -280,7 +285,7 @@ public enum SandboxRunner {
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: compiled.program, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: processLimit, dropCapabilities: dropCapabilities,
-                                      reaperKeepsKill: host.isRoot)
+                                      reaperKeepsKill: host.isRoot, console: console)
         let (status, first) = kernel.wait(learnFD: learnFD)
         _ = corral_reap_child(idmapHolder, 1)  // long dead by now
         idmapHolder = 0

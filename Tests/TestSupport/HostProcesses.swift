@@ -12,6 +12,8 @@ public enum HostProcesses {
         public var pid: pid_t
         public var parent: pid_t
         public var session: pid_t
+        /// The controlling terminal's device number (`tty_nr`); 0: none.
+        public var tty: Int32
         public var state: Character
         public var comm: String
     }
@@ -21,8 +23,9 @@ public enum HostProcesses {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 3, let parent = pid_t(fields[1]), let session = pid_t(fields[3]) else { return nil }
-        return Entry(pid: pid, parent: parent, session: session, state: fields[0].first ?? "?",
+        guard fields.count > 4, let parent = pid_t(fields[1]), let session = pid_t(fields[3]),
+              let tty = Int32(fields[4]) else { return nil }
+        return Entry(pid: pid, parent: parent, session: session, tty: tty, state: fields[0].first ?? "?",
                      comm: String(text[text.index(after: open)..<close]))
     }
 
@@ -81,11 +84,20 @@ public enum HostProcesses {
 
     /// `Name:\tvalue` from /proc/PID/task/TID/status.
     public static func status(_ pid: pid_t, task: pid_t, _ field: String) -> String? {
+        status(pid, task: task)?[field]
+    }
+
+    /// Every `Name:\tvalue` of /proc/PID/task/TID/status from one read, so
+    /// that the fields of a short-lived task (a UML stub that exits with its
+    /// guest process) all describe the same moment; nil once it is gone.
+    public static func status(_ pid: pid_t, task: pid_t) -> [String: String]? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return nil
+        return fields
     }
 
     /// Waits until none of `pids` is alive; returns the survivors.

@@ -166,6 +166,11 @@ struct corral_kernel_spec {
     /// caller, whose kernel has another uid and still has to be signalled);
     /// every other capability of the reaper is dropped at that point.
     int reaper_keeps_kill;
+    /// The kernel's console terminal (-1: none). The kernel child makes a
+    /// session of its own and takes this as its controlling terminal, as
+    /// `--sandbox off` gives it one: UML then takes SIGWINCH itself, where
+    /// without one it starts a winch helper process per console terminal.
+    int console_fd;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
