@@ -45,6 +45,11 @@ struct JailRoot {
     }
 
     private let root: Int32
+    /// The jail's directories opened so far, by symlink-free path ("" is
+    /// the root itself, which `root` holds): each is opened once, from its
+    /// parent, instead of walking from the root for every name made in it
+    /// (a walk per component cost a jailed boot some 600 system calls).
+    private var directories: [String: Int32] = [:]
     private(set) var binds: [Bind] = []
     /// An idmapped bind could not be made (its file system lacks idmapped
     /// mounts): the caller builds the jail again without idmapping.
@@ -56,6 +61,7 @@ struct JailRoot {
 
     func closeAll() {
         for bind in binds { close(bind.fd) }
+        for fd in directories.values { close(fd) }
         close(root)
     }
 
@@ -69,7 +75,6 @@ struct JailRoot {
         let components = path.split(separator: "/").map(String.init)
         for depth in components.indices {
             let parent = try jailDirectory(Array(components[..<depth]))
-            defer { close(parent) }
             if mkdirat(parent, components[depth], 0o755) != 0 && errno != EEXIST {
                 throw SandboxError.call("mkdir", "jail \(path)", errno: errno)
             }
@@ -81,7 +86,6 @@ struct JailRoot {
         var components = path.split(separator: "/").map(String.init)
         guard let last = components.popLast() else { return }
         let parent = try jailDirectory(components)
-        defer { close(parent) }
         let fd = openat(parent, last, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SandboxError.call("create", "jail \(path)", errno: errno) }
         close(fd)
@@ -161,7 +165,6 @@ struct JailRoot {
                 let target = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if !inside {
                     let parent = try jailDirectory(resolved)
-                    defer { close(parent) }
                     if symlinkat(target, parent, name) != 0 && errno != EEXIST {
                         throw SandboxError.call("symlink", "jail \(host)", errno: errno)
                     }
@@ -172,7 +175,6 @@ struct JailRoot {
                 resolved.append(name)
                 if !inside {
                     let parent = try jailDirectory(Array(resolved.dropLast()))
-                    defer { close(parent) }
                     if mkdirat(parent, name, 0o755) != 0 && errno != EEXIST {
                         throw SandboxError.call("mkdir", "jail \(host)", errno: errno)
                     }
@@ -182,7 +184,6 @@ struct JailRoot {
                 resolved.append(name)
                 if !inside {
                     let parent = try jailDirectory(Array(resolved.dropLast()))
-                    defer { close(parent) }
                     let fd = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
                     if fd < 0 && errno != EEXIST { throw SandboxError.call("create", "jail \(host)", errno: errno) }
                     if fd >= 0 { close(fd) }
@@ -193,14 +194,18 @@ struct JailRoot {
     }
 
     /// The jail's directory at `components` (symlink-free), opened without
-    /// following any link.
-    private func jailDirectory(_ components: [String]) throws(SandboxError) -> Int32 {
-        var fd = dup(root)
-        for name in components {
-            let next = corral_open_directory_nofollow(fd, name)
-            let e = errno
-            close(fd)
-            guard next >= 0 else { throw SandboxError.call("open", "jail /\(components.joined(separator: "/"))", errno: e) }
+    /// following any link: from the deepest one already open, each further
+    /// name `O_NOFOLLOW` from its parent. The descriptor stays the jail's
+    /// (closed by `closeAll`); callers must not close it.
+    private mutating func jailDirectory(_ components: [String]) throws(SandboxError) -> Int32 {
+        var known = components.count
+        while known > 0, directories[components[..<known].joined(separator: "/")] == nil { known -= 1 }
+        var fd = known == 0 ? root : directories[components[..<known].joined(separator: "/")] ?? root
+        for depth in known..<components.count {
+            let next = corral_open_directory_nofollow(fd, components[depth])
+            let code = errno
+            guard next >= 0 else { throw SandboxError.call("open", "jail /\(components.joined(separator: "/"))", errno: code) }
+            directories[components[...depth].joined(separator: "/")] = next
             fd = next
         }
         return fd
