@@ -198,9 +198,11 @@ struct JailRoot {
     /// name `O_NOFOLLOW` from its parent. The descriptor stays the jail's
     /// (closed by `closeAll`); callers must not close it.
     private mutating func jailDirectory(_ components: [String]) throws(SandboxError) -> Int32 {
-        var known = components.count
-        while known > 0, directories[components[..<known].joined(separator: "/")] == nil { known -= 1 }
-        var fd = known == 0 ? root : directories[components[..<known].joined(separator: "/")] ?? root
+        var known = components.count, fd = root
+        while known > 0 {
+            if let open = directories[components[..<known].joined(separator: "/")] { fd = open; break }
+            known -= 1
+        }
         for depth in known..<components.count {
             let next = corral_open_directory_nofollow(fd, components[depth])
             let code = errno

@@ -248,12 +248,9 @@ struct JailRootTests {
         let text = { boot.output }
         try #require(boot.waitFor("GUEST ready"), "the guest never got ready: \(text())")
 
-        let ownPIDNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
         var kernelTasks = 0, reapers = 0
-        for pid in HostProcesses.descendants(of: process.processIdentifier) {
-            // The helper stays outside (it waits for the reaper); what the
-            // guest could ever reach lives in the kernel's PID namespace.
-            guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid"), ns != ownPIDNamespace else { continue }
+        // What the guest could ever reach lives in the kernel's PID namespace.
+        for pid in HostProcesses.jailed(under: process.processIdentifier) {
             let name = ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             for task in HostProcesses.tasks(of: pid) {
                 // One read per task: 7.2's stubs exit as the guest's
@@ -261,8 +258,7 @@ struct JailRootTests {
                 guard let status = HostProcesses.status(pid, task: task), status["CapEff"] != nil else { continue }
                 let uid = status["Uid"] ?? "?"
                 #expect(uid.split(separator: "\t").allSatisfy { $0 == "\(user.uid)" }, "\(name) \(task): Uid \(uid)")
-                // 7.2 names its stubs uml-userspace; 6.1 and 6.12 keep linux.uml.
-                let kernelTask = name == "linux.uml" || name == "uml-userspace"
+                let kernelTask = HostProcesses.kernelNames.contains(name)
                 var fields = ["CapEff", "CapPrm", "CapAmb"]
                 if kernelTask { fields.append("CapBnd") }
                 for field in fields {
@@ -296,14 +292,8 @@ struct JailRootTests {
             ["boot", "--kernel", TestEnvironment.kernel, "--command", "echo GUEST ready; sleep 3; echo GUEST done"],
             outputPath: d.file("console.txt"), cwd: d.path)
         try #require(boot.waitFor("GUEST ready"), "the guest never got ready: \(boot.output)")
-        let ownPIDNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
-        var kernels: [HostProcesses.Entry] = []
-        for pid in HostProcesses.descendants(of: boot.process.processIdentifier) {
-            guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid"),
-                  ns != ownPIDNamespace, let entry = HostProcesses.entry(pid),
-                  ["linux.uml", "uml-userspace"].contains(entry.comm) else { continue }
-            kernels.append(entry)
-        }
+        let kernels = HostProcesses.jailed(under: boot.process.processIdentifier)
+            .compactMap(HostProcesses.entry).filter { HostProcesses.kernelNames.contains($0.comm) }
         let described = kernels.map { "\($0.pid) session \($0.session) tty \($0.tty)" }.joined(separator: "; ")
         #expect(!kernels.isEmpty, "no kernel process seen: \(boot.output)")
         let sessions = Set(kernels.map(\.session))

@@ -47,6 +47,21 @@ public enum HostProcesses {
         return found
     }
 
+    /// The descendants of `root` that live in another PID namespace than
+    /// this process: under the jail, the reaper, the kernel and its stubs
+    /// (the helper stays outside).
+    public static func jailed(under root: pid_t) -> [pid_t] {
+        let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        return descendants(of: root).filter {
+            guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/pid") else { return false }
+            return ns != own
+        }
+    }
+
+    /// The names UML's processes go by: 7.2 names its stubs `uml-userspace`,
+    /// 6.1 and 6.12 keep the binary's name for all of them.
+    public static let kernelNames: Set<String> = ["linux.uml", "uml-userspace"]
+
     public static func children(of parent: pid_t) -> [pid_t] { all().filter { $0.parent == parent }.map(\.pid) }
 
     /// Processes whose session id is `session`; zombies included unless `live`.
