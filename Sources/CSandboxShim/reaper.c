@@ -11,6 +11,16 @@
 // running guest code natively on the host; the namespace dies with its init.
 //
 // Only async-signal-safe calls happen after fork: the helper may have threads.
+//
+// The kernel child is cloned with CLONE_VM | CLONE_VFORK | CLONE_FILES: the
+// reaper sleeps until the child has exec'd (or died), and the seccomp
+// listener the child creates lands in the table both share, where the
+// reaper finds it afterwards. So the child neither copies the reaper's page
+// tables nor waits for the reaper to take the listener over (a pidfd_getfd
+// round trip between two processes, two wake-ups on the boot's path).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "CSandboxShim.h"
 
 #include <errno.h>
@@ -23,8 +33,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -124,8 +136,25 @@ static void report_failure(int fd, int step) {
     write_all(fd, &f, sizeof f);
 }
 
+/// What the reaper hands the kernel child, which shares its memory until exec.
+struct kernel_child_args {
+    const struct corral_kernel_spec *spec;
+    int error_fd;
+    /// The child writes its seccomp listener's fd number here; the fd itself
+    /// is in the table it shares with the reaper (CLONE_FILES).
+    volatile int *listener;
+};
+
+/// The kernel child's stack while it shares the reaper's memory.
+#define KERNEL_CHILD_STACK (256 * 1024)
+
+/// Runs in the reaper's memory (CLONE_VM) with its own stack until execveat.
+/// Between clone and exec it changes nothing but its own stack, its signal
+/// handlers and mask (its own: no CLONE_SIGHAND), its credentials and the
+/// listener slot; credentials go through raw syscalls, never glibc's
+/// set*id, which would try to signal the reaper's threads.
 __attribute__((noreturn))
-static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, int handoff_fd, int go_fd) {
+static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, volatile int *listener_slot) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -156,9 +185,9 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
     }
     if (spec->drop_capabilities && seal_capabilities() != 0) { report_failure(error_fd, CORRAL_STEP_CAPABILITIES); _exit(127); }
     if (spec->drop_user) {
-        if (setgroups(spec->group_count, spec->groups) != 0) { report_failure(error_fd, CORRAL_STEP_SETGROUPS); _exit(127); }
-        if (setresgid(spec->gid, spec->gid, spec->gid) != 0) { report_failure(error_fd, CORRAL_STEP_SETGID); _exit(127); }
-        if (setresuid(spec->uid, spec->uid, spec->uid) != 0) { report_failure(error_fd, CORRAL_STEP_SETUID); _exit(127); }
+        if (syscall(SYS_setgroups, spec->group_count, spec->groups) != 0) { report_failure(error_fd, CORRAL_STEP_SETGROUPS); _exit(127); }
+        if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) != 0) { report_failure(error_fd, CORRAL_STEP_SETGID); _exit(127); }
+        if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) != 0) { report_failure(error_fd, CORRAL_STEP_SETUID); _exit(127); }
     }
     // Without a uid drop (a caller's own uid in its user namespace) the
     // child still holds the namespace's capabilities: cleared here, and by
@@ -177,18 +206,16 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
     // one exec it allows is execveat(exec_fd, "", AT_EMPTY_PATH).
     if (spec->bpf && spec->notify_mode) {
         // The filter's notify action needs a listener: created here, where
-        // the filter is installed, and taken over by the reaper (pidfd_getfd)
-        // before exec. read/write/close are allowed by every profile.
+        // the filter is installed, in the fd table the reaper shares. It is
+        // close-on-exec, so the kernel's own table (exec unshares it) drops
+        // it, and only the reaper holds it once the kernel runs.
         struct sock_fprog prog = {
             .len = (unsigned short)(spec->bpf_len / sizeof(struct sock_filter)),
             .filter = (struct sock_filter *)spec->bpf,
         };
         int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0) { report_failure(error_fd, CORRAL_STEP_SECCOMP); _exit(127); }
-        write_all(handoff_fd, &listener, sizeof listener);
-        char go = 0;
-        if (read_full(go_fd, &go, 1) != 1 || go != 1) _exit(127);  // the reaper reported why
-        close(listener);
+        *listener_slot = listener;
     } else if (spec->bpf && corral_seccomp_install(spec->bpf, spec->bpf_len) != 0) {
         report_failure(error_fd, CORRAL_STEP_SECCOMP);
         _exit(127);
@@ -196,6 +223,11 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, in
     syscall(SYS_execveat, spec->exec_fd, "", spec->argv, environ, AT_EMPTY_PATH);
     report_failure(error_fd, CORRAL_STEP_EXEC);
     _exit(127);
+}
+
+static int kernel_child_entry(void *raw) {
+    const struct kernel_child_args *args = raw;
+    kernel_child(args->spec, args->error_fd, args->listener);
 }
 
 static void on_child(int sig) { (void)sig; }
@@ -257,37 +289,19 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
 
-    int handoff[2] = { -1, -1 }, go[2] = { -1, -1 };
-    if (spec->notify_mode && (pipe2(handoff, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0)) {
-        report_failure(error_fd, CORRAL_STEP_LISTENER);
-        _exit(127);
-    }
-    pid_t kernel = fork();
+    // Returns once the child has exec'd or died (CLONE_VFORK). A child that
+    // died reported why on error_fd, which stays open until then.
+    void *stack = mmap(NULL, KERNEL_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
+    volatile int listener_slot = -1;
+    struct kernel_child_args args = { spec, error_fd, &listener_slot };
+    pid_t kernel = clone(kernel_child_entry, (char *)stack + KERNEL_CHILD_STACK,
+                         CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &args);
     if (kernel < 0) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
-    if (kernel == 0) kernel_child(spec, error_fd, handoff[1], go[0]);
-
-    int listener = -1;
-    if (spec->notify_mode) {
-        close(handoff[1]);
-        close(go[0]);
-        int number = -1;
-        if (read_full(handoff[0], &number, sizeof number) == (ssize_t)sizeof number) {
-            int pidfd = (int)syscall(SYS_pidfd_open, kernel, 0);
-            listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, number, 0);
-            if (pidfd >= 0) close(pidfd);
-            if (listener < 0) {
-                report_failure(error_fd, CORRAL_STEP_LISTENER);
-                kill(kernel, SIGKILL);
-            } else {
-                char one = 1;
-                write_all(go[1], &one, 1);
-            }
-        }
-        close(handoff[0]);
-        close(go[1]);
-    }
-    // Its last privileged step (pidfd_getfd on the kernel) is done: from
-    // here the reaper only waits, signals the kernel and answers the filter.
+    munmap(stack, KERNEL_CHILD_STACK);
+    int listener = spec->notify_mode ? listener_slot : -1;
+    // From here the reaper only waits, signals the kernel and answers the
+    // filter: the capabilities it started with go.
     if (set_own_capabilities(spec->reaper_keeps_kill ? UINT64_C(1) << CAP_KILL : 0) != 0) {
         report_failure(error_fd, CORRAL_STEP_CAPABILITIES);
         kill(kernel, SIGKILL);

@@ -93,7 +93,6 @@ struct ReapedKernel {
         case 6: "setresuid"
         case 7: "seccomp(SECCOMP_SET_MODE_FILTER)"
         case 8: "execveat"
-        case 9: "pidfd_getfd(seccomp listener)"
         case 10: "mount(proc, /proc)"
         case 11: "landlock_restrict_self"
         case 12: "capabilities (PR_CAPBSET_DROP, PR_SET_SECUREBITS, capset)"

@@ -190,7 +190,6 @@ enum corral_kernel_step {
     CORRAL_STEP_SETUID = 6,
     CORRAL_STEP_SECCOMP = 7,
     CORRAL_STEP_EXEC = 8,
-    CORRAL_STEP_LISTENER = 9,
     CORRAL_STEP_PROC = 10,
     CORRAL_STEP_LANDLOCK = 11,
     CORRAL_STEP_CAPABILITIES = 12,
@@ -203,7 +202,7 @@ struct corral_reaper {
     int event_fd;      // notify_mode != 0: corral_seccomp_event records, else -1
 };
 
-/// Forks the reaper, which forks the kernel child; returns once the kernel
+/// Forks the reaper, which clones the kernel child; returns once the kernel
 /// has exec'd (0) or its setup failed (-1, *failed_step and errno set).
 /// Call after unshare(CLONE_NEWPID) so the reaper is PID 1 and the kernel
 /// PID 2 of the new namespace: when the reaper exits, the host kernel kills
