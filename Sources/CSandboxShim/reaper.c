@@ -148,13 +148,16 @@ struct kernel_child_args {
 /// The kernel child's stack while it shares the reaper's memory.
 #define KERNEL_CHILD_STACK (256 * 1024)
 
-/// Runs in the reaper's memory (CLONE_VM) with its own stack until execveat.
-/// Between clone and exec it changes nothing but its own stack, its signal
-/// handlers and mask (its own: no CLONE_SIGHAND), its credentials and the
-/// listener slot; credentials go through raw syscalls, never glibc's
-/// set*id, which would try to signal the reaper's threads.
-__attribute__((noreturn))
-static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, volatile int *listener_slot) {
+/// Runs in the reaper's memory (CLONE_VM) with its own stack until execveat
+/// (`raw` is a struct kernel_child_args); never returns. Between clone and
+/// exec it changes nothing but its own stack, its signal handlers and mask
+/// (its own: no CLONE_SIGHAND), its credentials and the listener slot;
+/// credentials go through raw syscalls, never glibc's set*id, which would
+/// try to signal the reaper's threads.
+static int kernel_child(void *raw) {
+    const struct kernel_child_args *args = raw;
+    const struct corral_kernel_spec *spec = args->spec;
+    int error_fd = args->error_fd;
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -215,7 +218,7 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, vo
         };
         int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0) { report_failure(error_fd, CORRAL_STEP_SECCOMP); _exit(127); }
-        *listener_slot = listener;
+        *args->listener = listener;
     } else if (spec->bpf && corral_seccomp_install(spec->bpf, spec->bpf_len) != 0) {
         report_failure(error_fd, CORRAL_STEP_SECCOMP);
         _exit(127);
@@ -223,11 +226,6 @@ static void kernel_child(const struct corral_kernel_spec *spec, int error_fd, vo
     syscall(SYS_execveat, spec->exec_fd, "", spec->argv, environ, AT_EMPTY_PATH);
     report_failure(error_fd, CORRAL_STEP_EXEC);
     _exit(127);
-}
-
-static int kernel_child_entry(void *raw) {
-    const struct kernel_child_args *args = raw;
-    kernel_child(args->spec, args->error_fd, args->listener);
 }
 
 static void on_child(int sig) { (void)sig; }
@@ -295,7 +293,7 @@ static void reaper(const struct corral_kernel_spec *spec, int error_fd, int stat
     if (stack == MAP_FAILED) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
     volatile int listener_slot = -1;
     struct kernel_child_args args = { spec, error_fd, &listener_slot };
-    pid_t kernel = clone(kernel_child_entry, (char *)stack + KERNEL_CHILD_STACK,
+    pid_t kernel = clone(kernel_child, (char *)stack + KERNEL_CHILD_STACK,
                          CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &args);
     if (kernel < 0) { report_failure(error_fd, CORRAL_STEP_FORK_KERNEL); _exit(127); }
     munmap(stack, KERNEL_CHILD_STACK);

@@ -18,7 +18,8 @@ uint32_t corral_scmp_act_errno(int err) { return SCMP_ACT_ERRNO(err); }
 uint32_t corral_scmp_act_notify(void) { return SCMP_ACT_NOTIFY; }
 
 int corral_seccomp_notify_available(void) {
-    // Bad arguments on purpose: anything but ENOSYS means the call exists.
+    // pidfd_getfd (5.6) marks a kernel with SECCOMP_USER_NOTIF_FLAG_CONTINUE
+    // (5.5). Bad arguments on purpose: anything but ENOSYS means it exists.
     long rc = syscall(SYS_pidfd_getfd, -1, -1, 0);
     if (rc == -1 && errno == ENOSYS) return 0;
     unsigned int action = SECCOMP_RET_USER_NOTIF;

@@ -12,7 +12,7 @@ import Glibc
 struct HostFeatures: Sendable {
     /// SECCOMP_RET_KILL_PROCESS is available (Linux 4.14+).
     var seccompKillProcess: Bool
-    /// SECCOMP_RET_USER_NOTIF and pidfd_getfd (Linux 5.6+): a denied call is
+    /// SECCOMP_RET_USER_NOTIF (probed as Linux 5.6+, see corral_seccomp_notify_available): a denied call is
     /// reported by name instead of only killing with SIGSYS.
     var seccompNotify: Bool
     /// Landlock ABI version, or why there is none.

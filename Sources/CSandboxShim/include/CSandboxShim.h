@@ -221,8 +221,9 @@ int corral_wait_reaper(const struct corral_reaper *reaper);
 int corral_wait_reaper_events(const struct corral_reaper *reaper, int learn_fd,
                               struct corral_seccomp_event *first, int *seen);
 
-/// 1 if this host can hand a USER_NOTIF listener to the reaper
-/// (seccomp user notification and pidfd_getfd, Linux 5.6+), else 0.
+/// 1 if this host offers seccomp user notification with the CONTINUE
+/// response learning mode needs (Linux 5.5+), else 0. pidfd_getfd (5.6) is
+/// probed as the marker for that: a flag cannot be probed by itself.
 int corral_seccomp_notify_available(void);
 
 /// Ends this process the way `wait_status` ended: the same exit code, or the
