@@ -8,7 +8,6 @@ extension Allowlist {
         // where 2.36 used newfstatat: the call the 6.1 list killed at once.
         .allow("statx", "hostfs stat and image sizes (glibc ≥ 2.39 stat)"),
         .allow("fstat", "glibc ≥ 2.39 fstat of the memory file and images"),
-        .allow("dup", "console set-up duplicates an fd once at boot"),
         .allow("prctl", arg: 0, in32: [1 /* PR_SET_PDEATHSIG */],
                "stubs and helpers die with the kernel (6.12 sets it itself)"),
         .allow("ptrace", arg: 0, in64: [0x4200 /* PTRACE_SETOPTIONS */],

@@ -198,6 +198,11 @@ extension Allowlist {
         // "Failed to exec kernel" and exit cleanly instead of dying of SIGSYS,
         // so the launcher sees an ordinary exit and can restart it.
         .fail("execve", errno: EPERM, "UML's re-exec on guest reboot and its helper execs: refused, not killed (guest-triggerable)"),
+        // perror() then reports the refusal; glibc's dups stderr for it when
+        // nothing was written there yet, which is the case under corral boot.
+        // Killing the kernel at that dup turned every guest reboot on 6.1 into
+        // a sandbox denial. A dup gives no access the kernel does not hold.
+        .allow("dup", "perror()'s copy of stderr (\"Failed to exec kernel\" after a guest reboot); 6.12's console set-up"),
         SyscallRule(syscall: "execveat", reason: "the sandbox's exec of the pre-opened kernel; every other exec is denied",
                     variants: [.init(action: .allow, conditions: [
                         .equals32(0, UInt32(Allowlist.kernelExecFD)), .equals32(4, 0x1000 /* AT_EMPTY_PATH */),

@@ -154,6 +154,20 @@ struct BootKernelTests {
         #expect(r.stdout == "fine\n")
     }
 
+    /// A guest reboot under the default sandbox: UML re-execs itself, the
+    /// jail refuses that exec with EPERM, and UML reports it with perror(),
+    /// whose glibc dup()s stderr when nothing was written to it yet (the
+    /// case under `corral boot`). That dup is not an escape and must not be
+    /// reported as one: on 6.1 the sandbox used to stop the kernel there and
+    /// tell the user to trace a new profile.
+    @Test func guestRebootInTheJailEndsWithoutADenial() throws {
+        try KernelUnderTest.require()
+        let r = try runCorral(["boot", "--command", "echo b > /proc/sysrq-trigger; sleep 10"], mergeStderr: true)
+        #expect(!r.stdout.contains("the sandbox stopped"), "\(r.stdout)")
+        #expect(r.stdout.contains("Failed to exec kernel: Operation not permitted"), "\(r.stdout)")
+        #expect(r.status != 0)
+    }
+
     @Test func diskIsVisibleAsUbdb() throws {
         try KernelUnderTest.require()
         try Scratch.with("corral-launcher-test") { dir in
