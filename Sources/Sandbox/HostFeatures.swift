@@ -12,8 +12,9 @@ import Glibc
 struct HostFeatures: Sendable {
     /// SECCOMP_RET_KILL_PROCESS is available (Linux 4.14+).
     var seccompKillProcess: Bool
-    /// SECCOMP_RET_USER_NOTIF (probed as Linux 5.6+, see corral_seccomp_notify_available): a denied call is
-    /// reported by name instead of only killing with SIGSYS.
+    /// SECCOMP_RET_USER_NOTIF (probed as Linux 5.6+, see
+    /// corral_seccomp_notify_available): a denied call is reported by name
+    /// instead of only killing with SIGSYS.
     var seccompNotify: Bool
     /// Landlock ABI version, or why there is none.
     var landlock: Result<Int32, SandboxError>
