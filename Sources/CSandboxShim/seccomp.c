@@ -61,3 +61,5 @@ int corral_seccomp_install(const uint8_t *bpf, size_t len) {
 int corral_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int corral_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); }
 int corral_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+pid_t corral_gettid(void) { return (pid_t)syscall(SYS_gettid); }

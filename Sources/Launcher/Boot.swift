@@ -1,4 +1,5 @@
 import CorralSystem
+import Sandbox
 
 /// `corral boot` as a library call: plan, preflight, run.
 public enum Boot {
@@ -9,6 +10,7 @@ public enum Boot {
         let events = plan.options.events
         // Beside the preflight, which takes longer (it reads the kernel).
         let filter = FilterCompilation.start(plan)
+        SandboxRunner.warmUpCgroupMove(policy: plan.policy)
         let issues = Preflight.run(plan)
         for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {

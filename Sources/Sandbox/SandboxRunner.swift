@@ -135,10 +135,27 @@ public enum SandboxRunner {
         return lines
     }
 
+    /// Starts, on a thread of its own, the wait that the boot's cgroup move
+    /// would otherwise make on the boot's path (``KernelCgroup``'s
+    /// `warmUpMigration`): call it as the boot starts, before the preflight,
+    /// when ``placeInCgroup(helper:argv:policy:)`` will follow. Does not
+    /// wait; the handle waits, for whoever needs the move done. Nil when no
+    /// cgroup will be made.
+    @discardableResult
+    public static func warmUpCgroupMove(policy: SandboxPolicy) -> CgroupWarmUp? {
+        guard policy.mode == .enforce, case .success(let location) = KernelCgroup.locate() else { return nil }
+        let warmUp = CgroupWarmUp()
+        SignalMask.startThread {
+            KernelCgroup.warmUpMigration(at: location)
+            warmUp.done.signal()
+        }
+        return warmUp
+    }
+
     /// Puts a just-spawned helper into its boot's cgroup (made with the
     /// limits for `argv`) from outside, while the helper is still starting
-    /// up: the move waits for an RCU grace period, which then costs the boot
-    /// nothing. The launcher then removes the cgroup after the boot
+    /// up; the RCU grace period a move waits for was taken beforehand
+    /// (``warmUpCgroupMove(policy:)``), or is waited for here, off the boot's path. The launcher then removes the cgroup after the boot
     /// (`removeCgroup`). Failures are left to the helper, which retries the
     /// same steps and reports what fails.
     public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) {

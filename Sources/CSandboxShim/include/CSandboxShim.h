@@ -38,6 +38,8 @@ int corral_set_no_new_privs(void);
 int corral_get_no_new_privs(void);
 /// prctl(PR_SET_PDEATHSIG, sig).
 int corral_set_parent_death_signal(int sig);
+/// The calling thread's id (gettid; a cgroup v1 `tasks` file takes it).
+pid_t corral_gettid(void);
 
 // ---- namespaces and mounts ----
 /// unshare() with the given CLONE_NEW* flags.
