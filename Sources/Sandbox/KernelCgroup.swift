@@ -175,7 +175,9 @@ struct KernelCgroup {
     /// On cgroup v1 the thread itself (`tasks`): a write of the pid to
     /// cgroup.procs would move every thread of the process, which v1 lets
     /// live in different cgroups. On v2 the process, whose threads share
-    /// one cgroup. A failure costs only the wait it would have saved.
+    /// one cgroup. Always by id: for a thread written as `0` (the writer
+    /// itself) Linux skips the lock, and nothing would be warmed. A failure
+    /// costs only the wait it would have saved.
     static func warmUpMigration(at location: Location) {
         guard let home = location.places.first?.home else { return }
         let (file, id) = location.version == .v1 ? ("tasks", corral_gettid()) : ("cgroup.procs", getpid())
