@@ -139,14 +139,16 @@ public enum SandboxRunner {
     /// would otherwise make on the boot's path (``KernelCgroup``'s
     /// `warmUpMigration`): call it as the boot starts, before the preflight,
     /// when ``placeInCgroup(helper:argv:policy:)`` will follow. Does not
-    /// wait; the handle waits, for whoever needs the move done. Nil when no
-    /// cgroup will be made.
+    /// wait; the handle waits, for whoever needs the move done. Where the
+    /// cgroups are is found on that thread too, not on the caller's way to
+    /// the preflight; where no cgroup can be made the thread does nothing.
+    /// Nil when the sandbox is off.
     @discardableResult
     public static func warmUpCgroupMove(policy: SandboxPolicy) -> CgroupWarmUp? {
-        guard policy.mode == .enforce, case .success(let location) = KernelCgroup.locate() else { return nil }
+        guard policy.mode == .enforce else { return nil }
         let warmUp = CgroupWarmUp()
         SignalMask.startThread {
-            KernelCgroup.warmUpMigration(at: location)
+            if case .success(let location) = KernelCgroup.locate() { KernelCgroup.warmUpMigration(at: location) }
             warmUp.done.signal()
         }
         return warmUp
@@ -155,7 +157,8 @@ public enum SandboxRunner {
     /// Puts a just-spawned helper into its boot's cgroup (made with the
     /// limits for `argv`) from outside, while the helper is still starting
     /// up; the RCU grace period a move waits for was taken beforehand
-    /// (``warmUpCgroupMove(policy:)``), or is waited for here, off the boot's path. The launcher then removes the cgroup after the boot
+    /// (``warmUpCgroupMove(policy:)``), or is waited for here, off the
+    /// boot's path. The launcher then removes the cgroup after the boot
     /// (`removeCgroup`). Failures are left to the helper, which retries the
     /// same steps and reports what fails.
     public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) {

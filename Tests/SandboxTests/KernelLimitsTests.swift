@@ -289,7 +289,7 @@ struct KernelLimitsTests {
         let thread = tid.withLock { $0 }
         let before = Self.read("/proc/\(getpid())/task/\(thread)/cgroup") ?? ""
         try #require(before.contains(":pids:" + elsewhere.dropFirst("/sys/fs/cgroup/pids".count)), "not parked: \(before)")
-        let warmUp = try #require(SandboxRunner.warmUpCgroupMove(policy: SandboxPolicy(mode: .enforce)), "no cgroup would be made")
+        let warmUp = try #require(SandboxRunner.warmUpCgroupMove(policy: SandboxPolicy(mode: .enforce)), "no warm-up under enforce")
         warmUp.wait()
         let after = Self.read("/proc/\(getpid())/task/\(thread)/cgroup") ?? ""
         #expect(after == before, "the parked thread moved: \(after)")
