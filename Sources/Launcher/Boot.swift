@@ -10,7 +10,7 @@ public enum Boot {
         let events = plan.options.events
         // Beside the preflight, which takes longer (it reads the kernel).
         let filter = FilterCompilation.start(plan)
-        SandboxRunner.warmUpCgroupMove(policy: plan.policy)
+        let warmUp = SandboxRunner.warmUpCgroupMove(policy: plan.policy)
         let issues = Preflight.run(plan)
         for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {
@@ -33,7 +33,7 @@ public enum Boot {
         }
         return withExtendedLifetime(leases) {
             do {
-                var session = try BootSession(plan: plan, filter: filter?.wait())
+                var session = try BootSession(plan: plan, filter: filter?.wait(), cgroupWarmUp: warmUp)
                 return session.run()
             } catch {
                 events?(.diagnostic(.launchFailed("\(error)")))

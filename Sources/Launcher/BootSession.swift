@@ -20,6 +20,8 @@ struct BootSession: ~Copyable {
     let plan: BootPlan
     /// The seccomp filter compiled beside the preflight, for the helper.
     private let filter: KernelFilter?
+    /// The cgroup warm-up, which also knows whether the boot gets a cgroup.
+    private let cgroupWarmUp: CgroupWarmUp?
     /// Where the command's output goes, the caller's (``ConsoleStreams``); nil:
     /// nowhere but the observer and the transcript. The console loop queues
     /// it and never blocks writing it.
@@ -60,7 +62,7 @@ struct BootSession: ~Copyable {
     private var nonceFile: NonceFile?
     private var bootDirectory: BootDirectory?
 
-    init(plan: BootPlan, filter: KernelFilter? = nil) throws(LauncherError) {
+    init(plan: BootPlan, filter: KernelFilter? = nil, cgroupWarmUp: CgroupWarmUp? = nil) throws(LauncherError) {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
@@ -69,6 +71,7 @@ struct BootSession: ~Copyable {
         }
         self.plan = plan
         self.filter = filter
+        self.cgroupWarmUp = cgroupWarmUp
         self.nullInput = nullInput
         self.input = nullInput?.fd ?? plan.options.streams?.input ?? -1
         self.output = plan.options.streams?.output
@@ -109,10 +112,14 @@ struct BootSession: ~Copyable {
         return status
     }
 
-    /// The lines said before anything starts: the sandbox's fit and, with
+    /// The lines said before anything starts: the sandbox's fit (the
+    /// kernel's profile, the cgroup limits) and, with
     /// `--verbose`, its report and the RAID-6 benchmark decision.
     private mutating func announce() {
         if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+            say(.sandboxWarning(warning))
+        }
+        if let warning = cgroupWarmUp?.limitsWarning(policy: plan.policy) {
             say(.sandboxWarning(warning))
         }
         if plan.options.verbose {

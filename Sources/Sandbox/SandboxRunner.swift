@@ -148,10 +148,39 @@ public enum SandboxRunner {
         guard policy.mode == .enforce else { return nil }
         let warmUp = CgroupWarmUp()
         SignalMask.startThread {
-            if case .success(let location) = KernelCgroup.locate() { KernelCgroup.warmUpMigration(at: location) }
+            switch KernelCgroup.locate() {
+            case .success(let location):
+                warmUp.found(nil)
+                KernelCgroup.warmUpMigration(at: location)
+            case .failure(let error):
+                if case .noCgroup(let obstacle) = error { warmUp.found(obstacle) } else { warmUp.found(.membershipUnreadable) }
+            }
             warmUp.done.signal()
         }
         return warmUp
+    }
+
+    /// The line a boot says when no cgroup of its own can limit the
+    /// kernel's tree (`obstacle` says why): what bounds it instead (less
+    /// than a cgroup: nothing bounds the memory the kernel process itself
+    /// allocates, and under `policy.kernelAsRoot` nothing its processes), and for
+    /// cgroup v2 how a user gets a delegated cgroup. Said before the boot,
+    /// since a user who counted on the limits should hear it first.
+    static func noCgroupWarning(_ obstacle: SandboxError.CgroupObstacle, policy: SandboxPolicy) -> String {
+        let fix: String
+        switch obstacle {
+        case .controllerNotDelegated, .parentNotWritable, .notInCgroup2:
+            fix = "; for them, boot in a delegated cgroup (systemd: systemd-run --user --scope corral boot ...)"
+        case .v1NeedsRoot:
+            fix = "; for them, boot as root"
+        default:
+            fix = ""
+        }
+        // RLIMIT_NPROC never binds uid 0: a kernel run as root is bounded by nothing else.
+        let processes = policy.kernelAsRoot
+            ? "nothing bounds its processes (it runs as root, which RLIMIT_NPROC does not bind)"
+            : "its processes are bounded by RLIMIT_NPROC (\(policy.processLimit ?? Int(KernelAccount.processLimit)))"
+        return "no cgroup limits this boot's kernel (\(obstacle.reason)): \(processes), its memory file by a private tmpfs\(fix)"
     }
 
     /// Puts a just-spawned helper into its boot's cgroup (made with the

@@ -298,6 +298,28 @@ struct KernelLimitsTests {
         ended.wait()
     }
 
+    /// A boot that no cgroup of its own will limit says so in one line
+    /// before the boot (here: an ordinary user on this cgroup v1 host), with
+    /// why and what bounds the kernel instead; root's boot here gets its
+    /// cgroup and says nothing of the kind. (cgroup v2, delegated or not:
+    /// `CgroupV2Tests`.)
+    @Test(.timeLimit(.minutes(2)))
+    func aBootWithoutACgroupSaysSoInOneLineBeforeTheBoot() throws {
+        try KernelUnderTest.require(root: true)
+        let v1 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0
+        try #require(v1, "this check needs a cgroup v1 host (CI's kind)")
+        let (booter, _) = try JailBooter.ordinaryUser()
+        let asUser = try booter.corral(["boot", "--kernel", KernelUnderTest.path, "--command", "echo booted"])
+        #expect(asUser.status == 0 && asUser.stdout.contains("booted"), "\(asUser.summary)")
+        let lines = asUser.stderr.split(separator: "\n").filter { $0.contains("cgroup") }
+        #expect(lines.count == 1, "\(asUser.summary)")
+        let line = lines.first ?? ""
+        #expect(line.contains("no cgroup limits") && line.contains("cgroup v1 needs root") && line.contains("RLIMIT_NPROC (1024)")
+                && line.contains("boot as root"), "\(line)")
+        let asRoot = try runCorral(["boot", "--kernel", KernelUnderTest.path, "--command", "echo booted"])
+        #expect(asRoot.status == 0 && !asRoot.stderr.contains("cgroup"), "\(asRoot.summary)")
+    }
+
     /// Where no cgroup can be made (here: not root on a cgroup v1 host), the
     /// sandbox report says so rather than leaving it out.
     @Test func theReportSaysWhenNoCgroupLimitsTheKernel() throws {
