@@ -51,9 +51,11 @@ struct JailRoot {
     /// (a walk per component cost a jailed boot some 600 system calls).
     private var directories: [String: Int32] = [:]
     private(set) var binds: [Bind] = []
-    /// An idmapped bind could not be made (its file system lacks idmapped
-    /// mounts): the caller builds the jail again without idmapping.
-    private(set) var idmapFailed = false
+    /// Binds asked to be idmapped whose file system takes no idmapped
+    /// mounts (NFS, squashfs, ramfs, hostfs, ...): left with the host's
+    /// owners. Whether the kernel's uid can still work with them is the
+    /// caller's to judge (`KernelAccount.refusal(unmapped:)`).
+    private(set) var unmapped: [Bind] = []
 
     init() throws(SandboxError) {
         root = try SandboxError.systemCall("fsmount(tmpfs)", "jail root") { corral_detached_tmpfs() }
@@ -93,8 +95,9 @@ struct JailRoot {
 
     /// Attaches the host's `path` at the same path in the jail (a recursive
     /// clone of its mounts: read-only unless `.writable` or a device, never
-    /// set-uid) and, when `idmap` is given, with its owners mapped (`KernelAccount`; a failure sets
-    /// `idmapFailed`). Returns false when the host has no such path (an
+    /// set-uid) and, when `idmap` is given, with its owners mapped
+    /// (`KernelAccount`; where its file system cannot, it is bound as the
+    /// host has it and listed in `unmapped`). Returns false when the host has no such path (an
     /// optional one) or it is already visible through an earlier read-only
     /// bind.
     @discardableResult
@@ -109,7 +112,7 @@ struct JailRoot {
         }
         let fd = try SandboxError.systemCall("open_tree", resolved) { corral_clone_mount_tree(resolved) }
         binds.append(Bind(path: resolved, access: access, fd: fd))
-        if let idmap, corral_idmap_mount_tree(fd, idmap) != 0 { idmapFailed = true }
+        if let idmap, corral_idmap_mount_tree(fd, idmap) != 0 { unmapped.append(binds[binds.count - 1]) }
         var attributes = corral_mount_attr_nosuid()
         switch access {
         case .system, .readOnly: attributes |= corral_mount_attr_rdonly() | corral_mount_attr_nodev()

@@ -1,4 +1,5 @@
 import CSandboxShim
+import CorralSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -42,13 +43,26 @@ struct KernelAccount: Sendable, Equatable {
         identity = UserIdentity(name: "corral-kernel-\(helperPID)", uid: id, gid: gid_t(id), groups: [])
     }
 
-    /// Whether the filesystem of `path` takes idmapped mounts (a detached
-    /// copy of its mount is idmapped with `userNamespace`, then dropped).
-    static func canIdmap(_ path: String, userNamespace: Int32) -> Bool {
-        let fd = corral_clone_mount_tree(path)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return corral_idmap_mount_tree(fd, userNamespace) == 0
+    /// Why this account cannot work with `unmapped`, the jail's binds whose
+    /// file system took no idmapped mounts (`JailRoot.unmapped`), or nil.
+    /// - A writable one: the account could not write it, nor would what it
+    ///   creates there be root's. The boot is refused.
+    /// - A read-only one (a kernel or share on NFS or squashfs, say) stays
+    ///   as the host has it: idmapping only ever adds access, so the
+    ///   account then reads it as a stranger would. That is enough when it
+    ///   may read it (and search a directory, or execute an executable: its
+    ///   interpreter, hostfs-init) by its mode; judged on the bind's own
+    ///   root, since in the jail the directories above are mode 0755.
+    ///   Inside a directory, files that shut others out stay unreadable to
+    ///   the guest.
+    func refusal(unmapped: [JailRoot.Bind]) -> SandboxError.OwnUIDObstacle? {
+        for bind in unmapped {
+            if bind.access == .writable { return .noIdmappedMounts(bind.path) }
+            guard let info = try? FileInfo.of(descriptor: bind.fd, name: bind.path) else { return .unmappedUnreachable(bind.path) }
+            let mode = R_OK | (info.isDirectory || info.permissions & 0o111 != 0 ? X_OK : 0)
+            if corral_access_as(identity.uid, identity.gid, bind.fd, "", mode) != 0 { return .unmappedUnreachable(bind.path) }
+        }
+        return nil
     }
 
     /// A user namespace fd mapping root to this account, for idmapped

@@ -27,11 +27,12 @@ struct MountJail: Sendable {
     var memoryFileBytes: UInt64? = nil
 
     /// Must run right after `unshare(CLONE_NEWNS)`. With `idmap` (a user
-    /// namespace fd, `KernelAccount`), the writable and readable mounts are
-    /// idmapped; returns false when one could not be (its filesystem lacks
-    /// idmapped mounts): then none is, so that one owner fits them all.
-    @discardableResult
-    func apply(idmap: Int32? = nil) throws(SandboxError) -> Bool {
+    /// namespace fd mapping root to `account`), the writable and readable
+    /// mounts are idmapped. One whose file system takes no idmapped mounts
+    /// is bound as the host has it, if `account` can still work with it as
+    /// a stranger; otherwise the boot is refused before the pivot, naming
+    /// that path (`KernelAccount.refusal(unmapped:)`).
+    func apply(idmap: Int32? = nil, account: KernelAccount? = nil) throws(SandboxError) {
         // First, so that nothing below propagates back to the host.
         try SandboxError.systemCall("mount(/, MS_REC|MS_PRIVATE)", "") { corral_make_mounts_private() }
         // The working directory, to re-enter inside the jail: a relative
@@ -39,14 +40,9 @@ struct MountJail: Sendable {
         var cwdBuffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let cwd: String? = getcwd(&cwdBuffer, cwdBuffer.count) != nil
             ? String(decoding: cwdBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
-        var idmapped = idmap != nil
-        var jail = try build(idmap: idmap, cwd: cwd)
-        if jail.idmapFailed {
-            jail.closeAll()
-            idmapped = false
-            jail = try build(idmap: nil, cwd: cwd)
-        }
+        let jail = try build(idmap: idmap, cwd: cwd)
         defer { jail.closeAll() }
+        if let account, let refusal = account.refusal(unmapped: jail.unmapped) { throw .ownUIDRefused(refusal) }
         // Any directory of the old root will do: it is detached below.
         let point = ["/tmp", "/mnt", "/media", "/srv"].first(where: WritablePaths.isDirectory) ?? "/"
         try jail.attach(at: point)
@@ -60,7 +56,6 @@ struct MountJail: Sendable {
         try SandboxError.systemCall("mount_setattr(MOUNT_ATTR_RDONLY)", "jail root") { corral_set_mount_readonly(point) }
         try SandboxError.systemCall("pivot_root", "jail root") { corral_pivot_root(point) }
         if let cwd, chdir(cwd) != 0 { _ = chdir("/") }
-        return idmapped
     }
 
     private func build(idmap: Int32?, cwd: String?) throws(SandboxError) -> JailRoot {

@@ -116,6 +116,9 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
         case noIdmapNamespace(SandboxError)
         /// A writable path's filesystem takes no idmapped mounts.
         case noIdmappedMounts(String)
+        /// A readable path's filesystem takes no idmapped mounts, and its
+        /// mode shuts a stranger out.
+        case unmappedUnreachable(String)
 
         var reason: String {
             switch self {
@@ -123,6 +126,7 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unreachable(let path): "\(path) is out of its reach (another user's file whose mode shuts others out)"
             case .noIdmapNamespace(let error): error.description
             case .noIdmappedMounts(let path): "\(path) is on a filesystem without idmapped mounts, so it could not write there"
+            case .unmappedUnreachable(let path): "\(path) is on a filesystem without idmapped mounts, and its mode shuts others out"
             }
         }
 
@@ -132,6 +136,7 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unreachable: "give the file to root or open its mode to others"
             case .noIdmapNamespace: "allow user namespaces for root"
             case .noIdmappedMounts: "move the disk to a filesystem that has them (ext4, xfs, btrfs, tmpfs)"
+            case .unmappedUnreachable: "open its mode to others (read, and search or execute), or move it to a filesystem with idmapped mounts (ext4, xfs, btrfs, tmpfs)"
             }
         }
     }

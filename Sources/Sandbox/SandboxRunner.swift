@@ -291,13 +291,9 @@ public enum SandboxRunner {
             }
             try Namespaces.enter(isRoot: host.isRoot, mount: jail)
             if jail {
-                let idmapped = try MountJail(writable: writable, readable: jailReadable, procFromHost: !host.isRoot,
-                                             memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap)
                 defer { if let fd = idmap { close(fd) } }
-                if !idmapped, ownUID, let fd = idmap {
-                    let path = writable.paths.first { !KernelAccount.canIdmap($0, userNamespace: fd) } ?? writable.paths.joined(separator: ", ")
-                    throw .ownUIDRefused(.noIdmappedMounts(path))
-                }
+                try MountJail(writable: writable, readable: jailReadable, procFromHost: !host.isRoot,
+                              memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap, account: account)
             }
         }
         try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
