@@ -187,21 +187,7 @@ struct KernelLimitsTests {
     @Test(.timeLimit(.minutes(2)))
     func aKernelAllocatingPastTheMemoryLimitIsKilled() throws {
         let s = try Scratch("corral-limits-mem")
-        let body = #"""
-            size_t chunk = 16 << 20, total = 0;
-            while (total < ((size_t)3 << 29)) {
-                char *p = malloc(chunk);
-                if (!p) break;
-                memset(p, 1, chunk);
-                total += chunk;
-                printf("MEM %zu\n", total >> 20);
-                fflush(stdout);
-            }
-            printf("MEM-DONE %zu\n", total >> 20);
-            fflush(stdout);
-            return 0;
-            """#
-        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: StandInKernel.allocateUntilStopped)
         let r = try runCorral(["boot", "--kernel", kernel, "--memory", "64M", "--init", "/bin/true"], mergeStderr: true)
         let reached = r.stdout.split(separator: "\n").compactMap { line -> Int? in
             let parts = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")

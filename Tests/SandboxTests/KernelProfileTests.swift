@@ -141,6 +141,24 @@ struct FilterCompilationTests {
 /// A small static C program run as `--kernel`: it carries UML's banner so
 /// corral's preflight takes it for a kernel, and does what `body` says.
 enum StandInKernel {
+    /// A body that allocates and touches host memory 16 MiB at a time up to
+    /// 1.5 GiB (a bound that keeps the host safe when no limit stops it),
+    /// printing "MEM <MiB>" after each step and "MEM-DONE <MiB>" at the end.
+    static let allocateUntilStopped = #"""
+        size_t chunk = 16 << 20, total = 0;
+        while (total < ((size_t)3 << 29)) {
+            char *p = malloc(chunk);
+            if (!p) break;
+            memset(p, 1, chunk);
+            total += chunk;
+            printf("MEM %zu\n", total >> 20);
+            fflush(stdout);
+        }
+        printf("MEM-DONE %zu\n", total >> 20);
+        fflush(stdout);
+        return 0;
+        """#
+
     static func build(in scratch: Scratch, name: String, body: String, includes: [String] = []) throws -> String {
         let dir = scratch.file("standin-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
