@@ -10,13 +10,14 @@ import Synchronization
 public final class CgroupWarmUp: Sendable {
     let done = DispatchSemaphore(value: 0)
     let located = DispatchSemaphore(value: 0)
-    let obstacle = Mutex<SandboxError.CgroupObstacle?>(nil)
+    /// Why no cgroup can be made for the boot; nil when one can.
+    let obstacle = Mutex<SandboxError?>(nil)
 
     /// Returns once the warm-up's own move has ended. Call once.
     public func wait() { done.wait() }
 
     /// Called by the warm-up thread once it knows where the cgroups are.
-    func found(_ obstacle: SandboxError.CgroupObstacle?) {
+    func found(_ obstacle: SandboxError?) {
         self.obstacle.withLock { $0 = obstacle }
         located.signal()
     }

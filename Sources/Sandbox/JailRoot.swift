@@ -111,8 +111,9 @@ struct JailRoot {
             return false
         }
         let fd = try SandboxError.systemCall("open_tree", resolved) { corral_clone_mount_tree(resolved) }
-        binds.append(Bind(path: resolved, access: access, fd: fd))
-        if let idmap, corral_idmap_mount_tree(fd, idmap) != 0 { unmapped.append(binds[binds.count - 1]) }
+        let bind = Bind(path: resolved, access: access, fd: fd)
+        binds.append(bind)
+        if let idmap, corral_idmap_mount_tree(fd, idmap) != 0 { unmapped.append(bind) }
         var attributes = corral_mount_attr_nosuid()
         switch access {
         case .system, .readOnly: attributes |= corral_mount_attr_rdonly() | corral_mount_attr_nodev()

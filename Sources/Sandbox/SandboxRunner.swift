@@ -152,8 +152,8 @@ public enum SandboxRunner {
             case .success(let location):
                 warmUp.found(nil)
                 KernelCgroup.warmUpMigration(at: location)
-            case .failure(let error):
-                if case .noCgroup(let obstacle) = error { warmUp.found(obstacle) } else { warmUp.found(.membershipUnreadable) }
+            case .failure(let why):
+                warmUp.found(why)
             }
             warmUp.done.signal()
         }
@@ -161,26 +161,27 @@ public enum SandboxRunner {
     }
 
     /// The line a boot says when no cgroup of its own can limit the
-    /// kernel's tree (`obstacle` says why): what bounds it instead (less
+    /// kernel's tree (`why`, from `KernelCgroup.locate`): what bounds it instead (less
     /// than a cgroup: nothing bounds the memory the kernel process itself
     /// allocates, and under `policy.kernelAsRoot` nothing its processes), and for
     /// cgroup v2 how a user gets a delegated cgroup. Said before the boot,
     /// since a user who counted on the limits should hear it first.
-    static func noCgroupWarning(_ obstacle: SandboxError.CgroupObstacle, policy: SandboxPolicy) -> String {
+    static func noCgroupWarning(_ why: SandboxError, policy: SandboxPolicy) -> String {
         let fix: String
-        switch obstacle {
-        case .controllerNotDelegated, .parentNotWritable, .notInCgroup2:
+        switch why {
+        case .noCgroup(.controllerNotDelegated), .noCgroup(.parentNotWritable), .noCgroup(.notInCgroup2):
             fix = "; for them, boot in a delegated cgroup (systemd: systemd-run --user --scope corral boot ...)"
-        case .v1NeedsRoot:
+        case .noCgroup(.v1NeedsRoot):
             fix = "; for them, boot as root"
         default:
             fix = ""
         }
-        // RLIMIT_NPROC never binds uid 0: a kernel run as root is bounded by nothing else.
+        // RLIMIT_NPROC never binds uid 0: a kernel run as root is bounded by
+        // nothing else. Otherwise it is set to the limits' process count.
         let processes = policy.kernelAsRoot
             ? "nothing bounds its processes (it runs as root, which RLIMIT_NPROC does not bind)"
-            : "its processes are bounded by RLIMIT_NPROC (\(policy.processLimit ?? Int(KernelAccount.processLimit)))"
-        return "no cgroup limits this boot's kernel (\(obstacle.reason)): \(processes), its memory file by a private tmpfs\(fix)"
+            : "its processes are bounded by RLIMIT_NPROC (\(KernelLimits(argv: [], processes: policy.processLimit).processes))"
+        return "no cgroup limits this boot's kernel (\(why)): \(processes), its memory file by a private tmpfs\(fix)"
     }
 
     /// Puts a just-spawned helper into its boot's cgroup (made with the
