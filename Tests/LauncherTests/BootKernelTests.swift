@@ -431,6 +431,12 @@ struct BootKernelTests {
     /// end. The watchdog thread used to block nothing, so SIGCHLD went to it
     /// and was dropped now and then: 2 of 4 such boots waited for the timeout
     /// (exit 124). Five boots here, each ending by itself within seconds.
+    ///
+    /// Once in many CI runs the 6.1 kernel panicked during this power-off
+    /// (exit 243 after 0.4 s, 0 of 660 boots here reproduced it); the kernel
+    /// still ended by itself and corral saw it, which is what this test is
+    /// about. So a panic the transcript shows passes with a note on stdout;
+    /// a timeout or any other status fails, with the transcript.
     @Test func aBootStartedWithNoSignalBlockedSeesItsKernelEnd() throws {
         try KernelUnderTest.require()
         try Scratch.with("corral-launcher-test", searchable: true) { dir in
@@ -441,12 +447,17 @@ struct BootKernelTests {
             // exec with an empty signal mask, as a login shell would.
             let unblocked = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
             for round in 1...5 {
+                let log = dir.appendingPathComponent("round-\(round).log")
                 let start = Date()
                 let r = try runProcess("/usr/bin/python3", ["-c", unblocked, TestPaths.corral, "boot"] + off
-                                       + ["--init", initScript.path, "--timeout", "25"],
+                                       + ["--init", initScript.path, "--timeout", "25", "--log", log.path],
                                        environment: TestEnvironment.childEnvironment, stdin: FileHandle(forReadingAtPath: "/dev/null"))
                 let took = Date().timeIntervalSince(start)
-                #expect(r.status == 0 && took < 15, "round \(round): exit \(r.status) after \(took) s: \(r.stderr)")
+                let transcript = (try? String(contentsOf: log, encoding: .utf8)) ?? "(no transcript)"
+                let panicked = r.status == 243 && transcript.contains("Kernel panic")
+                if panicked { print("note: round \(round): the kernel panicked while powering off:\n\(transcript)") }
+                #expect((r.status == 0 || panicked) && took < 15,
+                        "round \(round): exit \(r.status) after \(took) s: \(r.stderr)\n\(transcript)")
             }
         }
     }
