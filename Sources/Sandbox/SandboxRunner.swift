@@ -128,9 +128,9 @@ public enum SandboxRunner {
         case .success(let location):
             let memoryFile = location.version == .v2 ? "memory.max" : "memory.limit_in_bytes"
             lines.append("limits: cgroup \(location.version.rawValue) \(KernelCgroup.prefix)<helper pid> under " + location.places.map(\.parent).joined(separator: " and ")
-                         + " (pids.max \(KernelLimits(guestMemory: 0).processes), \(memoryFile) mem= + \(mib(KernelLimits.memoryFileMargin + KernelLimits.hostOverhead))), removed after the boot; \(shm)")
+                         + " (pids.max \(KernelLimits(argv: [], processes: policy.processLimit).processes), \(memoryFile) mem= + \(mib(KernelLimits.memoryFileMargin + KernelLimits.hostOverhead))), removed after the boot; \(shm)")
         case .failure(let why):
-            lines.append("limits: cgroup unavailable (\(why.description)): processes bounded only by RLIMIT_NPROC of the kernel's own uid, host memory by the memory file's tmpfs; \(shm)")
+            lines.append("limits: cgroup unavailable (\(why.description)): \(processBound(policy: policy)), host memory by the memory file's tmpfs; \(shm)")
         }
         return lines
     }
@@ -176,12 +176,17 @@ public enum SandboxRunner {
         default:
             fix = ""
         }
-        // RLIMIT_NPROC never binds uid 0: a kernel run as root is bounded by
-        // nothing else. Otherwise it is set to the limits' process count.
-        let processes = policy.kernelAsRoot
+        return "no cgroup limits this boot's kernel (\(why)): \(processBound(policy: policy)), its memory file by a private tmpfs\(fix)"
+    }
+
+    /// What bounds the kernel's processes when no cgroup does, in the words
+    /// of the warning and of the report. RLIMIT_NPROC never binds uid 0: a
+    /// kernel run as root is bounded by nothing else. Otherwise it is set to
+    /// the limits' process count.
+    static func processBound(policy: SandboxPolicy) -> String {
+        policy.kernelAsRoot
             ? "nothing bounds its processes (it runs as root, which RLIMIT_NPROC does not bind)"
             : "its processes are bounded by RLIMIT_NPROC (\(KernelLimits(argv: [], processes: policy.processLimit).processes))"
-        return "no cgroup limits this boot's kernel (\(why)): \(processes), its memory file by a private tmpfs\(fix)"
     }
 
     /// Puts a just-spawned helper into its boot's cgroup (made with the

@@ -352,16 +352,29 @@ struct KernelLimitsTests {
     }
 
     /// Where no cgroup can be made (here: not root on a cgroup v1 host), the
-    /// sandbox report says so rather than leaving it out.
+    /// sandbox report says so rather than leaving it out, and names what
+    /// bounds the kernel's processes instead, as the boot's warning does:
+    /// RLIMIT_NPROC at the policy's process count, or nothing for a kernel
+    /// run as root. Where a cgroup is made, its pids.max is the policy's.
     @Test func theReportSaysWhenNoCgroupLimitsTheKernel() throws {
-        let policy = String(decoding: try JSONEncoder().encode(SandboxPolicy(mode: .enforce)), as: UTF8.self)
-        let asRoot = try runProcess(SandboxProbe.path, ["--report", policy])
-        let rootLine = asRoot.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""
+        func limitsLine(_ policy: SandboxPolicy, asNobody: Bool) throws -> (String, ProcessResult) {
+            let json = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
+            let r = asNobody
+                ? try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", SandboxProbe.path, "--report", json])
+                : try runProcess(SandboxProbe.path, ["--report", json])
+            return (String(r.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""), r)
+        }
+        let (rootLine, asRoot) = try limitsLine(SandboxPolicy(mode: .enforce), asNobody: false)
         #expect(rootLine.contains("pids.max 1024"), "\(asRoot.summary)")
+        let (lowered, asRootLowered) = try limitsLine(SandboxPolicy(mode: .enforce, processLimit: 50), asNobody: false)
+        #expect(lowered.contains("pids.max 50,"), "\(asRootLowered.summary)")
         let v1 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0
         try #require(v1, "this check needs a cgroup v1 host (CI's kind)")
-        let asNobody = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", SandboxProbe.path, "--report", policy])
-        let line = asNobody.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""
-        #expect(line.hasPrefix("limits: cgroup unavailable (cgroup v1 needs root)"), "\(asNobody.summary)")
+        let (line, asNobody) = try limitsLine(SandboxPolicy(mode: .enforce), asNobody: true)
+        #expect(line.hasPrefix("limits: cgroup unavailable (cgroup v1 needs root): its processes are bounded by RLIMIT_NPROC (1024)"),
+                "\(asNobody.summary)")
+        let (asRootUser, asNobodyRoot) = try limitsLine(SandboxPolicy(mode: .enforce, user: SandboxPolicy.rootUser), asNobody: true)
+        #expect(asRootUser.contains("nothing bounds its processes") && !asRootUser.contains("RLIMIT_NPROC ("),
+                "\(asNobodyRoot.summary)")
     }
 }
