@@ -359,9 +359,7 @@ struct KernelLimitsTests {
     @Test func theReportSaysWhenNoCgroupLimitsTheKernel() throws {
         func limitsLine(_ policy: SandboxPolicy, asNobody: Bool) throws -> (String, ProcessResult) {
             let json = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
-            let r = asNobody
-                ? try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", SandboxProbe.path, "--report", json])
-                : try runProcess(SandboxProbe.path, ["--report", json])
+            let r = try runProcess(SandboxProbe.path, ["--report", json], user: asNobody ? "nobody" : nil)
             return (String(r.stdout.split(separator: "\n").first { $0.hasPrefix("limits: ") } ?? ""), r)
         }
         let (rootLine, asRoot) = try limitsLine(SandboxPolicy(mode: .enforce), asNobody: false)
