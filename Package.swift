@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "corral", targets: ["corral"]),
+        .executable(name: "corral-kernel-exec", targets: ["corral-kernel-exec"]),
         .library(name: "COWFormat", targets: ["COWFormat"]),
         .library(name: "COWEngine", targets: ["COWEngine"]),
         .library(name: "Launcher", targets: ["Launcher"]),
@@ -68,10 +69,19 @@ let package = Package(
             dependencies: ["CorralSystem", "CSeccomp", "CCorralShim", "CSandboxShim"],
             swiftSettings: strict
         ),
+        // The kernel helper's side of a boot: its two messages from the
+        // launcher, then session, terminal, sandbox and the kernel's exec.
+        // No Foundation (FoundationEssentials only), so that its executable
+        // loads fast.
+        .target(
+            name: "CorralHelper",
+            dependencies: ["CorralSystem", "Sandbox", "CCorralShim"],
+            swiftSettings: strict
+        ),
         // Kernel command line, preflight, pty console, spawn, supervision.
         .target(
             name: "Launcher",
-            dependencies: ["CorralSystem", "COWEngine", "Sandbox", "CCorralShim"],
+            dependencies: ["CorralSystem", "COWEngine", "Sandbox", "CorralHelper", "CCorralShim"],
             swiftSettings: strict
         ),
         // Session protocol, templates, built-in maintenance jobs.
@@ -83,9 +93,16 @@ let package = Package(
         .executableTarget(
             name: "corral",
             dependencies: [
-                "CorralSystem", "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance",
+                "CorralSystem", "COWFormat", "COWEngine", "Launcher", "Sandbox", "Maintenance", "CorralHelper",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+        // The kernel helper `corral boot` spawns (installed beside corral, or
+        // in libexec/corral/); corral runs itself as `_kernel-exec` without it.
+        .executableTarget(
+            name: "corral-kernel-exec",
+            dependencies: ["CorralHelper", "CorralSystem"],
             swiftSettings: strict
         ),
         // Test support: runs SandboxRunner.execKernel from a JSON policy, so

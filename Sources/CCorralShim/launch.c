@@ -98,7 +98,7 @@ int corral_launch_signalfd_read(int fd) {
     return (int)info.ssi_signo;
 }
 
-int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, pid_t *pid) {
+int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, int spec_fd, int start_fd, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int err = posix_spawn_file_actions_init(&actions);
@@ -109,6 +109,8 @@ int corral_launch_spawn(const char *path, char *const argv[], char *const envp[]
     for (int fd = 0; fd < 3 && !err; fd++)
         err = posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
     if (!err && pass_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+    if (!err && spec_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, spec_fd, 4);
+    if (!err && start_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, start_fd, 5);
 
     sigset_t empty, all;
     sigemptyset(&empty);

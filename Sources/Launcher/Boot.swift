@@ -8,9 +8,17 @@ public enum Boot {
     /// goes to the plan's ``BootOptions/events``; nothing is printed here.
     public static func run(_ plan: BootPlan) -> BootExitStatus {
         let events = plan.options.events
+        // First, so that the helper loads and sets up around the kernel while
+        // the preflight runs; it starts the kernel only when told, and a
+        // refused boot kills it (KernelHelper).
+        let helper = Result { () throws(LauncherError) in try KernelHelper(plan) }
+        let workspace = Result { () throws(LauncherError) in try BootWorkspace(plan) }
+        if case .success(let spawned) = helper, case .success(let made) = workspace,
+           BootWorkspace.writablePathsExist(plan) {
+            spawned.send(plan, ttyPath: made.console.slavePath)
+        }
         // Beside the preflight, which takes longer (it reads the kernel).
         let filter = FilterCompilation.start(plan)
-        let warmUp = SandboxRunner.warmUpCgroupMove(policy: plan.policy)
         let issues = Preflight.run(plan)
         for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {
@@ -33,7 +41,7 @@ public enum Boot {
         }
         return withExtendedLifetime(leases) {
             do {
-                var session = try BootSession(plan: plan, filter: filter?.wait(), cgroupWarmUp: warmUp)
+                var session = try BootSession(plan: plan, helper: helper, workspace: workspace, filter: filter?.wait())
                 return session.run()
             } catch {
                 events?(.diagnostic(.launchFailed("\(error)")))

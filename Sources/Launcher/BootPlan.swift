@@ -51,8 +51,8 @@ public struct BootOptions: Sendable {
     /// `--share`: host directories the guest may mount read-only through
     /// hostfs; each must exist. In the kernel's root like `readablePaths`.
     public var sharedDirectories: [String] = []
-    /// The binary re-exec'd as the `_kernel-exec` helper.
-    public var helperExecutable = "/proc/self/exe"
+    /// The kernel helper's binary (``Resources/kernelHelper(executable:)``).
+    public var helperExecutable = Resources.kernelHelper(executable: Resources.currentExecutable())
     /// Takes the command's output instead of stdout and may stop the boot
     /// (Maintenance parses its step markers and enforces step timeouts).
     public var observer: (any BootObserver)?

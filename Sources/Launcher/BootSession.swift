@@ -5,9 +5,10 @@ import CCorralShim
 import CorralSystem
 import Sandbox
 
-/// Runs one planned boot: spawns the helper on a fresh pty, relays the
-/// console, enforces the timeout and signals, and tears the whole process
-/// tree down. `Boot.run` is the public entry point.
+/// Runs one planned boot once its preflight passed: tells the helper
+/// (spawned as the boot began, ``KernelHelper``) to start the kernel on the
+/// boot's pty, relays the console, enforces the timeout and signals, and
+/// tears the whole process tree down. `Boot.run` is the public entry point.
 ///
 /// The parts: the resources a boot holds (``BootDirectory``, ``NonceFile``,
 /// ``SupervisorSignals``, ``Pseudoterminal``, ``KernelHelper``) close or
@@ -20,8 +21,6 @@ struct BootSession: ~Copyable {
     let plan: BootPlan
     /// The seccomp filter compiled beside the preflight, for the helper.
     private let filter: KernelFilter?
-    /// The cgroup warm-up, which also knows whether the boot gets a cgroup.
-    private let cgroupWarmUp: CgroupWarmUp?
     /// Where the command's output goes, the caller's (``ConsoleStreams``); nil:
     /// nowhere but the observer and the transcript. The console loop queues
     /// it and never blocks writing it.
@@ -62,7 +61,13 @@ struct BootSession: ~Copyable {
     private var nonceFile: NonceFile?
     private var bootDirectory: BootDirectory?
 
-    init(plan: BootPlan, filter: KernelFilter? = nil, cgroupWarmUp: CgroupWarmUp? = nil) throws(LauncherError) {
+    /// The helper, spawned as the boot started (``KernelHelper``), or why it could not be.
+    private let spawned: Result<KernelHelper, LauncherError>
+    /// The uml_dir and console made before the preflight, until ``prepare()`` takes them.
+    private var workspace: Result<BootWorkspace, LauncherError>?
+
+    init(plan: BootPlan, helper: Result<KernelHelper, LauncherError>, workspace: Result<BootWorkspace, LauncherError>,
+         filter: KernelFilter? = nil) throws(LauncherError) {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
@@ -70,8 +75,9 @@ struct BootSession: ~Copyable {
             do { nullInput = try Descriptor(open: "/dev/null", flags: O_RDONLY, noFollow: false) } catch { throw LauncherError(error) }
         }
         self.plan = plan
+        self.spawned = helper
+        self.workspace = workspace
         self.filter = filter
-        self.cgroupWarmUp = cgroupWarmUp
         self.nullInput = nullInput
         self.input = nullInput?.fd ?? plan.options.streams?.input ?? -1
         self.output = plan.options.streams?.output
@@ -82,14 +88,17 @@ struct BootSession: ~Copyable {
     mutating func run() -> BootExitStatus {
         announce()
         let helper: KernelHelper
+        // Whether the helper took the go (KernelHelper.start).
+        var told = false
         var raw = RawTerminal(fd: -1)
         do {
             let (pty, bootDirectory) = try prepare()
             if plan.interactive { say(.consoleAttached) }
             raw = RawTerminal(fd: plan.interactive ? input : -1)
-            helper = try KernelHelper(plan, ttyPath: pty.slavePath, filter: filter)
-            // While the helper starts up: the cgroup move's wait is then off the boot's path.
-            SandboxRunner.placeInCgroup(helper: helper.pid, argv: plan.argv, policy: plan.policy)
+            helper = try spawned.get()
+            // Sent before the preflight unless a disk was still to be made.
+            helper.send(plan, ttyPath: pty.slavePath)
+            told = helper.start(filter: filter)
             StaleBoots.record(session: helper.pid, in: bootDirectory.directory)
         } catch {
             let status = launchFailure(error)
@@ -103,7 +112,13 @@ struct BootSession: ~Copyable {
         let deadline = plan.options.timeout.map { (plan.options.timeoutStart ?? MonotonicClock.seconds()) + $0 }
         if plan.nonce == nil && !plan.interactive { probe = ConsoleProbe(now: MonotonicClock.seconds()) }
         var state = ConsoleState(interactive: plan.interactive, deadline: deadline)
-        relay(&state, helper)
+        if told {
+            relay(&state, helper)
+        } else {
+            // It ended while setting up, before it could take the go: all it
+            // said is on the error pipe, whose writers are gone with it.
+            while helper.errors != nil { readHelperErrors(helper) }
+        }
         wrapUp(&state, helper)
         raw.restore()
         transcript?.flush()
@@ -119,7 +134,7 @@ struct BootSession: ~Copyable {
         if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
             say(.sandboxWarning(warning))
         }
-        if let warning = cgroupWarmUp?.limitsWarning(policy: plan.policy) {
+        if case .success(let helper) = spawned, let warning = helper.cgroup?.limitsWarning(policy: plan.policy) {
             say(.sandboxWarning(warning))
         }
         if plan.options.verbose {
@@ -129,18 +144,20 @@ struct BootSession: ~Copyable {
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
     }
 
-    /// The boot directory, the nonce file, the signals and the pty, each
-    /// kept in the session until ``release()``.
+    /// The boot directory and the pty (made before the preflight,
+    /// ``BootWorkspace``), the nonce file and the signals, each kept in the
+    /// session until ``release()``.
     private mutating func prepare() throws(LauncherError) -> (Pseudoterminal, BootDirectory) {
-        let bootDirectory = try BootDirectory(plan)
-        self.bootDirectory = bootDirectory
-        nonceFile = try NonceFile.make(plan, in: bootDirectory.directory)
+        let made = workspace ?? .failure(.launch("the boot's workspace was already taken"))
+        workspace = nil
+        let taken = try made.get()
+        self.bootDirectory = taken.directory
+        self.console = taken.console
+        nonceFile = try NonceFile.make(plan, in: taken.directory.directory)
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
         signals = try SupervisorSignals()
-        let console = try Pseudoterminal(windowSizeFrom: input)
-        self.console = console
-        return (console, bootDirectory)
+        return (taken.console, taken.directory)
     }
 
     /// Lets go of what the boot held: the pty, the signals and the
@@ -315,7 +332,7 @@ struct BootSession: ~Copyable {
         state.helperEnded(ProcessTree.killSession(helper.pid, supervisor: getpid(), helper: helper.pid)
             .map(ConsoleState.HelperExit.init(_:)))
         // A helper killed mid-boot could not remove the boot's cgroup.
-        if plan.policy.mode == .enforce { SandboxRunner.removeCgroup(helper: helper.pid) }
+        helper.removeCgroup()
         if let console {
             console.releaseSlave()
             drain(console.master)

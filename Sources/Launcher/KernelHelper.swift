@@ -2,51 +2,136 @@
 import Glibc
 #endif
 import CCorralShim
+import CorralHelper
 import CorralSystem
 import Foundation
 import Sandbox
 
 /// The supervisor's side of the spawn: `corral _kernel-exec` (``KernelExec``)
-/// started with its spec in the environment and an error pipe on fd 3,
-/// which reads as end of file once the helper has exec'd the kernel.
+/// started with an error pipe on fd 3, which reads as end of file once the
+/// helper has exec'd the kernel, and two pipes that each carry one message:
+/// its spec on fd 4 (``send(_:ttyPath:)``), and the go on fd 5
+/// (``start(filter:)``).
+///
+/// Spawned as the boot starts, before the preflight, and sent its spec as
+/// soon as the boot's uml_dir and console exist; it starts the kernel only
+/// on the go, once the boot is cleared. What it does in between (it is the
+/// whole corral binary loaded again, then the kernel's session, and under
+/// the sandbox its namespaces, jail and cgroup: 20-25 ms of every boot on
+/// a 2-core host) thus runs beside the preflight instead of after it. A
+/// boot that is refused never says go; the helper is killed and reaped
+/// when this goes away, and its cgroup removed.
 final class KernelHelper {
     /// The helper's pid, which its setsid makes the boot's session id.
     let pid: pid_t
     /// The read end of the error pipe until it ends.
     var errors: Descriptor?
+    /// The write ends of the two message pipes, each until its message is sent.
+    private var spec: Descriptor?
+    private var go: Descriptor?
+    /// The helper being put into its boot's cgroup, beside the preflight;
+    /// nil when the sandbox is off.
+    let cgroup: CgroupPlacement?
+    private let sandboxed: Bool
 
-    init(_ plan: BootPlan, ttyPath: String, filter: KernelFilter?) throws(LauncherError) {
-        var pipeFDs: [Int32] = [0, 0]
-        guard corral_launch_pipe(&pipeFDs) == 0 else { throw .launch("pipe failed: \(SystemError.describe(corral_errno()))") }
-        let readEnd = Descriptor(owning: pipeFDs[0], name: "the kernel helper's error pipe")
-        let writeEnd = Descriptor(owning: pipeFDs[1], name: "the kernel helper's error pipe")
-        let spec = KernelExecSpec(
-            kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
-            ttyPath: ttyPath, parentPID: getpid(), filter: filter)
-        guard let json = try? JSONEncoder().encode(spec) else { throw .launch("cannot encode the helper spec") }
-        let environment = Self.environment(plan.options.environment, spec: String(decoding: json, as: UTF8.self))
+    /// Spawns the helper for `plan`, which waits for its spec, and starts
+    /// putting it into the boot's cgroup.
+    init(_ plan: BootPlan) throws(LauncherError) {
+        let options = plan.options
+        // A helper that died before reading a message must make that write
+        // fail with EPIPE, not kill corral (BootSession keeps it so).
+        signal(SIGPIPE, SIG_IGN)
+        let errorPipe = try Self.pipe("the kernel helper's error pipe")
+        let specPipe = try Self.pipe("the kernel helper's spec pipe")
+        let goPipe = try Self.pipe("the kernel helper's start pipe")
+        let environment = Self.environment(options.environment)
         var helper: pid_t = 0
-        let spawnError = withCStrings(["corral", "_kernel-exec"]) { argv in
+        let spawnError = withCStrings(KernelExecSpec.arguments) { argv in
             withCStrings(environment) { envp in
-                corral_launch_spawn(plan.options.helperExecutable, argv, envp, writeEnd.fd, &helper)
+                corral_launch_spawn(options.helperExecutable, argv, envp, errorPipe.write.fd, specPipe.read.fd,
+                                    goPipe.read.fd, &helper)
             }
         }
-        withExtendedLifetime(writeEnd) {}
         if spawnError != 0 {
-            throw .launch("cannot start the kernel helper \(plan.options.helperExecutable): \(SystemError.describe(spawnError))")
+            throw .launch("cannot start the kernel helper \(options.helperExecutable): \(SystemError.describe(spawnError))")
         }
         pid = helper
-        errors = readEnd
+        errors = errorPipe.read
+        spec = specPipe.write
+        go = goPipe.write
+        sandboxed = plan.policy.mode == .enforce
+        cgroup = SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
     }
 
-    /// The helper's environment: the caller's, with the spec added and
-    /// TMPDIR dropped. UML puts its physical-memory file in $TMPDIR, else
-    /// /dev/shm; without TMPDIR it lands on tmpfs (UML warns otherwise, and a
-    /// disk-backed guest memory is slow), and the sandbox need not leave all
-    /// of /tmp writable.
-    static func environment(_ environment: [String: String], spec: String) -> [String] {
+    /// Whether the spec was sent.
+    var briefed: Bool { spec == nil }
+
+    /// Tells the helper what to boot, on the console `ttyPath`: it sets up
+    /// everything up to the kernel's start, then waits for ``start(filter:)``.
+    /// A helper that is already gone shows when the go is sent.
+    func send(_ plan: BootPlan, ttyPath: String) {
+        guard let pipe = spec else { return }
+        spec = nil
+        let message = KernelExecSpec(kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
+                                     ttyPath: ttyPath, parentPID: getpid())
+        if let json = try? JSONEncoder().encode(message) { try? pipe.writeAll(Array(json)) }
+    }
+
+    /// Tells the helper to start the kernel under `filter`; the boot then
+    /// owns its process tree. False when the helper is already gone:
+    /// setting up around the kernel failed, and what it said is on the
+    /// error pipe (``BootSession`` reports it as it would a later failure).
+    func start(filter: KernelFilter?) -> Bool {
+        guard let pipe = go else { return false }
+        go = nil
+        let json = (try? JSONEncoder().encode(KernelStart(filter: filter))).map { Array($0) } ?? []
+        do {
+            try pipe.writeAll(json)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Removes the boot's cgroup once the helper's processes are gone (a
+    /// helper killed mid-boot could not), after the placement's thread,
+    /// which would otherwise make it again. True when nothing of it is left.
+    @discardableResult
+    func removeCgroup() -> Bool {
+        guard sandboxed else { return true }
+        cgroup?.wait()
+        return SandboxRunner.removeCgroup(helper: pid)
+    }
+
+    /// A helper never told to start (the preflight refused the boot, or
+    /// setting the boot up failed) has started nothing: it is killed and
+    /// reaped, and its cgroup removed, so that no boot leaves either behind.
+    /// (Its namespaces and jail go with it.)
+    deinit {
+        guard go != nil else { return }
+        spec = nil
+        go = nil
+        _ = corral_launch_kill(pid, SIGKILL)
+        var exited: Int32 = 0
+        var code: Int32 = 0
+        _ = corral_launch_wait(pid, 0, &exited, &code)
+        removeCgroup()
+    }
+
+    /// The helper's environment: the caller's, with the spec descriptor
+    /// named and TMPDIR dropped. UML puts its physical-memory file in
+    /// $TMPDIR, else /dev/shm; without TMPDIR it lands on tmpfs (UML warns
+    /// otherwise, and a disk-backed guest memory is slow), and the sandbox
+    /// need not leave all of /tmp writable.
+    static func environment(_ environment: [String: String]) -> [String] {
         let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
         return environment.filter { !dropped.contains($0.key) }.map { "\($0.key)=\($0.value)" }
-            + ["\(KernelExecSpec.environmentKey)=\(spec)"]
+            + ["\(KernelExecSpec.environmentKey)=\(KernelExecSpec.specFD)"]
+    }
+
+    private static func pipe(_ name: String) throws(LauncherError) -> (read: Descriptor, write: Descriptor) {
+        var fds: [Int32] = [0, 0]
+        guard corral_launch_pipe(&fds) == 0 else { throw .launch("pipe failed: \(SystemError.describe(corral_errno()))") }
+        return (Descriptor(owning: fds[0], name: name), Descriptor(owning: fds[1], name: name))
     }
 }

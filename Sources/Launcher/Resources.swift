@@ -90,6 +90,29 @@ public enum Resources {
         throw LauncherError.hostfsInitNotFound(searched: searched)
     }
 
+    /// The kernel helper `corral boot` spawns: the small `corral-kernel-exec`
+    /// beside `executable` (a build tree) or in `../libexec/corral/` (an
+    /// installed corral), when it is a regular executable file owned by
+    /// root or by the owner of `executable`, and writable by no one else (a
+    /// root corral must not run a binary another user could have replaced);
+    /// else corral itself (`/proc/self/exe`, run as `_kernel-exec`), which
+    /// does the same, only loading for longer.
+    public static func kernelHelper(executable: String?) -> String {
+        let fallback = "/proc/self/exe"
+        func status(_ path: String) -> FileInfo? {
+            try? Descriptor(open: path, flags: corral_o_path).status()
+        }
+        guard let executable, let own = status(executable) else { return fallback }
+        let dir = PathResolution.split(executable).directory
+        let candidates = ["\(dir)/corral-kernel-exec", "\(PathResolution.split(dir).directory)/libexec/corral/corral-kernel-exec"]
+        for candidate in candidates {
+            guard let info = status(candidate), info.isRegular, info.permissions & 0o111 != 0,
+                  info.owner == 0 || info.owner == own.owner, info.permissions & 0o022 == 0 else { continue }
+            return candidate
+        }
+        return fallback
+    }
+
     /// The running executable, resolved (`/proc/self/exe`).
     public static func currentExecutable() -> String? {
         var buffer = [CChar](repeating: 0, count: 4097)

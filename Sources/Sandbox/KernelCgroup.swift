@@ -134,9 +134,9 @@ struct KernelCgroup {
     ///
     /// Moving a process between cgroups (a write to cgroup.procs) waits for
     /// an RCU grace period, 10-20 ms on this host kind, unless another move
-    /// just waited (``warmUpMigration(at:)``). The launcher places
-    /// the helper from outside while the helper starts up and builds its
-    /// jail (`SandboxRunner.placeInCgroup`), and the helper joins only just
+    /// just waited. The launcher places the helper from outside, on a thread
+    /// beside the preflight, while the helper waits for its spec
+    /// (`SandboxRunner.placeInCgroup`), and the helper joins only just
     /// before the reaper is born, so it normally finds itself inside and
     /// pays one read; it moves itself only when nobody did. That is after
     /// it entered its namespaces and jail, hence the descriptors opened by
@@ -157,31 +157,6 @@ struct KernelCgroup {
         } catch {
             throw .cgroupSetup(version: version.rawValue, error)
         }
-    }
-
-    /// Moves the calling thread into the cgroup it is already in, which
-    /// changes nothing but costs what the boot's first move would: Linux
-    /// guards every move with one percpu rwsem, and a writer that finds it
-    /// idle waits for an RCU grace period (10-20 ms on this host kind)
-    /// before it may take it. Writers within a grace period of the last one
-    /// skip that wait. Called on a thread of its own while the launcher reads
-    /// the kernel and the disks (`SandboxRunner.warmUpCgroupMove`), it takes
-    /// the wait there, and the helper's move after the spawn finds the lock
-    /// warm and takes well under a millisecond. Without it that move was
-    /// often still waiting when the helper reached its own join, and the
-    /// helper waited too: 4 % of a `--command true` boot (interleaved pairs
-    /// against `--sandbox off`, pinned and unpinned).
-    ///
-    /// On cgroup v1 the thread itself (`tasks`): a write of the pid to
-    /// cgroup.procs would move every thread of the process, which v1 lets
-    /// live in different cgroups. On v2 the process, whose threads share
-    /// one cgroup. Always by id: for a thread written as `0` (the writer
-    /// itself) Linux skips the lock, and nothing would be warmed. A failure
-    /// costs only the wait it would have saved.
-    static func warmUpMigration(at location: Location) {
-        guard let home = location.places.first?.home else { return }
-        let (file, id) = location.version == .v1 ? ("tasks", corral_gettid()) : ("cgroup.procs", getpid())
-        try? Directory(home).openFile(file, flags: O_WRONLY).writeAll(Array("\(id)".utf8))
     }
 
     /// ``prepare(helper:limits:at:)`` then ``join(pid:)``: the cgroup and

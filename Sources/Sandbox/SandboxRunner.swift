@@ -33,8 +33,11 @@ public enum SandboxRunner {
     /// the host has seccomp user notification); the process then ends as if
     /// killed by SIGSYS, as it would without notification.
     ///
-    /// `filter`: the kernel's filter as the launcher compiled it; nil, or
-    /// one for another kernel or notify mode, and it is compiled here.
+    /// `awaitStart`: called once everything around the kernel is set up,
+    /// just before the kernel is started (the reaper forked, or under
+    /// `.off` the kernel exec'd); it waits for the caller's go and returns
+    /// the kernel's filter as the launcher compiled it. Nil, or one for
+    /// another kernel or notify mode, and it is compiled here.
     ///
     /// `cgroupRemovedByCaller`: the caller removes the boot's cgroup once
     /// this process is gone (the launcher does, `removeCgroup`), so the
@@ -46,16 +49,18 @@ public enum SandboxRunner {
     /// leads a session of its own with it as controlling terminal, as under
     /// `.off`, where the helper's own session has it.
     public static func execKernel(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil,
-        console: Int32? = nil, cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void = { _ in }
+        kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
+        cgroupRemovedByCaller: Bool = false, awaitStart: () -> KernelFilter? = { nil },
+        onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
+            _ = awaitStart()
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
-            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, filter: filter, console: console,
+            try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, console: console,
                               environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
-                              onDenial: onDenial)
+                              awaitStart: awaitStart, onDenial: onDenial)
         }
     }
 
@@ -135,31 +140,6 @@ public enum SandboxRunner {
         return lines
     }
 
-    /// Starts, on a thread of its own, the wait that the boot's cgroup move
-    /// would otherwise make on the boot's path (``KernelCgroup``'s
-    /// `warmUpMigration`): call it as the boot starts, before the preflight,
-    /// when ``placeInCgroup(helper:argv:policy:)`` will follow. Does not
-    /// wait; the handle waits, for whoever needs the move done. Where the
-    /// cgroups are is found on that thread too, not on the caller's way to
-    /// the preflight; where no cgroup can be made the thread does nothing.
-    /// Nil when the sandbox is off.
-    @discardableResult
-    public static func warmUpCgroupMove(policy: SandboxPolicy) -> CgroupWarmUp? {
-        guard policy.mode == .enforce else { return nil }
-        let warmUp = CgroupWarmUp()
-        SignalMask.startThread {
-            switch KernelCgroup.locate() {
-            case .success(let location):
-                warmUp.found(nil)
-                KernelCgroup.warmUpMigration(at: location)
-            case .failure(let why):
-                warmUp.found(why)
-            }
-            warmUp.done.signal()
-        }
-        return warmUp
-    }
-
     /// The line a boot says when no cgroup of its own can limit the
     /// kernel's tree (`why`, from `KernelCgroup.locate`): what bounds it instead (less
     /// than a cgroup: nothing bounds the memory the kernel process itself
@@ -190,16 +170,32 @@ public enum SandboxRunner {
     }
 
     /// Puts a just-spawned helper into its boot's cgroup (made with the
-    /// limits for `argv`) from outside, while the helper is still starting
-    /// up; the RCU grace period a move waits for was taken beforehand
-    /// (``warmUpCgroupMove(policy:)``), or is waited for here, off the
-    /// boot's path. The launcher then removes the cgroup after the boot
-    /// (`removeCgroup`). Failures are left to the helper, which retries the
-    /// same steps and reports what fails.
-    public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) {
-        guard policy.mode == .enforce, case .success(let location) = KernelCgroup.locate() else { return }
+    /// limits for `argv`) from outside, on a thread of its own. Called as the
+    /// boot starts, when the helper is spawned before the preflight and
+    /// waits for its spec: the move waits for an RCU grace period (Linux
+    /// guards every move with one percpu rwsem, and a writer that finds it
+    /// idle waits for one, 10-20 ms on this host kind), which then passes
+    /// beside the preflight instead of on the boot's path. The same thread
+    /// finds whether a cgroup can be made at all (the handle's
+    /// `limitsWarning`). Failures are left to the helper, which retries the
+    /// same steps and reports what fails; the launcher removes the cgroup
+    /// after the boot (`removeCgroup`), once the handle's `wait` returned.
+    /// Nil when the sandbox is off.
+    public static func placeInCgroup(helper: Int32, argv: [String], policy: SandboxPolicy) -> CgroupPlacement? {
+        guard policy.mode == .enforce else { return nil }
+        let placement = CgroupPlacement()
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
-        _ = try? KernelCgroup.enter(helper: helper, limits: limits, at: location, pid: helper)
+        SignalMask.startThread {
+            switch KernelCgroup.locate() {
+            case .success(let location):
+                placement.found(nil)
+                _ = try? KernelCgroup.enter(helper: helper, limits: limits, at: location, pid: helper)
+            case .failure(let why):
+                placement.found(why)
+            }
+            placement.done.signal()
+        }
+        return placement
     }
 
     /// Removes the cgroup of the boot whose helper had pid `helper`, once its
@@ -218,8 +214,9 @@ public enum SandboxRunner {
     }
 
     static func execSandboxed(
-        kernelPath: String, argv: [String], policy: SandboxPolicy, filter: KernelFilter? = nil, console: Int32? = nil,
-        environment: [String: String], cgroupRemovedByCaller: Bool = false, onDenial: (SeccompDenial) -> Void
+        kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
+        environment: [String: String], cgroupRemovedByCaller: Bool = false,
+        awaitStart: () -> KernelFilter? = { nil }, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
@@ -230,22 +227,11 @@ public enum SandboxRunner {
         if let name = policy.user, !host.isRoot {
             throw .userNeedsRoot(name)
         }
-        // Compiled by the launcher as a rule (KernelFilter); here only when
-        // it gave none, or one for another kernel or notify mode.
         let notify = try KernelFilter.notifyMode(environment: environment, host: host)
-        let compiled: KernelFilter
-        if let filter, filter.kernelPath == kernelPath, filter.notify == notify {
-            compiled = filter
-        } else {
-            compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
-        }
         let learnPath = KernelFilter.learnPath(environment)
         var learnFD: Int32?
         if let learnPath {
-            let fd = try SandboxError.systemCall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-            learnFD = fd
-            let header = "# kernel \(compiled.kernelName) profile \(compiled.profileName)\n"
-            _ = header.withCString { write(fd, $0, strlen($0)) }
+            learnFD = try SandboxError.systemCall("open", learnPath) { open(learnPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         }
         let execFD = try SandboxError.systemCall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
@@ -332,6 +318,21 @@ public enum SandboxRunner {
                 cgroup.removeMade()
                 throw error
             }
+        }
+        // Everything above ran while the launcher checked the boot; from
+        // here on the kernel starts, once it says so.
+        let filter = awaitStart()
+        // Compiled by the launcher as a rule (KernelFilter); here only when
+        // it gave none, or one for another kernel or notify mode.
+        let compiled: KernelFilter
+        if let filter, filter.kernelPath == kernelPath, filter.notify == notify {
+            compiled = filter
+        } else {
+            compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
+        }
+        if let learnFD {
+            let header = "# kernel \(compiled.kernelName) profile \(compiled.profileName)\n"
+            _ = header.withCString { write(learnFD, $0, strlen($0)) }
         }
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: compiled.program, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,

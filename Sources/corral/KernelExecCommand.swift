@@ -1,11 +1,13 @@
 import ArgumentParser
+import CorralHelper
 import CorralSystem
-import Launcher
 
-/// `corral _kernel-exec`: the helper `corral boot` re-execs itself into.
-/// It makes a new session with the boot's pty as controlling terminal, arms
-/// PR_SET_PDEATHSIG, enters the sandbox and execs the kernel; the spec comes
-/// in the environment, setup errors go back on fd 3. Not for people.
+/// `corral _kernel-exec`: the kernel helper (``KernelExec``) inside corral
+/// itself, which `corral boot` runs when the small `corral-kernel-exec` is not
+/// installed beside it. It makes a new session with the boot's pty as
+/// controlling terminal, arms PR_SET_PDEATHSIG, enters the sandbox and execs
+/// the kernel; its spec and go come on fds 4 and 5, setup errors go back on
+/// fd 3. Not for people.
 struct KernelExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "_kernel-exec",

@@ -1,7 +1,4 @@
 import Foundation
-import Dispatch
-import Synchronization
-import CSandboxShim
 import Sandbox
 import Testing
 import TestSupport
@@ -289,44 +286,6 @@ struct KernelLimitsTests {
                                "echo booted; mkdir -p /run/e && mount -t hostfs none /run/e -o \(home)/vm && ls /run/e"])
         #expect(r.status == 0 && r.stdout.contains("booted"), "\(r.summary)")
         #expect(r.stdout.contains("disk.img") && !r.stdout.contains("notes.txt"), "\(r.summary)")
-    }
-
-    /// The warm-up that takes the wait of a boot's cgroup move before the
-    /// spawn moves nothing: only its own thread, into the cgroup it is in.
-    /// A thread of this process parked in another pids cgroup (v1 lets
-    /// threads of one process live apart) stays there; a warm-up that wrote
-    /// the pid to cgroup.procs would have moved it back with the rest.
-    @Test(.timeLimit(.minutes(1)))
-    func theCgroupWarmUpMovesNoThreadOfTheProcess() throws {
-        try KernelUnderTest.require(root: true)
-        let v1 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0
-        try #require(v1, "this check needs a cgroup v1 host (CI's kind)")
-        let home = try #require(Self.cgroups(of: getpid())["pids"])
-        let elsewhere = Self.directory("pids", home == "/" ? "" : home) + "/corral-test-warm-\(getpid())"
-        try #require(mkdir(elsewhere, 0o755) == 0, "mkdir \(elsewhere)")
-        // The parked thread may still be exiting: its cgroup is removable once it is gone.
-        defer { for _ in 0..<100 where rmdir(elsewhere) != 0 && errno == EBUSY { usleep(10_000) } }
-        let parked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), ended = DispatchSemaphore(value: 0)
-        let tid = Mutex<pid_t>(0)
-        Thread.detachNewThread {
-            let own = corral_gettid()
-            tid.withLock { $0 = own }
-            try? "\(own)".write(toFile: elsewhere + "/tasks", atomically: false, encoding: .utf8)
-            parked.signal()
-            release.wait()
-            ended.signal()
-        }
-        parked.wait()
-        let thread = tid.withLock { $0 }
-        let before = Self.read("/proc/\(getpid())/task/\(thread)/cgroup") ?? ""
-        try #require(before.contains(":pids:" + elsewhere.dropFirst("/sys/fs/cgroup/pids".count)), "not parked: \(before)")
-        let warmUp = try #require(SandboxRunner.warmUpCgroupMove(policy: SandboxPolicy(mode: .enforce)), "no warm-up under enforce")
-        warmUp.wait()
-        let after = Self.read("/proc/\(getpid())/task/\(thread)/cgroup") ?? ""
-        #expect(after == before, "the parked thread moved: \(after)")
-        #expect(Self.cgroups(of: getpid())["pids"] == home, "the process moved")
-        release.signal()
-        ended.wait()
     }
 
     /// A boot that no cgroup of its own will limit says so in one line

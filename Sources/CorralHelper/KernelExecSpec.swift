@@ -1,0 +1,38 @@
+import Sandbox
+
+/// What the supervising corral tells its helper (`corral-kernel-exec`, or
+/// `corral _kernel-exec`) first: what to boot and how. Travels as JSON on
+/// the helper's spec pipe (``specFD``), sent as soon as the boot's uml_dir
+/// and console exist (before the preflight when the disks all do);
+/// ``KernelStart`` follows once the boot is cleared. The environment only
+/// says that the pipes are there.
+public struct KernelExecSpec: Codable, Sendable, Equatable {
+    public var kernelPath: String
+    public var argv: [String]
+    public var policy: SandboxPolicy
+    /// The pty slave that becomes the kernel's controlling terminal and fds 0–2.
+    public var ttyPath: String
+    /// The supervisor; if it is already gone, the helper does not start the kernel.
+    public var parentPID: Int32
+
+    public init(kernelPath: String, argv: [String], policy: SandboxPolicy, ttyPath: String, parentPID: Int32) {
+        self.kernelPath = kernelPath
+        self.argv = argv
+        self.policy = policy
+        self.ttyPath = ttyPath
+        self.parentPID = parentPID
+    }
+
+    /// Set in the helper's environment: absent, the helper was started by hand.
+    public static let environmentKey = "CORRAL_KERNEL_EXEC_SPEC"
+    /// Setup errors go back on this fd (close-on-exec: EOF means exec happened).
+    public static let errorFD: Int32 = 3
+    /// The spec arrives on this fd, then end of file; end of file alone
+    /// means the boot was called off before it started.
+    public static let specFD: Int32 = 4
+    /// More than either message (a filter of a few thousand instructions is tens of KiB).
+    static let messageLimit = 4 << 20
+    /// What the helper is run as: the second argument is how `ps` and
+    /// corral itself (`ProcessName`) tell it from a corral command.
+    public static let arguments = ["corral", "_kernel-exec"]
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When a boot's helper starts and what it may do before the preflight is
+/// over. The helper (`corral _kernel-exec`, the whole corral binary loaded
+/// again) is spawned as the boot starts and sent its spec at once, so that
+/// its start-up and the kernel's session, namespaces and jail are made
+/// while the launcher's preflight runs; the kernel starts only on a second
+/// message, the go, once the boot is cleared. strace follows a boot of a
+/// stand-in kernel (a real one would not run traced); within the
+/// launcher's main thread the order of its calls is its program order.
+@Suite(.serialized, .enabled(if: geteuid() == 0 || TestEnvironment.requireUML, "needs root (the sandbox as corral boot applies it)"))
+struct HelperStartTests {
+    static let strace = "/usr/bin/strace"
+
+    struct Call {
+        var pid: Substring
+        var text: Substring
+    }
+
+    static func calls(_ log: String) throws -> [Call] {
+        try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
+            Call(pid: line.prefix(while: \.isNumber), text: line.drop(while: \.isNumber))
+        }
+    }
+
+    /// The helper runs before the preflight opens the disk, its spec is
+    /// written before that too, and the go after it: the preflight's reads
+    /// lie between the two messages. Fails on the code before, which
+    /// spawned the helper only after the preflight, with its spec in the
+    /// environment and no second message.
+    @Test func theHelperGetsItsSpecBeforeThePreflightAndTheGoAfterIt() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
+        let s = try Scratch("corral-helper-start", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        let disk = s.file("disk.img")
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
+        let log = s.file("strace.log")
+        let r = try runProcess(Self.strace, ["-f", "-s", "65536", "-o", log, "-e", "trace=execve,execveat,openat,write",
+                                             TestPaths.corral, "boot", "--kernel", kernel, "--disk", "1=\(disk)",
+                                             "--init", "/bin/true"],
+                               environment: TestEnvironment.childEnvironment)
+        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
+        let calls = try Self.calls(log)
+        let launcher = try #require(calls.first?.pid)
+        let main = calls.indices.filter { calls[$0].pid == launcher }
+        let helperExec = try #require(calls.firstIndex { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") },
+                                      "no helper exec seen: \(calls.prefix(5).map(\.text))")
+        let spec = try #require(main.first { calls[$0].text.contains("write(") && calls[$0].text.contains("ttyPath") },
+                                "the launcher wrote no spec")
+        let go = try #require(main.first { calls[$0].text.contains("write(") && calls[$0].text.contains("{\\\"filter\\\"") },
+                              "the launcher wrote no go")
+        let diskOpens = main.filter { calls[$0].text.contains("openat(") && calls[$0].text.contains("\"\(disk)\"") }
+        #expect(helperExec < spec, "the spec was written before the helper ran")
+        #expect(diskOpens.contains { spec < $0 && $0 < go },
+                "no read of the disk between the spec (call \(spec)) and the go (call \(go)): \(diskOpens)")
+        let kernelExec = try #require(calls.firstIndex { $0.text.contains("execveat(") },
+                                      "the kernel was not exec'd through its fd")
+        #expect(go < kernelExec, "the kernel started before the go")
+    }
+
+    /// A boot the preflight refuses started its helper, which may already
+    /// have built the kernel's jail; the refusal takes all of it down: no
+    /// kernel ran, and neither the helper, nor its cgroup, nor the boot's
+    /// uml_dir is left. Fails on the code before, where no helper was
+    /// started for such a boot at all, and on a launcher that forgot the
+    /// helper or its cgroup when the preflight failed.
+    @Test func aRefusedBootTakesItsHelperDownWithEverythingItMade() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
+        let s = try Scratch("corral-helper-refused", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        let notADisk = s.file("directory")
+        let runtime = s.file("runtime")
+        try FileManager.default.createDirectory(atPath: notADisk, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+        chmod(runtime, 0o700)
+        var environment = TestEnvironment.childEnvironment
+        environment["TMPDIR"] = runtime
+        let log = s.file("strace.log")
+        let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve,execveat,unshare",
+                                             TestPaths.corral, "boot", "--kernel", kernel, "--umid", "refused-boot",
+                                             "--disk", "1=\(notADisk)", "--init", "/bin/true"],
+                               environment: environment)
+        #expect(r.status == 240 && r.stderr.contains("preflight"), "not refused by the preflight: \(r.summary)")
+        #expect(!r.stdout.contains("STANDIN-RAN"), "the kernel ran: \(r.summary)")
+        let calls = try Self.calls(log)
+        let helper = try #require(calls.first { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") }?.pid,
+                                  "no helper was started: \(calls.prefix(5).map(\.text))")
+        let helperPID = try #require(pid_t(helper))
+        #expect(!calls.contains { $0.text.contains("execveat(") || $0.text.contains("execve(\"\(kernel)\"") },
+                "the kernel was exec'd")
+        #expect(kill(helperPID, 0) != 0 && errno == ESRCH, "the helper \(helperPID) is still there")
+        let left = Self.cgroups(named: "corral-\(helperPID)")
+        #expect(left.isEmpty, "its cgroup is left: \(left)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: runtime)) == [], "its uml_dir is left")
+    }
+
+    /// Which binary a boot runs as its helper: the small `corral-kernel-exec`
+    /// beside corral (a build tree) or in `../libexec/corral/` (an installed
+    /// corral), else corral itself as `_kernel-exec`; never a helper that
+    /// another user could have replaced (writable by group or others). Each
+    /// boot of a stand-in kernel must run either way. Fails on the code
+    /// before, which always ran corral itself.
+    @Test func theHelperIsTheSmallBinaryWhereCorralCanTrustIt() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
+        let s = try Scratch("corral-helper-binary", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        // corral looks beside itself as /proc/self/exe names it: links resolved.
+        let built = URL(fileURLWithPath: TestPaths.corral).resolvingSymlinksInPath().deletingLastPathComponent().path
+            + "/corral-kernel-exec"
+        try #require(FileManager.default.isExecutableFile(atPath: built), "no \(built): swift build builds it")
+        var environment = TestEnvironment.childEnvironment
+        environment["CORRAL_DATA_DIR"] = TestPaths.packageRootURL.path
+        /// The helper the boot of `corral` ran, from its exec in strace's log.
+        func helper(of corral: String, _ name: String) throws -> String? {
+            let log = s.file("\(name).log")
+            let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve", corral, "boot", "--kernel", kernel,
+                                                 "--init", "/bin/true"], environment: environment)
+            #expect(r.stdout.contains("STANDIN-RAN"), "\(name): the stand-in did not run: \(r.summary)")
+            let exec = try Self.calls(log).first { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") }
+            return exec.flatMap { $0.text.split(separator: "\"").dropFirst().first.map(String.init) }
+        }
+        let fm = FileManager.default
+        #expect(try helper(of: TestPaths.corral, "build-tree") == built)
+
+        let installed = s.file("usr")
+        try fm.createDirectory(atPath: installed + "/bin", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: installed + "/libexec/corral", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestPaths.corral, toPath: installed + "/bin/corral")
+        try fm.copyItem(atPath: built, toPath: installed + "/libexec/corral/corral-kernel-exec")
+        #expect(try helper(of: installed + "/bin/corral", "installed") == installed + "/libexec/corral/corral-kernel-exec")
+
+        chmod(installed + "/libexec/corral/corral-kernel-exec", 0o777)
+        #expect(try helper(of: installed + "/bin/corral", "writable-helper") == "/proc/self/exe",
+                "a helper anyone may replace was run")
+
+        try fm.removeItem(atPath: installed + "/libexec/corral/corral-kernel-exec")
+        #expect(try helper(of: installed + "/bin/corral", "no-helper") == "/proc/self/exe")
+    }
+
+    /// Every cgroup directory called `name`, in any hierarchy, to a depth
+    /// that holds a test's own cgroup and its children.
+    static func cgroups(named name: String) -> [String] {
+        var found: [String] = []
+        var level = ["/sys/fs/cgroup"]
+        for _ in 0..<6 where !level.isEmpty {
+            var next: [String] = []
+            for dir in level {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                    let path = dir + "/" + entry
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                    if entry == name { found.append(path) } else { next.append(path) }
+                }
+            }
+            level = next
+        }
+        return found
+    }
+}
