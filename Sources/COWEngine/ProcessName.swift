@@ -22,7 +22,7 @@ enum ProcessName {
     /// The nearest ancestor of `pid` that is a corral command the user ran,
     /// passing over UML's own processes and corral's `_kernel-exec` helper
     /// and reaper (named by their arguments: the helper runs as
-    /// /proc/self/exe and the reaper renames itself); nil when the kernel was
+    /// corral-kernel-exec or /proc/self/exe, and the reaper renames itself); nil when the kernel was
     /// not started by corral.
     static func corralOwner(of pid: Int32) -> Int32? {
         var current = pid
