@@ -99,6 +99,7 @@ struct BootSession: ~Copyable {
             // Sent before the preflight unless a disk was still to be made.
             helper.send(plan, ttyPath: pty.slavePath)
             told = helper.start(filter: filter)
+            // Recorded already when the spec went out before the preflight.
             StaleBoots.record(session: helper.pid, in: bootDirectory.directory)
         } catch {
             let status = launchFailure(error)
