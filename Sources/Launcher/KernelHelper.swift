@@ -7,20 +7,21 @@ import CorralSystem
 import Foundation
 import Sandbox
 
-/// The supervisor's side of the spawn: `corral _kernel-exec` (``KernelExec``)
-/// started with an error pipe on fd 3, which reads as end of file once the
-/// helper has exec'd the kernel, and two pipes that each carry one message:
-/// its spec on fd 4 (``send(_:ttyPath:)``), and the go on fd 5
-/// (``start(filter:)``).
+/// The supervisor's side of the spawn: the kernel helper (`KernelExec`, run
+/// as `corral-kernel-exec`, or as corral itself where that is missing:
+/// `BootOptions.helperExecutable`) started with an error pipe on fd 3, which
+/// reads as end of file once the helper has exec'd the kernel, and two pipes
+/// that each carry one message: its spec on fd 4 (``send(_:ttyPath:)``), and
+/// the go on fd 5 (``start(filter:)``).
 ///
 /// Spawned as the boot starts, before the preflight, and sent its spec as
 /// soon as the boot's uml_dir and console exist; it starts the kernel only
-/// on the go, once the boot is cleared. What it does in between (it is the
-/// whole corral binary loaded again, then the kernel's session, and under
-/// the sandbox its namespaces, jail and cgroup: 20-25 ms of every boot on
-/// a 2-core host) thus runs beside the preflight instead of after it. A
-/// boot that is refused never says go; the helper is killed and reaped
-/// when this goes away, and its cgroup removed.
+/// on the go, once the boot is cleared. What it does in between (loading,
+/// about 6 ms for corral-kernel-exec and 19 ms for corral, then the kernel's
+/// session, and under the sandbox its namespaces, jail and cgroup join) thus
+/// runs beside the preflight instead of after it. A boot that is refused
+/// never says go; the helper is killed and reaped when this goes away, and
+/// its cgroup removed.
 final class KernelHelper {
     /// The helper's pid, which its setsid makes the boot's session id.
     let pid: pid_t

@@ -7,14 +7,15 @@ import CorralSystem
 
 /// Runs the kernel: under `.off` by replacing this process with it, under
 /// `.enforce` inside the sandbox, in this order (sandbox.md §6.3):
-/// 1. take the seccomp filter the launcher compiled (``KernelFilter``), or
-///    compile the allowlist to BPF here; open the kernel `O_PATH` at
-///    `Allowlist.kernelExecFD`;
+/// 1. open the kernel `O_PATH` at `Allowlist.kernelExecFD`;
 /// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
 ///    not root); pivot_root into a read-only root of its own (`JailRoot`,
 ///    `MountJail`) with the writable paths (`WritablePaths`) writable;
 /// 3. `no_new_privs`, then Landlock (when the host has it);
-/// 4. fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
+/// 4. wait for the caller's go (`awaitStart`: the launcher sends it once its
+///    preflight passed, so steps 1-3 run beside that preflight), with the
+///    seccomp filter the launcher compiled (``KernelFilter``), or compile the
+///    allowlist to BPF here; then fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
 ///    `policy.user`, install the filter *last*, `execveat` the kernel.
 ///
 /// Under `.enforce` this process stays as the launcher's child (it is not
