@@ -15,10 +15,7 @@ public enum Boot {
         let workspace = Result { () throws(LauncherError) in try BootWorkspace(plan) }
         if case .success(let spawned) = helper, case .success(let made) = workspace,
            BootWorkspace.writablePathsExist(plan) {
-            spawned.send(plan, ttyPath: made.console.slavePath)
-            // Its session, from now: a corral SIGKILLed during the preflight
-            // leaves a uml_dir the next boot can tell is stale.
-            StaleBoots.record(session: spawned.pid, in: made.directory.directory)
+            spawned.send(plan, in: made)
         }
         // Beside the preflight, which takes longer (it reads the kernel).
         let filter = FilterCompilation.start(plan)

@@ -52,7 +52,7 @@ public struct BootOptions: Sendable {
     /// hostfs; each must exist. In the kernel's root like `readablePaths`.
     public var sharedDirectories: [String] = []
     /// The kernel helper's binary (``Resources/kernelHelper(executable:)``).
-    public var helperExecutable = Resources.kernelHelper(executable: Resources.currentExecutable())
+    public var helperExecutable = Resources.installedKernelHelper
     /// Takes the command's output instead of stdout and may stop the boot
     /// (Maintenance parses its step markers and enforces step timeouts).
     public var observer: (any BootObserver)?

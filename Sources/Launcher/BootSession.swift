@@ -71,7 +71,7 @@ struct BootSession: ~Copyable {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
-        if plan.options.input == ConsoleInput.none || plan.options.streams == nil {
+        if Self.callerInput(plan) == nil {
             do { nullInput = try Descriptor(open: "/dev/null", flags: O_RDONLY, noFollow: false) } catch { throw LauncherError(error) }
         }
         self.plan = plan
@@ -79,10 +79,17 @@ struct BootSession: ~Copyable {
         self.workspace = workspace
         self.filter = filter
         self.nullInput = nullInput
-        self.input = nullInput?.fd ?? plan.options.streams?.input ?? -1
+        self.input = nullInput?.fd ?? Self.callerInput(plan) ?? -1
         self.output = plan.options.streams?.output
         self.transcript = transcript
         self.demux = ConsoleDemux(nonce: plan.nonce, normalizeNewlines: !plan.interactive)
+    }
+
+    /// The caller's input when the boot reads it; nil when init was told
+    /// nothing will be typed or there is no caller's console (``input`` is
+    /// then /dev/null).
+    static func callerInput(_ plan: BootPlan) -> Int32? {
+        plan.options.input == ConsoleInput.none ? nil : plan.options.streams?.input
     }
 
     mutating func run() -> BootExitStatus {
@@ -92,15 +99,13 @@ struct BootSession: ~Copyable {
         var told = false
         var raw = RawTerminal(fd: -1)
         do {
-            let (pty, bootDirectory) = try prepare()
+            let workspace = try prepare()
             if plan.interactive { say(.consoleAttached) }
             raw = RawTerminal(fd: plan.interactive ? input : -1)
             helper = try spawned.get()
             // Sent before the preflight unless a disk was still to be made.
-            helper.send(plan, ttyPath: pty.slavePath)
+            helper.send(plan, in: workspace)
             told = helper.start(filter: filter)
-            // Recorded already when the spec went out before the preflight.
-            StaleBoots.record(session: helper.pid, in: bootDirectory.directory)
         } catch {
             let status = launchFailure(error)
             raw.restore()
@@ -148,7 +153,7 @@ struct BootSession: ~Copyable {
     /// The boot directory and the pty (made before the preflight,
     /// ``BootWorkspace``), the nonce file and the signals, each kept in the
     /// session until ``release()``.
-    private mutating func prepare() throws(LauncherError) -> (Pseudoterminal, BootDirectory) {
+    private mutating func prepare() throws(LauncherError) -> BootWorkspace {
         let made = workspace ?? .failure(.launch("the boot's workspace was already taken"))
         workspace = nil
         let taken = try made.get()
@@ -158,7 +163,7 @@ struct BootSession: ~Copyable {
         // A closed stdout must not kill corral before it stops the kernel (EPIPE instead).
         signal(SIGPIPE, SIG_IGN)
         signals = try SupervisorSignals()
-        return (taken.console, taken.directory)
+        return taken
     }
 
     /// Lets go of what the boot held: the pty, the signals and the

@@ -1,7 +1,7 @@
 import COWEngine
 
 /// A boot's uml_dir and console pty, made before its preflight: the helper
-/// needs both named in its spec (``KernelHelper/send(_:ttyPath:)``) to build
+/// needs both named in its spec (``KernelHelper/send(_:in:)``) to build
 /// the kernel's session and jail around them, which it then does while the
 /// preflight runs. ``BootSession`` takes them over and lets them go after
 /// the boot; a refused boot lets them go at once.
@@ -13,14 +13,8 @@ struct BootWorkspace {
     /// preflight's findings, which come first.
     init(_ plan: BootPlan) throws(LauncherError) {
         directory = try BootDirectory(plan)
-        console = try Pseudoterminal(windowSizeFrom: Self.windowSizeSource(plan))
-    }
-
-    /// Where the console's first window size comes from: the caller's input
-    /// when the boot reads it (``BootSession``'s input), else nowhere (80x24).
-    static func windowSizeSource(_ plan: BootPlan) -> Int32 {
-        if plan.options.input == ConsoleInput.none { return -1 }
-        return plan.options.streams?.input ?? -1
+        // The caller's terminal when the boot reads it, else 80x24.
+        console = try Pseudoterminal(windowSizeFrom: BootSession.callerInput(plan) ?? -1)
     }
 
     /// Whether every file the kernel may write exists, so that the helper

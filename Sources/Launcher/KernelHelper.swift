@@ -11,7 +11,7 @@ import Sandbox
 /// as `corral-kernel-exec`, or as corral itself where that is missing:
 /// `BootOptions.helperExecutable`) started with an error pipe on fd 3, which
 /// reads as end of file once the helper has exec'd the kernel, and two pipes
-/// that each carry one message: its spec on fd 4 (``send(_:ttyPath:)``), and
+/// that each carry one message: its spec on fd 4 (``send(_:in:)``), and
 /// the go on fd 5 (``start(filter:)``).
 ///
 /// Spawned as the boot starts, before the preflight, and sent its spec as
@@ -33,7 +33,6 @@ final class KernelHelper {
     /// The helper being put into its boot's cgroup, beside the preflight;
     /// nil when the sandbox is off.
     let cgroup: CgroupPlacement?
-    private let sandboxed: Bool
 
     /// Spawns the helper for `plan`, which waits for its spec, and starts
     /// putting it into the boot's cgroup.
@@ -60,22 +59,22 @@ final class KernelHelper {
         errors = errorPipe.read
         spec = specPipe.write
         go = goPipe.write
-        sandboxed = plan.policy.mode == .enforce
         cgroup = SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
     }
 
-    /// Whether the spec was sent.
-    var briefed: Bool { spec == nil }
-
-    /// Tells the helper what to boot, on the console `ttyPath`: it sets up
+    /// Tells the helper what to boot, on `workspace`'s console: it sets up
     /// everything up to the kernel's start, then waits for ``start(filter:)``.
-    /// A helper that is already gone shows when the go is sent.
-    func send(_ plan: BootPlan, ttyPath: String) {
+    /// Its session is recorded in the uml_dir from then on, so that a corral
+    /// SIGKILLed meanwhile leaves a uml_dir the next boot can tell is stale
+    /// (``StaleBoots``). Once per helper; a helper that is already gone
+    /// shows when the go is sent.
+    func send(_ plan: BootPlan, in workspace: BootWorkspace) {
         guard let pipe = spec else { return }
         spec = nil
         let message = KernelExecSpec(kernelPath: plan.kernelPath, argv: plan.argv, policy: plan.policy,
-                                     ttyPath: ttyPath, parentPID: getpid())
+                                     ttyPath: workspace.console.slavePath, parentPID: getpid())
         if let json = try? JSONEncoder().encode(message) { try? pipe.writeAll(Array(json)) }
+        StaleBoots.record(session: pid, in: workspace.directory.directory)
     }
 
     /// Tells the helper to start the kernel under `filter`; the boot then
@@ -99,8 +98,8 @@ final class KernelHelper {
     /// which would otherwise make it again. True when nothing of it is left.
     @discardableResult
     func removeCgroup() -> Bool {
-        guard sandboxed else { return true }
-        cgroup?.wait()
+        guard let cgroup else { return true }
+        cgroup.wait()
         return SandboxRunner.removeCgroup(helper: pid)
     }
 

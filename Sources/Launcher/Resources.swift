@@ -90,6 +90,10 @@ public enum Resources {
         throw LauncherError.hostfsInitNotFound(searched: searched)
     }
 
+    /// ``kernelHelper(executable:)`` for this process, looked up once (every
+    /// ``BootOptions`` starts from it; a job boots many times).
+    public static let installedKernelHelper = kernelHelper(executable: currentExecutable())
+
     /// The kernel helper `corral boot` spawns: the small `corral-kernel-exec`
     /// beside `executable` (a build tree) or in `../libexec/corral/` (an
     /// installed corral), when it is a regular executable file owned by
