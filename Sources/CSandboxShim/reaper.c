@@ -18,6 +18,12 @@
 // reaper finds it afterwards. So the child neither copies the reaper's page
 // tables nor waits for the reaper to take the listener over (a pidfd_getfd
 // round trip between two processes, two wake-ups on the boot's path).
+//
+// Both are forked before the launcher has cleared the boot: the child sets
+// itself up completely (credentials, Landlock, the filter) and then blocks on
+// the launcher's go (spec->start_fd) right before its exec, so that a go
+// starts the kernel with one wake-up, and none of this set-up is on the
+// boot's path.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -205,8 +211,8 @@ static int kernel_child(void *raw) {
         close(spec->landlock_fd);
     }
 
-    // Last step before exec: from here on only the allowlist applies, and the
-    // one exec it allows is execveat(exec_fd, "", AT_EMPTY_PATH).
+    // Last step before the go: from here on only the allowlist applies, and
+    // the one exec it allows is execveat(exec_fd, "", AT_EMPTY_PATH).
     if (spec->bpf && spec->notify_mode) {
         // The filter's notify action needs a listener: created here, where
         // the filter is installed, in the fd table the reaper shares. It is
@@ -222,6 +228,17 @@ static int kernel_child(void *raw) {
     } else if (spec->bpf && corral_seccomp_install(spec->bpf, spec->bpf_len) != 0) {
         report_failure(error_fd, CORRAL_STEP_SECCOMP);
         _exit(127);
+    }
+    // Ready: the kernel starts on the launcher's go. read is in every
+    // profile (the kernel reads its console with it), and the notify action
+    // cannot fire here: the reaper that would answer it is waiting for this
+    // child's exec. Nothing but end of file (the boot called off, or the
+    // launcher gone) stops it; the reaper then passes on a clean exit.
+    if (spec->start_fd >= 0) {
+        char go;
+        ssize_t n;
+        while ((n = read(spec->start_fd, &go, 1)) < 0 && errno == EINTR) {}
+        if (n != 1) _exit(0);
     }
     syscall(SYS_execveat, spec->exec_fd, "", spec->argv, environ, AT_EMPTY_PATH);
     report_failure(error_fd, CORRAL_STEP_EXEC);

@@ -81,16 +81,8 @@ public enum KernelExec {
             // Everything up to the kernel's start is done before the launcher
             // says go (KernelStart); BootSession removes the boot's cgroup
             // after the helper ends.
-            let awaitStart = { () -> KernelFilter? in
-                do {
-                    return try decode(KernelStart.self, on: KernelStart.fd).filter
-                } catch {
-                    report("\(error)")
-                    exit(127)
-                }
-            }
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
-                                         console: STDIN_FILENO, cgroupRemovedByCaller: true, awaitStart: awaitStart) { denial in
+                                         console: STDIN_FILENO, cgroupRemovedByCaller: true, start: KernelStart.fd) { denial in
                 report("\(denial)")
             }
         } catch {

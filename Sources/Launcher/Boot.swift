@@ -17,8 +17,6 @@ public enum Boot {
            BootWorkspace.writablePathsExist(plan) {
             spawned.send(plan, in: made)
         }
-        // Beside the preflight, which takes longer (it reads the kernel).
-        let filter = FilterCompilation.start(plan)
         let issues = Preflight.run(plan)
         for issue in issues { events?(.diagnostic(.preflight(issue))) }
         if issues.contains(where: { $0.severity == .failure }) {
@@ -41,7 +39,7 @@ public enum Boot {
         }
         return withExtendedLifetime(leases) {
             do {
-                var session = try BootSession(plan: plan, helper: helper, workspace: workspace, filter: filter?.wait())
+                var session = try BootSession(plan: plan, helper: helper, workspace: workspace)
                 return session.run()
             } catch {
                 events?(.diagnostic(.launchFailed("\(error)")))

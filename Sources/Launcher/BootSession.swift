@@ -19,8 +19,6 @@ import Sandbox
 /// prints: what the user should hear goes to ``BootOptions/events``.
 struct BootSession: ~Copyable {
     let plan: BootPlan
-    /// The seccomp filter compiled beside the preflight, for the helper.
-    private let filter: KernelFilter?
     /// Where the command's output goes, the caller's (``ConsoleStreams``); nil:
     /// nowhere but the observer and the transcript. The console loop queues
     /// it and never blocks writing it.
@@ -66,8 +64,7 @@ struct BootSession: ~Copyable {
     /// The uml_dir and console made before the preflight, until ``prepare()`` takes them.
     private var workspace: Result<BootWorkspace, LauncherError>?
 
-    init(plan: BootPlan, helper: Result<KernelHelper, LauncherError>, workspace: Result<BootWorkspace, LauncherError>,
-         filter: KernelFilter? = nil) throws(LauncherError) {
+    init(plan: BootPlan, helper: Result<KernelHelper, LauncherError>, workspace: Result<BootWorkspace, LauncherError>) throws(LauncherError) {
         var transcript: Transcript?
         if let path = plan.options.logPath { transcript = try Transcript(path: path) }
         var nullInput: Descriptor?
@@ -77,7 +74,6 @@ struct BootSession: ~Copyable {
         self.plan = plan
         self.spawned = helper
         self.workspace = workspace
-        self.filter = filter
         self.nullInput = nullInput
         self.input = nullInput?.fd ?? Self.callerInput(plan) ?? -1
         self.output = plan.options.streams?.output
@@ -105,7 +101,7 @@ struct BootSession: ~Copyable {
             helper = try spawned.get()
             // Sent before the preflight unless a disk was still to be made.
             helper.send(plan, in: workspace)
-            told = helper.start(filter: filter)
+            told = helper.start()
         } catch {
             let status = launchFailure(error)
             raw.restore()

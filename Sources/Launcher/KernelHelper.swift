@@ -12,14 +12,15 @@ import Sandbox
 /// `BootOptions.helperExecutable`) started with an error pipe on fd 3, which
 /// reads as end of file once the helper has exec'd the kernel, and two pipes
 /// that each carry one message: its spec on fd 4 (``send(_:in:)``), and
-/// the go on fd 5 (``start(filter:)``).
+/// the go on fd 5 (``start()``).
 ///
 /// Spawned as the boot starts, before the preflight, and sent its spec as
 /// soon as the boot's uml_dir and console exist; it starts the kernel only
 /// on the go, once the boot is cleared. What it does in between (loading,
 /// about 6 ms for corral-kernel-exec and 19 ms for corral, then the kernel's
-/// session, and under the sandbox its namespaces, jail and cgroup join) thus
-/// runs beside the preflight instead of after it. A boot that is refused
+/// session, and under the sandbox its namespaces, jail, cgroup join, seccomp
+/// filter, and the kernel's process up to its exec) thus runs beside the
+/// preflight instead of after it. A boot that is refused
 /// never says go; the helper is killed and reaped when this goes away, and
 /// its cgroup removed.
 final class KernelHelper {
@@ -63,7 +64,7 @@ final class KernelHelper {
     }
 
     /// Tells the helper what to boot, on `workspace`'s console: it sets up
-    /// everything up to the kernel's start, then waits for ``start(filter:)``.
+    /// everything up to the kernel's start, then waits for ``start()``.
     /// Its session is recorded in the uml_dir from then on, so that a corral
     /// SIGKILLed meanwhile leaves a uml_dir the next boot can tell is stale
     /// (``StaleBoots``). Once per helper; a helper that is already gone
@@ -77,16 +78,15 @@ final class KernelHelper {
         StaleBoots.record(session: pid, in: workspace.directory.directory)
     }
 
-    /// Tells the helper to start the kernel under `filter`; the boot then
-    /// owns its process tree. False when the helper is already gone:
-    /// setting up around the kernel failed, and what it said is on the
-    /// error pipe (``BootSession`` reports it as it would a later failure).
-    func start(filter: KernelFilter?) -> Bool {
+    /// Tells the helper to start the kernel; the boot then owns its process
+    /// tree. False when the helper is already gone: setting up around the
+    /// kernel failed, and what it said is on the error pipe (``BootSession``
+    /// reports it as it would a later failure).
+    func start() -> Bool {
         guard let pipe = go else { return false }
         go = nil
-        let json = (try? JSONEncoder().encode(KernelStart(filter: filter))).map { Array($0) } ?? []
         do {
-            try pipe.writeAll(json)
+            try pipe.writeAll(KernelStart.message)
             return true
         } catch {
             return false

@@ -5,35 +5,28 @@ import CorralSystem
 /// gives.
 ///
 /// Compiling takes about a millisecond for a known kernel and three for an
-/// unknown one (the union of the profiles is built first), on the boot's
-/// path when the helper did it between its start and the kernel's. The
-/// launcher now compiles it beside its preflight, which reads the kernel
-/// anyway, and hands it over in the helper's spec; the helper compiles its
-/// own only when it was given none that fits.
-public struct KernelFilter: Codable, Sendable, Equatable {
-    /// The kernel binary this filter was chosen for (by its build id).
-    public var kernelPath: String
-    public var program: BPFProgram
+/// unknown one (the union of the profiles is built first). The helper
+/// compiles it while the launcher's preflight runs, before the kernel's
+/// process is forked, which installs it and then waits for the go: none
+/// of it is on the boot's path.
+struct KernelFilter: Sendable {
+    var program: BPFProgram
     var notify: ReapedKernel.NotifyMode
     /// The kernel and its profile, as a denial report and a learning file name them.
-    public var kernelName: String
-    public var profileName: String
+    var kernelName: String
+    var profileName: String
 
-    /// The filter for `kernelPath` on this host, as `environment` asks:
-    /// learning mode under ``SandboxRunner/learnVariable``.
-    public static func compile(kernelPath: String, environment: [String: String]) throws(SandboxError) -> KernelFilter {
-        try compile(kernelPath: kernelPath, environment: environment, host: HostFeatures.probe())
-    }
-
-    /// Unlisted calls: named by the reaper where the host has seccomp user
-    /// notification, let through and recorded when learning, else the filter
-    /// kills by itself.
+    /// The filter for `kernelPath` (its profile chosen by build id) on
+    /// `host`, as `environment` asks: learning mode under
+    /// ``SandboxRunner/learnVariable``. Unlisted calls are named by the
+    /// reaper where the host has seccomp user notification, let through and
+    /// recorded when learning, else the filter kills by itself.
     static func compile(kernelPath: String, environment: [String: String], host: HostFeatures) throws(SandboxError) -> KernelFilter {
         let selection = KernelProfile.select(kernelPath: kernelPath)
         let notify = try notifyMode(environment: environment, host: host)
         let program = try SeccompFilter(allowlist: selection.profile.allowlist,
                                         defaultAction: notify == .none ? .killProcess : .notify).bpf()
-        return KernelFilter(kernelPath: kernelPath, program: program, notify: notify,
+        return KernelFilter(program: program, notify: notify,
                             kernelName: selection.kernelName, profileName: selection.profile.allowlist.name)
     }
 

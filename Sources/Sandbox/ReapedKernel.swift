@@ -14,11 +14,14 @@ struct ReapedKernel {
     private var reaper: corral_reaper
 
     /// Spawns the kernel; returns once it has been exec'd, or throws the
-    /// child's setup failure.
+    /// child's setup failure. With `start` (the launcher's go pipe) the
+    /// child, set up to its last step, execs only once a byte arrives there,
+    /// and this returns only then (or once the boot was called off: end of
+    /// file, and the reaper reports a clean exit).
     init(execFD: Int32, argv: [String], filter: BPFProgram?, user: UserIdentity?,
          notify: NotifyMode = .none, mountProc: Bool = false, landlockRuleset: Int32 = -1,
          processLimit: UInt = 0, dropCapabilities: Bool = false,
-         reaperKeepsKill: Bool = false, console: Int32? = nil) throws(SandboxError) {
+         reaperKeepsKill: Bool = false, console: Int32? = nil, start: Int32? = nil) throws(SandboxError) {
         // Leaked on purpose: the child reads them after fork, and this
         // process only ever waits and exits afterwards.
         let cArgs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: argv.count + 1)
@@ -48,7 +51,8 @@ struct ReapedKernel {
             nproc_limit: processLimit,
             drop_capabilities: dropCapabilities ? 1 : 0,
             reaper_keeps_kill: reaperKeepsKill ? 1 : 0,
-            console_fd: console ?? -1
+            console_fd: console ?? -1,
+            start_fd: start ?? -1
         )
         var out = corral_reaper()
         var step: Int32 = 0
@@ -65,7 +69,7 @@ struct ReapedKernel {
     }
 
     /// How the filter's notify action is answered (`corral_kernel_spec.notify_mode`).
-    enum NotifyMode: Int32, Codable {
+    enum NotifyMode: Int32 {
         /// The filter kills by itself (no notify action).
         case none = 0
         /// The first unlisted call is recorded and the kernel killed.

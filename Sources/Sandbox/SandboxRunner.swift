@@ -11,12 +11,13 @@ import CorralSystem
 /// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
 ///    not root); pivot_root into a read-only root of its own (`JailRoot`,
 ///    `MountJail`) with the writable paths (`WritablePaths`) writable;
-/// 3. `no_new_privs`, then Landlock (when the host has it);
-/// 4. wait for the caller's go (`awaitStart`: the launcher sends it once its
-///    preflight passed, so steps 1-3 run beside that preflight), with the
-///    seccomp filter the launcher compiled (``KernelFilter``), or compile the
-///    allowlist to BPF here; then fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
-///    `policy.user`, install the filter *last*, `execveat` the kernel.
+/// 3. `no_new_privs`, then Landlock (when the host has it), and the seccomp
+///    filter compiled (``KernelFilter``);
+/// 4. fork the reaper (PID 1), which forks the kernel child (PID 2): drop to
+///    `policy.user`, Landlock, install the filter *last*; then the child
+///    waits for the caller's go (`start`: the launcher sends it once its
+///    preflight passed, so steps 1-4 run beside that preflight) and
+///    `execveat`s the kernel.
 ///
 /// Under `.enforce` this process stays as the launcher's child (it is not
 /// the kernel): it waits and then ends the way the kernel did (same exit
@@ -34,11 +35,11 @@ public enum SandboxRunner {
     /// the host has seccomp user notification); the process then ends as if
     /// killed by SIGSYS, as it would without notification.
     ///
-    /// `awaitStart`: called once everything around the kernel is set up,
-    /// just before the kernel is started (the reaper forked, or under
-    /// `.off` the kernel exec'd); it waits for the caller's go and returns
-    /// the kernel's filter as the launcher compiled it. Nil, or one for
-    /// another kernel or notify mode, and it is compiled here.
+    /// `start`: the pipe the caller's go comes on. The kernel is set up to
+    /// its last step (under `.enforce` the kernel child waits there with its
+    /// filter installed; under `.off` this process waits before its exec)
+    /// and starts once a byte arrives; at end of file the boot was called
+    /// off, and this process exits 0 without starting it. Nil: at once.
     ///
     /// `cgroupRemovedByCaller`: the caller removes the boot's cgroup once
     /// this process is gone (the launcher does, `removeCgroup`), so the
@@ -51,18 +52,25 @@ public enum SandboxRunner {
     /// `.off`, where the helper's own session has it.
     public static func execKernel(
         kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
-        cgroupRemovedByCaller: Bool = false, awaitStart: () -> KernelFilter? = { nil },
+        cgroupRemovedByCaller: Bool = false, start: Int32? = nil,
         onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
-            _ = awaitStart()
+            if let start { awaitGo(start) }
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
             try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, console: console,
                               environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
-                              awaitStart: awaitStart, onDenial: onDenial)
+                              start: start, onDenial: onDenial)
         }
+    }
+
+    /// Waits for the go on `fd` (any bytes, up to end of file); exits 0 when
+    /// there were none: the boot was called off, or its launcher is gone.
+    static func awaitGo(_ fd: Int32) {
+        let pipe = Descriptor(owning: fd, name: "the launcher's start pipe")
+        if ((try? pipe.read(upTo: 64)) ?? []).isEmpty { exit(0) }
     }
 
     /// Set in the helper's environment to a file name: learning mode. The
@@ -217,7 +225,7 @@ public enum SandboxRunner {
     static func execSandboxed(
         kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
         environment: [String: String], cgroupRemovedByCaller: Bool = false,
-        awaitStart: () -> KernelFilter? = { nil }, onDenial: (SeccompDenial) -> Void
+        start: Int32? = nil, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         let host = HostFeatures.probe()
         guard host.seccompKillProcess else {
@@ -228,7 +236,9 @@ public enum SandboxRunner {
         if let name = policy.user, !host.isRoot {
             throw .userNeedsRoot(name)
         }
-        let notify = try KernelFilter.notifyMode(environment: environment, host: host)
+        // Like everything here, while the launcher checks the boot.
+        let compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
+        let notify = compiled.notify
         let learnPath = KernelFilter.learnPath(environment)
         var learnFD: Int32?
         if let learnPath {
@@ -320,17 +330,6 @@ public enum SandboxRunner {
                 throw error
             }
         }
-        // Everything above ran while the launcher checked the boot; from
-        // here on the kernel starts, once it says so.
-        let filter = awaitStart()
-        // Compiled by the launcher as a rule (KernelFilter); here only when
-        // it gave none, or one for another kernel or notify mode.
-        let compiled: KernelFilter
-        if let filter, filter.kernelPath == kernelPath, filter.notify == notify {
-            compiled = filter
-        } else {
-            compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
-        }
         if let learnFD {
             let header = "# kernel \(compiled.kernelName) profile \(compiled.profileName)\n"
             _ = header.withCString { write(learnFD, $0, strlen($0)) }
@@ -338,7 +337,7 @@ public enum SandboxRunner {
         let kernel = try ReapedKernel(execFD: execFD, argv: argv, filter: compiled.program, user: user ?? account?.identity,
                                       notify: notify, mountProc: jail, landlockRuleset: landlock,
                                       processLimit: processLimit, dropCapabilities: dropCapabilities,
-                                      reaperKeepsKill: host.isRoot, console: console)
+                                      reaperKeepsKill: host.isRoot, console: console, start: start)
         let (status, first) = kernel.wait(learnFD: learnFD)
         _ = corral_reap_child(idmapHolder, 1)  // long dead by now
         idmapHolder = 0

@@ -567,7 +567,10 @@ struct BootKernelTests {
     /// every host process's /proc/PID/stat to look (it did, twice, at the
     /// end of every boot: about 160 opens on this quiet host, thousands
     /// beside running guests). strace follows the corral process only, in
-    /// both sandbox modes.
+    /// both sandbox modes. Another boot of the same user running meanwhile
+    /// (a guest, another test run) is looked up once, by its uml_dir's
+    /// session (StaleBoots): a few such opens are no scan, but a scan opens
+    /// /proc/1/stat, and every other process's.
     @Test func aCleanEndDoesNotScanTheHostsProcesses() throws {
         try KernelUnderTest.require()
         let strace = "/usr/bin/strace"
@@ -581,7 +584,8 @@ struct BootKernelTests {
             let opens = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             let scans = opens.filter { $0.contains("\"/proc/") && $0.contains("/stat\"") && !$0.contains("/proc/self/") }
             #expect(opens.count > 10, "strace saw nothing: \(opens.count) lines")
-            #expect(scans.isEmpty, "\(mode): \(scans.count) opens of /proc/PID/stat, e.g. \(scans.prefix(2))")
+            #expect(!scans.contains { $0.contains("\"/proc/1/stat\"") } && scans.count < 10,
+                    "\(mode): \(scans.count) opens of /proc/PID/stat, e.g. \(scans.prefix(2))")
         }
     }
 }

@@ -7,10 +7,11 @@ import Glibc
 #endif
 
 /// When a boot's helper starts and what it may do before the preflight is
-/// over. The helper (`corral _kernel-exec`, the whole corral binary loaded
-/// again) is spawned as the boot starts and sent its spec at once, so that
-/// its start-up and the kernel's session, namespaces and jail are made
-/// while the launcher's preflight runs; the kernel starts only on a second
+/// over. The helper (`corral-kernel-exec`, or corral itself as
+/// `_kernel-exec`) is spawned as the boot starts and sent its spec at once,
+/// so that its start-up and the kernel's session, namespaces, jail, filter
+/// and process are made while the launcher's preflight runs; the kernel
+/// execs only on a second
 /// message, the go, once the boot is cleared. strace follows a boot of a
 /// stand-in kernel (a real one would not run traced); within the
 /// launcher's main thread the order of its calls is its program order.
@@ -53,7 +54,7 @@ struct HelperStartTests {
                                       "no helper exec seen: \(calls.prefix(5).map(\.text))")
         let spec = try #require(main.first { calls[$0].text.contains("write(") && calls[$0].text.contains("ttyPath") },
                                 "the launcher wrote no spec")
-        let go = try #require(main.first { calls[$0].text.contains("write(") && calls[$0].text.contains("{\\\"filter\\\"") },
+        let go = try #require(main.first { Self.isGo(calls[$0].text) },
                               "the launcher wrote no go")
         let diskOpens = main.filter { calls[$0].text.contains("openat(") && calls[$0].text.contains("\"\(disk)\"") }
         #expect(helperExec < spec, "the spec was written before the helper ran")
@@ -61,6 +62,54 @@ struct HelperStartTests {
                 "no read of the disk between the spec (call \(spec)) and the go (call \(go)): \(diskOpens)")
         let kernelExec = try #require(calls.firstIndex { $0.text.contains("execveat(") },
                                       "the kernel was not exec'd through its fd")
+        #expect(go < kernelExec, "the kernel started before the go")
+    }
+
+    /// The launcher's go: `KernelStart.message` written on the start pipe.
+    static func isGo(_ text: Substring) -> Bool {
+        text.drop(while: { $0 == " " }).hasPrefix("write(") && text.contains(", \"go\", 2")
+    }
+
+    /// Everything of the kernel's start but its exec happens before the go:
+    /// the helper compiles the seccomp filter (libseccomp exports it through
+    /// a memfd named corral-seccomp-bpf; the launcher never compiles one),
+    /// and the kernel's own process is forked, drops to its uid and installs
+    /// the filter; after the go only its `execveat` is left. strace holds the
+    /// launcher's disk lease (its `flock`, which only the launcher calls)
+    /// for a second, so that the helper has long been ready when the go
+    /// comes, whatever strace's own slowness. Fails on the code before,
+    /// where the launcher compiled the filter and the helper forked the
+    /// kernel's process only on the go.
+    @Test func theKernelIsReadyToExecWhenTheGoComes() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
+        let s = try Scratch("corral-helper-ready", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        let disk = s.file("disk.img")
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
+        let log = s.file("strace.log")
+        let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve,execveat,memfd_create,seccomp,setresuid,write,flock",
+                                             "-e", "inject=flock:delay_enter=1000000",
+                                             TestPaths.corral, "boot", "--kernel", kernel, "--disk", "1=\(disk)",
+                                             "--init", "/bin/true"],
+                               environment: TestEnvironment.childEnvironment)
+        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
+        let calls = try Self.calls(log)
+        let launcher = try #require(calls.first?.pid)
+        let helper = try #require(calls.first { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") }?.pid,
+                                  "no helper exec seen: \(calls.prefix(5).map(\.text))")
+        let go = try #require(calls.firstIndex { $0.pid == launcher && Self.isGo($0.text) }, "the launcher wrote no go")
+        let compiles = calls.indices.filter { calls[$0].text.contains("memfd_create(\"corral-seccomp-bpf\"") }
+        #expect(compiles.count == 1, "compiled \(compiles.count) times: \(compiles.map { calls[$0].text })")
+        #expect(compiles.allSatisfy { calls[$0].pid == helper && $0 < go },
+                "not compiled by the helper (\(helper)) before the go (call \(go)): \(compiles.map { calls[$0] })")
+        let kernelExec = try #require(calls.firstIndex { $0.text.contains("execveat(") }, "the kernel was not exec'd through its fd")
+        let child = calls[kernelExec].pid
+        let install = try #require(calls.firstIndex { $0.pid == child && $0.text.contains("seccomp(SECCOMP_SET_MODE_FILTER") },
+                                   "the kernel's process \(child) installed no filter")
+        let uid = calls.firstIndex { $0.pid == child && $0.text.contains("setresuid(") }
+        #expect(child != helper && child != launcher)
+        #expect(install < go, "the filter was installed after the go: call \(install), go \(go)")
+        #expect(uid.map { $0 < go } == true, "the kernel's process dropped its uid after the go, or never: \(String(describing: uid))")
         #expect(go < kernelExec, "the kernel started before the go")
     }
 

@@ -107,37 +107,6 @@ import Glibc
     }
 }
 
-/// Where a boot's seccomp filter is compiled: by the launcher, on a thread
-/// beside its preflight, and not again by the helper, between whose start
-/// and the kernel's it took 1-3 ms (three for an unknown kernel, whose
-/// union of profiles is built first). libseccomp exports a filter through
-/// a memfd named corral-seccomp-bpf; strace follows the whole boot of a
-/// stand-in kernel (a real one would not run traced) and names who made
-/// it. Fails on the code before, where only the helper compiled it.
-@Suite(.serialized, .enabled(if: geteuid() == 0 || TestEnvironment.requireUML, "needs root (the sandbox as corral boot applies it)"))
-struct FilterCompilationTests {
-    @Test func theLauncherCompilesTheFilterOnceAndTheHelperTakesIt() throws {
-        let strace = "/usr/bin/strace"
-        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is missing (make deps)")
-        let s = try Scratch("corral-filter")
-        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
-        let log = s.file("strace.log")
-        let r = try runProcess(strace, ["-f", "-o", log, "-e", "trace=memfd_create,execve",
-                                        TestPaths.corral, "boot", "--kernel", kernel, "--init", "/bin/true"],
-                               environment: TestEnvironment.childEnvironment)
-        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        let pid = { (line: Substring) in line.prefix(while: \.isNumber) }
-        let launcher = try #require(lines.first.map(pid))
-        let helper = try #require(lines.first { $0.contains("execve(") && $0.contains("\"_kernel-exec\"") }.map(pid),
-                                  "no helper exec seen: \(lines.prefix(5))")
-        let compiles = lines.filter { $0.contains("memfd_create(\"corral-seccomp-bpf\"") }
-        #expect(compiles.count == 1, "compiled \(compiles.count) times: \(compiles)")
-        #expect(!compiles.contains { pid($0) == helper }, "the helper compiled the filter: \(compiles)")
-        #expect(!launcher.isEmpty && helper != launcher)
-    }
-}
-
 /// A small static C program run as `--kernel`: it carries UML's banner so
 /// corral's preflight takes it for a kernel, and does what `body` says.
 enum StandInKernel {

@@ -173,6 +173,13 @@ struct corral_kernel_spec {
     /// `--sandbox off` gives it one: UML then takes SIGWINCH itself, where
     /// without one it starts a winch helper process per console terminal.
     int console_fd;
+    /// The launcher's go (-1: none, start at once). The kernel child does
+    /// everything up to its exec (session, limits, credentials, Landlock,
+    /// the filter), then reads one byte here, and only then execs the
+    /// kernel; end of file means the boot was called off, and it exits 0
+    /// without exec. So the child's set-up runs while the launcher still
+    /// checks the boot, and the go costs one wake-up.
+    int start_fd;
 };
 
 /// One syscall the filter handed to the reaper (SECCOMP_RET_USER_NOTIF).
@@ -205,7 +212,8 @@ struct corral_reaper {
 };
 
 /// Forks the reaper, which clones the kernel child; returns once the kernel
-/// has exec'd (0) or its setup failed (-1, *failed_step and errno set).
+/// has exec'd (0), or the child ended without exec (0: a boot called off
+/// before its go), or its setup failed (-1, *failed_step and errno set).
 /// Call after unshare(CLONE_NEWPID) so the reaper is PID 1 and the kernel
 /// PID 2 of the new namespace: when the reaper exits, the host kernel kills
 /// whatever is left in it (stubs, helper threads). The reaper dies with its
