@@ -100,10 +100,15 @@ let package = Package(
         ),
         // The kernel helper `corral boot` spawns (installed beside corral, or
         // in libexec/corral/); corral runs itself as `_kernel-exec` without it.
+        // Linked with the Swift runtime and FoundationEssentials inside, in
+        // every build as in the package: it is on each boot's way to the
+        // kernel, and resolving and relocating the shared Swift libraries cost
+        // it about 4 ms of the dynamic loader and as many of page faults.
         .executableTarget(
             name: "corral-kernel-exec",
             dependencies: ["CorralHelper", "CorralSystem"],
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims")]
         ),
         // Test support: runs SandboxRunner.execKernel from a JSON policy, so
         // sandbox tests can boot the kernel without the launcher.
