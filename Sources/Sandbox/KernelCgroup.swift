@@ -159,6 +159,23 @@ struct KernelCgroup {
         }
     }
 
+    /// Moves the calling thread into the cgroup it is already in, which
+    /// changes nothing but starts what the boot's own move would wait for:
+    /// Linux guards every move with one percpu rwsem, and a writer that
+    /// finds it idle waits for an RCU grace period (10-20 ms on this host
+    /// kind) before it may take it; a writer that comes while one is under
+    /// way waits only for the rest of it, and one within a grace period
+    /// after the last writer not at all. On cgroup v1 the thread itself
+    /// (`tasks`): a write of the pid to cgroup.procs would move every thread
+    /// of the process. On v2 the process. Always by id: for `0` (the writer
+    /// itself) Linux skips the lock, and nothing would be started. A failure
+    /// costs only the wait it would have saved.
+    static func warmUpMigration(at location: Location) {
+        guard let home = location.places.first?.home else { return }
+        let (file, id) = location.version == .v1 ? ("tasks", corral_gettid()) : ("cgroup.procs", getpid())
+        try? Directory(home).openFile(file, flags: O_WRONLY).writeAll(Array("\(id)".utf8))
+    }
+
     /// ``prepare(helper:limits:at:)`` then ``join(pid:)``: the cgroup and
     /// whether this call moved `pid`. On failure removes only what it made:
     /// a launcher's cgroup is the launcher's to remove.

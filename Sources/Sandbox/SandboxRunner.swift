@@ -207,6 +207,20 @@ public enum SandboxRunner {
         return placement
     }
 
+    /// Starts, on a thread of its own, the wait the boot's first cgroup move
+    /// has to make (``KernelCgroup/warmUpMigration(at:)``), so that it
+    /// passes while corral reads its command line and plans the boot: the
+    /// move that puts the helper into its cgroup (``placeInCgroup``) then
+    /// waits only for the rest of it. Without it that move ended after the
+    /// launcher's go in most boots, and the kernel waited for it (its
+    /// process must be born in the cgroup). Does nothing under `.off`.
+    public static func warmUpCgroupMove(mode: SandboxPolicy.Mode) {
+        guard mode == .enforce else { return }
+        SignalMask.startThread {
+            if case .success(let location) = KernelCgroup.locate() { KernelCgroup.warmUpMigration(at: location) }
+        }
+    }
+
     /// Removes the cgroup of the boot whose helper had pid `helper`, once its
     /// tasks are gone: the launcher calls this after killing a boot, whose
     /// helper then had no chance to. True when nothing of it is left.

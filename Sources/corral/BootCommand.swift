@@ -159,6 +159,7 @@ struct BootCommand: ParsableCommand {
     func run() throws {
         // The --timeout clock starts here, before any file is opened.
         let start = MonotonicClock.now()
+        if !dryRun { SandboxRunner.warmUpCgroupMove(mode: SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce) }
         if let timeout, !dryRun {
             Watchdog.arm(deadline: start.advanced(bySeconds: timeout), what: "a disk, the kernel or the console")
         }
