@@ -113,6 +113,40 @@ struct HelperStartTests {
         #expect(go < kernelExec, "the kernel started before the go")
     }
 
+    /// The wait every cgroup move makes (an RCU grace period, 10-20 ms here)
+    /// starts before the helper is spawned: a launcher thread moves itself
+    /// into the cgroup it is in (it writes its own id to `tasks`, or on v2
+    /// the process's to `cgroup.procs`), so that the helper's placement,
+    /// which must end before the kernel's process is born, waits only for
+    /// the rest of it. Fails on the code before, which made no move before
+    /// the helper's.
+    @Test func theCgroupMoveWaitStartsBeforeTheHelper() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
+        try #require(FileManager.default.fileExists(atPath: "/sys/fs/cgroup"), "no cgroup file system")
+        let s = try Scratch("corral-helper-warm", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        let log = s.file("strace.log")
+        let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve,openat,write",
+                                             TestPaths.corral, "boot", "--kernel", kernel, "--init", "/bin/true"],
+                               environment: TestEnvironment.childEnvironment)
+        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
+        let calls = try Self.calls(log)
+        let launcher = try #require(calls.first?.pid)
+        let helperExec = try #require(calls.firstIndex { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") },
+                                      "no helper exec seen")
+        // A thread writing its own id (or the launcher's pid) to a tasks or
+        // cgroup.procs file it opened just before.
+        let warm = calls.indices.first { index in
+            let call = calls[index]
+            guard call.text.contains("write("), call.text.contains("\"\(call.pid)\"") || call.text.contains("\"\(launcher)\"") else { return false }
+            return calls[..<index].last { $0.pid == call.pid && $0.text.contains("openat(") }.map {
+                $0.text.contains("\"tasks\"") || $0.text.contains("\"cgroup.procs\"")
+            } == true
+        }
+        let found = try #require(warm, "no launcher thread moved itself into its cgroup")
+        #expect(found < helperExec, "the warm-up move (call \(found)) came after the helper's spawn (call \(helperExec))")
+    }
+
     /// A boot the preflight refuses started its helper, which may already
     /// have built the kernel's jail; the refusal takes all of it down: no
     /// kernel ran, and neither the helper, nor its cgroup, nor the boot's
