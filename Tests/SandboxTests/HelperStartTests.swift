@@ -30,28 +30,45 @@ struct HelperStartTests {
         }
     }
 
+    /// A boot of a stand-in kernel (with a 1 MiB raw disk when `disk`) under
+    /// `strace -f` with `options` (`-e trace=…` and the like): the calls it
+    /// logged, and the disk's path. Fails the test when the stand-in did not
+    /// run.
+    static func tracedBoot(_ name: String, _ options: [String], disk: Bool = false) throws -> (calls: [Call], disk: String?) {
+        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is missing (make deps)")
+        let s = try Scratch("corral-helper-\(name)", in: "/tmp", searchable: true)
+        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
+        var diskPath: String?
+        if disk {
+            let path = s.file("disk.img")
+            try Data(count: 1 << 20).write(to: URL(fileURLWithPath: path))
+            diskPath = path
+        }
+        let log = s.file("strace.log")
+        let r = try runProcess(strace, ["-f", "-o", log] + options
+                               + [TestPaths.corral, "boot", "--kernel", kernel] + (diskPath.map { ["--disk", "1=\($0)"] } ?? [])
+                               + ["--init", "/bin/true"], environment: TestEnvironment.childEnvironment)
+        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
+        return (try calls(log), diskPath)
+    }
+
+    /// Where the helper's exec is in `calls`.
+    static func helperExec(_ calls: [Call]) throws -> Int {
+        try #require(calls.firstIndex { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") },
+                     "no helper exec seen: \(calls.prefix(5).map(\.text))")
+    }
+
     /// The helper runs before the preflight opens the disk, its spec is
     /// written before that too, and the go after it: the preflight's reads
     /// lie between the two messages. Fails on the code before, which
     /// spawned the helper only after the preflight, with its spec in the
     /// environment and no second message.
     @Test func theHelperGetsItsSpecBeforeThePreflightAndTheGoAfterIt() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
-        let s = try Scratch("corral-helper-start", in: "/tmp", searchable: true)
-        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
-        let disk = s.file("disk.img")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
-        let log = s.file("strace.log")
-        let r = try runProcess(Self.strace, ["-f", "-s", "65536", "-o", log, "-e", "trace=execve,execveat,openat,write",
-                                             TestPaths.corral, "boot", "--kernel", kernel, "--disk", "1=\(disk)",
-                                             "--init", "/bin/true"],
-                               environment: TestEnvironment.childEnvironment)
-        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
-        let calls = try Self.calls(log)
+        let (calls, traced) = try Self.tracedBoot("start", ["-s", "65536", "-e", "trace=execve,execveat,openat,write"], disk: true)
+        let disk = try #require(traced)
         let launcher = try #require(calls.first?.pid)
         let main = calls.indices.filter { calls[$0].pid == launcher }
-        let helperExec = try #require(calls.firstIndex { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") },
-                                      "no helper exec seen: \(calls.prefix(5).map(\.text))")
+        let helperExec = try Self.helperExec(calls)
         let spec = try #require(main.first { calls[$0].text.contains("write(") && calls[$0].text.contains("ttyPath") },
                                 "the launcher wrote no spec")
         let go = try #require(main.first { Self.isGo(calls[$0].text) },
@@ -81,22 +98,10 @@ struct HelperStartTests {
     /// where the launcher compiled the filter and the helper forked the
     /// kernel's process only on the go.
     @Test func theKernelIsReadyToExecWhenTheGoComes() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
-        let s = try Scratch("corral-helper-ready", in: "/tmp", searchable: true)
-        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
-        let disk = s.file("disk.img")
-        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: disk))
-        let log = s.file("strace.log")
-        let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve,execveat,memfd_create,seccomp,setresuid,write,flock",
-                                             "-e", "inject=flock:delay_enter=1000000",
-                                             TestPaths.corral, "boot", "--kernel", kernel, "--disk", "1=\(disk)",
-                                             "--init", "/bin/true"],
-                               environment: TestEnvironment.childEnvironment)
-        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
-        let calls = try Self.calls(log)
+        let (calls, _) = try Self.tracedBoot("ready", ["-e", "trace=execve,execveat,memfd_create,seccomp,setresuid,write,flock",
+                                                      "-e", "inject=flock:delay_enter=1000000"], disk: true)
         let launcher = try #require(calls.first?.pid)
-        let helper = try #require(calls.first { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") }?.pid,
-                                  "no helper exec seen: \(calls.prefix(5).map(\.text))")
+        let helper = calls[try Self.helperExec(calls)].pid
         let go = try #require(calls.firstIndex { $0.pid == launcher && Self.isGo($0.text) }, "the launcher wrote no go")
         let compiles = calls.indices.filter { calls[$0].text.contains("memfd_create(\"corral-seccomp-bpf\"") }
         #expect(compiles.count == 1, "compiled \(compiles.count) times: \(compiles.map { calls[$0].text })")
@@ -121,19 +126,10 @@ struct HelperStartTests {
     /// the rest of it. Fails on the code before, which made no move before
     /// the helper's.
     @Test func theCgroupMoveWaitStartsBeforeTheHelper() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.strace), "strace is missing (make deps)")
         try #require(FileManager.default.fileExists(atPath: "/sys/fs/cgroup"), "no cgroup file system")
-        let s = try Scratch("corral-helper-warm", in: "/tmp", searchable: true)
-        let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
-        let log = s.file("strace.log")
-        let r = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve,openat,write",
-                                             TestPaths.corral, "boot", "--kernel", kernel, "--init", "/bin/true"],
-                               environment: TestEnvironment.childEnvironment)
-        #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
-        let calls = try Self.calls(log)
+        let (calls, _) = try Self.tracedBoot("warm", ["-e", "trace=execve,openat,write"])
         let launcher = try #require(calls.first?.pid)
-        let helperExec = try #require(calls.firstIndex { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") },
-                                      "no helper exec seen")
+        let helperExec = try Self.helperExec(calls)
         // A thread writing its own id (or the launcher's pid) to a tasks or
         // cgroup.procs file it opened just before.
         let warm = calls.indices.first { index in
