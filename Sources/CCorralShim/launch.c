@@ -98,19 +98,37 @@ int corral_launch_signalfd_read(int fd) {
     return (int)info.ssi_signo;
 }
 
+/// Where the spawn's file actions may read `fd` from: `fd` itself when it
+/// is 6 or above, else a close-on-exec copy there (kept in `*copy` for the
+/// caller to close). The actions write fds 0-5 in order, and a source among
+/// them would be overwritten before it is copied: pipes made while another
+/// thread opens and closes files get whatever numbers are free, and 0-2 too
+/// when corral's own stdio is closed. -1 with errno when no copy can be made.
+static int spawn_source(int fd, int *copy) {
+    *copy = -1;
+    if (fd < 0 || fd >= 6) return fd;
+    *copy = fcntl(fd, F_DUPFD_CLOEXEC, 6);
+    return *copy;
+}
+
 int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, int spec_fd, int start_fd, pid_t *pid) {
+    int sources[3] = { pass_fd, spec_fd, start_fd }, copies[3] = { -1, -1, -1 };
+    int err = 0;
+    for (int i = 0; i < 3 && !err; i++) {
+        int wanted = sources[i];
+        sources[i] = spawn_source(wanted, &copies[i]);
+        if (wanted >= 0 && sources[i] < 0) err = errno;
+    }
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    int err = posix_spawn_file_actions_init(&actions);
-    if (err) return err;
-    err = posix_spawnattr_init(&attr);
-    if (err) { posix_spawn_file_actions_destroy(&actions); return err; }
+    int made_actions = 0, made_attr = 0;
+    if (!err) { err = posix_spawn_file_actions_init(&actions); made_actions = !err; }
+    if (!err) { err = posix_spawnattr_init(&attr); made_attr = !err; }
 
     for (int fd = 0; fd < 3 && !err; fd++)
         err = posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
-    if (!err && pass_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
-    if (!err && spec_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, spec_fd, 4);
-    if (!err && start_fd >= 0) err = posix_spawn_file_actions_adddup2(&actions, start_fd, 5);
+    for (int i = 0; i < 3 && !err; i++)
+        if (sources[i] >= 0) err = posix_spawn_file_actions_adddup2(&actions, sources[i], 3 + i);
 
     sigset_t empty, all;
     sigemptyset(&empty);
@@ -122,8 +140,9 @@ int corral_launch_spawn(const char *path, char *const argv[], char *const envp[]
     if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     if (!err) err = posix_spawn(pid, path, &actions, &attr, argv, envp);
 
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
+    if (made_attr) posix_spawnattr_destroy(&attr);
+    if (made_actions) posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < 3; i++) if (copies[i] >= 0) close(copies[i]);
     return err;
 }
 

@@ -46,8 +46,8 @@ int corral_launch_signalfd_read(int fd);
 
 /// posix_spawn(path, argv, envp) with stdio on /dev/null, `pass_fd` duplicated to
 /// fd 3, `spec_fd` to fd 4 and `start_fd` to fd 5 (-1 for none), an empty signal
-/// mask and default dispositions for every catchable signal. Returns 0 and sets
-/// *pid, or an errno value.
+/// mask and default dispositions for every catchable signal. The three may
+/// have any numbers, 0-5 included. Returns 0 and sets *pid, or an errno value.
 int corral_launch_spawn(const char *path, char *const argv[], char *const envp[], int pass_fd, int spec_fd,
                         int start_fd, pid_t *pid);
 
