@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "CorralSystemTests", dependencies: ["CorralSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "COWFormatTests", dependencies: ["COWFormat"], swiftSettings: strict),
         .testTarget(name: "COWEngineTests", dependencies: ["COWEngine", "COWFormat", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "COWEngine", "CorralSystem", "CCorralShim", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "Sandbox", "COWEngine", "CorralSystem", "CCorralShim", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests",
             dependencies: ["Sandbox", "CSandboxShim", "CSeccomp", "corral-sandbox-probe", "TestSupport", "CTestPTY"],
