@@ -30,7 +30,8 @@ public struct KernelExecSpec: Codable, Sendable, Equatable {
     /// The spec arrives on this fd, then end of file; end of file alone
     /// means the boot was called off before it started.
     public static let specFD: Int32 = 4
-    /// More than either message (a filter of a few thousand instructions is tens of KiB).
+    /// A bound on the spec, far above any boot's (its argv and policy are a
+    /// few KiB at most); reading it costs what arrives, not this.
     static let messageLimit = 4 << 20
     /// What the helper is run as: the second argument is how `ps` and
     /// corral itself (`ProcessName`) tell it from a corral command.
