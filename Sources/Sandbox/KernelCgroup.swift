@@ -33,9 +33,10 @@ struct KernelCgroup {
         var name: String
         /// Whether this process made it (rather than found it made).
         var madeHere = false
-        /// The boot's cgroup itself, and its cgroup.procs open for writing.
+        /// The boot's cgroup itself, and the file a move into it is written
+        /// to, open for writing (``join()``): `tasks` on v1, cgroup.procs on v2.
         var directory: Directory?
-        var procs: Descriptor?
+        var entry: Descriptor?
         var path: String { parent.path + "/" + name }
     }
 
@@ -101,7 +102,7 @@ struct KernelCgroup {
 
     /// Makes the boot's cgroup (or finds it made, by the launcher or a
     /// concurrent call) with `limits`, and opens each hierarchy's
-    /// cgroup.procs for ``join(pid:)``.
+    /// ``entryFile(_:)`` for ``join()``.
     static func prepare(helper: pid_t, limits: KernelLimits, at location: Location) throws(SandboxError) -> KernelCgroup {
         let (version, places) = location
         var nodes: [Node] = []
@@ -118,7 +119,7 @@ struct KernelCgroup {
                 nodes.append(node)
                 let dir = try parent.openDirectory(node.name)
                 nodes[nodes.count - 1].directory = dir
-                nodes[nodes.count - 1].procs = try dir.openFile("cgroup.procs", flags: O_WRONLY)
+                nodes[nodes.count - 1].entry = try dir.openFile(entryFile(version), flags: O_WRONLY)
             }
             let cgroup = KernelCgroup(version: version, nodes: nodes)
             try cgroup.write(limits)
@@ -129,28 +130,42 @@ struct KernelCgroup {
         }
     }
 
-    /// Puts `pid` into the cgroup unless it is there already; true when
-    /// this call moved it.
+    /// Where a move into a cgroup is written: on v1 `tasks`, where `0`
+    /// moves the writing thread; on v2 cgroup.procs, where a pid moves its
+    /// process.
+    static func entryFile(_ version: Version) -> String { version == .v1 ? "tasks" : "cgroup.procs" }
+
+    /// What moves the calling process into the cgroup whose ``entryFile(_:)``
+    /// it is written to. On v1 `0`: the calling thread, which Linux moves
+    /// without its global percpu rwsem, whose writer waits for an RCU grace
+    /// period (10-20 ms on this host kind) when it finds it idle. The
+    /// calling thread is what matters: a process forked from it is born in
+    /// its cgroups, and the helper, single-threaded, moves whole. On v2 the
+    /// process's pid: a domain cgroup takes processes only, each move with
+    /// that wait.
+    static func selfEntry(_ version: Version) -> String { version == .v1 ? "0" : "\(getpid())" }
+
+    /// Puts the calling process (the helper) into the cgroup unless it is
+    /// there already; true when this call moved it. Called just before the
+    /// reaper is born, so that the reaper and the kernel are born inside.
     ///
-    /// Moving a process between cgroups (a write to cgroup.procs) waits for
-    /// an RCU grace period, 10-20 ms on this host kind, unless another move
-    /// just waited. The launcher places the helper from outside, on a thread
-    /// beside the preflight, while the helper waits for its spec
-    /// (`SandboxRunner.placeInCgroup`), and the helper joins only just
-    /// before the reaper is born, so it normally finds itself inside and
-    /// pays one read; it moves itself only when nobody did. That is after
-    /// it entered its namespaces and jail, hence the descriptors opened by
-    /// ``prepare(helper:limits:at:)``: the kernel checks a move against the
-    /// credentials of whoever opened cgroup.procs (Linux 5.16 and later),
-    /// and the files need not be visible from inside the jail.
-    func join(pid: pid_t) throws(SandboxError) -> Bool {
+    /// On v1 the move is ``selfEntry(_:)``'s `0`: no grace period, so the
+    /// helper makes it itself, after it entered its namespaces and jail,
+    /// hence the descriptors opened by ``prepare(helper:limits:at:)`` (the
+    /// kernel checks a move against the credentials of whoever opened the
+    /// file, Linux 5.16 and later, and the files need not be visible from
+    /// inside the jail). On v2 the launcher places the helper from outside
+    /// as a rule, on a thread beside the preflight
+    /// (`SandboxRunner.placeInCgroup`), so the helper normally finds itself
+    /// inside and pays one read; it moves itself only when nobody did.
+    func join() throws(SandboxError) -> Bool {
         var moved = false
         do throws(SystemError) {
             for node in nodes {
-                guard let dir = node.directory, let procs = node.procs else { continue }
+                guard let dir = node.directory, let entry = node.entry else { continue }
                 let members = String(decoding: try dir.openFile("cgroup.procs", flags: O_RDONLY).read(upTo: 1 << 16), as: UTF8.self)
-                if members.split(separator: "\n").contains(Substring("\(pid)")) { continue }
-                try procs.writeAll(Array("\(pid)".utf8))
+                if members.split(separator: "\n").contains(Substring("\(getpid())")) { continue }
+                try entry.writeAll(Array(Self.selfEntry(version).utf8))
                 moved = true
             }
             return moved
@@ -159,31 +174,48 @@ struct KernelCgroup {
         }
     }
 
-    /// Moves the calling thread into the cgroup it is already in, which
-    /// changes nothing but starts what the boot's own move would wait for:
-    /// Linux guards every move with one percpu rwsem, and a writer that
-    /// finds it idle waits for an RCU grace period (10-20 ms on this host
-    /// kind) before it may take it; a writer that comes while one is under
-    /// way waits only for the rest of it, and one within a grace period
-    /// after the last writer not at all. On cgroup v1 the thread itself
-    /// (`tasks`): a write of the pid to cgroup.procs would move every thread
-    /// of the process. On v2 the process. Always by id: for `0` (the writer
-    /// itself) Linux skips the lock, and nothing would be started. A failure
-    /// costs only the wait it would have saved.
-    static func warmUpMigration(at location: Location) {
-        guard let home = location.places.first?.home else { return }
-        let (file, id) = location.version == .v1 ? ("tasks", corral_gettid()) : ("cgroup.procs", getpid())
-        try? Directory(home).openFile(file, flags: O_WRONLY).writeAll(Array("\(id)".utf8))
+    /// Puts process `pid` (a helper just spawned) into the cgroup from
+    /// outside: v2 only, where the launcher does this beside its preflight
+    /// so that the move's wait is off the boot's path. On v1 the helper
+    /// moves itself (``join()``), which costs no wait; a move from outside
+    /// would take the rwsem and hold up the helper's.
+    func place(pid: pid_t) throws(SandboxError) {
+        guard version == .v2 else { return }
+        do throws(SystemError) {
+            for node in nodes {
+                try node.entry?.writeAll(Array("\(pid)".utf8))
+            }
+        } catch {
+            throw .cgroupSetup(version: version.rawValue, error)
+        }
     }
 
-    /// ``prepare(helper:limits:at:)`` then ``join(pid:)``: the cgroup and
-    /// whether this call moved `pid`. On failure removes only what it made:
-    /// a launcher's cgroup is the launcher's to remove.
+    /// Moves the launcher's calling process into the cgroup it is already
+    /// in, which changes nothing but starts what the boot's own move would
+    /// wait for: Linux guards every move of a process with one percpu rwsem,
+    /// and a writer that finds it idle waits for an RCU grace period
+    /// (10-20 ms on this host kind) before it may take it; a writer that
+    /// comes while one is under way waits only for the rest of it, and one
+    /// within a grace period after the last writer not at all. By pid: for
+    /// `0` Linux would skip the lock, and nothing would be started. v2 only:
+    /// on v1 nothing waits (``join()``), and this would hold cgroup_mutex
+    /// through its grace period, holding up the helper's own cgroup calls.
+    /// A failure costs only the wait it would have saved.
+    static func warmUpMigration(at location: Location) {
+        guard location.version == .v2, let home = location.places.first?.home else { return }
+        try? Directory(home).openFile("cgroup.procs", flags: O_WRONLY).writeAll(Array("\(getpid())".utf8))
+    }
+
+    /// ``prepare(helper:limits:at:)`` then ``place(pid:)`` (v2; on v1 the
+    /// helper joins by itself): the cgroup, made and limited. On failure
+    /// removes only what it made: a launcher's cgroup is the launcher's to
+    /// remove.
     static func enter(helper: pid_t, limits: KernelLimits, at location: Location,
-                      pid: pid_t) throws(SandboxError) -> (cgroup: KernelCgroup, moved: Bool) {
+                      pid: pid_t) throws(SandboxError) -> KernelCgroup {
         let cgroup = try prepare(helper: helper, limits: limits, at: location)
         do {
-            return (cgroup, try cgroup.join(pid: pid))
+            try cgroup.place(pid: pid)
+            return cgroup
         } catch {
             cgroup.removeMade()
             throw error
@@ -219,7 +251,7 @@ struct KernelCgroup {
     func remove() -> Bool {
         var removed = true
         for node in nodes {
-            try? Self.write("\(getpid())", to: "cgroup.procs", in: node.home)
+            try? Self.write(Self.selfEntry(version), to: Self.entryFile(version), in: node.home)
             if (try? node.parent.removeDirectory(node.name)) == nil && (try? node.parent.status(of: node.name)) != nil { removed = false }
         }
         return removed

@@ -178,13 +178,15 @@ public enum SandboxRunner {
             : "its processes are bounded by RLIMIT_NPROC (\(KernelLimits(argv: [], processes: policy.processLimit).processes))"
     }
 
-    /// Puts a just-spawned helper into its boot's cgroup (made with the
-    /// limits for `argv`) from outside, on a thread of its own. Called as the
-    /// boot starts, when the helper is spawned before the preflight and
-    /// waits for its spec: the move waits for an RCU grace period (Linux
-    /// guards every move with one percpu rwsem, and a writer that finds it
-    /// idle waits for one, 10-20 ms on this host kind), which then passes
-    /// beside the preflight instead of on the boot's path. The same thread
+    /// Makes a just-spawned helper's boot cgroup (with the limits for
+    /// `argv`) on a thread of its own, and on cgroup v2 puts the helper
+    /// into it from outside. Called as the boot starts, when the helper is
+    /// spawned before the preflight and waits for its spec: a v2 move waits
+    /// for an RCU grace period (Linux guards every move of a process with
+    /// one percpu rwsem, and a writer that finds it idle waits for one,
+    /// 10-20 ms on this host kind), which then passes beside the preflight
+    /// instead of on the boot's path. On v1 the helper moves its one thread
+    /// itself, which waits for nothing (`KernelCgroup.join`). The same thread
     /// finds whether a cgroup can be made at all (the handle's
     /// `limitsWarning`). Failures are left to the helper, which retries the
     /// same steps and reports what fails; the launcher removes the cgroup
@@ -208,12 +210,11 @@ public enum SandboxRunner {
     }
 
     /// Starts, on a thread of its own, the wait the boot's first cgroup move
-    /// has to make (``KernelCgroup/warmUpMigration(at:)``), so that it
-    /// passes while corral reads its command line and plans the boot: the
-    /// move that puts the helper into its cgroup (``placeInCgroup``) then
-    /// waits only for the rest of it. Without it that move ended after the
-    /// launcher's go in most boots, and the kernel waited for it (its
-    /// process must be born in the cgroup). Does nothing under `.off`.
+    /// has to make on cgroup v2 (``KernelCgroup/warmUpMigration(at:)``), so
+    /// that it passes while corral reads its command line and plans the
+    /// boot: the move that puts the helper into its cgroup
+    /// (``placeInCgroup``) then waits only for the rest of it. Does nothing
+    /// under `.off`, and nothing on v1, where no move of the boot's waits.
     public static func warmUpCgroupMove(mode: SandboxPolicy.Mode) {
         guard mode == .enforce else { return }
         SignalMask.startThread {
@@ -332,13 +333,14 @@ public enum SandboxRunner {
         // 5.14+ counts the namespace's processes only (before 5.14 all of
         // the caller's processes count).
         let processLimit = account != nil || inUserNamespace ? UInt(limits.processes) : 0
-        // The reaper and the kernel are born inside. Placed there by the
-        // launcher as a rule (placeInCgroup), which then also removes it;
-        // moved here, and removed here, only when it was not.
+        // The reaper and the kernel are born inside. On v2 placed there by
+        // the launcher as a rule (placeInCgroup), which then also removes
+        // it; moved here (always on v1, where that waits for nothing), and
+        // removed here when the launcher does not remove it.
         var ownCgroup: KernelCgroup?
         if let cgroup {
             do {
-                if try cgroup.join(pid: getpid()) { ownCgroup = cgroup }
+                if try cgroup.join() { ownCgroup = cgroup }
             } catch {
                 cgroup.removeMade()
                 throw error

@@ -118,29 +118,65 @@ struct HelperStartTests {
         #expect(go < kernelExec, "the kernel started before the go")
     }
 
-    /// The wait every cgroup move makes (an RCU grace period, 10-20 ms here)
-    /// starts before the helper is spawned: a launcher thread moves itself
-    /// into the cgroup it is in (it writes its own id to `tasks`, or on v2
-    /// the process's to `cgroup.procs`), so that the helper's placement,
-    /// which must end before the kernel's process is born, waits only for
-    /// the rest of it. Fails on the code before, which made no move before
-    /// the helper's.
-    @Test func theCgroupMoveWaitStartsBeforeTheHelper() throws {
+    /// Every write of the boot to a cgroup's `tasks` or `cgroup.procs`: who
+    /// wrote, what, and where in `calls`. strace shows the opens (`= FD`,
+    /// perhaps on a `resumed` line of their own) and the writes by fd.
+    static func cgroupMoves(_ calls: [Call]) -> [(index: Int, pid: Substring, written: String)] {
+        var open: [String: Bool] = [:]  // "pid fd" -> a tasks or cgroup.procs file
+        var pendingOpen: [Substring: Bool] = [:]
+        var moves: [(index: Int, pid: Substring, written: String)] = []
+        func result(_ text: Substring) -> String? {
+            guard let equals = text.range(of: ") = ", options: .backwards) else { return nil }
+            return String(text[equals.upperBound...].prefix(while: \.isNumber))
+        }
+        for (index, call) in calls.enumerated() {
+            let text = call.text
+            if text.contains("openat(") {
+                let isCgroupFile = text.contains("tasks\"") || text.contains("cgroup.procs\"")
+                if let fd = result(text), !fd.isEmpty { open["\(call.pid) \(fd)"] = isCgroupFile } else { pendingOpen[call.pid] = isCgroupFile }
+            } else if text.contains("<... openat resumed>"), let isCgroupFile = pendingOpen.removeValue(forKey: call.pid),
+                      let fd = result(text), !fd.isEmpty {
+                open["\(call.pid) \(fd)"] = isCgroupFile
+            } else if let range = text.range(of: "write(") {
+                let fd = text[range.upperBound...].prefix(while: \.isNumber)
+                guard open["\(call.pid) \(fd)"] == true, let quote = text.firstIndex(of: "\"") else { continue }
+                let written = text[text.index(after: quote)...].prefix { $0 != "\"" }
+                moves.append((index, call.pid, String(written)))
+            }
+        }
+        return moves
+    }
+
+    /// A move of a process between cgroups waits for an RCU grace period
+    /// (10-20 ms here) with cgroup_mutex held, which holds up every other
+    /// cgroup call meanwhile; the kernel's process must be born inside its
+    /// boot's cgroup, so such a wait lay on the boot's path. On cgroup v1
+    /// the boot makes no such move: the helper moves its one thread itself,
+    /// `0` written to the cgroup's `tasks`, which Linux does without the
+    /// wait, and nothing writes a pid to a `tasks` or `cgroup.procs`. On v2
+    /// (a process must be moved whole) a launcher thread starts the wait
+    /// before the helper is spawned, by moving itself, and the launcher
+    /// places the helper beside its preflight. Fails on the code before,
+    /// where on v1 a launcher thread warmed up by moving itself by id and
+    /// then placed the helper by pid, and the helper's own cgroup calls
+    /// waited for both (10 ms of each jailed boot's start).
+    @Test func noCgroupMoveOfTheBootWaitsForAGracePeriod() throws {
         try #require(FileManager.default.fileExists(atPath: "/sys/fs/cgroup"), "no cgroup file system")
-        let (calls, _) = try Self.tracedBoot("warm", ["-e", "trace=execve,openat,write"])
+        let (calls, _) = try Self.tracedBoot("moves", ["-e", "trace=execve,openat,write"])
         let launcher = try #require(calls.first?.pid)
         let helperExec = try Self.helperExec(calls)
-        // A thread writing its own id (or the launcher's pid) to a tasks or
-        // cgroup.procs file it opened just before.
-        let warm = calls.indices.first { index in
-            let call = calls[index]
-            guard call.text.contains("write("), call.text.contains("\"\(call.pid)\"") || call.text.contains("\"\(launcher)\"") else { return false }
-            return calls[..<index].last { $0.pid == call.pid && $0.text.contains("openat(") }.map {
-                $0.text.contains("\"tasks\"") || $0.text.contains("\"cgroup.procs\"")
-            } == true
+        let helper = calls[helperExec].pid
+        let moves = Self.cgroupMoves(calls)
+        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
+            let warm = moves.first { $0.written == "\($0.pid)" || $0.written == "\(launcher)" }
+            let found = try #require(warm, "no launcher thread moved itself into its cgroup: \(moves)")
+            #expect(found.index < helperExec, "the warm-up move (call \(found.index)) came after the helper's spawn (call \(helperExec))")
+            return
         }
-        let found = try #require(warm, "no launcher thread moved itself into its cgroup")
-        #expect(found < helperExec, "the warm-up move (call \(found)) came after the helper's spawn (call \(helperExec))")
+        let byID = moves.filter { $0.written != "0" }
+        #expect(byID.isEmpty, "moves by id, each waiting for a grace period: \(byID)")
+        let joins = moves.filter { $0.pid == helper && $0.written == "0" && $0.index > helperExec }
+        #expect(joins.count >= 1, "the helper did not move itself into the boot's cgroup: \(moves)")
     }
 
     /// A boot the preflight refuses started its helper, which may already
