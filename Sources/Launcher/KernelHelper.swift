@@ -14,9 +14,11 @@ import Sandbox
 /// that each carry one message: its spec on fd 4 (``send(_:in:)``), and
 /// the go on fd 5 (``start()``).
 ///
-/// Spawned as the boot starts, before the preflight, and sent its spec as
-/// soon as the boot's uml_dir and console exist; it starts the kernel only
-/// on the go, once the boot is cleared. What it does in between (loading,
+/// Spawned as `corral boot` starts, before its command line is parsed
+/// (``EarlyKernelHelper``; a boot started as a library call spawns its own
+/// as it starts, before the preflight), and sent its spec as soon as the
+/// boot's uml_dir and console exist; it starts the kernel only on the go,
+/// once the boot is cleared. What it does in between (loading,
 /// about 6 ms for corral-kernel-exec and 19 ms for corral, then the kernel's
 /// session, and under the sandbox its namespaces, jail, cgroup join, seccomp
 /// filter, and the kernel's process up to its exec) thus runs beside the
@@ -35,32 +37,53 @@ final class KernelHelper {
     /// nil when the sandbox is off.
     let cgroup: CgroupPlacement?
 
-    /// Spawns the helper for `plan`, which waits for its spec, and starts
-    /// putting it into the boot's cgroup.
-    init(_ plan: BootPlan) throws(LauncherError) {
-        let options = plan.options
+    /// A spawned helper process and the launcher's ends of its three pipes,
+    /// before any boot has taken it.
+    struct Spawned {
+        var pid: pid_t
+        var errors: Descriptor
+        var spec: Descriptor
+        var go: Descriptor
+    }
+
+    /// Spawns `executable` as the helper with `environment`, waiting for
+    /// its spec.
+    static func spawn(executable: String, environment: [String: String]) throws(LauncherError) -> Spawned {
         // A helper that died before reading a message must make that write
         // fail with EPIPE, not kill corral (BootSession keeps it so).
         signal(SIGPIPE, SIG_IGN)
         let errorPipe = try Self.pipe("the kernel helper's error pipe")
         let specPipe = try Self.pipe("the kernel helper's spec pipe")
         let goPipe = try Self.pipe("the kernel helper's start pipe")
-        let environment = Self.environment(options.environment)
         var helper: pid_t = 0
         let spawnError = withCStrings(KernelExecSpec.arguments) { argv in
-            withCStrings(environment) { envp in
-                corral_launch_spawn(options.helperExecutable, argv, envp, errorPipe.write.fd, specPipe.read.fd,
+            withCStrings(Self.environment(environment)) { envp in
+                corral_launch_spawn(executable, argv, envp, errorPipe.write.fd, specPipe.read.fd,
                                     goPipe.read.fd, &helper)
             }
         }
         if spawnError != 0 {
-            throw .launch("cannot start the kernel helper \(options.helperExecutable): \(SystemError.describe(spawnError))")
+            throw .launch("cannot start the kernel helper \(executable): \(SystemError.describe(spawnError))")
         }
-        pid = helper
-        errors = errorPipe.read
-        spec = specPipe.write
-        go = goPipe.write
-        cgroup = SandboxRunner.placeInCgroup(helper: helper, argv: plan.argv, policy: plan.policy)
+        return Spawned(pid: helper, errors: errorPipe.read, spec: specPipe.write, go: goPipe.write)
+    }
+
+    /// Takes the helper spawned as corral started (``EarlyKernelHelper``)
+    /// when it was spawned as `plan` would spawn one, else spawns one; it
+    /// waits for its spec. Then starts putting it into the boot's cgroup.
+    init(_ plan: BootPlan) throws(LauncherError) {
+        let options = plan.options
+        let spawned: Spawned
+        if let early = EarlyKernelHelper.take(executable: options.helperExecutable, environment: options.environment) {
+            spawned = early
+        } else {
+            spawned = try Self.spawn(executable: options.helperExecutable, environment: options.environment)
+        }
+        pid = spawned.pid
+        errors = spawned.errors
+        spec = spawned.spec
+        go = spawned.go
+        cgroup = SandboxRunner.placeInCgroup(helper: spawned.pid, argv: plan.argv, policy: plan.policy)
     }
 
     /// Tells the helper what to boot, on `workspace`'s console: it sets up

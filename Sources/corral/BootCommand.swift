@@ -157,6 +157,8 @@ struct BootCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A helper spawned as corral started and not taken by the boot.
+        defer { EarlyKernelHelper.discard() }
         // The --timeout clock starts here, before any file is opened.
         let start = MonotonicClock.now()
         if !dryRun { SandboxRunner.warmUpCgroupMove(mode: SandboxPolicy.Mode(rawValue: sandbox) ?? .enforce) }

@@ -179,6 +179,41 @@ struct HelperStartTests {
         #expect(joins.count >= 1, "the helper did not move itself into the boot's cgroup: \(moves)")
     }
 
+    /// The helper is spawned as corral starts, before the command line is
+    /// parsed and checked (EarlyKernelHelper): its loading and set-up run
+    /// beside the parse, the plan and the preflight, 6 ms of corral's own
+    /// before the go. The CLI's check of --memory against the host's RAM
+    /// (`/proc/meminfo`) comes after the helper's exec. A `--dry-run` boots
+    /// nothing and spawns no helper, and a command line ArgumentParser
+    /// rejects leaves none behind. Fails on the code before, which spawned
+    /// the helper only once the boot was planned.
+    @Test func theHelperIsSpawnedBeforeTheCommandLineIsParsed() throws {
+        let (calls, _) = try Self.tracedBoot("early", ["-e", "trace=execve,openat"])
+        let launcher = try #require(calls.first?.pid)
+        let helperExec = try Self.helperExec(calls)
+        let check = try #require(calls.firstIndex { $0.pid == launcher && $0.text.contains("\"/proc/meminfo\"") },
+                                 "the CLI did not check --memory")
+        #expect(helperExec < check, "the helper's exec (call \(helperExec)) came after the command line's check (call \(check))")
+
+        let s = try Scratch("corral-helper-early", in: "/tmp", searchable: true)
+        let log = s.file("dry.log")
+        let dry = try runProcess(Self.strace, ["-f", "-o", log, "-e", "trace=execve", TestPaths.corral, "boot",
+                                               "--kernel", "/usr/bin/linux.uml", "--dry-run"],
+                                 environment: TestEnvironment.childEnvironment)
+        #expect(dry.status == 0, "\(dry.summary)")
+        #expect(!(try Self.calls(log)).contains { $0.text.contains("\"_kernel-exec\"") }, "a --dry-run spawned a helper")
+
+        let badLog = s.file("bad.log")
+        let bad = try runProcess(Self.strace, ["-f", "-o", badLog, "-e", "trace=execve", TestPaths.corral, "boot",
+                                               "--no-such-option"], environment: TestEnvironment.childEnvironment)
+        #expect(bad.status == 64, "\(bad.summary)")
+        let early = try Self.calls(badLog).first { $0.text.contains("execve(") && $0.text.contains("\"_kernel-exec\"") }
+        let pid = try #require(early.flatMap { pid_t($0.pid) }, "no helper was spawned for the rejected command line")
+        let deadline = Date().addingTimeInterval(5)
+        while kill(pid, 0) == 0 && Date() < deadline { usleep(20_000) }
+        #expect(kill(pid, 0) != 0 && errno == ESRCH, "the helper \(pid) of a rejected command line is still there")
+    }
+
     /// A boot the preflight refuses started its helper, which may already
     /// have built the kernel's jail; the refusal takes all of it down: no
     /// kernel ran, and neither the helper, nor its cgroup, nor the boot's
