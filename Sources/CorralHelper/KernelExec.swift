@@ -47,10 +47,18 @@ public enum KernelExec {
                 throw HelperError.runByHand
             }
             unsetenv(KernelExecSpec.environmentKey)
+            let expected = getenv(KernelExecSpec.prepareKey).map { String(cString: $0) }
+            unsetenv(KernelExecSpec.prepareKey)
             // If corral dies, so does the kernel (PDEATHSIG survives execve);
             // set before the wait, so a corral that dies meanwhile takes this along.
             try HelperError.systemCall("prctl(PR_SET_PDEATHSIG)", "SIGKILL") { corral_launch_set_pdeathsig(SIGKILL) }
             _ = corral_set_cloexec(KernelStart.fd, 1)
+            // Before anything below opens a descriptor it keeps.
+            _ = corral_launch_close_from(KernelStart.fd + 1)
+            // A boot expected under the default sandbox: its namespaces, the
+            // host's half of its root and its filter are set up while the
+            // launcher parses and plans, instead of after the spec.
+            let prepared = expected.map { SandboxRunner.prepareJail(kernelPath: $0.isEmpty ? nil : $0) }
             // Spawned as the boot started; the spec comes once its uml_dir and console exist.
             let spec = try decode(KernelExecSpec.self, on: KernelExecSpec.specFD)
             if getppid() != spec.parentPID {
@@ -68,7 +76,6 @@ public enum KernelExec {
                 // holds it. So here the pty is nobody's controlling terminal.
                 try HelperError.systemCall("open", spec.ttyPath) { attachWithoutControlling(spec.ttyPath) }
             }
-            _ = corral_launch_close_from(KernelStart.fd + 1)
             // UML wants a fixed address layout. With its heap placed at random
             // it counts the hole between its bss and its heap as guest memory
             // (the "exec-shield gap": 100-880 MiB more at mem=256M, seen on 6.1,
@@ -82,7 +89,8 @@ public enum KernelExec {
             // says go (KernelStart); BootSession removes the boot's cgroup
             // after the helper ends.
             try SandboxRunner.execKernel(kernelPath: spec.kernelPath, argv: spec.argv, policy: spec.policy,
-                                         console: STDIN_FILENO, cgroupRemovedByCaller: true, start: KernelStart.fd) { denial in
+                                         console: STDIN_FILENO, cgroupRemovedByCaller: true, start: KernelStart.fd,
+                                         prepared: prepared) { denial in
                 report("\(denial)")
             }
         } catch {

@@ -4,8 +4,9 @@ import Sandbox
 /// `corral _kernel-exec`) first: what to boot and how. Travels as JSON on
 /// the helper's spec pipe (``specFD``), sent as soon as the boot's uml_dir
 /// and console exist (before the preflight when the disks all do);
-/// ``KernelStart`` follows once the boot is cleared. The environment only
-/// says that the pipes are there.
+/// ``KernelStart`` follows once the boot is cleared. The environment says
+/// that the pipes are there and, for a boot expected under the default
+/// sandbox policy, which kernel (``prepareKey``).
 public struct KernelExecSpec: Codable, Sendable, Equatable {
     public var kernelPath: String
     public var argv: [String]
@@ -25,6 +26,11 @@ public struct KernelExecSpec: Codable, Sendable, Equatable {
 
     /// Set in the helper's environment: absent, the helper was started by hand.
     public static let environmentKey = "CORRAL_KERNEL_EXEC_SPEC"
+    /// Set in the helper's environment when the boot is expected to run
+    /// under the default sandbox policy: the helper sets up the host's half
+    /// of the jail before its spec arrives (`PreparedJail`), and compiles
+    /// the filter of the kernel this names (empty: none expected).
+    public static let prepareKey = "CORRAL_KERNEL_EXEC_PREPARE"
     /// Setup errors go back on this fd (close-on-exec: EOF means exec happened).
     public static let errorFD: Int32 = 3
     /// The spec arrives on this fd, then end of file; end of file alone

@@ -47,8 +47,10 @@ final class KernelHelper {
     }
 
     /// Spawns `executable` as the helper with `environment`, waiting for
-    /// its spec.
-    static func spawn(executable: String, environment: [String: String]) throws(LauncherError) -> Spawned {
+    /// its spec. `expecting`: the boot runs under the default sandbox
+    /// policy, and this kernel ("" when unknown): the helper sets up the
+    /// host's half of the jail while it waits (`PreparedJail`).
+    static func spawn(executable: String, environment: [String: String], expecting kernel: String?) throws(LauncherError) -> Spawned {
         // A helper that died before reading a message must make that write
         // fail with EPIPE, not kill corral (BootSession keeps it so).
         signal(SIGPIPE, SIG_IGN)
@@ -57,7 +59,7 @@ final class KernelHelper {
         let goPipe = try Self.pipe("the kernel helper's start pipe")
         var helper: pid_t = 0
         let spawnError = withCStrings(KernelExecSpec.arguments) { argv in
-            withCStrings(Self.environment(environment)) { envp in
+            withCStrings(Self.environment(environment, expecting: kernel)) { envp in
                 corral_launch_spawn(executable, argv, envp, errorPipe.write.fd, specPipe.read.fd,
                                     goPipe.read.fd, &helper)
             }
@@ -74,10 +76,12 @@ final class KernelHelper {
     init(_ plan: BootPlan) throws(LauncherError) {
         let options = plan.options
         let spawned: Spawned
-        if let early = EarlyKernelHelper.take(executable: options.helperExecutable, environment: options.environment) {
+        if let early = EarlyKernelHelper.take(executable: options.helperExecutable, environment: options.environment,
+                                              policy: plan.policy) {
             spawned = early
         } else {
-            spawned = try Self.spawn(executable: options.helperExecutable, environment: options.environment)
+            spawned = try Self.spawn(executable: options.helperExecutable, environment: options.environment,
+                                     expecting: PreparedJail.preparable(plan.policy) ? plan.kernelPath : nil)
         }
         pid = spawned.pid
         errors = spawned.errors
@@ -146,10 +150,11 @@ final class KernelHelper {
     /// $TMPDIR, else /dev/shm; without TMPDIR it lands on tmpfs (UML warns
     /// otherwise, and a disk-backed guest memory is slow), and the sandbox
     /// need not leave all of /tmp writable.
-    static func environment(_ environment: [String: String]) -> [String] {
-        let dropped: Set<String> = [KernelExecSpec.environmentKey, "TMPDIR", "TMP", "TEMP"]
+    static func environment(_ environment: [String: String], expecting kernel: String?) -> [String] {
+        let dropped: Set<String> = [KernelExecSpec.environmentKey, KernelExecSpec.prepareKey, "TMPDIR", "TMP", "TEMP"]
         return environment.filter { !dropped.contains($0.key) }.map { "\($0.key)=\($0.value)" }
             + ["\(KernelExecSpec.environmentKey)=\(KernelExecSpec.specFD)"]
+            + (kernel.map { ["\(KernelExecSpec.prepareKey)=\($0)"] } ?? [])
     }
 
     private static func pipe(_ name: String) throws(LauncherError) -> (read: Descriptor, write: Descriptor) {

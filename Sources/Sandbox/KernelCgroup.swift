@@ -104,6 +104,15 @@ struct KernelCgroup {
     /// concurrent call) with `limits`, and opens each hierarchy's
     /// ``entryFile(_:)`` for ``join()``.
     static func prepare(helper: pid_t, limits: KernelLimits, at location: Location) throws(SandboxError) -> KernelCgroup {
+        let cgroup = try make(helper: helper, at: location)
+        try cgroup.limit(limits)
+        return cgroup
+    }
+
+    /// ``prepare(helper:limits:at:)`` without the limits, which depend on
+    /// the boot (its `mem=`): what a helper makes before its spec arrives
+    /// (`PreparedJail`), ``limit(_:)`` once it has.
+    static func make(helper: pid_t, at location: Location) throws(SandboxError) -> KernelCgroup {
         let (version, places) = location
         var nodes: [Node] = []
         do throws(SystemError) {
@@ -121,11 +130,20 @@ struct KernelCgroup {
                 nodes[nodes.count - 1].directory = dir
                 nodes[nodes.count - 1].entry = try dir.openFile(entryFile(version), flags: O_WRONLY)
             }
-            let cgroup = KernelCgroup(version: version, nodes: nodes)
-            try cgroup.write(limits)
-            return cgroup
+            return KernelCgroup(version: version, nodes: nodes)
         } catch {
             KernelCgroup(version: version, nodes: nodes).removeMade()
+            throw .cgroupSetup(version: version.rawValue, error)
+        }
+    }
+
+    /// Writes `limits` into the cgroup; on failure removes what this
+    /// process made of it.
+    func limit(_ limits: KernelLimits) throws(SandboxError) {
+        do throws(SystemError) {
+            try write(limits)
+        } catch {
+            removeMade()
             throw .cgroupSetup(version: version.rawValue, error)
         }
     }

@@ -37,6 +37,10 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A root caller's kernel cannot run as a uid of its own (`KernelAccount`),
     /// and running it as root was not asked for.
     indirect case ownUIDRefused(OwnUIDObstacle)
+    /// The helper set the jail up before its spec for the default policy
+    /// (`PreparedJail`), and the spec asks for another: its namespaces
+    /// cannot be left. The launcher never sends such a spec.
+    case preparedForAnotherPolicy
 
     /// A kernel feature the sandbox uses, named where the host lacks it.
     public enum HostFeature: Sendable, Equatable {
@@ -167,6 +171,8 @@ public enum SandboxError: Error, Sendable, Equatable, CustomStringConvertible {
             "cgroup \(version) for the kernel: \(SandboxError(error).description)"
         case let .ownUIDRefused(obstacle):
             "the kernel cannot run as a uid of its own: \(obstacle.reason); \(obstacle.fix), or pass --sandbox-user root to run the kernel as root (the guest then reaches what root reaches)"
+        case .preparedForAnotherPolicy:
+            "the kernel helper was set up for the default sandbox, not for this boot's; nothing was started (a bug in corral: please report it)"
         }
     }
 

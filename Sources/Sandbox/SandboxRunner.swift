@@ -50,19 +50,25 @@ public enum SandboxRunner {
     /// process, which holds it as nobody's controlling terminal); the kernel
     /// leads a session of its own with it as controlling terminal, as under
     /// `.off`, where the helper's own session has it.
+    ///
+    /// `prepared`: what this process set up before it knew the boot
+    /// (``prepareJail(kernelPath:)``); only a default-policy `.enforce`
+    /// boot fits it, any other is refused.
     public static func execKernel(
         kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
-        cgroupRemovedByCaller: Bool = false, start: Int32? = nil,
+        cgroupRemovedByCaller: Bool = false, start: Int32? = nil, prepared: PreparedJail? = nil,
         onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
         switch policy.mode {
         case .off:
+            // Namespaces entered before the spec cannot be left.
+            if prepared != nil { throw .preparedForAnotherPolicy }
             if let start { awaitGo(start) }
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
             try execSandboxed(kernelPath: kernelPath, argv: argv, policy: policy, console: console,
                               environment: currentEnvironment(), cgroupRemovedByCaller: cgroupRemovedByCaller,
-                              start: start, onDenial: onDenial)
+                              start: start, prepared: prepared, onDenial: onDenial)
         }
     }
 
@@ -237,22 +243,106 @@ public enum SandboxRunner {
         throw SandboxError.call("execv", kernelPath, errno: errno)
     }
 
+    /// What a helper sets up for a jailed boot with the default policy
+    /// before it knows the boot (``PreparedJail``): called as the helper
+    /// starts, while the launcher parses and plans. `kernelPath`, the
+    /// kernel the boot is expected to run, has its filter compiled; nil
+    /// when unknown. Never fails: a step that fails is recorded and thrown
+    /// when the boot's spec arrives, where the same step would fail.
+    public static func prepareJail(kernelPath: String?) -> PreparedJail {
+        prepare(kernelPath: kernelPath, policy: nil)
+    }
+
+    /// The host's half of a jailed boot (``PreparedJail``): for the default
+    /// policy when `policy` is nil, else for `policy`. Namespaces are
+    /// entered here, so this runs in the helper only.
+    static func prepare(kernelPath: String?, policy: SandboxPolicy?) -> PreparedJail {
+        let host = HostFeatures.probe()
+        var prepared = PreparedJail(host: host, forDefaultPolicy: policy == nil)
+        // Never silently root: a root caller's kernel gets its own uid, or
+        // the boot is refused with the reason, unless a user (root, or
+        // another) was asked for.
+        let ownUID = host.isRoot && policy?.user == nil
+        do throws(SandboxError) {
+            guard host.seccompKillProcess else {
+                throw .unsupported(.seccompKillProcess)
+            }
+            if let kernelPath {
+                let environment = currentEnvironment()
+                prepared.filter = (kernelPath, Result { () throws(SandboxError) in
+                    try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
+                })
+            }
+            if ownUID, case .failure(let why) = host.mountJail {
+                throw .ownUIDRefused(.hostLacks(why))
+            }
+            // Made (or found) before the namespaces, while /sys/fs/cgroup is
+            // in view and this process has its own credentials; limited once
+            // the boot is known, joined just before the reaper is born (see
+            // KernelCgroup.join).
+            if case .success(let location) = KernelCgroup.locate() {
+                prepared.cgroup = try KernelCgroup.make(helper: getpid(), at: location)
+            }
+            if case .success = host.namespaces {
+                prepared.jail = (try? host.mountJail.get()) != nil
+                if prepared.jail && ownUID {
+                    let candidate = KernelAccount(helperPID: getpid())
+                    do {
+                        let made = try candidate.idmapNamespace()
+                        prepared.idmap = made.fd
+                        prepared.idmapHolder = made.holder
+                        prepared.account = candidate
+                    } catch {
+                        throw .ownUIDRefused(.noIdmapNamespace(error))
+                    }
+                }
+                try Namespaces.enter(isRoot: host.isRoot, mount: prepared.jail)
+                if prepared.jail {
+                    prepared.root = try MountJail.begin(procFromHost: !host.isRoot)
+                }
+            }
+        } catch {
+            prepared.failure = error
+        }
+        return prepared
+    }
+
     static func execSandboxed(
         kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
         environment: [String: String], cgroupRemovedByCaller: Bool = false,
-        start: Int32? = nil, onDenial: (SeccompDenial) -> Void
+        start: Int32? = nil, prepared: PreparedJail? = nil, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
-        let host = HostFeatures.probe()
-        guard host.seccompKillProcess else {
-            throw .unsupported(.seccompKillProcess)
+        // Made before the spec by a helper spawned for this policy, else now.
+        let prepared = prepared ?? prepare(kernelPath: kernelPath, policy: policy)
+        let host = prepared.host
+        // The idmap namespace's holder, killed, and reaped once it is dead
+        // (else after the kernel, or when setting up fails): waiting for its
+        // death cost 2-6 ms of every boot's path on a busy host.
+        var idmapHolder = prepared.idmapHolder
+        defer { _ = corral_reap_child(idmapHolder, 1) }
+        var idmap = prepared.idmap
+        defer { if let fd = idmap { close(fd) } }
+        var root = prepared.root
+        defer { root?.closeAll() }
+        guard prepared.fits(policy) else {
+            throw .preparedForAnotherPolicy
+        }
+        if let failure = prepared.failure {
+            throw failure
         }
         let writable = try WritablePaths(policy: policy, argv: argv, environment: environment)
         let user = policy.kernelAsRoot ? nil : try policy.user.map { name throws(SandboxError) in try UserIdentity(name) }
         if let name = policy.user, !host.isRoot {
             throw .userNeedsRoot(name)
         }
-        // Like everything here, while the launcher checks the boot.
-        let compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
+        // Compiled before the spec for the kernel the boot was expected to
+        // run; like everything here, while the launcher checks the boot.
+        let compiled: KernelFilter
+        if let (path, result) = prepared.filter, path == kernelPath {
+            compiled = try result.get()
+        } else {
+            compiled = try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
+        }
         let notify = compiled.notify
         let learnPath = KernelFilter.learnPath(environment)
         var learnFD: Int32?
@@ -262,57 +352,29 @@ public enum SandboxRunner {
         let execFD = try SandboxError.systemCall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
         let interpreter = KernelBuildID.interpreter(path: kernelPath)
-        var jail = false
+        let jail = prepared.jail
         // A root caller's kernel runs as a uid of its own (KernelAccount)
         // when its writable paths can be idmapped and it can reach its files.
-        var account: KernelAccount?
-        var idmap: Int32?
-        // The idmap namespace's holder, killed, and reaped once it is dead
-        // (else after the kernel, or when setting up fails): waiting for its
-        // death cost 2-6 ms of every boot's path on a busy host.
-        var idmapHolder: pid_t = 0
-        defer { _ = corral_reap_child(idmapHolder, 1) }
+        let account = prepared.account
         // What the kernel's root holds read-only beyond the system trees:
         // the policy's paths, the kernel itself, its interpreter and libraries.
         let jailReadable = policy.readablePaths.map(WritablePaths.absolute) + [WritablePaths.absolute(kernelPath)]
             + (interpreter.map { [$0] } ?? []) + KernelBuildID.libraryDirectories(path: kernelPath)
         let readable = jailReadable.compactMap { try? WritablePaths.canonical($0, what: "readable path") }
-        // Never silently root: a root caller's kernel gets its own uid, or
-        // the boot is refused with the reason, unless root was asked for.
-        let ownUID = host.isRoot && user == nil && !policy.kernelAsRoot
-        if ownUID, case .failure(let why) = host.mountJail {
-            throw .ownUIDRefused(.hostLacks(why))
+        if let account, let path = account.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
+            throw .ownUIDRefused(.unreachable(path))
         }
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
-        // Made (or found) before the namespaces, while /sys/fs/cgroup is in
-        // view and this process has its own credentials; joined just before
-        // the reaper is born (see KernelCgroup.join).
-        var cgroup: KernelCgroup?
-        if case .success(let location) = KernelCgroup.locate() {
-            cgroup = try KernelCgroup.prepare(helper: getpid(), limits: limits, at: location)
+        let cgroup = prepared.cgroup
+        try cgroup?.limit(limits)
+        if jail, let begun = root {
+            root = nil
+            try MountJail(writable: writable, readable: jailReadable, memoryFileBytes: limits.memoryFileBytes)
+                .apply(begun, idmap: idmap, account: account)
         }
-        if case .success = host.namespaces {
-            jail = (try? host.mountJail.get()) != nil
-            if jail && ownUID {
-                let candidate = KernelAccount(helperPID: getpid())
-                if let path = candidate.unreachable(execFD: execFD, interpreter: interpreter, own: writable.paths + readable, argv: argv) {
-                    throw .ownUIDRefused(.unreachable(path))
-                }
-                do {
-                    let made = try candidate.idmapNamespace()
-                    idmap = made.fd
-                    idmapHolder = made.holder
-                    account = candidate
-                } catch {
-                    throw .ownUIDRefused(.noIdmapNamespace(error))
-                }
-            }
-            try Namespaces.enter(isRoot: host.isRoot, mount: jail)
-            if jail {
-                defer { if let fd = idmap { close(fd) } }
-                try MountJail(writable: writable, readable: jailReadable, procFromHost: !host.isRoot,
-                              memoryFileBytes: limits.memoryFileBytes).apply(idmap: idmap, account: account)
-            }
+        if let fd = idmap {
+            close(fd)
+            idmap = nil
         }
         try SandboxError.systemCall("prctl(PR_SET_NO_NEW_PRIVS)", "") { corral_set_no_new_privs() }
         if corral_reap_child(idmapHolder, 0) != 0 { idmapHolder = 0 }

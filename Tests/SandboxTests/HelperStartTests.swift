@@ -34,7 +34,8 @@ struct HelperStartTests {
     /// `strace -f` with `options` (`-e trace=…` and the like): the calls it
     /// logged, and the disk's path. Fails the test when the stand-in did not
     /// run.
-    static func tracedBoot(_ name: String, _ options: [String], disk: Bool = false) throws -> (calls: [Call], disk: String?) {
+    static func tracedBoot(_ name: String, _ options: [String], disk: Bool = false,
+                           arguments: [String] = []) throws -> (calls: [Call], disk: String?) {
         try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is missing (make deps)")
         let s = try Scratch("corral-helper-\(name)", in: "/tmp", searchable: true)
         let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: #"puts("STANDIN-RAN"); return 0;"#)
@@ -46,7 +47,7 @@ struct HelperStartTests {
         }
         let log = s.file("strace.log")
         let r = try runProcess(strace, ["-f", "-o", log] + options
-                               + [TestPaths.corral, "boot", "--kernel", kernel] + (diskPath.map { ["--disk", "1=\($0)"] } ?? [])
+                               + [TestPaths.corral, "boot", "--kernel", kernel] + arguments + (diskPath.map { ["--disk", "1=\($0)"] } ?? [])
                                + ["--init", "/bin/true"], environment: TestEnvironment.childEnvironment)
         #expect(r.stdout.contains("STANDIN-RAN"), "the stand-in did not run: \(r.summary)")
         return (try calls(log), diskPath)
@@ -80,6 +81,50 @@ struct HelperStartTests {
         let kernelExec = try #require(calls.firstIndex { $0.text.contains("execveat(") },
                                       "the kernel was not exec'd through its fd")
         #expect(go < kernelExec, "the kernel started before the go")
+    }
+
+    /// Where the helper (`pid`) began to read its spec: its first read of
+    /// the spec pipe (fd 4, which holds nothing else until the spec has
+    /// been read), perhaps `<unfinished ...>` until the spec comes.
+    static func specRead(_ calls: [Call], helper pid: Substring) throws -> Int {
+        try #require(calls.firstIndex { $0.pid == pid && $0.text.contains(" read(4, ") },
+                     "the helper \(pid) read no spec: \(calls.filter { $0.pid == pid }.prefix(8).map(\.text))")
+    }
+
+    /// A boot under the default policy has its helper set up the host's
+    /// half of the jail while the launcher parses and plans: it enters the
+    /// kernel's namespaces and compiles the filter of the kernel the
+    /// command line names (libseccomp's memfd) before it reads its spec
+    /// (`PreparedJail`), in its own program order, which strace keeps. Fails
+    /// on the code before, where all of it came after the spec.
+    @Test func theJailIsBegunBeforeTheSpecArrives() throws {
+        let (calls, _) = try Self.tracedBoot("prepare", ["-e", "trace=execve,unshare,memfd_create,read"])
+        let helper = calls[try Self.helperExec(calls)].pid
+        let spec = try Self.specRead(calls, helper: helper)
+        let unshare = try #require(calls.firstIndex { $0.pid == helper && $0.text.contains("unshare(") },
+                                   "the helper entered no namespaces")
+        let compile = try #require(calls.firstIndex { $0.pid == helper && $0.text.contains("memfd_create(\"corral-seccomp-bpf\"") },
+                                   "the helper compiled no filter")
+        #expect(unshare < spec, "the namespaces were entered after the spec (call \(unshare), spec \(spec))")
+        #expect(compile < spec, "the filter was compiled after the spec (call \(compile), spec \(spec))")
+    }
+
+    /// A boot under another policy gets no helper that prepared for the
+    /// default one: its namespaces could not be left. Under `--sandbox off`
+    /// nothing enters a namespace at all (the kernel runs in the host's);
+    /// under `--sandbox-user root` the helper enters them only once its spec
+    /// says how. Fails on a helper that prepares whatever the command line.
+    @Test func aBootUnderAnotherPolicyIsNotPreparedFor() throws {
+        let (off, _) = try Self.tracedBoot("prepare-off", ["-e", "trace=execve,unshare,read"], arguments: ["--sandbox", "off"])
+        #expect(!off.contains { $0.text.contains("unshare(") },
+                "a --sandbox off boot entered namespaces: \(off.filter { $0.text.contains("unshare(") }.map(\.text))")
+
+        let (root, _) = try Self.tracedBoot("prepare-user", ["-e", "trace=execve,unshare,read"], arguments: ["--sandbox-user=root"])
+        let helper = root[try Self.helperExec(root)].pid
+        let spec = try Self.specRead(root, helper: helper)
+        let unshare = try #require(root.firstIndex { $0.pid == helper && $0.text.contains("unshare(") },
+                                   "the --sandbox-user root boot entered no namespaces")
+        #expect(spec < unshare, "the helper entered namespaces (call \(unshare)) before its spec (call \(spec)) said the policy")
     }
 
     /// The launcher's go: `KernelStart.message` written on the start pipe.
