@@ -37,10 +37,21 @@ uint64_t corral_landlock_device_rights(void) {
     return LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE;
 }
 
-int corral_landlock_create(uint64_t handled_fs) {
-    struct landlock_ruleset_attr attr;
+// The ruleset attribute as of Landlock ABI 6 (Linux 6.12); bookworm's
+// headers stop at handled_access_fs. A kernel that knows fewer fields takes
+// the larger struct as long as the fields it does not know are zero.
+struct corral_landlock_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+#define CORRAL_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+
+int corral_landlock_create(uint64_t handled_fs, int scope_abstract_sockets) {
+    struct corral_landlock_ruleset_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.handled_access_fs = handled_fs;
+    if (scope_abstract_sockets) attr.scoped = CORRAL_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
     return (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
 }
 

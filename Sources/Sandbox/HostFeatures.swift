@@ -48,6 +48,12 @@ struct HostFeatures: Sendable {
         return .failure(.unsupported(.userNamespaces))
     }
 
+    /// Landlock keeps abstract unix sockets bound outside the kernel's
+    /// domain out of its reach (`Landlock.scopesAbstractSockets`).
+    var scopesAbstractSockets: Bool {
+        (try? landlock.get()).map(Landlock.scopesAbstractSockets(abi:)) ?? false
+    }
+
     /// The read-only mount jail also needs the new mount API.
     var mountJail: Result<Void, SandboxError> {
         if case .failure(let why) = namespaces { return .failure(why) }

@@ -24,6 +24,14 @@ struct Landlock: Sendable {
     /// The kernel binary and its interpreter: the only executable files.
     var executables: [String] = []
 
+    /// Whether Landlock at `abi` scopes abstract unix sockets (ABI 6, Linux
+    /// 6.12): a process in the domain then reaches only those bound inside
+    /// it, which is what the kernel's network namespace was for (UML under
+    /// the filter opens AF_UNIX sockets only). Where it does, the kernel
+    /// gets no network namespace: making one and tearing it down (a kernel
+    /// worker, after the boot) cost each boot about a millisecond.
+    static func scopesAbstractSockets(abi: Int32) -> Bool { abi >= 6 }
+
     /// Devices UML opens for writing (console, SIGIO self-test, entropy).
     static let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
                           "/dev/tty", "/dev/ptmx", "/dev/pts"]
@@ -41,7 +49,9 @@ struct Landlock: Sendable {
     func ruleset() throws(SandboxError) -> Int32 {
         let execute = UInt64(1) << 0  // LANDLOCK_ACCESS_FS_EXECUTE
         let handled = corral_landlock_write_rights(abi) | (executables.isEmpty ? 0 : execute)
-        let ruleset = try SandboxError.systemCall("landlock_create_ruleset", "") { corral_landlock_create(handled) }
+        let ruleset = try SandboxError.systemCall("landlock_create_ruleset", "") {
+            corral_landlock_create(handled, Self.scopesAbstractSockets(abi: abi) ? 1 : 0)
+        }
         var ok = false
         defer { if !ok { close(ruleset) } }
         // Device nodes: never created, not even in writable directories.

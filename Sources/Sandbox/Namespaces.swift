@@ -5,18 +5,24 @@ import Glibc
 #endif
 import CorralSystem
 
-/// Enters the kernel's namespaces: PID (for the reaper), network and IPC
-/// (UML without `ethN=` needs neither: this takes abstract AF_UNIX sockets
-/// and SysV IPC out of reach; the mconsole socket is a path and still works
-/// from outside), mount when the jail can be built, and a user namespace
-/// when not root.
+/// Enters the kernel's namespaces: PID (for the reaper), IPC (SysV IPC out
+/// of reach), network unless Landlock scopes abstract sockets
+/// (`Landlock.scopesAbstractSockets`; UML without `ethN=` needs no
+/// network, and the filter lets it open AF_UNIX sockets only, so abstract
+/// ones are all a network namespace keeps from it; the mconsole socket is a
+/// path and still works from outside), mount when the jail can be built,
+/// and a user namespace when not root.
 ///
 /// After this, the helper's next child is PID 1 of the new PID namespace;
 /// the helper itself stays outside, as the launcher's direct child.
 enum Namespaces {
-    static func enter(isRoot: Bool, mount: Bool) throws(SandboxError) {
-        var flags = corral_clone_newpid() | corral_clone_newnet() | corral_clone_newipc()
-        var names = "CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC"
+    static func enter(isRoot: Bool, mount: Bool, network: Bool) throws(SandboxError) {
+        var flags = corral_clone_newpid() | corral_clone_newipc()
+        var names = "CLONE_NEWPID|CLONE_NEWIPC"
+        if network {
+            flags |= corral_clone_newnet()
+            names += "|CLONE_NEWNET"
+        }
         if mount {
             flags |= corral_clone_newns()
             names += "|CLONE_NEWNS"

@@ -8,8 +8,10 @@ import CorralSystem
 /// Runs the kernel: under `.off` by replacing this process with it, under
 /// `.enforce` inside the sandbox, in this order (sandbox.md §6.3):
 /// 1. open the kernel `O_PATH` at `Allowlist.kernelExecFD`;
-/// 2. new PID, network, IPC and mount namespaces (plus a user namespace when
-///    not root); pivot_root into a read-only root of its own (`JailRoot`,
+/// 2. new PID, IPC and mount namespaces, a network namespace where Landlock
+///    cannot scope abstract sockets (plus a user namespace when not root),
+///    entered before the spec when the boot was expected (``PreparedJail``);
+///    pivot_root into a read-only root of its own (`JailRoot`,
 ///    `MountJail`) with the writable paths (`WritablePaths`) writable;
 /// 3. `no_new_privs`, then Landlock (when the host has it), and the seccomp
 ///    filter compiled (``KernelFilter``);
@@ -114,10 +116,16 @@ public enum SandboxRunner {
         switch host.namespaces {
         case .success:
             lines.append("pid namespace: applied\(how) (reaper as PID 1, kernel as PID 2)")
-            lines.append("network and ipc namespaces: applied\(how) (no host network, no abstract sockets)")
+            lines.append("ipc namespace: applied\(how) (no host SysV IPC)")
+            if !host.scopesAbstractSockets {
+                lines.append("network namespace: applied\(how) (no host network, no abstract sockets)")
+            }
         case .failure(let why):
             lines.append("pid namespace: unavailable (\(why.description)); stubs of a killed kernel are left to seccomp")
             lines.append("network and ipc namespaces: unavailable (\(why.description))")
+        }
+        if host.scopesAbstractSockets {
+            lines.append("abstract unix sockets: scoped by Landlock (only the kernel's own; the filter allows no other socket family, so no host network)")
         }
         switch host.mountJail {
         case .success: lines.append("mount namespace: applied\(how) (a read-only root of its own: /usr, /etc and the /bin, /lib links, the kernel, hostfs-init, the readable and writable paths, a minimal /dev; no /home, /root, /tmp, /var, /run contents; a /proc of the kernel's own processes, a private /dev/shm and devpts, /etc/shadow and /etc/gshadow empty)")
@@ -296,7 +304,7 @@ public enum SandboxRunner {
                         throw .ownUIDRefused(.noIdmapNamespace(error))
                     }
                 }
-                try Namespaces.enter(isRoot: host.isRoot, mount: prepared.jail)
+                try Namespaces.enter(isRoot: host.isRoot, mount: prepared.jail, network: !host.scopesAbstractSockets)
                 if prepared.jail {
                     prepared.root = try MountJail.begin(procFromHost: !host.isRoot)
                 }

@@ -102,14 +102,17 @@ struct JailEscapeTests {
     /// Privilege, host sockets and process floods, from the kernel's side:
     /// the stand-in prints its ids and capabilities, sends a datagram to a
     /// unix socket of the caller's (mode 0660 in a 0755 directory: any
-    /// process of the caller could send), and forks until refused or 2048
-    /// children. As root's and as an ordinary user's corral.
+    /// process of the caller could send) and to one bound in the abstract
+    /// namespace (no file, no permission: any process in the host's network
+    /// namespace could send), and forks until refused or 2048 children. As
+    /// root's and as an ordinary user's corral.
     @Test(arguments: JailCaller.allCases)
     func aStandInKernelIsUnprivilegedCannotSendToHostSocketsAndCannotFlood(_ caller: JailCaller) throws {
         let booter = try JailBooter(caller)
         let s = try Scratch("corral-jail-sock")
         chmod(s.path, 0o755)
         let socketPath = s.file("host.sock")
+        let abstractName = "corral-escape-\(getpid())-\(caller)"
         let body = #"""
             char buf[4096];
             int fd = open("/proc/self/status", O_RDONLY);
@@ -122,6 +125,11 @@ struct JailEscapeTests {
             strcpy(a.sun_path, "SOCKET_PATH");
             ssize_t r = sendto(s, "escape", 6, 0, (struct sockaddr *)&a, sizeof a);
             printf("ESCAPE unix-send %s %zd %d\n", r >= 0 ? "ALLOWED" : "denied", r, r < 0 ? errno : 0);
+            struct sockaddr_un b = { .sun_family = AF_UNIX };
+            memcpy(b.sun_path + 1, "ABSTRACT_NAME", strlen("ABSTRACT_NAME"));
+            socklen_t blen = (socklen_t)(sizeof b.sun_family + 1 + strlen("ABSTRACT_NAME"));
+            ssize_t ar = sendto(s, "escape", 6, 0, (struct sockaddr *)&b, blen);
+            printf("ESCAPE abstract-send %s %zd %d\n", ar >= 0 ? "ALLOWED" : "denied", ar, ar < 0 ? errno : 0);
             fflush(stdout);
             int count = 0, err = 0;
             for (; count < 2048; count++) {
@@ -133,9 +141,12 @@ struct JailEscapeTests {
             fflush(stdout);
             return 0;
             """#.replacingOccurrences(of: "SOCKET_PATH", with: socketPath)
+            .replacingOccurrences(of: "ABSTRACT_NAME", with: abstractName)
         let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body)
         let listener = try boundSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(listener) }
+        let abstractListener = try boundAbstractSocket(abstractName)
+        defer { close(abstractListener) }
         chmod(socketPath, 0o660)
         try booter.own(socketPath)
 
@@ -148,12 +159,13 @@ struct JailEscapeTests {
         for name in ["CapEff", "CapPrm", "CapAmb", "CapBnd"] {
             #expect(field(name).map(Array.init) == ["0000000000000000"], "\(caller) \(name): \(r.summary)")
         }
-        for name in ["unix-send", "flood"] {
+        for name in ["unix-send", "abstract-send", "flood"] {
             let result = try #require(lines.first { $0.hasPrefix("ESCAPE \(name) ") }, "no result for \(name): \(r.summary)")
             #expect(result.hasPrefix("ESCAPE \(name) denied"), "\(caller): \(result)")
         }
         var buffer = [UInt8](repeating: 0, count: 16)
         #expect(recv(listener, &buffer, buffer.count, Int32(MSG_DONTWAIT)) < 0, "the host socket received a datagram")
+        #expect(recv(abstractListener, &buffer, buffer.count, Int32(MSG_DONTWAIT)) < 0, "the abstract socket received a datagram")
     }
 
     /// The same escapes from the guest side, on the kernel under test (make

@@ -1,3 +1,4 @@
+import CSandboxShim
 import Foundation
 import Sandbox
 import Testing
@@ -66,7 +67,9 @@ struct KernelSandboxTests {
                 let ownNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
                 let kernelNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/mnt")
                 #expect(ownNS != kernelNS, "the kernel must have its own mount namespace")
-                for ns in ["net", "ipc", "pid"] {
+                // No network namespace where Landlock scopes abstract sockets
+                // (ABI 6): JailEscapeTests sends to one from the kernel's side.
+                for ns in ["ipc", "pid"] + (corral_landlock_abi() >= 6 ? [] : ["net"]) {
                     let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
                     let its = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(kernel)/ns/\(ns)")
                     #expect(mine != its, "the kernel must have its own \(ns) namespace")

@@ -121,7 +121,7 @@ uint64_t corral_landlock_write_rights(int abi);
 /// The subset granted on device files the kernel opens for writing.
 uint64_t corral_landlock_device_rights(void);
 /// landlock_create_ruleset handling `handled_fs`. Returns the ruleset fd.
-int corral_landlock_create(uint64_t handled_fs);
+int corral_landlock_create(uint64_t handled_fs, int scope_abstract_sockets);
 /// LANDLOCK_RULE_PATH_BENEATH for `path` with `allowed`.
 int corral_landlock_allow(int ruleset, const char *path, uint64_t allowed);
 /// landlock_restrict_self(ruleset): applies to this thread and its children.
