@@ -17,11 +17,11 @@ import CorralSystem
 /// was not expected to be jailed with the default policy: the steps, and
 /// so the errors, are the same either way.
 ///
-/// Only for the default policy (`SandboxPolicy.mode` `.enforce`, no
-/// `user`): a root caller's kernel then runs as a uid of its own, which is
-/// what the idmap namespace is made for. A boot with another policy takes
-/// a fresh helper (`KernelHelper`), and a helper that finds such a spec
-/// refuses it (``fits(_:)``).
+/// Before the spec only for the default policy (``preparable(_:)``): a
+/// root caller's kernel then runs as a uid of its own, which is what the
+/// idmap namespace is made for. A boot with another policy takes a fresh
+/// helper (`KernelHelper`), and a helper that finds such a spec refuses it
+/// (`SandboxRunner.execKernel`).
 public struct PreparedJail {
     var host: HostFeatures
     /// The first step that failed; thrown when the spec arrives, where the
@@ -32,25 +32,18 @@ public struct PreparedJail {
     var filter: (path: String, result: Result<KernelFilter, SandboxError>)?
     /// The boot's cgroup, made without limits (`KernelCgroup.make`).
     var cgroup: KernelCgroup?
-    /// Whether the kernel gets a mount namespace and root of its own.
-    var jail = false
     /// A root caller's kernel's uid (`KernelAccount`) and the user
     /// namespace that maps root to it, with the process holding it.
     var account: KernelAccount?
     var idmap: Int32?
     var idmapHolder: pid_t = 0
-    /// The kernel's root, system half (`MountJail.begin`).
+    /// The kernel's root, system half (`MountJail.begin`): when the kernel
+    /// gets a mount namespace and root of its own, and nothing failed.
     var root: JailRoot?
-    /// Whether it was made for the default policy (else for `policyUser`).
-    var forDefaultPolicy: Bool
 
-    /// Whether a spec's policy is the one this was prepared for: the
-    /// namespaces, once entered, cannot be left.
-    public func fits(_ policy: SandboxPolicy) -> Bool {
-        policy.mode == .enforce && (forDefaultPolicy ? policy.user == nil : true)
-    }
-
-    /// Whether `policy` is one a helper prepares for before its spec.
+    /// Whether `policy` is one a helper prepares for before its spec, and
+    /// so the only one such a helper can boot: the namespaces, once
+    /// entered, cannot be left.
     public static func preparable(_ policy: SandboxPolicy) -> Bool {
         policy.mode == .enforce && policy.user == nil
     }

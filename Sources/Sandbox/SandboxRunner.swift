@@ -54,17 +54,19 @@ public enum SandboxRunner {
     /// `.off`, where the helper's own session has it.
     ///
     /// `prepared`: what this process set up before it knew the boot
-    /// (``prepareJail(kernelPath:)``); only a default-policy `.enforce`
-    /// boot fits it, any other is refused.
+    /// (``prepareJail(kernelPath:)``); only a boot whose policy is
+    /// ``PreparedJail/preparable(_:)`` fits it, any other is refused.
     public static func execKernel(
         kernelPath: String, argv: [String], policy: SandboxPolicy, console: Int32? = nil,
         cgroupRemovedByCaller: Bool = false, start: Int32? = nil, prepared: PreparedJail? = nil,
         onDenial: (SeccompDenial) -> Void = { _ in }
     ) throws(SandboxError) -> Never {
+        // Namespaces entered before the spec cannot be left.
+        if prepared != nil && !PreparedJail.preparable(policy) {
+            throw .preparedForAnotherPolicy
+        }
         switch policy.mode {
         case .off:
-            // Namespaces entered before the spec cannot be left.
-            if prepared != nil { throw .preparedForAnotherPolicy }
             if let start { awaitGo(start) }
             try execPlain(kernelPath: kernelPath, argv: argv)
         case .enforce:
@@ -258,15 +260,16 @@ public enum SandboxRunner {
     /// when unknown. Never fails: a step that fails is recorded and thrown
     /// when the boot's spec arrives, where the same step would fail.
     public static func prepareJail(kernelPath: String?) -> PreparedJail {
-        prepare(kernelPath: kernelPath, policy: nil)
+        prepare(kernelPath: kernelPath, policy: nil, environment: currentEnvironment())
     }
 
     /// The host's half of a jailed boot (``PreparedJail``): for the default
-    /// policy when `policy` is nil, else for `policy`. Namespaces are
-    /// entered here, so this runs in the helper only.
-    static func prepare(kernelPath: String?, policy: SandboxPolicy?) -> PreparedJail {
+    /// policy when `policy` is nil, else for `policy`, with the helper's
+    /// `environment` (learning mode). Namespaces are entered here, so this
+    /// runs in the helper only.
+    static func prepare(kernelPath: String?, policy: SandboxPolicy?, environment: [String: String]) -> PreparedJail {
         let host = HostFeatures.probe()
-        var prepared = PreparedJail(host: host, forDefaultPolicy: policy == nil)
+        var prepared = PreparedJail(host: host)
         // Never silently root: a root caller's kernel gets its own uid, or
         // the boot is refused with the reason, unless a user (root, or
         // another) was asked for.
@@ -276,7 +279,6 @@ public enum SandboxRunner {
                 throw .unsupported(.seccompKillProcess)
             }
             if let kernelPath {
-                let environment = currentEnvironment()
                 prepared.filter = (kernelPath, Result { () throws(SandboxError) in
                     try KernelFilter.compile(kernelPath: kernelPath, environment: environment, host: host)
                 })
@@ -292,8 +294,8 @@ public enum SandboxRunner {
                 prepared.cgroup = try KernelCgroup.make(helper: getpid(), at: location)
             }
             if case .success = host.namespaces {
-                prepared.jail = (try? host.mountJail.get()) != nil
-                if prepared.jail && ownUID {
+                let jail = (try? host.mountJail.get()) != nil
+                if jail && ownUID {
                     let candidate = KernelAccount(helperPID: getpid())
                     do {
                         let made = try candidate.idmapNamespace()
@@ -304,8 +306,8 @@ public enum SandboxRunner {
                         throw .ownUIDRefused(.noIdmapNamespace(error))
                     }
                 }
-                try Namespaces.enter(isRoot: host.isRoot, mount: prepared.jail, network: !host.scopesAbstractSockets)
-                if prepared.jail {
+                try Namespaces.enter(isRoot: host.isRoot, mount: jail, network: !host.scopesAbstractSockets)
+                if jail {
                     prepared.root = try MountJail.begin(procFromHost: !host.isRoot)
                 }
             }
@@ -321,7 +323,7 @@ public enum SandboxRunner {
         start: Int32? = nil, prepared: PreparedJail? = nil, onDenial: (SeccompDenial) -> Void
     ) throws(SandboxError) -> Never {
         // Made before the spec by a helper spawned for this policy, else now.
-        let prepared = prepared ?? prepare(kernelPath: kernelPath, policy: policy)
+        let prepared = prepared ?? prepare(kernelPath: kernelPath, policy: policy, environment: environment)
         let host = prepared.host
         // The idmap namespace's holder, killed, and reaped once it is dead
         // (else after the kernel, or when setting up fails): waiting for its
@@ -332,9 +334,6 @@ public enum SandboxRunner {
         defer { if let fd = idmap { close(fd) } }
         var root = prepared.root
         defer { root?.closeAll() }
-        guard prepared.fits(policy) else {
-            throw .preparedForAnotherPolicy
-        }
         if let failure = prepared.failure {
             throw failure
         }
@@ -360,7 +359,9 @@ public enum SandboxRunner {
         let execFD = try SandboxError.systemCall("open", kernelPath) { corral_open_exec_fd(kernelPath, Allowlist.kernelExecFD) }
 
         let interpreter = KernelBuildID.interpreter(path: kernelPath)
-        let jail = prepared.jail
+        // With no step failed, a root was begun exactly where the kernel
+        // gets a mount namespace of its own.
+        let jail = root != nil
         // A root caller's kernel runs as a uid of its own (KernelAccount)
         // when its writable paths can be idmapped and it can reach its files.
         let account = prepared.account
@@ -375,7 +376,7 @@ public enum SandboxRunner {
         let limits = KernelLimits(argv: argv, processes: policy.processLimit)
         let cgroup = prepared.cgroup
         try cgroup?.limit(limits)
-        if jail, let begun = root {
+        if let begun = root {
             root = nil
             try MountJail(writable: writable, readable: jailReadable, memoryFileBytes: limits.memoryFileBytes)
                 .apply(begun, idmap: idmap, account: account)

@@ -145,7 +145,7 @@ struct JailEscapeTests {
         let kernel = try StandInKernel.build(in: s, name: "linux.uml", body: body)
         let listener = try boundSocket(socketPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(listener) }
-        let abstractListener = try boundAbstractSocket(abstractName)
+        let abstractListener = try boundSocket(abstractName, type: Int32(SOCK_DGRAM.rawValue), abstract: true)
         defer { close(abstractListener) }
         chmod(socketPath, 0o660)
         try booter.own(socketPath)
