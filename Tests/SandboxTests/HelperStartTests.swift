@@ -177,6 +177,12 @@ struct HelperStartTests {
                   text[..<equals.lowerBound].last(where: { $0 != " " }) == ")" else { return nil }
             return String(text[equals.upperBound...].prefix(while: \.isNumber))
         }
+        // The fd a call of `name` is made on, where the line is that call.
+        func firstArgument(of name: String, _ text: Substring) -> Substring? {
+            let call = text.drop(while: \.isWhitespace)
+            guard call.hasPrefix(name + "(") else { return nil }
+            return call.dropFirst(name.count + 1).prefix(while: \.isNumber)
+        }
         for (index, call) in calls.enumerated() {
             let text = call.text
             if text.contains("openat(") {
@@ -185,10 +191,9 @@ struct HelperStartTests {
             } else if text.contains("<... openat resumed>"), let isCgroupFile = pendingOpen.removeValue(forKey: call.pid),
                       let fd = result(text), !fd.isEmpty {
                 open["\(call.pid) \(fd)"] = isCgroupFile
-            } else if case let name = text.drop(while: \.isWhitespace), name.hasPrefix("close(") {
-                open["\(call.pid) \(name.dropFirst("close(".count).prefix(while: \.isNumber))"] = nil
-            } else if let range = text.range(of: "write(") {
-                let fd = text[range.upperBound...].prefix(while: \.isNumber)
+            } else if let fd = firstArgument(of: "close", text) {
+                open["\(call.pid) \(fd)"] = nil
+            } else if let fd = firstArgument(of: "write", text) {
                 guard open["\(call.pid) \(fd)"] == true, let quote = text.firstIndex(of: "\"") else { continue }
                 let written = text[text.index(after: quote)...].prefix { $0 != "\"" }
                 moves.append((index, call.pid, String(written)))
