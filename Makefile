@@ -46,7 +46,7 @@ release: deps
 # The kernel-facing suites make check runs again on each newer kernel
 # (boot, sandbox, its limits, profiles and jail escapes, maint and its dry run, reliability, the quirk and the COW
 # vectors the kernel writes); everything else is kernel-independent.
-KERNEL_SUITES ?= BootKernelTests|KernelSandboxTests|KernelLimitsTests|CgroupV2Tests|KernelProfileTests|JailEscapeTests|JailRootTests|DenialTableTests|MaintKernelTests|MaintDryRunTests|ReliabilityTests|QuirkTests|COWVectorTests
+KERNEL_SUITES ?= BootKernelTests|UserspaceModeTests|KernelSandboxTests|KernelLimitsTests|CgroupV2Tests|KernelProfileTests|JailEscapeTests|JailRootTests|DenialTableTests|MaintKernelTests|MaintDryRunTests|ReliabilityTests|QuirkTests|COWVectorTests
 NEWER_KERNELS := $(CURDIR)/.build/kernels/6.12/bin/linux.uml $(CURDIR)/.build/kernels/7.2/bin/linux.uml
 
 # The whole test suite on bookworm's /usr/bin/linux.uml (6.1), then the

@@ -141,6 +141,8 @@ public struct BootPlan: Sendable {
             skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             loopsPerJiffy: DelayLoop.hostLoopsPerJiffy(),
             legacyPseudoterminals: LegacyPseudoterminals.count,
+            userspace: UserspaceMode.choose(kernelPath: kernelPath, hostfsInit: guestInit.hostfsInit != nil,
+                                            sandbox: options.sandbox, extraArguments: options.extraArguments),
             initVariables: variables,
             extraArguments: options.extraArguments
         )

@@ -71,6 +71,9 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
     /// kernel makes; nil leaves the kernel's own number (256 in Debian's
     /// builds). BootPlan asks for none (``LegacyPseudoterminals``).
     public var legacyPseudoterminals: Int?
+    /// How guest processes run (``UserspaceMode``): `seccomp=on`, or the
+    /// kernel's ptrace default.
+    public var userspace: UserspaceMode
     public var initVariables: [InitVariable]
     /// Passed through unchanged, after everything corral sets, so they win.
     public var extraArguments: [String]
@@ -87,6 +90,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         skippedInitcalls: [String] = [],
         loopsPerJiffy: Int? = nil,
         legacyPseudoterminals: Int? = nil,
+        userspace: UserspaceMode = .ptrace,
         initVariables: [InitVariable] = [],
         extraArguments: [String] = []
     ) {
@@ -101,6 +105,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         self.skippedInitcalls = skippedInitcalls
         self.loopsPerJiffy = loopsPerJiffy
         self.legacyPseudoterminals = legacyPseudoterminals
+        self.userspace = userspace
         self.initVariables = initVariables
         self.extraArguments = extraArguments
     }
@@ -117,6 +122,7 @@ public struct KernelCommandLine: Sendable, Equatable, Codable {
         if !skippedInitcalls.isEmpty { args.append("initcall_blacklist=" + skippedInitcalls.joined(separator: ",")) }
         if let loopsPerJiffy { args.append("lpj=\(loopsPerJiffy)") }
         if let legacyPseudoterminals { args.append("pty.legacy_count=\(legacyPseudoterminals)") }
+        if let mode = userspace.kernelArgument { args.append(mode) }
         if let initPath { args.append("init=\(initPath)") }
         args += initVariables.map { "\($0.name)=\($0.value)" }
         args += extraArguments

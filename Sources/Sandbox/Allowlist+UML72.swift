@@ -15,17 +15,32 @@ extension Allowlist {
         .allow("clone", arg: 0, in64: [
             0x4111,    // CLONE_VFORK|CLONE_VM|SIGCHLD: starting a userspace stub
             0x3d0f00,  // pthread_create: glibc's clone fallback (clone3 gets ENOSYS)
-        ], "vfork of a stub, and one thread"),
-        .allow("close_range", arg: 2, in32: [4 /* CLOSE_RANGE_CLOEXEC */], "the stub child marks every fd close-on-exec"),
+            0x4100,    // CLONE_VFORK|CLONE_VM, no exit signal: the seccomp-mode start-up probe
+        ], "vfork of a stub, one thread, and the seccomp-mode probe child"),
+        .allow("close_range", arg: 2, in32: [0, 4 /* CLOSE_RANGE_CLOEXEC */],
+               "the stub child marks every fd close-on-exec; the stub and the seccomp-mode probe close all but their channel"),
         .allow("dup2", arg: 1, in32: [0], "the stub child puts its data fd on stdin"),
         .allow("personality", arg: 0, in32: [0x40000 /* ADDR_NO_RANDOMIZE */], "the stub's fixed layout"),
         SyscallRule(syscall: "execveat", reason: "the stub exec from its memfd (fd 5, opened at boot before any disk)",
                     variants: [.init(action: .allow, conditions: [.equals32(0, 5), .equals32(4, 0x1000 /* AT_EMPTY_PATH */)])]),
         .allow("prctl", arg: 0, in32: [15 /* PR_SET_NAME */, 38 /* PR_SET_NO_NEW_PRIVS */],
                "the stub names itself and sets no_new_privs (already set)"),
-        // glibc 2.43 and the console
-        .allow("futex", arg: 1, in32: [0x80, 0x81, 0x109],
-               "FUTEX_WAIT/WAKE_PRIVATE, WAIT_BITSET|CLOCK_REALTIME: the one helper thread"),
+        // Seccomp userspace (`seccomp=on`, which corral passes for its own
+        // init: UserspaceMode). A stub runs guest code natively under a filter
+        // of its own that traps the guest's calls to a SIGSYS handler; the
+        // handler and the kernel take turns through a futex in the stub's
+        // shared data page and pass descriptors over each stub's socket. Guest
+        // calls never reach this list's verdict: the stub's trap outranks the
+        // user-notification default (and an errno), so only the stub's own
+        // calls are judged here, and every one it makes is listed.
+        SyscallRule(syscall: "seccomp",
+                    reason: "the stub adds its own filter (SECCOMP_SET_MODE_FILTER with TSYNC only: a filter can only narrow; no listener, no other operation)",
+                    variants: [.init(action: .allow, conditions: [.equals32(0, 1 /* SET_MODE_FILTER */), .equals32(1, 1 /* TSYNC */)])]),
+        .allow("recvmsg", arg: 2, in32: [0], "a stub receives memory-file descriptors from the kernel (flags 0)"),
+        .allow("sendmsg", arg: 2, in32: [0], "the kernel hands a stub memory-file descriptors over its socketpair (flags 0)"),
+        // glibc 2.43, the console, and seccomp userspace
+        .allow("futex", arg: 1, in32: [0, 1, 0x80, 0x81, 0x109],
+               "FUTEX_WAIT/WAKE on a stub's shared data page (seccomp userspace); WAIT/WAKE_PRIVATE, WAIT_BITSET|CLOCK_REALTIME: the one helper thread"),
         .allow("tgkill", arg: 2, in32: [32], "glibc's internal thread signal"),
         .allow("gettid", "thread id"),
         .allow("signalfd4", "signal handling of the helper thread"),

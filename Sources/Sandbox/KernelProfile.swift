@@ -14,12 +14,17 @@ public struct KernelProfile: Sendable {
     /// GNU build ids of the builds this profile was traced on.
     public var buildIDs: [String]
     public var allowlist: Allowlist
+    /// The build can run guest processes under UML's seccomp userspace
+    /// (`seccomp=on`), and `allowlist` holds what its stubs call in that
+    /// mode. The 6.1 and 6.12 builds know only ptrace (no `seccomp=`).
+    public var seccompUserspace: Bool
 
-    public init(kernel: String, release: String?, buildIDs: [String], allowlist: Allowlist) {
+    public init(kernel: String, release: String?, buildIDs: [String], allowlist: Allowlist, seccompUserspace: Bool = false) {
         self.kernel = kernel
         self.release = release
         self.buildIDs = buildIDs
         self.allowlist = allowlist
+        self.seccompUserspace = seccompUserspace
     }
 
     /// Every profile corral ships, oldest kernel first.
@@ -29,7 +34,8 @@ public struct KernelProfile: Sendable {
         KernelProfile(kernel: "user-mode-linux 6.12um1+b22 (Debian trixie, 6.12.113)", release: "6.12.113",
                       buildIDs: ["17e7246d9fe70b6439c39a5a4a3bae9eb4615166"], allowlist: .uml612),
         KernelProfile(kernel: "user-mode-linux 7.2um1 (Debian sid, 7.2.7)", release: "7.2.7",
-                      buildIDs: ["3f094ddd58fcd948624a205a4c7f547873804804"], allowlist: .uml72),
+                      buildIDs: ["3f094ddd58fcd948624a205a4c7f547873804804"], allowlist: .uml72,
+                      seccompUserspace: true),
     ]
 
     /// The union of every known profile: what an unknown kernel runs under.

@@ -399,13 +399,14 @@ struct BootKernelTests {
             "con=null", "con0=fd:0,fd:1", "ssl=null", "quiet", "initcall_blacklist=raid6_select_algo,raid6_init",
         ]
         let delayLoop: [String] = DelayLoop.hostLoopsPerJiffy().map { ["lpj=\($0)"] } ?? []
-        let tail: [String] = [
-            "pty.legacy_count=0",
+        // 7.2 runs corral's own init in seccomp userspace (UserspaceModeTests).
+        let userspace: [String] = TestEnvironment.kernelSeries == "7.2" ? ["seccomp=on"] : []
+        let tail: [String] = userspace + [
             "init=\(initPath)", "corral_nonce_file=\(tmp)/corral-boot-dry1/nonce", "corral_input=none",
             // Shell-quoted: the escaped command holds quotes and backslashes.
             #"'corral_cmd=echo\0040'\''hi\0040there'\'''"#, "loglevel=4",
         ]
-        let expected = (head + delayLoop + tail).map { $0 + "\n" }.joined()
+        let expected = (head + delayLoop + ["pty.legacy_count=0"] + tail).map { $0 + "\n" }.joined()
         #expect(ok.stdout == expected)
     }
 

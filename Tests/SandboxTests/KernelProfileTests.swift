@@ -35,8 +35,16 @@ import Glibc
             let allowed = Set(profile.allowlist.allowedSyscalls)
             for forbidden in ["execve", "mount", "umount2", "unshare", "setns", "clone3", "bpf", "kexec_load",
                               "init_module", "chroot", "pivot_root", "connect", "keyctl", "process_vm_writev",
-                              "userfaultfd", "io_uring_setup", "perf_event_open", "seccomp"] {
+                              "userfaultfd", "io_uring_setup", "perf_event_open"] {
                 #expect(!allowed.contains(forbidden), "\(profile.kernel) must not allow \(forbidden)")
+            }
+            // seccomp(2) only for a build whose stubs add their own filter
+            // (seccomp userspace), and then only to add one: no listener, no
+            // other operation or flag.
+            let seccomp = profile.allowlist.rules.first { $0.syscall == "seccomp" }
+            #expect((seccomp != nil) == profile.seccompUserspace, "\(profile.kernel): seccomp(2) without seccomp userspace")
+            for variant in seccomp?.variants ?? [] where variant.action == .allow {
+                #expect(variant.conditions == [.equals32(0, 1), .equals32(1, 1)], "\(profile.kernel): seccomp(2) \(variant.conditions)")
             }
         }
         #expect(union.isSuperset(of: ["statx", "fstat", "memfd_create"]))
