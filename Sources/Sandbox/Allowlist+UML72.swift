@@ -18,7 +18,7 @@ extension Allowlist {
             0x4100,    // CLONE_VFORK|CLONE_VM, no exit signal: the seccomp-mode start-up probe
         ], "vfork of a stub, one thread, and the seccomp-mode probe child"),
         .allow("close_range", arg: 2, in32: [0, 4 /* CLOSE_RANGE_CLOEXEC */],
-               "the stub child marks every fd close-on-exec; the stub and the seccomp-mode probe close all but their channel"),
+               "the stub child marks every fd close-on-exec; in seccomp userspace the kernel closes the fds above 5 it inherited, and each stub and the probe child all but fd 0"),
         .allow("dup2", arg: 1, in32: [0], "the stub child puts its data fd on stdin"),
         .allow("personality", arg: 0, in32: [0x40000 /* ADDR_NO_RANDOMIZE */], "the stub's fixed layout"),
         SyscallRule(syscall: "execveat", reason: "the stub exec from its memfd (fd 5, opened at boot before any disk)",
@@ -36,8 +36,8 @@ extension Allowlist {
         SyscallRule(syscall: "seccomp",
                     reason: "the stub adds its own filter (SECCOMP_SET_MODE_FILTER with TSYNC only: a filter can only narrow; no listener, no other operation)",
                     variants: [.init(action: .allow, conditions: [.equals32(0, 1 /* SET_MODE_FILTER */), .equals32(1, 1 /* TSYNC */)])]),
-        .allow("recvmsg", arg: 2, in32: [0], "a stub receives memory-file descriptors from the kernel (flags 0)"),
-        .allow("sendmsg", arg: 2, in32: [0], "the kernel hands a stub memory-file descriptors over its socketpair (flags 0)"),
+        .allow("recvmsg", arg: 2, in32: [0], "a stub receives the memory file's descriptor (SCM_RIGHTS) on its fd 0, to map guest pages (flags 0)"),
+        .allow("sendmsg", arg: 2, in32: [0], "the kernel hands a stub the memory file's descriptor over their socketpair (flags 0)"),
         // glibc 2.43, the console, and seccomp userspace
         .allow("futex", arg: 1, in32: [0, 1, 0x80, 0x81, 0x109],
                "FUTEX_WAIT/WAKE on a stub's shared data page (seccomp userspace); WAIT/WAKE_PRIVATE, WAIT_BITSET|CLOCK_REALTIME: the one helper thread"),
