@@ -33,6 +33,9 @@ public enum BootDiagnostic: Sendable, Equatable, CustomStringConvertible {
     case sandboxReport(String)
     /// Whether the kernel's RAID-6 benchmark runs, and why (`--verbose`).
     case raid6Benchmark(RAID6Decision)
+    /// How guest processes run (`--verbose`): corral's choice, or the
+    /// user's own `seccomp=` when given (``UserspaceMode``).
+    case guestProcesses(UserspaceMode, userArgument: String?)
     /// An interactive console is attached; how to get out.
     case consoleAttached
     /// The `_kernel-exec` helper runs as `pid`, leader of its own session (`--verbose`).
@@ -64,6 +67,10 @@ public enum BootDiagnostic: Sendable, Equatable, CustomStringConvertible {
         case .sandboxWarning(let warning): "warning: \(warning)"
         case .sandboxReport(let line): line
         case .raid6Benchmark(let decision): "RAID-6 benchmark \(decision)"
+        case .guestProcesses(_, let given?): "guest processes: as \(given) on the command line says"
+        case .guestProcesses(.seccomp, nil):
+            "guest processes: UML's seccomp userspace (seccomp=on: corral's init on a kernel that has it; --kernel-arg seccomp=off keeps ptrace)"
+        case .guestProcesses(.ptrace, nil): "guest processes: traced by ptrace"
         case .consoleAttached: "console attached; Ctrl-] then q stops the guest"
         case .helperStarted(let pid): "helper pid \(pid) (session \(pid))"
         case .launchFailed(let message): message

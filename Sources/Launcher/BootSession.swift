@@ -142,6 +142,8 @@ struct BootSession: ~Copyable {
         if plan.options.verbose {
             for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { say(.sandboxReport(line)) }
             say(.raid6Benchmark(plan.raid6Decision))
+            say(.guestProcesses(plan.commandLine.userspace,
+                                userArgument: plan.commandLine.extraArguments.last { $0.hasPrefix("seccomp=") }))
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
     }

@@ -49,7 +49,7 @@ import Glibc
         #expect(!ownInit.stdout.contains("seccomp=on"), "\(ownInit.stdout)")
 
         let boot = try BackgroundCorral(
-            ["boot", "--kernel", TestEnvironment.kernel] + extra
+            ["boot", "--verbose", "--kernel", TestEnvironment.kernel] + extra
                 + ["--command", "sh -c 'sleep 3' & echo GUEST ready; wait; echo GUEST done"],
             outputPath: dir.file("console.txt"), cwd: dir.path)
         try #require(boot.waitFor("GUEST ready"), "the guest never got ready: \(boot.output)")
@@ -71,6 +71,11 @@ import Glibc
         }
         boot.wait()
         #expect(boot.process.terminationStatus == 0 && boot.output.contains("GUEST done"), "\(boot.output)")
+        // --verbose says which, in one line.
+        let said = boot.output.split(separator: "\n").filter { $0.hasPrefix("corral: guest processes: ") }
+        let expected = !extra.isEmpty ? "as seccomp=off on the command line says"
+            : seccomp ? "UML's seccomp userspace (seccomp=on" : "traced by ptrace"
+        #expect(said.count == 1 && said.first?.contains(expected) == true, "\(said)")
         print("userspace \(extra.isEmpty ? "default" : "seccomp=off") on \(TestEnvironment.kernelSeries ?? "?"): \(traced) traced, \(untraced) untraced, \(stacked) with two filters")
     }
 }
