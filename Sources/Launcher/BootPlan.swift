@@ -75,6 +75,10 @@ public struct BootOptions: Sendable {
 /// Everything resolved and decided: the exact argv and how to supervise it.
 public struct BootPlan: Sendable {
     public var kernelPath: String
+    /// The kernel's seccomp profile, chosen by its build id once, here: the
+    /// preflight (is it UML, which release), the userspace mode and the
+    /// launcher's warning all read it instead of the ELF file again.
+    public var kernelProfile: KernelProfile.Selection
     public var commandLine: KernelCommandLine
     public var nonce: String?
     /// hostfs-init's path on the host when corral's init is used.
@@ -105,6 +109,7 @@ public struct BootPlan: Sendable {
     public static func make(_ options: BootOptions) throws(LauncherError) -> BootPlan {
         let env = options.environment
         let kernelPath = try Resources.kernelPath(options.kernel, environment: env)
+        let kernelProfile = KernelProfile.select(kernelPath: kernelPath)
         let requestedRoot = try root(options)
 
         let nonce = options.nonce ?? Random.hex(bytes: 16)
@@ -141,7 +146,7 @@ public struct BootPlan: Sendable {
             skippedInitcalls: raid6.skip ? RAID6Benchmark.initcalls : [],
             loopsPerJiffy: DelayLoop.hostLoopsPerJiffy(),
             legacyPseudoterminals: LegacyPseudoterminals.count,
-            userspace: UserspaceMode.choose(kernelPath: kernelPath, hostfsInit: guestInit.hostfsInit != nil,
+            userspace: UserspaceMode.choose(kernelProfile, hostfsInit: guestInit.hostfsInit != nil,
                                             sandbox: options.sandbox, extraArguments: options.extraArguments),
             initVariables: variables,
             extraArguments: options.extraArguments
@@ -154,7 +159,7 @@ public struct BootPlan: Sendable {
                                    user: options.sandboxUser)
 
         return BootPlan(
-            kernelPath: kernelPath, commandLine: commandLine, nonce: markerNonce,
+            kernelPath: kernelPath, kernelProfile: kernelProfile, commandLine: commandLine, nonce: markerNonce,
             hostfsInitPath: guestInit.hostfsInit, umlDir: umlDir, nonceFile: guestInit.nonceFile, policy: policy, options: options,
             interactive: interactive, raid6KeptFor: raid6.skip ? nil : raid6.keptFor)
     }

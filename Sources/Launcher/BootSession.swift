@@ -133,7 +133,7 @@ struct BootSession: ~Copyable {
     /// kernel's profile, the cgroup limits) and, with
     /// `--verbose`, its report and the RAID-6 benchmark decision.
     private mutating func announce() {
-        if let warning = SandboxRunner.profileWarning(kernelPath: plan.kernelPath, policy: plan.policy) {
+        if let warning = SandboxRunner.profileWarning(plan.kernelProfile, policy: plan.policy) {
             say(.sandboxWarning(warning))
         }
         if case .success(let helper) = spawned, let warning = helper.cgroup?.limitsWarning(policy: plan.policy) {
@@ -143,7 +143,7 @@ struct BootSession: ~Copyable {
             for line in SandboxRunner.report(policy: plan.policy, kernelPath: plan.kernelPath) { say(.sandboxReport(line)) }
             say(.raid6Benchmark(plan.raid6Decision))
             say(.guestProcesses(plan.commandLine.userspace,
-                                userArgument: plan.commandLine.extraArguments.last { $0.hasPrefix("seccomp=") }))
+                                userArgument: UserspaceMode.userArgument(in: plan.commandLine.extraArguments)))
         }
         transcript?.note("argv: " + plan.argv.map(Shell.quote).joined(separator: " "))
     }

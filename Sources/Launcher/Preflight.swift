@@ -4,6 +4,7 @@ import Glibc
 import CCorralShim
 import COWEngine
 import CorralSystem
+import Sandbox
 
 /// One thing preflight found: a failure stops the boot before anything is
 /// spawned; a warning is printed and the boot goes on.
@@ -36,12 +37,12 @@ public struct PreflightIssue: Sendable, Equatable {
 public enum Preflight {
     public static func run(_ plan: BootPlan) -> [PreflightIssue] {
         var issues: [PreflightIssue] = []
-        checkKernel(plan.kernelPath, &issues)
+        checkKernel(plan.kernelPath, profile: plan.kernelProfile, &issues)
         checkMemory(plan.commandLine.memory, hostBytes: hostMemory(), &issues)
         if let initHost = plan.hostfsInitPath, access(initHost, X_OK) != 0 {
             issues.append(.init(.failure, "hostfs-init '\(initHost)' is not executable", hint: "chmod +x it"))
         }
-        checkDisks(plan.commandLine.disks, kernelRelease: Resources.kernelRelease(path: plan.kernelPath),
+        checkDisks(plan.commandLine.disks, kernelRelease: plan.kernelProfile.release,
                    opened: plan.options.openedDisks, &issues)
         if let log = plan.options.logPath {
             let dir = PathResolution.split(log).directory
@@ -97,7 +98,7 @@ public enum Preflight {
                      hint: "give at most --memory \(host / (1 << 20))M")
     }
 
-    static func checkKernel(_ path: String, _ issues: inout [PreflightIssue]) {
+    static func checkKernel(_ path: String, profile: KernelProfile.Selection, _ issues: inout [PreflightIssue]) {
         var st = corral_stat()
         guard corral_stat(path, &st) == 0 else {
             issues.append(.init(.failure, "kernel '\(path)' does not exist", hint: "install user-mode-linux or pass --kernel PATH"))
@@ -105,7 +106,7 @@ public enum Preflight {
         }
         if access(path, X_OK) != 0 {
             issues.append(.init(.failure, "kernel '\(path)' is not executable", hint: "chmod +x it or pass --kernel PATH"))
-        } else if !Resources.isUMLKernel(path) {
+        } else if !Resources.isUMLKernel(path, profile: profile) {
             issues.append(.init(.failure, "'\(path)' is not a User-Mode Linux kernel", hint: "pass --kernel with a linux.uml binary"))
         }
     }

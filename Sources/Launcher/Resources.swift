@@ -48,7 +48,12 @@ public enum Resources {
     /// the slow way: it cost every boot 15-20 ms of its preflight when it
     /// was done for the shipped kernels too, with two copies of every MiB.
     public static func isUMLKernel(_ path: String) -> Bool {
-        KernelProfile.select(kernelPath: path).known || carriesBanner(path)
+        isUMLKernel(path, profile: KernelProfile.select(kernelPath: path))
+    }
+
+    /// ``isUMLKernel(_:)`` with the profile already chosen for `path`.
+    static func isUMLKernel(_ path: String, profile: KernelProfile.Selection) -> Bool {
+        profile.known || carriesBanner(path)
     }
 
     /// Whether `path` is an ELF file with "User Mode Linux v" in it: one

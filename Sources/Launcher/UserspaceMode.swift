@@ -30,16 +30,21 @@ public enum UserspaceMode: String, Sendable, Equatable, Codable {
     /// default (ptrace in every Debian build).
     var kernelArgument: String? { self == .seccomp ? "seccomp=on" : nil }
 
-    /// The mode for a boot of `kernelPath`: seccomp only for a build known to
-    /// support it under its profile, corral's own init, no `seccomp=` from
-    /// the user, and, when jailed, a host whose jail lets guest calls trap
-    /// (``SeccompUserspace``).
-    static func choose(kernelPath: String, hostfsInit: Bool, sandbox: SandboxPolicy.Mode,
+    /// The mode for a boot of the `kernel` selected by build id: seccomp only
+    /// for a build known to support it under its profile, corral's own init,
+    /// no `seccomp=` from the user, and, when jailed, a host whose jail lets
+    /// guest calls trap (``SeccompUserspace``).
+    static func choose(_ kernel: KernelProfile.Selection, hostfsInit: Bool, sandbox: SandboxPolicy.Mode,
                        extraArguments: [String]) -> UserspaceMode {
-        guard hostfsInit, !extraArguments.contains(where: { $0.hasPrefix("seccomp=") }) else { return .ptrace }
-        let selection = KernelProfile.select(kernelPath: kernelPath)
-        guard selection.known, selection.profile.seccompUserspace else { return .ptrace }
-        if sandbox == .enforce, !SeccompUserspace.jailAllows(selection) { return .ptrace }
+        guard hostfsInit, userArgument(in: extraArguments) == nil,
+              kernel.known, kernel.profile.seccompUserspace else { return .ptrace }
+        if sandbox == .enforce, !SeccompUserspace.jailLetsGuestCallsTrap { return .ptrace }
         return .seccomp
+    }
+
+    /// The user's own `seccomp=` among the extra kernel arguments: the last
+    /// one, which UML takes.
+    static func userArgument(in extraArguments: [String]) -> String? {
+        extraArguments.last { $0.hasPrefix("seccomp=") }
     }
 }

@@ -91,8 +91,8 @@ public enum SandboxRunner {
     public static let learnVariable = "CORRAL_SECCOMP_LEARN"
 
     /// The warning for a kernel without a shipped profile, nil for a known one.
-    public static func profileWarning(kernelPath: String, policy: SandboxPolicy) -> String? {
-        policy.mode == .enforce ? KernelProfile.select(kernelPath: kernelPath).warning : nil
+    public static func profileWarning(_ kernel: KernelProfile.Selection, policy: SandboxPolicy) -> String? {
+        policy.mode == .enforce ? kernel.warning : nil
     }
 
     /// Human-readable lines saying what the sandbox applies on this host;

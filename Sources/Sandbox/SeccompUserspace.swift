@@ -10,10 +10,11 @@ import CSandboxShim
 /// Where the host has no seccomp user notification the jail's default is
 /// KILL_PROCESS, which outranks the trap: the first guest call the profile
 /// does not list would kill its stub. So the mode needs a build whose
-/// profile covers it and a host that reports denials by notification.
+/// profile covers it (``KernelProfile/seccompUserspace``) and a host that
+/// reports denials by notification: the probe `HostFeatures.seccompNotify`
+/// and ``KernelFilter``'s choice of default action make.
 public enum SeccompUserspace {
-    /// True when a jailed `selection` kernel may run in seccomp userspace on this host.
-    public static func jailAllows(_ selection: KernelProfile.Selection) -> Bool {
-        selection.known && selection.profile.seccompUserspace && corral_seccomp_notify_available() != 0
-    }
+    /// True when the jail's filter on this host lets a stub's trap win over
+    /// its default action.
+    public static var jailLetsGuestCallsTrap: Bool { corral_seccomp_notify_available() != 0 }
 }

@@ -28,7 +28,7 @@ import Glibc
         let unknown = "/bin/true"
         #expect(!KernelProfile.select(kernelPath: unknown).known)
         for sandbox in [SandboxPolicy.Mode.enforce, .off] {
-            #expect(UserspaceMode.choose(kernelPath: unknown, hostfsInit: true, sandbox: sandbox, extraArguments: []) == .ptrace)
+            #expect(UserspaceMode.choose(KernelProfile.select(kernelPath: unknown), hostfsInit: true, sandbox: sandbox, extraArguments: []) == .ptrace)
         }
         let supporting = KernelProfile.known.filter(\.seccompUserspace).map(\.release)
         #expect(supporting == ["7.2.7"], "only 7.2 has seccomp userspace: \(supporting)")
